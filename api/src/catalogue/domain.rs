@@ -1,0 +1,84 @@
+//! Values of catalogue queries parsed at the boundary.
+
+use crate::error::{AppError, AppResult};
+
+/// Mean Earth radius used for distances, in km.
+const EARTH_RADIUS_KM: f64 = 6371.0;
+
+/// A circle on the map: services with a location inside it match.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Near {
+    /// Latitude of the centre, degrees.
+    pub latitude: f64,
+    /// Longitude of the centre, degrees.
+    pub longitude: f64,
+    /// Radius, km.
+    pub radius_km: f64,
+}
+
+impl Near {
+    /// Checks the coordinates and the radius (at most 500 km).
+    pub fn parse(latitude: f64, longitude: f64, radius_km: f64) -> AppResult<Self> {
+        if !(-90.0..=90.0).contains(&latitude) {
+            return Err(AppError::BadUserInput(
+                "latitude must be between -90 and 90".into(),
+            ));
+        }
+        if !(-180.0..=180.0).contains(&longitude) {
+            return Err(AppError::BadUserInput(
+                "longitude must be between -180 and 180".into(),
+            ));
+        }
+        if !(radius_km > 0.0 && radius_km <= 500.0) {
+            return Err(AppError::BadUserInput(
+                "radiusKm must be above 0 and at most 500".into(),
+            ));
+        }
+        Ok(Self {
+            latitude,
+            longitude,
+            radius_km,
+        })
+    }
+
+    /// Km per degree of latitude.
+    pub fn km_per_degree_latitude() -> f64 {
+        EARTH_RADIUS_KM * std::f64::consts::PI / 180.0
+    }
+
+    /// Km per degree of longitude at the centre's latitude.
+    pub fn km_per_degree_longitude(&self) -> f64 {
+        Self::km_per_degree_latitude() * self.latitude.to_radians().cos()
+    }
+
+    /// Distance in km from the centre, by the equirectangular projection at the
+    /// centre's latitude: the same formula the database filter uses, within 0.5% of
+    /// the great-circle distance at regional scale.
+    pub fn distance_km(&self, latitude: f64, longitude: f64) -> f64 {
+        let dy = (latitude - self.latitude) * Self::km_per_degree_latitude();
+        let dx = (longitude - self.longitude) * self.km_per_degree_longitude();
+        (dx * dx + dy * dy).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pisa_to_florence_is_about_seventy_km() {
+        let pisa = Near::parse(43.7167, 10.4017, 100.0).map_err(|e| e.to_string());
+        let pisa = pisa.unwrap_or_else(|e| panic!("{e}"));
+        let km = pisa.distance_km(43.7696, 11.2558);
+        assert!((68.0..71.0).contains(&km), "{km}");
+    }
+
+    #[test]
+    fn out_of_range_points_are_refused() {
+        assert!(Near::parse(91.0, 10.0, 5.0).is_err());
+        assert!(Near::parse(43.0, 181.0, 5.0).is_err());
+        assert!(Near::parse(43.0, 10.0, 0.0).is_err());
+        assert!(Near::parse(43.0, 10.0, 501.0).is_err());
+        assert!(Near::parse(43.0, 10.0, f64::NAN).is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! The service catalogue, aligned with Open Referral HSDS 3.0.
+
+pub mod domain;
+pub mod resolvers;
+pub mod service;
+pub mod types;

@@ -1,0 +1,160 @@
+//! Catalogue queries.
+
+use super::domain::Near;
+use super::service::{self, ServiceOrder, ServiceQuery};
+use super::types::ServiceConnection;
+use crate::error::GqlResult;
+use crate::graphql::enums::{DeliveryMode, OrderDirection, ServiceStatus};
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::pagination::Window;
+use crate::territory::domain::IstatCode;
+use async_graphql::{Context, Enum, ID, InputObject, Object};
+use sea_orm::DatabaseConnection;
+
+/// A circle on the map.
+#[derive(InputObject)]
+pub struct NearInput {
+    /// Latitude of the centre (WGS 84 degrees).
+    pub latitude: f64,
+    /// Longitude of the centre (WGS 84 degrees).
+    pub longitude: f64,
+    /// Radius in km (at most 500).
+    pub radius_km: f64,
+}
+
+/// Filter of `services`. All given conditions must hold; a list matches any of its
+/// elements.
+#[derive(InputObject, Default)]
+pub struct ServiceFilter {
+    /// Codes of service types (e.g. `JOB_ORIENTATION`).
+    pub service_types: Option<Vec<String>>,
+    /// Codes of target groups (e.g. `FOREIGN_NATIONALS`).
+    pub target_groups: Option<Vec<String>>,
+    /// ISO 639-1 codes of languages spoken (e.g. `ar`).
+    pub languages: Option<Vec<String>>,
+    /// The service area covers this municipality.
+    pub municipality: Option<ID>,
+    /// The service area covers the municipality with this ISTAT code.
+    pub municipality_istat_code: Option<String>,
+    /// The service area covers at least one municipality of this zone, hub area,
+    /// province or region.
+    pub territory: Option<ID>,
+    /// Delivery modes.
+    pub delivery_modes: Option<Vec<DeliveryMode>>,
+    /// Provider organization.
+    pub provider: Option<ID>,
+    /// Statuses.
+    pub statuses: Option<Vec<ServiceStatus>>,
+    /// With open places (true) or full (false).
+    pub has_open_places: Option<bool>,
+    /// Text in name, alternate name or description; case and accents are ignored
+    /// ("citta" finds "Città").
+    pub search: Option<String>,
+    /// Services with a site within this circle; edges then carry `distanceKm`.
+    pub near: Option<NearInput>,
+}
+
+/// Fields services can be ordered by.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ServiceOrderField {
+    /// Name (case and accents ignored).
+    #[default]
+    Name,
+    /// Creation time.
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// Ordering of `services`.
+#[derive(InputObject, Default)]
+pub struct ServiceOrderBy {
+    /// The field.
+    #[graphql(default)]
+    pub field: ServiceOrderField,
+    /// The direction.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// Catalogue queries.
+#[derive(Default)]
+pub struct CatalogueQueries;
+
+#[Object]
+impl CatalogueQueries {
+    /// Services of the catalogue.
+    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn services(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ServiceFilter>,
+        order_by: Option<ServiceOrderBy>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<ServiceConnection> {
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let filter = filter.unwrap_or_default();
+        let mut municipality = filter
+            .municipality
+            .map(|id| expect_id(&id, NodeKind::Territory))
+            .transpose()?;
+        if let Some(code) = filter.municipality_istat_code {
+            let code = IstatCode::parse(&code)?;
+            let found = crate::territory::service::municipality_by_code(db, &code).await?;
+            let found = found.ok_or_else(|| {
+                crate::error::AppError::BadUserInput(format!(
+                    "no municipality has ISTAT code {}",
+                    code.as_str()
+                ))
+            })?;
+            municipality = Some(found.id);
+        }
+        let query = ServiceQuery {
+            service_types: filter.service_types.unwrap_or_default(),
+            target_groups: filter.target_groups.unwrap_or_default(),
+            languages: filter.languages.unwrap_or_default(),
+            municipality,
+            territory: filter
+                .territory
+                .map(|id| expect_id(&id, NodeKind::Territory))
+                .transpose()?,
+            delivery_modes: filter
+                .delivery_modes
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            provider: filter
+                .provider
+                .map(|id| expect_id(&id, NodeKind::Organization))
+                .transpose()?,
+            statuses: filter
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            has_open_places: filter.has_open_places,
+            search: filter.search,
+            near: filter
+                .near
+                .map(|n| Near::parse(n.latitude, n.longitude, n.radius_km))
+                .transpose()?,
+        };
+        let order_by = order_by.unwrap_or_default();
+        let order = match order_by.field {
+            ServiceOrderField::Name => ServiceOrder::Name,
+            ServiceOrderField::CreatedAt => ServiceOrder::CreatedAt,
+            ServiceOrderField::UpdatedAt => ServiceOrder::UpdatedAt,
+        };
+        let descending = order_by.direction == OrderDirection::Desc;
+        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let result = service::list(db, &query, order, descending, &window, with_total).await?;
+        Ok(ServiceConnection::from_page(result))
+    }
+}

@@ -1,0 +1,293 @@
+//! GraphQL types of the service catalogue (HSDS 3.0 `service`).
+
+use crate::error::GqlResult;
+use crate::graphql::connection::PageInfo;
+use crate::graphql::enums::{DeliveryMode, ServiceStatus, Taxonomy};
+use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::loaders::{
+    AreaOfService, Loaders, LocationById, LocationsOfService, OrganizationById, SchedulesOfService,
+    TermsOfService,
+};
+use crate::organization::types::{Location, Organization};
+use crate::taxonomy::types::Term;
+use crate::territory::types::Territory;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{schedule, service};
+
+/// A service of the network's catalogue: what an organization offers, to whom, where
+/// and when. Field names follow Open Referral HSDS 3.0.
+#[derive(Clone, Debug)]
+pub struct Service(pub service::Model);
+
+impl From<service::Model> for Service {
+    fn from(model: service::Model) -> Self {
+        Self(model)
+    }
+}
+
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+impl Service {
+    async fn terms(&self, ctx: &Context<'_>, taxonomy: Taxonomy) -> GqlResult<Vec<Term>> {
+        let terms = loaders(ctx).0.load_one(TermsOfService(self.0.id)).await?;
+        let wanted: entity::enums::Taxonomy = taxonomy.into();
+        Ok(terms
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.taxonomy == wanted)
+            .map(Term)
+            .collect())
+    }
+}
+
+#[Object]
+impl Service {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Service, self.0.id)
+    }
+    /// Name of the service.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Another name the service is known by.
+    async fn alternate_name(&self) -> Option<&str> {
+        self.0.alternate_name.as_deref()
+    }
+    /// What the service offers.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Whether the service is active.
+    async fn status(&self) -> ServiceStatus {
+        self.0.status.into()
+    }
+    /// Who may use the service, in words.
+    async fn eligibility_description(&self) -> Option<&str> {
+        self.0.eligibility_description.as_deref()
+    }
+    /// Minimum age of users, in years.
+    async fn minimum_age(&self) -> Option<i32> {
+        self.0.minimum_age
+    }
+    /// Maximum age of users, in years.
+    async fn maximum_age(&self) -> Option<i32> {
+        self.0.maximum_age
+    }
+    /// Fees, in words (most services are free).
+    async fn fees_description(&self) -> Option<&str> {
+        self.0.fees_description.as_deref()
+    }
+    /// How to apply.
+    async fn application_process(&self) -> Option<&str> {
+        self.0.application_process.as_deref()
+    }
+    /// Web page of the service.
+    async fn url(&self) -> Option<&str> {
+        self.0.url.as_deref()
+    }
+    /// Email address of the service.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    /// In person, remote or hybrid.
+    async fn delivery_mode(&self) -> DeliveryMode {
+        self.0.delivery_mode.into()
+    }
+    /// Programme or funding (FSE+, PNRR/GOL, regional, municipal).
+    async fn funding(&self) -> Option<&str> {
+        self.0.funding.as_deref()
+    }
+    /// Places, waitlist and typical wait.
+    async fn capacity(&self) -> Capacity {
+        Capacity {
+            open_places: self.0.open_places,
+            waitlist_length: self.0.waitlist_length,
+            typical_wait_days: self.0.typical_wait_days,
+            updated_at: self.0.capacity_updated_at,
+        }
+    }
+    /// The organization that provides the service.
+    async fn provider(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.organization_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+    /// Types of the service (SERVICE_TYPE terms).
+    async fn service_types(&self, ctx: &Context<'_>) -> GqlResult<Vec<Term>> {
+        self.terms(ctx, Taxonomy::ServiceType).await
+    }
+    /// Groups of people the service is meant for (TARGET_GROUP terms).
+    async fn target_groups(&self, ctx: &Context<'_>) -> GqlResult<Vec<Term>> {
+        self.terms(ctx, Taxonomy::TargetGroup).await
+    }
+    /// Languages spoken (LANGUAGE terms).
+    async fn languages(&self, ctx: &Context<'_>) -> GqlResult<Vec<Term>> {
+        self.terms(ctx, Taxonomy::Language).await
+    }
+    /// Municipalities the service covers.
+    async fn service_area(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
+        let rows = loaders(ctx).0.load_one(AreaOfService(self.0.id)).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Territory)
+            .collect())
+    }
+    /// Sites where the service is delivered.
+    async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(LocationsOfService(self.0.id))
+            .await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Location).collect())
+    }
+    /// Opening hours.
+    async fn schedules(&self, ctx: &Context<'_>) -> GqlResult<Vec<Schedule>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(SchedulesOfService(self.0.id))
+            .await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Schedule).collect())
+    }
+    /// When the record was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the record was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// How many people a service can take now.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Capacity {
+    /// Places open now.
+    pub open_places: Option<i32>,
+    /// People waiting.
+    pub waitlist_length: Option<i32>,
+    /// Typical wait before being taken in charge, in days.
+    pub typical_wait_days: Option<i32>,
+    /// When these figures were last updated.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Day of the week.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weekday {
+    /// Monday.
+    Monday,
+    /// Tuesday.
+    Tuesday,
+    /// Wednesday.
+    Wednesday,
+    /// Thursday.
+    Thursday,
+    /// Friday.
+    Friday,
+    /// Saturday.
+    Saturday,
+    /// Sunday.
+    Sunday,
+}
+
+/// Opening hours of a service on one day of the week (HSDS `schedule`).
+#[derive(Clone, Debug)]
+pub struct Schedule(pub schedule::Model);
+
+#[Object]
+impl Schedule {
+    /// Day of the week.
+    async fn weekday(&self) -> Weekday {
+        match self.0.weekday {
+            1 => Weekday::Monday,
+            2 => Weekday::Tuesday,
+            3 => Weekday::Wednesday,
+            4 => Weekday::Thursday,
+            5 => Weekday::Friday,
+            6 => Weekday::Saturday,
+            _ => Weekday::Sunday,
+        }
+    }
+    /// Opening time, `HH:MM`.
+    async fn opens_at(&self) -> &str {
+        &self.0.opens_at
+    }
+    /// Closing time, `HH:MM`.
+    async fn closes_at(&self) -> &str {
+        &self.0.closes_at
+    }
+    /// Notes (e.g. "by appointment").
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// The site these hours apply to, if only one.
+    async fn location(&self, ctx: &Context<'_>) -> GqlResult<Option<Location>> {
+        let Some(location) = self.0.location_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)
+            .0
+            .load_one(LocationById(location))
+            .await?
+            .map(Location))
+    }
+}
+
+/// A page of services.
+#[derive(SimpleObject)]
+pub struct ServiceConnection {
+    /// Number of services matching the filter, across all pages.
+    pub total_count: u64,
+    /// Information to aid in pagination.
+    pub page_info: PageInfo,
+    /// The edges of this page.
+    pub edges: Vec<ServiceEdge>,
+    /// The services of this page, without cursors.
+    pub nodes: Vec<Service>,
+}
+
+/// An edge to a service.
+#[derive(SimpleObject)]
+pub struct ServiceEdge {
+    /// Cursor of this edge, for `after` and `before`.
+    pub cursor: String,
+    /// Distance in km from the `near` point of the filter to the service's nearest
+    /// site; null without a `near` filter.
+    pub distance_km: Option<f64>,
+    /// The service.
+    pub node: Service,
+}
+
+impl ServiceConnection {
+    /// Builds the connection from a page of services.
+    pub fn from_page(result: crate::catalogue::service::ServicePage) -> Self {
+        let page_info = PageInfo::of(&result.page);
+        let mut edges = Vec::with_capacity(result.page.items.len());
+        let mut nodes = Vec::with_capacity(result.page.items.len());
+        for (row, cursor) in result.page.items {
+            let distance_km = result
+                .distances
+                .get(&row.id)
+                .map(|d| (d * 100.0).round() / 100.0);
+            nodes.push(Service(row.clone()));
+            edges.push(ServiceEdge {
+                cursor,
+                distance_km,
+                node: Service(row),
+            });
+        }
+        Self {
+            total_count: result.total,
+            page_info,
+            edges,
+            nodes,
+        }
+    }
+}

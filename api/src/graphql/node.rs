@@ -1,0 +1,113 @@
+//! The Relay `Node` interface and `node(id:)` / `nodes(ids:)`.
+
+use crate::catalogue::types::Service;
+use crate::error::{AppError, AppResult, GqlResult};
+use crate::graphql::relay::{NodeKind, from_global_id};
+use crate::loaders::{
+    ContactById, Loaders, LocationById, OrganizationById, ProtocolById, ServiceById, SignatoryById,
+    TermById, TerritoryById,
+};
+use crate::organization::types::{Contact, Location, Organization};
+use crate::protocol::types::{Protocol, Signatory};
+use crate::taxonomy::types::Term;
+use crate::territory::types::Territory;
+use async_graphql::{Context, ID, Interface, Object};
+
+/// An object with a global ID, refetchable with `node(id:)`.
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Global ID: opaque, stable, unique across types."
+))]
+pub enum Node {
+    /// A territory.
+    Territory(Territory),
+    /// An organization.
+    Organization(Organization),
+    /// A site of an organization.
+    Location(Location),
+    /// A contact of an organization.
+    Contact(Contact),
+    /// A taxonomy term.
+    Term(Term),
+    /// A service.
+    Service(Service),
+    /// A protocol.
+    Protocol(Protocol),
+    /// A signatory of a protocol.
+    Signatory(Signatory),
+}
+
+/// Most IDs `nodes(ids:)` takes at once.
+pub const MAX_NODES: usize = 100;
+
+async fn load(loaders: &Loaders, kind: NodeKind, id: uuid::Uuid) -> AppResult<Option<Node>> {
+    let l = &loaders.0;
+    Ok(match kind {
+        NodeKind::Territory => l
+            .load_one(TerritoryById(id))
+            .await?
+            .map(|m| Node::Territory(m.into())),
+        NodeKind::Organization => l
+            .load_one(OrganizationById(id))
+            .await?
+            .map(|m| Node::Organization(m.into())),
+        NodeKind::Location => l
+            .load_one(LocationById(id))
+            .await?
+            .map(|m| Node::Location(m.into())),
+        NodeKind::Contact => l
+            .load_one(ContactById(id))
+            .await?
+            .map(|m| Node::Contact(m.into())),
+        NodeKind::Term => l
+            .load_one(TermById(id))
+            .await?
+            .map(|m| Node::Term(m.into())),
+        NodeKind::Service => l
+            .load_one(ServiceById(id))
+            .await?
+            .map(|m| Node::Service(m.into())),
+        NodeKind::Protocol => l
+            .load_one(ProtocolById(id))
+            .await?
+            .map(|m| Node::Protocol(m.into())),
+        NodeKind::Signatory => l
+            .load_one(SignatoryById(id))
+            .await?
+            .map(|m| Node::Signatory(m.into())),
+    })
+}
+
+/// Refetching objects by global ID.
+#[derive(Default)]
+pub struct NodeQueries;
+
+#[Object]
+impl NodeQueries {
+    /// The object with this global ID, or null if there is none.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+        let (kind, uuid) = from_global_id(&id)?;
+        Ok(load(ctx.data_unchecked::<Loaders>(), kind, uuid).await?)
+    }
+
+    /// The objects with these global IDs (at most 100), in the same order; null where
+    /// there is none.
+    #[graphql(complexity = "ids.len() * child_complexity")]
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> GqlResult<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(AppError::BadUserInput(format!("at most {MAX_NODES} ids at once")).into());
+        }
+        let parsed = ids
+            .iter()
+            .map(|id| from_global_id(id))
+            .collect::<AppResult<Vec<_>>>()?;
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let loads = parsed
+            .into_iter()
+            .map(|(kind, uuid)| load(loaders, kind, uuid));
+        let nodes = futures_util::future::try_join_all(loads).await?;
+        Ok(nodes)
+    }
+}

@@ -1,0 +1,54 @@
+//! The schema: merged query roots and the limits async-graphql leaves open.
+
+use crate::catalogue::resolvers::CatalogueQueries;
+use crate::graphql::node::NodeQueries;
+use crate::organization::resolvers::OrganizationQueries;
+use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::protocol::resolvers::ProtocolQueries;
+use crate::settings::Settings;
+use crate::taxonomy::resolvers::TaxonomyQueries;
+use crate::territory::resolvers::TerritoryQueries;
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+/// The public directory of the MeLT network: territories, organizations, the service
+/// catalogue, protocols and their signatories.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    NodeQueries,
+    TerritoryQueries,
+    OrganizationQueries,
+    TaxonomyQueries,
+    CatalogueQueries,
+    ProtocolQueries,
+);
+
+/// The executable schema.
+pub type MeltSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Complexity of a connection field: its selection costs once per requested item.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let requested = first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| {
+        u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
+    });
+    let items = usize::try_from(requested).unwrap_or(usize::MAX);
+    items.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// Builds the schema with its limits. The database is in the schema data; per-request
+/// data (loaders) is added to each request.
+pub fn build_schema(db: DatabaseConnection, settings: &Settings) -> MeltSchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .data(db)
+        .limit_depth(settings.max_query_depth)
+        .limit_complexity(settings.max_query_complexity)
+        .limit_recursive_depth(settings.max_recursive_depth)
+        .limit_directives(settings.max_directives)
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    let schema = Schema::build(Query::default(), EmptyMutation, EmptySubscription).finish();
+    schema.sdl()
+}

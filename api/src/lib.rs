@@ -1,0 +1,22 @@
+//! The MeLT network API: the GraphQL backbone of Tuscany's network of employment
+//! centres, social services and third-sector organizations.
+//!
+//! The binary (`melt`) is a thin shell over this library, so tests build the whole
+//! application in-process with [`startup::Application`].
+
+pub mod catalogue;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod loaders;
+pub mod organization;
+pub mod pagination;
+pub mod protocol;
+pub mod seed;
+pub mod settings;
+pub mod startup;
+pub mod taxonomy;
+pub mod telemetry;
+pub mod territory;

@@ -1,0 +1,348 @@
+//! Batched loading of relations: one SQL statement per relation and nesting level,
+//! whatever the page size.
+//!
+//! A [`Loaders`] is created for every request (its cache never crosses callers). One
+//! [`DbLoader`] answers every key type below; each key type is one kind of batch.
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::enums::TerritoryKind;
+use entity::{
+    contact, location, organization, organization_succession, protocol, protocol_scope, schedule,
+    service, service_area, service_at_location, service_term, signatory, term, territory,
+    territory_member,
+};
+use sea_orm::sea_query::{ExprTrait, Query};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Loads rows for the resolvers of one request.
+pub struct DbLoader {
+    db: DatabaseConnection,
+}
+
+/// The per-request loader handed to resolvers through the GraphQL context.
+pub struct Loaders(pub DataLoader<DbLoader>);
+
+impl Loaders {
+    /// A fresh loader with an empty cache, for one request.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self(DataLoader::new(DbLoader { db }, tokio::spawn))
+    }
+}
+
+type LoadResult<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;
+
+fn ids<K: Copy + Into<Uuid>>(keys: &[K]) -> Vec<Uuid> {
+    keys.iter().map(|k| (*k).into()).collect()
+}
+
+/// Declares a key type: a newtype over the id of the row it looks up or owns.
+macro_rules! key {
+    ($($(#[$meta:meta])* $name:ident;)+) => {$(
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $name(pub Uuid);
+        impl From<$name> for Uuid {
+            fn from(key: $name) -> Uuid {
+                key.0
+            }
+        }
+    )+};
+}
+
+key! {
+    /// A territory by id.
+    TerritoryById;
+    /// An organization by id.
+    OrganizationById;
+    /// A location by id.
+    LocationById;
+    /// A contact by id.
+    ContactById;
+    /// A taxonomy term by id.
+    TermById;
+    /// A service by id.
+    ServiceById;
+    /// A protocol by id.
+    ProtocolById;
+    /// A signatory by id.
+    SignatoryById;
+    /// The services an organization provides.
+    ServicesOfOrganization;
+    /// The locations of an organization.
+    LocationsOfOrganization;
+    /// The contacts of an organization.
+    ContactsOfOrganization;
+    /// The successions an organization takes part in (either side).
+    SuccessionsOfOrganization;
+    /// The adherences of an organization to protocols.
+    SignatoriesOfOrganization;
+    /// The taxonomy terms of a service (types, target groups, languages).
+    TermsOfService;
+    /// The municipalities a service covers.
+    AreaOfService;
+    /// The locations where a service is delivered.
+    LocationsOfService;
+    /// The opening schedule of a service.
+    SchedulesOfService;
+    /// The signatories of a protocol.
+    SignatoriesOfProtocol;
+    /// The territories a protocol covers.
+    ScopeOfProtocol;
+    /// The municipalities a territory is made of.
+    MunicipalitiesOfTerritory;
+}
+
+/// A loader of rows by their primary key.
+macro_rules! by_id {
+    ($key:ident, $module:ident) => {
+        impl Loader<$key> for DbLoader {
+            type Value = $module::Model;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
+                let rows = $module::Entity::find()
+                    .filter($module::Column::Id.is_in(ids(keys)))
+                    .all(&self.db)
+                    .await?;
+                Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
+            }
+        }
+    };
+}
+
+by_id!(TerritoryById, territory);
+by_id!(OrganizationById, organization);
+by_id!(LocationById, location);
+by_id!(ContactById, contact);
+by_id!(TermById, term);
+by_id!(ServiceById, service);
+by_id!(ProtocolById, protocol);
+by_id!(SignatoryById, signatory);
+
+/// A loader of the rows that point at a parent through a foreign key.
+macro_rules! children {
+    ($key:ident, $module:ident, $fk:ident, $field:ident, $order:ident) => {
+        impl Loader<$key> for DbLoader {
+            type Value = Vec<$module::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
+                let rows = $module::Entity::find()
+                    .filter($module::Column::$fk.is_in(ids(keys)))
+                    .order_by_asc($module::Column::$order)
+                    .order_by_asc($module::Column::Id)
+                    .all(&self.db)
+                    .await?;
+                let mut map: HashMap<$key, Self::Value> = HashMap::new();
+                for row in rows {
+                    map.entry($key(row.$field)).or_default().push(row);
+                }
+                Ok(map)
+            }
+        }
+    };
+}
+
+children!(
+    ServicesOfOrganization,
+    service,
+    OrganizationId,
+    organization_id,
+    SearchName
+);
+children!(
+    LocationsOfOrganization,
+    location,
+    OrganizationId,
+    organization_id,
+    Name
+);
+children!(
+    ContactsOfOrganization,
+    contact,
+    OrganizationId,
+    organization_id,
+    Name
+);
+children!(
+    SignatoriesOfOrganization,
+    signatory,
+    OrganizationId,
+    organization_id,
+    CreatedAt
+);
+children!(
+    SignatoriesOfProtocol,
+    signatory,
+    ProtocolId,
+    protocol_id,
+    CreatedAt
+);
+children!(SchedulesOfService, schedule, ServiceId, service_id, Weekday);
+
+/// A loader of the rows reached through a link table.
+macro_rules! linked {
+    ($key:ident, $link:ident, $owner:ident, $target:ident, $order:ident) => {
+        impl Loader<$key> for DbLoader {
+            type Value = Vec<$target::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
+                let rows = $link::Entity::find()
+                    .find_also_related($target::Entity)
+                    .filter($link::Column::$owner.is_in(ids(keys)))
+                    .order_by_asc($target::Column::$order)
+                    .all(&self.db)
+                    .await?;
+                let mut map: HashMap<$key, Self::Value> = HashMap::new();
+                for (link, target) in rows {
+                    if let Some(target) = target {
+                        map.entry($key(link.service_or_owner()))
+                            .or_default()
+                            .push(target);
+                    }
+                }
+                Ok(map)
+            }
+        }
+    };
+}
+
+/// The owner side of a link row.
+trait LinkOwner {
+    fn service_or_owner(&self) -> Uuid;
+}
+
+impl LinkOwner for service_term::Model {
+    fn service_or_owner(&self) -> Uuid {
+        self.service_id
+    }
+}
+impl LinkOwner for service_area::Model {
+    fn service_or_owner(&self) -> Uuid {
+        self.service_id
+    }
+}
+impl LinkOwner for service_at_location::Model {
+    fn service_or_owner(&self) -> Uuid {
+        self.service_id
+    }
+}
+impl LinkOwner for protocol_scope::Model {
+    fn service_or_owner(&self) -> Uuid {
+        self.protocol_id
+    }
+}
+
+linked!(TermsOfService, service_term, ServiceId, term, Code);
+linked!(AreaOfService, service_area, ServiceId, territory, Code);
+linked!(
+    LocationsOfService,
+    service_at_location,
+    ServiceId,
+    location,
+    Name
+);
+linked!(ScopeOfProtocol, protocol_scope, ProtocolId, territory, Code);
+
+impl Loader<SuccessionsOfOrganization> for DbLoader {
+    type Value = Vec<organization_succession::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[SuccessionsOfOrganization],
+    ) -> LoadResult<SuccessionsOfOrganization, Self::Value> {
+        let keys = ids(keys);
+        let rows = organization_succession::Entity::find()
+            .filter(
+                organization_succession::Column::PredecessorId
+                    .is_in(keys.clone())
+                    .or(organization_succession::Column::SuccessorId.is_in(keys.clone())),
+            )
+            .order_by_asc(organization_succession::Column::EffectiveOn)
+            .all(&self.db)
+            .await?;
+        let mut map: HashMap<SuccessionsOfOrganization, Self::Value> = HashMap::new();
+        for row in rows {
+            for side in [row.predecessor_id, row.successor_id] {
+                if keys.contains(&side) {
+                    map.entry(SuccessionsOfOrganization(side))
+                        .or_default()
+                        .push(row.clone());
+                }
+            }
+        }
+        Ok(map)
+    }
+}
+
+impl Loader<MunicipalitiesOfTerritory> for DbLoader {
+    type Value = Vec<territory::Model>;
+    type Error = Arc<DbErr>;
+
+    /// Municipalities of groupings (members), provinces (children) and the region
+    /// (grandchildren); a municipality is made of itself.
+    async fn load(
+        &self,
+        keys: &[MunicipalitiesOfTerritory],
+    ) -> LoadResult<MunicipalitiesOfTerritory, Self::Value> {
+        let keys = ids(keys);
+        let mut map: HashMap<MunicipalitiesOfTerritory, Self::Value> = HashMap::new();
+        let members = territory_member::Entity::find()
+            .find_also_related(territory::Entity)
+            .filter(territory_member::Column::GroupingId.is_in(keys.clone()))
+            .order_by_asc(territory::Column::Code)
+            .all(&self.db)
+            .await?;
+        for (link, municipality) in members {
+            if let Some(municipality) = municipality {
+                map.entry(MunicipalitiesOfTerritory(link.grouping_id))
+                    .or_default()
+                    .push(municipality);
+            }
+        }
+        let provinces_of_keys = Query::select()
+            .column(territory::Column::Id)
+            .from(territory::Entity)
+            .and_where(territory::Column::ParentId.is_in(keys.clone()))
+            .and_where(territory::Column::Kind.eq(TerritoryKind::Province))
+            .to_owned();
+        let below = territory::Entity::find()
+            .filter(territory::Column::Kind.eq(TerritoryKind::Municipality))
+            .filter(
+                territory::Column::ParentId
+                    .is_in(keys.clone())
+                    .or(territory::Column::ParentId.in_subquery(provinces_of_keys))
+                    .or(territory::Column::Id.is_in(keys.clone())),
+            )
+            .order_by_asc(territory::Column::Code)
+            .all(&self.db)
+            .await?;
+        let provinces: HashMap<Uuid, Uuid> = territory::Entity::find()
+            .filter(territory::Column::Kind.eq(TerritoryKind::Province))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .filter_map(|p| p.parent_id.map(|region| (p.id, region)))
+            .collect();
+        for municipality in below {
+            let mut owners = vec![municipality.id];
+            if let Some(province) = municipality.parent_id {
+                owners.push(province);
+                if let Some(region) = provinces.get(&province) {
+                    owners.push(*region);
+                }
+            }
+            for owner in owners.into_iter().filter(|o| keys.contains(o)) {
+                map.entry(MunicipalitiesOfTerritory(owner))
+                    .or_default()
+                    .push(municipality.clone());
+            }
+        }
+        Ok(map)
+    }
+}

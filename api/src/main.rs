@@ -1,0 +1,57 @@
+//! `melt`: thin entry point over the library.
+
+use anyhow::Context;
+use clap::Parser;
+use melt_api::cli::{Cli, Command, MigrateAction};
+use melt_api::settings::Settings;
+use melt_api::startup::Application;
+use migration::{Migrator, MigratorTrait};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::ExportSchema { output } = &command {
+        let sdl = melt_api::graphql::schema::sdl();
+        return match output {
+            Some(path) => std::fs::write(path, sdl)
+                .with_context(|| format!("cannot write {}", path.display())),
+            None => {
+                print!("{sdl}");
+                Ok(())
+            }
+        };
+    }
+    let settings = Settings::load().context("invalid settings")?;
+    melt_api::telemetry::init(&settings);
+    match command {
+        Command::Serve => {
+            let app = Application::build(settings.clone()).await?;
+            let base = format!("http://{}:{}", settings.host, app.port());
+            tracing::info!("GraphQL endpoint: {base}/graphql");
+            if settings.graphiql {
+                tracing::info!("GraphiQL IDE:     {base}/graphql (open it in a browser)");
+            }
+            app.run().await?;
+        }
+        Command::Migrate { action } => {
+            let db = melt_api::db::connect(&settings).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
+                MigrateAction::Status => Migrator::status(&db).await?,
+            }
+        }
+        Command::Seed => {
+            let db = melt_api::db::connect(&settings).await?;
+            melt_api::db::migrate(&db).await?;
+            if melt_api::db::seed_demo(&db).await? {
+                tracing::info!("demo network loaded");
+            } else {
+                tracing::info!("demo network already present; nothing changed");
+            }
+        }
+        Command::ExportSchema { .. } => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! GraphQL types of organizations.
+
+use crate::catalogue::types::Service;
+use crate::error::GqlResult;
+use crate::graphql::enums::{OrganizationKind, Sector};
+use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::loaders::{
+    ContactsOfOrganization, Loaders, LocationsOfOrganization, OrganizationById,
+    ServicesOfOrganization, SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
+};
+use crate::protocol::types::Signatory;
+use crate::territory::types::Territory;
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{contact, location, organization, organization_succession};
+
+/// A public or private body of the network: employment centre, social service,
+/// health-and-social consortium, third-sector body, training agency, ...
+#[derive(Clone, Debug)]
+pub struct Organization(pub organization::Model);
+
+impl From<organization::Model> for Organization {
+    fn from(model: organization::Model) -> Self {
+        Self(model)
+    }
+}
+
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+#[Object]
+impl Organization {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Organization, self.0.id)
+    }
+    /// Official name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Kind of body.
+    async fn kind(&self) -> OrganizationKind {
+        self.0.kind.into()
+    }
+    /// Public, private or third sector.
+    async fn sector(&self) -> Sector {
+        self.0.sector.into()
+    }
+    /// What the organization does, in Italian.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// Codice fiscale (check digit validated).
+    async fn codice_fiscale(&self) -> Option<&str> {
+        self.0.codice_fiscale.as_deref()
+    }
+    /// Partita IVA (check digit validated).
+    async fn partita_iva(&self) -> Option<&str> {
+        self.0.partita_iva.as_deref()
+    }
+    /// Code in the index of public administrations (IPA).
+    async fn ipa_code(&self) -> Option<&str> {
+        self.0.ipa_code.as_deref()
+    }
+    /// Number in the national register of the third sector (RUNTS).
+    async fn runts_number(&self) -> Option<&str> {
+        self.0.runts_number.as_deref()
+    }
+    /// Website.
+    async fn website(&self) -> Option<&str> {
+        self.0.website.as_deref()
+    }
+    /// General email address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    /// General phone number.
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    /// Day the organization was dissolved, if it was.
+    async fn dissolved_on(&self) -> Option<NaiveDate> {
+        self.0.dissolved_on
+    }
+    /// Sites of the organization.
+    async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(LocationsOfOrganization(self.0.id))
+            .await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Location).collect())
+    }
+    /// Contact people.
+    async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Contact>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(ContactsOfOrganization(self.0.id))
+            .await?;
+        Ok(rows.unwrap_or_default().into_iter().map(Contact).collect())
+    }
+    /// Services the organization provides, by name.
+    async fn services(&self, ctx: &Context<'_>) -> GqlResult<Vec<Service>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(ServicesOfOrganization(self.0.id))
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Service::from)
+            .collect())
+    }
+    /// The organization's adherences to protocols (invited, signed or withdrawn).
+    async fn protocols(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(SignatoriesOfOrganization(self.0.id))
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Signatory)
+            .collect())
+    }
+    /// Successions this organization took part in: the bodies it took over, and the
+    /// bodies that took over its duties.
+    async fn successions(&self, ctx: &Context<'_>) -> GqlResult<Vec<Succession>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(SuccessionsOfOrganization(self.0.id))
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Succession)
+            .collect())
+    }
+    /// When the record was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the record was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+crate::connection!(
+    OrganizationConnection,
+    OrganizationEdge,
+    Organization,
+    "organizations"
+);
+
+/// A site of an organization.
+#[derive(Clone, Debug)]
+pub struct Location(pub location::Model);
+
+impl From<location::Model> for Location {
+    fn from(model: location::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Location {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Location, self.0.id)
+    }
+    /// Name of the site.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Street address.
+    async fn address(&self) -> &str {
+        &self.0.address
+    }
+    /// Postal code (CAP).
+    async fn postal_code(&self) -> Option<&str> {
+        self.0.postal_code.as_deref()
+    }
+    /// Latitude (WGS 84).
+    async fn latitude(&self) -> Option<f64> {
+        self.0.latitude
+    }
+    /// Longitude (WGS 84).
+    async fn longitude(&self) -> Option<f64> {
+        self.0.longitude
+    }
+    /// The municipality the site is in.
+    async fn municipality(&self, ctx: &Context<'_>) -> GqlResult<Option<Territory>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(TerritoryById(self.0.municipality_id))
+            .await?;
+        Ok(row.map(Territory))
+    }
+    /// The organization the site belongs to.
+    async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.organization_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+}
+
+/// A contact point of an organization (an office or a role, not a private person).
+#[derive(Clone, Debug)]
+pub struct Contact(pub contact::Model);
+
+impl From<contact::Model> for Contact {
+    fn from(model: contact::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Contact {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Contact, self.0.id)
+    }
+    /// Name of the office or person.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Job title.
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    /// Department.
+    async fn department(&self) -> Option<&str> {
+        self.0.department.as_deref()
+    }
+    /// Email address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+    /// Phone number.
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    /// The organization.
+    async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.organization_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+}
+
+/// One organization taking over the duties of another (e.g. a dissolved consortium's
+/// duties passing to a health trust). History is kept, never overwritten.
+#[derive(Clone, Debug)]
+pub struct Succession(pub organization_succession::Model);
+
+#[Object]
+impl Succession {
+    /// The organization whose duties passed on.
+    async fn predecessor(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.predecessor_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+    /// The organization that took them over.
+    async fn successor(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.successor_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+    /// Day the succession took effect.
+    async fn effective_on(&self) -> NaiveDate {
+        self.0.effective_on
+    }
+    /// Notes on what passed on.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+}

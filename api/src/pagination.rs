@@ -1,0 +1,342 @@
+//! Keyset (cursor) pagination over any entity, for both database engines.
+//!
+//! A page is a window `(first, after)` forwards or `(last, before)` backwards over an
+//! order `(sort column, id)`. Cursors are opaque: base64 of the sort key and the id.
+
+use crate::error::{AppError, AppResult};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{
+    Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+use uuid::Uuid;
+
+/// Default page size when neither `first` nor `last` is given.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+/// Largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// The value of the sort column at a row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SortKey {
+    /// A text column.
+    Text(String),
+    /// A timestamp column.
+    Time(DateTime<Utc>),
+}
+
+impl SortKey {
+    fn into_expr(self) -> SimpleExpr {
+        match self {
+            Self::Text(text) => Expr::val(text).into(),
+            Self::Time(time) => Expr::val(time).into(),
+        }
+    }
+}
+
+/// A position in an ordered list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cursor {
+    /// Sort key at the row.
+    pub key: SortKey,
+    /// Id of the row (tie-breaker).
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// Encodes the cursor as an opaque string.
+    pub fn encode(&self) -> String {
+        let raw = match &self.key {
+            SortKey::Text(text) => format!("s|{}|{text}", self.id),
+            SortKey::Time(time) => format!("t|{}|{}", self.id, time.to_rfc3339()),
+        };
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Decodes a cursor produced by [`Cursor::encode`].
+    pub fn decode(cursor: &str) -> AppResult<Self> {
+        let invalid = || AppError::BadUserInput(format!("invalid cursor `{cursor}`"));
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        let raw = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let mut parts = raw.splitn(3, '|');
+        let (Some(tag), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid());
+        };
+        let id = Uuid::parse_str(id).map_err(|_| invalid())?;
+        let key = match tag {
+            "s" => SortKey::Text(key.to_owned()),
+            "t" => SortKey::Time(
+                DateTime::parse_from_rfc3339(key)
+                    .map_err(|_| invalid())?
+                    .with_timezone(&Utc),
+            ),
+            _ => return Err(invalid()),
+        };
+        Ok(Self { key, id })
+    }
+}
+
+/// A validated page request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    /// Number of rows wanted.
+    pub limit: u64,
+    /// True for `last`/`before` paging.
+    pub backward: bool,
+    /// Rows strictly after this cursor.
+    pub after: Option<Cursor>,
+    /// Rows strictly before this cursor.
+    pub before: Option<Cursor>,
+}
+
+impl Window {
+    /// Validates Relay arguments: at most one of `first` and `last`, sizes 0..=100.
+    pub fn new(
+        first: Option<i32>,
+        after: Option<&str>,
+        last: Option<i32>,
+        before: Option<&str>,
+    ) -> AppResult<Self> {
+        let size = |name: &str, value: i32| -> AppResult<u64> {
+            let value = u64::try_from(value)
+                .map_err(|_| AppError::BadUserInput(format!("`{name}` must not be negative")))?;
+            if value > MAX_PAGE_SIZE {
+                return Err(AppError::BadUserInput(format!(
+                    "`{name}` must be at most {MAX_PAGE_SIZE}, got {value}"
+                )));
+            }
+            Ok(value)
+        };
+        let (limit, backward) = match (first, last) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::BadUserInput(
+                    "pass either `first` or `last`, not both".to_owned(),
+                ));
+            }
+            (Some(first), None) => (size("first", first)?, false),
+            (None, Some(last)) => (size("last", last)?, true),
+            (None, None) => (DEFAULT_PAGE_SIZE, before.is_some() && after.is_none()),
+        };
+        Ok(Self {
+            limit,
+            backward,
+            after: after.map(Cursor::decode).transpose()?,
+            before: before.map(Cursor::decode).transpose()?,
+        })
+    }
+
+    /// The first `n` rows.
+    pub fn first(n: u64) -> Self {
+        Self {
+            limit: n,
+            backward: false,
+            after: None,
+            before: None,
+        }
+    }
+}
+
+/// How a list is ordered: a sort column with the id as tie-breaker.
+pub struct Sort<E: EntityTrait> {
+    /// The sort column.
+    pub column: E::Column,
+    /// The id column.
+    pub id: E::Column,
+    /// Descending instead of ascending.
+    pub descending: bool,
+    /// Reads the cursor of a row.
+    pub cursor: fn(&E::Model) -> Cursor,
+}
+
+/// One page of rows with their cursors.
+#[derive(Debug)]
+pub struct Page<M> {
+    /// Rows in list order, each with its cursor.
+    pub items: Vec<(M, String)>,
+    /// More rows follow.
+    pub has_next_page: bool,
+    /// Rows precede.
+    pub has_previous_page: bool,
+}
+
+/// Condition for rows strictly beyond `cursor` in the given direction.
+fn beyond<E: EntityTrait>(sort: &Sort<E>, cursor: &Cursor, ascending: bool) -> Condition {
+    let key = cursor.key.clone().into_expr();
+    let (col_cmp, id_cmp) = if ascending {
+        (
+            Expr::col(sort.column).gt(key.clone()),
+            Expr::col(sort.id).gt(cursor.id),
+        )
+    } else {
+        (
+            Expr::col(sort.column).lt(key.clone()),
+            Expr::col(sort.id).lt(cursor.id),
+        )
+    };
+    Condition::any().add(col_cmp).add(
+        Condition::all()
+            .add(Expr::col(sort.column).eq(key))
+            .add(id_cmp),
+    )
+}
+
+/// Fetches one page of `select` in the order `sort`.
+pub async fn fetch_page<E, C>(
+    db: &C,
+    select: Select<E>,
+    sort: &Sort<E>,
+    window: &Window,
+) -> AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    C: ConnectionTrait,
+{
+    let ascending = !sort.descending;
+    let mut select = select;
+    if let Some(after) = &window.after {
+        select = select.filter(beyond(sort, after, ascending));
+    }
+    if let Some(before) = &window.before {
+        select = select.filter(beyond(sort, before, !ascending));
+    }
+    // Backward pages read the order reversed, then flip the rows back.
+    let read_ascending = ascending != window.backward;
+    let order = if read_ascending {
+        Order::Asc
+    } else {
+        Order::Desc
+    };
+    let mut rows = select
+        .order_by(sort.column, order.clone())
+        .order_by(sort.id, order)
+        .limit(window.limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > window.limit;
+    rows.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
+    if window.backward {
+        rows.reverse();
+    }
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let cursor = (sort.cursor)(&row).encode();
+            (row, cursor)
+        })
+        .collect();
+    let (has_next_page, has_previous_page) = if window.backward {
+        (window.before.is_some(), more)
+    } else {
+        (more, window.after.is_some())
+    };
+    Ok(Page {
+        items,
+        has_next_page,
+        has_previous_page,
+    })
+}
+
+/// Counts the rows of `select` (the whole list, not the page).
+pub async fn count<E, C>(db: &C, select: Select<E>) -> AppResult<u64>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    C: ConnectionTrait,
+{
+    Ok(select.count(db).await?)
+}
+
+/// Fetches a page and, when asked, the total count of `select`.
+pub async fn list<E, C>(
+    db: &C,
+    select: Select<E>,
+    sort: &Sort<E>,
+    window: &Window,
+    with_total: bool,
+) -> AppResult<(Page<E::Model>, u64)>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    C: ConnectionTrait,
+{
+    let total = if with_total {
+        count(db, select.clone()).await?
+    } else {
+        0
+    };
+    let page = fetch_page(db, select, sort, window).await?;
+    Ok((page, total))
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern that uses `\` as escape character.
+pub fn like_contains(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for ch in term.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_survives_encoding() {
+        let cursor = Cursor {
+            key: SortKey::Text("città | due".to_owned()),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).ok(), Some(cursor));
+        let time = Cursor {
+            key: SortKey::Time(Utc::now()),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&time.encode()).ok(), Some(time));
+    }
+
+    #[test]
+    fn a_forged_cursor_is_bad_input() {
+        assert!(matches!(
+            Cursor::decode("not a cursor"),
+            Err(AppError::BadUserInput(_))
+        ));
+        let forged = URL_SAFE_NO_PAD.encode("x|nope|1");
+        assert!(matches!(
+            Cursor::decode(&forged),
+            Err(AppError::BadUserInput(_))
+        ));
+    }
+
+    #[test]
+    fn pages_larger_than_the_cap_are_refused() {
+        assert!(Window::new(Some(101), None, None, None).is_err());
+        assert!(Window::new(None, None, Some(101), None).is_err());
+        assert!(Window::new(Some(-1), None, None, None).is_err());
+        assert!(Window::new(Some(1), None, Some(1), None).is_err());
+        assert_eq!(
+            Window::new(Some(100), None, None, None)
+                .map(|w| w.limit)
+                .ok(),
+            Some(100)
+        );
+        assert_eq!(
+            Window::new(None, None, None, None).map(|w| w.limit).ok(),
+            Some(20)
+        );
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

@@ -1,0 +1,5 @@
+//! Protocols of understanding and their signatories: the legal basis of the network.
+
+pub mod resolvers;
+pub mod service;
+pub mod types;

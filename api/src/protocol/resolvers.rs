@@ -1,0 +1,66 @@
+//! Protocol queries.
+
+use super::service::{self, ProtocolQuery};
+use super::types::ProtocolConnection;
+use crate::error::GqlResult;
+use crate::graphql::enums::ProtocolStatus;
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::pagination::Window;
+use async_graphql::{Context, ID, InputObject, Object};
+use sea_orm::DatabaseConnection;
+
+/// Filter of `protocols`. All given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct ProtocolFilter {
+    /// Only these statuses.
+    pub statuses: Option<Vec<ProtocolStatus>>,
+    /// Only protocols this organization is a signatory of.
+    pub organization: Option<ID>,
+    /// Only protocols whose scope covers this municipality.
+    pub covers_municipality: Option<ID>,
+    /// Title contains this text; case and accents are ignored.
+    pub search: Option<String>,
+}
+
+/// Protocol queries.
+#[derive(Default)]
+pub struct ProtocolQueries;
+
+#[Object]
+impl ProtocolQueries {
+    /// Protocols of understanding, ordered by title.
+    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    async fn protocols(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProtocolFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<ProtocolConnection> {
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let query = ProtocolQuery {
+            statuses: filter
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            organization: filter
+                .organization
+                .map(|id| expect_id(&id, NodeKind::Organization))
+                .transpose()?,
+            covers_municipality: filter
+                .covers_municipality
+                .map(|id| expect_id(&id, NodeKind::Territory))
+                .transpose()?,
+            search: filter.search,
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let (page, total) = service::list(db, &query, &window, with_total).await?;
+        Ok(ProtocolConnection::from_page(page, total))
+    }
+}

@@ -1,0 +1,177 @@
+//! GraphQL types of protocols.
+
+use crate::error::GqlResult;
+use crate::graphql::enums::{ProtocolStatus, SignatoryRole, SignatoryStatus};
+use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::loaders::{
+    Loaders, OrganizationById, ProtocolById, ScopeOfProtocol, SignatoriesOfProtocol,
+};
+use crate::organization::types::Organization;
+use crate::territory::types::Territory;
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{protocol, signatory};
+
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+/// A protocol of understanding (Protocollo d'intesa): two organizations may exchange a
+/// referral only under a protocol in force that both signed and whose scope covers the
+/// person's municipality.
+#[derive(Clone, Debug)]
+pub struct Protocol(pub protocol::Model);
+
+impl From<protocol::Model> for Protocol {
+    fn from(model: protocol::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Protocol {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Protocol, self.0.id)
+    }
+    /// Title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Version number; amendments are new versions.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// Summary of the protocol.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// First day of validity.
+    async fn valid_from(&self) -> Option<NaiveDate> {
+        self.0.valid_from
+    }
+    /// Last day of validity.
+    async fn valid_to(&self) -> Option<NaiveDate> {
+        self.0.valid_to
+    }
+    /// Where the signed document is published.
+    async fn document_url(&self) -> Option<&str> {
+        self.0.document_url.as_deref()
+    }
+    /// SHA-256 of the signed document, hex.
+    async fn document_sha256(&self) -> Option<&str> {
+        self.0.document_sha256.as_deref()
+    }
+    /// Working days within which a signatory commits to answer a referral.
+    async fn response_time_days(&self) -> i32 {
+        self.0.response_time_days
+    }
+    /// Lifecycle status.
+    async fn status(&self) -> ProtocolStatus {
+        self.0.status.into()
+    }
+    /// The version this one amends.
+    async fn supersedes(&self, ctx: &Context<'_>) -> GqlResult<Option<Protocol>> {
+        let Some(previous) = self.0.supersedes_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)
+            .0
+            .load_one(ProtocolById(previous))
+            .await?
+            .map(Protocol))
+    }
+    /// Territories the protocol covers.
+    async fn scope(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
+        let rows = loaders(ctx).0.load_one(ScopeOfProtocol(self.0.id)).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Territory)
+            .collect())
+    }
+    /// Organizations invited to, signing or withdrawn from the protocol.
+    async fn signatories(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
+        let rows = loaders(ctx)
+            .0
+            .load_one(SignatoriesOfProtocol(self.0.id))
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Signatory)
+            .collect())
+    }
+    /// When the record was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the record was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+crate::connection!(ProtocolConnection, ProtocolEdge, Protocol, "protocols");
+
+/// An organization's adherence to a protocol.
+#[derive(Clone, Debug)]
+pub struct Signatory(pub signatory::Model);
+
+impl From<signatory::Model> for Signatory {
+    fn from(model: signatory::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Signatory {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Signatory, self.0.id)
+    }
+    /// The protocol.
+    async fn protocol(&self, ctx: &Context<'_>) -> GqlResult<Option<Protocol>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(ProtocolById(self.0.protocol_id))
+            .await?;
+        Ok(row.map(Protocol))
+    }
+    /// The organization.
+    async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.organization_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+    /// Promoter, partner or adherent.
+    async fn role(&self) -> SignatoryRole {
+        self.0.role.into()
+    }
+    /// Invited, signed or withdrawn.
+    async fn status(&self) -> SignatoryStatus {
+        self.0.status.into()
+    }
+    /// When the organization was invited.
+    async fn invited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.invited_at
+    }
+    /// When the organization signed.
+    async fn signed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.signed_at
+    }
+    /// Name of the legal representative who signed.
+    async fn signed_by_name(&self) -> Option<&str> {
+        self.0.signed_by_name.as_deref()
+    }
+    /// Title of the legal representative who signed.
+    async fn signed_by_title(&self) -> Option<&str> {
+        self.0.signed_by_title.as_deref()
+    }
+    /// When the organization withdrew.
+    async fn withdrawn_at(&self) -> Option<DateTime<Utc>> {
+        self.0.withdrawn_at
+    }
+}

@@ -1,0 +1,156 @@
+//! Typed settings: defaults that work, then an optional TOML file, then environment
+//! variables (`DATABASE_URL` and `MELT_`-prefixed names). Unknown keys are rejected.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Every setting of the service. See the README for each one.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Database URL: `sqlite://path?mode=rwc` (default) or `postgres://...`.
+    pub database_url: String,
+    /// Maximum connections in the pool.
+    pub database_max_connections: u32,
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    pub port: u16,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// Log filter in `tracing-subscriber` syntax (`RUST_LOG` wins when set).
+    pub log_filter: String,
+    /// Load the demo network on start (once).
+    pub demo_data: bool,
+    /// Serve the in-browser IDE (GraphiQL) at GET /graphql.
+    pub graphiql: bool,
+    /// Maximum depth of a GraphQL query.
+    pub max_query_depth: usize,
+    /// Maximum complexity of a GraphQL query (connections cost `first`/`last` times
+    /// their selection).
+    pub max_query_complexity: usize,
+    /// Maximum recursion depth while parsing a query.
+    pub max_recursive_depth: usize,
+    /// Maximum number of directives on one field.
+    pub max_directives: usize,
+    /// Maximum size of a request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Maximum number of operations in one batched request.
+    pub max_batch_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://melt.db?mode=rwc".to_owned(),
+            database_max_connections: 10,
+            host: "127.0.0.1".to_owned(),
+            port: 8080,
+            log_format: LogFormat::Pretty,
+            log_filter: "info".to_owned(),
+            demo_data: true,
+            graphiql: true,
+            max_query_depth: 12,
+            max_query_complexity: 20_000,
+            max_recursive_depth: 32,
+            max_directives: 8,
+            max_body_bytes: 256 * 1024,
+            max_batch_size: 10,
+        }
+    }
+}
+
+/// Environment variable naming the optional TOML settings file.
+pub const CONFIG_FILE_VAR: &str = "MELT_CONFIG";
+
+impl Settings {
+    /// Reads settings from defaults, the file named by `MELT_CONFIG` (if set) and the
+    /// environment.
+    pub fn load() -> Result<Self, figment::Error> {
+        let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
+        Self::figment(file).extract()
+    }
+
+    fn figment(file: Option<PathBuf>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("MELT_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+    }
+
+    /// The address the server binds to.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// True when the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_environment() {
+        figment::Jail::expect_with(|_| {
+            let settings: Settings = Settings::figment(None).extract()?;
+            assert_eq!(settings.port, 8080);
+            assert!(settings.database_url.starts_with("sqlite://"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MELT_PORT", "9999");
+            jail.set_env("DATABASE_URL", "postgres://localhost/melt");
+            let settings: Settings = Settings::figment(None).extract()?;
+            assert_eq!(settings.port, 9999);
+            assert!(settings.is_postgres());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MELT_PROT", "9999");
+            assert!(Settings::figment(None).extract::<Settings>().is_err());
+            jail.clear_env();
+            jail.create_file("melt.toml", "colour = \"red\"")?;
+            let from_file = Settings::figment(Some("melt.toml".into())).extract::<Settings>();
+            assert!(from_file.is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_config_file_is_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("melt.toml", "port = 7000\ndemo_data = false")?;
+            let settings: Settings = Settings::figment(Some("melt.toml".into())).extract()?;
+            assert_eq!(settings.port, 7000);
+            assert!(!settings.demo_data);
+            Ok(())
+        });
+    }
+}

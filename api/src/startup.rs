@@ -1,0 +1,120 @@
+//! Building and running the application: database, migrations, demo data, HTTP server.
+
+use crate::graphql::build_schema;
+use crate::http::{AppState, routes};
+use crate::settings::Settings;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, Error, HttpMessage, HttpServer, web};
+use anyhow::Context as _;
+use sea_orm::DatabaseConnection;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
+
+/// Root span of each request: method, path (never the query string, which may carry
+/// variables) and request id.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.path(),
+            request_id = %request_id,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let _entered = span.enter();
+        match outcome {
+            Ok(response) => tracing::info!(status = response.status().as_u16(), "request done"),
+            Err(error) => {
+                let status = error.as_response_error().status_code().as_u16();
+                tracing::warn!(status, "request failed");
+            }
+        }
+    }
+}
+
+/// The running application: a bound HTTP server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects, migrates, loads the demo network when enabled, and binds the server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = crate::db::connect(&settings)
+            .await
+            .context("cannot connect to the database")?;
+        crate::db::migrate(&db)
+            .await
+            .context("cannot apply migrations")?;
+        if settings.demo_data
+            && crate::db::seed_demo(&db)
+                .await
+                .context("cannot load demo data")?
+        {
+            tracing::info!("demo network loaded");
+        }
+        Self::build_with_db(settings, db)
+    }
+
+    /// Binds the server over an existing, migrated database.
+    pub fn build_with_db(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.address())
+            .with_context(|| format!("cannot listen on {}", settings.address()))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            schema: build_schema(db.clone(), &settings),
+            db,
+            settings: Arc::new(settings),
+        };
+        let max_body = state.settings.max_body_bytes;
+        let state = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .wrap_fn(|req, srv| {
+                    let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
+                    let response = srv.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok())
+                        {
+                            response
+                                .headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), id);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .configure(routes)
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until stopped.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

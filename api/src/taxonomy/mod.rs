@@ -1,0 +1,5 @@
+//! Taxonomies: service types, target groups, needs, languages.
+
+pub mod resolvers;
+pub mod service;
+pub mod types;

@@ -1,0 +1,53 @@
+//! Taxonomy queries.
+
+use super::service::{self, TermQuery};
+use super::types::TermConnection;
+use crate::error::GqlResult;
+use crate::graphql::enums::Taxonomy;
+use crate::pagination::Window;
+use async_graphql::{Context, InputObject, Object};
+use sea_orm::DatabaseConnection;
+
+/// Filter of `terms`.
+#[derive(InputObject, Default)]
+pub struct TermFilter {
+    /// Only terms of these taxonomies.
+    pub taxonomies: Option<Vec<Taxonomy>>,
+    /// Code or label contains this text.
+    pub search: Option<String>,
+}
+
+/// Taxonomy queries.
+#[derive(Default)]
+pub struct TaxonomyQueries;
+
+#[Object]
+impl TaxonomyQueries {
+    /// Taxonomy terms, ordered by code.
+    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    async fn terms(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TermFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<TermConnection> {
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let query = TermQuery {
+            taxonomies: filter
+                .taxonomies
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            search: filter.search,
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let (page, total) = service::list(db, &query, &window, with_total).await?;
+        Ok(TermConnection::from_page(page, total))
+    }
+}

@@ -1,0 +1,65 @@
+//! GraphQL types of taxonomies.
+
+use crate::error::GqlResult;
+use crate::graphql::enums::Taxonomy;
+use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::loaders::{Loaders, TermById};
+use async_graphql::{Context, Enum, ID, Object};
+use entity::term;
+
+/// A language labels can be shown in.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LabelLanguage {
+    /// Italian.
+    #[default]
+    It,
+    /// English.
+    En,
+}
+
+/// A term of a taxonomy: a service type, a target group, a need or a language.
+#[derive(Clone, Debug)]
+pub struct Term(pub term::Model);
+
+impl From<term::Model> for Term {
+    fn from(model: term::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Term {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Term, self.0.id)
+    }
+    /// The taxonomy of the term.
+    async fn taxonomy(&self) -> Taxonomy {
+        self.0.taxonomy.into()
+    }
+    /// Stable code (e.g. `JOB_ORIENTATION`, or an ISO 639-1 code for languages).
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// Label in the requested language (Italian by default).
+    async fn label(&self, #[graphql(default)] language: LabelLanguage) -> &str {
+        match language {
+            LabelLanguage::It => &self.0.label_it,
+            LabelLanguage::En => &self.0.label_en,
+        }
+    }
+    /// Longer description.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// Broader term, if any.
+    async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<Term>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.0.load_one(TermById(parent)).await?.map(Term))
+    }
+}
+
+crate::connection!(TermConnection, TermEdge, Term, "taxonomy terms");

@@ -1,0 +1,91 @@
+//! GraphQL types of territories.
+
+use crate::error::GqlResult;
+use crate::graphql::enums::TerritoryKind;
+use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::loaders::{Loaders, MunicipalitiesOfTerritory, TerritoryById};
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::territory;
+
+/// A territory: the region, a province, a municipality (comune), or a named grouping
+/// of municipalities (zona-distretto, hub area). Every "where" resolves to
+/// municipalities.
+#[derive(Clone, Debug)]
+pub struct Territory(pub territory::Model);
+
+impl From<territory::Model> for Territory {
+    fn from(model: territory::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Territory {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Territory, self.0.id)
+    }
+    /// Kind of territory.
+    async fn kind(&self) -> TerritoryKind {
+        self.0.kind.into()
+    }
+    /// ISTAT code (region "09", province "050", municipality "050026"), or the code of
+    /// a grouping.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// Official name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Cadastral (Belfiore) code of a municipality, as used in the codice fiscale.
+    async fn cadastral_code(&self) -> Option<&str> {
+        self.0.cadastral_code.as_deref()
+    }
+    /// Abbreviation of a province (e.g. "PI").
+    async fn abbreviation(&self) -> Option<&str> {
+        self.0.abbreviation.as_deref()
+    }
+    /// First day a grouping is valid.
+    async fn valid_from(&self) -> Option<NaiveDate> {
+        self.0.valid_from
+    }
+    /// Last day a grouping is valid.
+    async fn valid_to(&self) -> Option<NaiveDate> {
+        self.0.valid_to
+    }
+    /// The enclosing territory: the province of a municipality, the region of a
+    /// province or grouping.
+    async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<Territory>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders
+            .0
+            .load_one(TerritoryById(parent))
+            .await?
+            .map(Territory))
+    }
+    /// The municipalities this territory is made of, by ISTAT code.
+    async fn municipalities(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let rows = loaders
+            .0
+            .load_one(MunicipalitiesOfTerritory(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Territory).collect())
+    }
+    /// When the record was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the record was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+crate::connection!(TerritoryConnection, TerritoryEdge, Territory, "territories");

@@ -1,0 +1,113 @@
+//! Enumerations stored as text columns.
+
+use sea_orm::entity::prelude::*;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+        #[sea_orm(rs_type = "String", db_type = "Text")]
+        pub enum $name {
+            $(
+                #[sea_orm(string_value = $value)]
+                $variant,
+            )+
+        }
+    };
+}
+
+text_enum!(
+    /// Kind of a territory.
+    TerritoryKind {
+        Region = "REGION",
+        Province = "PROVINCE",
+        Municipality = "MUNICIPALITY",
+        Zone = "ZONE",
+        HubArea = "HUB_AREA",
+    }
+);
+
+text_enum!(
+    /// Kind of an organization of the network.
+    OrganizationKind {
+        Region = "REGION",
+        EmploymentCentre = "EMPLOYMENT_CENTRE",
+        Municipality = "MUNICIPALITY",
+        MunicipalSocialService = "MUNICIPAL_SOCIAL_SERVICE",
+        HealthSocialConsortium = "HEALTH_SOCIAL_CONSORTIUM",
+        HealthTrust = "HEALTH_TRUST",
+        ThirdSectorBody = "THIRD_SECTOR_BODY",
+        SocialCooperative = "SOCIAL_COOPERATIVE",
+        TrainingAgency = "TRAINING_AGENCY",
+        TradeAssociation = "TRADE_ASSOCIATION",
+        Employer = "EMPLOYER",
+        Other = "OTHER",
+    }
+);
+
+text_enum!(
+    /// Sector of an organization.
+    Sector {
+        Public = "PUBLIC",
+        Private = "PRIVATE",
+        ThirdSector = "THIRD_SECTOR",
+    }
+);
+
+text_enum!(
+    /// The taxonomy a term belongs to.
+    Taxonomy {
+        ServiceType = "SERVICE_TYPE",
+        TargetGroup = "TARGET_GROUP",
+        Need = "NEED",
+        Language = "LANGUAGE",
+    }
+);
+
+text_enum!(
+    /// Status of a service (HSDS 3.0 `service.status`).
+    ServiceStatus {
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+        Defunct = "DEFUNCT",
+        TemporarilyClosed = "TEMPORARILY_CLOSED",
+    }
+);
+
+text_enum!(
+    /// How a service is delivered.
+    DeliveryMode {
+        InPerson = "IN_PERSON",
+        Remote = "REMOTE",
+        Hybrid = "HYBRID",
+    }
+);
+
+text_enum!(
+    /// Lifecycle of a protocol.
+    ProtocolStatus {
+        Draft = "DRAFT",
+        OpenForSignature = "OPEN_FOR_SIGNATURE",
+        InForce = "IN_FORCE",
+        Expired = "EXPIRED",
+        Terminated = "TERMINATED",
+    }
+);
+
+text_enum!(
+    /// Role of a signatory in a protocol.
+    SignatoryRole {
+        Promoter = "PROMOTER",
+        Partner = "PARTNER",
+        Adherent = "ADHERENT",
+    }
+);
+
+text_enum!(
+    /// Status of an organization's adherence to a protocol.
+    SignatoryStatus {
+        Invited = "INVITED",
+        Signed = "SIGNED",
+        Withdrawn = "WITHDRAWN",
+    }
+);

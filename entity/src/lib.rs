@@ -1,0 +1,23 @@
+//! SeaORM entities of the MeLT network API: persistence only.
+//!
+//! Nothing here is part of the GraphQL contract; the API maps these models into its
+//! own types.
+
+pub mod contact;
+pub mod enums;
+pub mod location;
+pub mod organization;
+pub mod organization_succession;
+pub mod protocol;
+pub mod protocol_scope;
+pub mod schedule;
+pub mod service;
+pub mod service_area;
+pub mod service_at_location;
+pub mod service_term;
+pub mod signatory;
+pub mod term;
+pub mod territory;
+pub mod territory_member;
+
+pub use sea_orm;

@@ -1,0 +1,34 @@
+//! The `protocol_scope` table.
+
+#[allow(unused_imports)]
+use crate::enums::*;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "protocol_scope")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub protocol_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub territory_id: Uuid,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    /// The row this link points to.
+    #[sea_orm(
+        belongs_to = "super::territory::Entity",
+        from = "Column::TerritoryId",
+        to = "super::territory::Column::Id"
+    )]
+    Territory,
+}
+
+impl Related<super::territory::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Territory.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

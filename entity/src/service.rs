@@ -1,0 +1,39 @@
+//! The `service` table.
+
+#[allow(unused_imports)]
+use crate::enums::*;
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "service")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub search_name: String,
+    pub search_text: String,
+    pub alternate_name: Option<String>,
+    pub description: String,
+    pub status: ServiceStatus,
+    pub eligibility_description: Option<String>,
+    pub minimum_age: Option<i32>,
+    pub maximum_age: Option<i32>,
+    pub fees_description: Option<String>,
+    pub application_process: Option<String>,
+    pub url: Option<String>,
+    pub email: Option<String>,
+    pub delivery_mode: DeliveryMode,
+    pub funding: Option<String>,
+    pub open_places: Option<i32>,
+    pub waitlist_length: Option<i32>,
+    pub typical_wait_days: Option<i32>,
+    pub capacity_updated_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

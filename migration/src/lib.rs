@@ -1,0 +1,25 @@
+//! Database migrations of the MeLT network API.
+//!
+//! Every migration runs on SQLite and PostgreSQL alike: only portable column types,
+//! no engine-specific SQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_directory;
+mod m20261128_000002_territories;
+mod m20261128_000003_taxonomies;
+pub mod text;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_directory::Migration),
+            Box::new(m20261128_000002_territories::Migration),
+            Box::new(m20261128_000003_taxonomies::Migration),
+        ]
+    }
+}

@@ -1,0 +1,212 @@
+//! Test harness: starts the real application on port 0 against a fresh database.
+//!
+//! Every database test runs on SQLite, and also on PostgreSQL when
+//! `TEST_DATABASE_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Each app gets a database of its own, created here and dropped when the app drops.
+
+use melt_api::settings::Settings;
+use melt_api::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A database engine under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// An SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the server of `TEST_DATABASE_URL`.
+    Postgres,
+}
+
+/// The engines to run database tests on: SQLite always, PostgreSQL when configured.
+pub fn engines() -> Vec<Engine> {
+    let mut engines = vec![Engine::Sqlite];
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+        engines.push(Engine::Postgres);
+    }
+    engines
+}
+
+/// A database created for one test, dropped with it.
+pub struct TestDatabase {
+    /// URL of the database.
+    pub url: String,
+    engine: Engine,
+    admin_url: Option<String>,
+    name: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// Creates an empty database.
+    pub async fn create(engine: Engine) -> Self {
+        let name = format!("melt_test_{}", uuid::Uuid::now_v7().simple());
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("melt.db").display());
+                Self {
+                    url,
+                    engine,
+                    admin_url: None,
+                    name,
+                    _dir: Some(dir),
+                }
+            }
+            Engine::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at TEST_DATABASE_URL is unreachable: {e}")
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.expect("close admin connection");
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    engine,
+                    admin_url: Some(admin_url),
+                    name,
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if self.engine != Engine::Postgres {
+            return;
+        }
+        let (Some(admin_url), name) = (self.admin_url.clone(), self.name.clone()) else {
+            return;
+        };
+        // Drop runs outside any runtime guarantee: use a thread with its own runtime.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let admin = Database::connect(&admin_url).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                admin.close().await?;
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// Settings for tests: port 0, no IDE unless asked, demo data on.
+pub fn test_settings(database_url: &str) -> Settings {
+    Settings {
+        database_url: database_url.to_owned(),
+        port: 0,
+        database_max_connections: 5,
+        ..Settings::default()
+    }
+}
+
+/// A running application.
+pub struct TestApp {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub address: String,
+    /// The engine it runs on.
+    pub engine: Engine,
+    /// A connection to its database (not counted in `statements`).
+    pub db: DatabaseConnection,
+    /// SQL statements the application has run.
+    pub statements: Arc<AtomicUsize>,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    // Declared last: dropped after the server's connections are gone.
+    _database: TestDatabase,
+}
+
+/// Starts the app with the demo network on a fresh database.
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_app_with(engine, |_| {}).await
+}
+
+/// Starts the app with adjusted settings.
+pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = TestDatabase::create(engine).await;
+    let mut settings = test_settings(&database.url);
+    adjust(&mut settings);
+    let db = melt_api::db::connect(&settings).await.expect("connect");
+    melt_api::db::migrate(&db).await.expect("migrate");
+    if settings.demo_data {
+        melt_api::db::seed_demo(&db)
+            .await
+            .expect("seed demo network");
+    }
+    let statements = Arc::new(AtomicUsize::new(0));
+    let mut app_db = melt_api::db::connect(&settings)
+        .await
+        .expect("connect app pool");
+    let counter = statements.clone();
+    app_db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = Application::build_with_db(settings, app_db).expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run());
+    TestApp {
+        address,
+        engine,
+        db,
+        statements,
+        client: reqwest::Client::new(),
+        _database: database,
+    }
+}
+
+impl TestApp {
+    /// POSTs a query and returns the JSON body, asserting HTTP 200.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "[{:?}] status", self.engine);
+        response.json().await.expect("JSON body")
+    }
+
+    /// POSTs a query that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.query(query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "[{:?}] unexpected errors: {body}",
+            self.engine
+        );
+        body["data"].clone()
+    }
+
+    /// Statements run by the app so far.
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+}
+
+/// The code of the first error of a response.
+pub fn first_error_code(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
