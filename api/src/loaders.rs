@@ -25,10 +25,28 @@ pub struct DbLoader {
 /// The per-request loader handed to resolvers through the GraphQL context.
 pub struct Loaders(pub DataLoader<DbLoader>);
 
+/// How many times a batch lets the request's other resolvers run before it loads.
+///
+/// async-graphql resolves the items of a list a few at a time, yielding between rounds;
+/// a time-based delay would cut a large page into several batches on a slow or busy
+/// machine. Yielding instead lets every item of the level register its key first: on
+/// the single-threaded actix worker each yield gives the request one more round. A
+/// round registers at least two items, so this covers levels of several hundred items
+/// (the complexity limit keeps requests below that) and costs microseconds when idle.
+const BATCH_YIELDS: usize = 256;
+
 impl Loaders {
     /// A fresh loader with an empty cache, for one request.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self(DataLoader::new(DbLoader { db }, tokio::spawn))
+        let spawner = |batch| {
+            tokio::spawn(async move {
+                for _ in 0..BATCH_YIELDS {
+                    tokio::task::yield_now().await;
+                }
+                batch.await;
+            })
+        };
+        Self(DataLoader::new(DbLoader { db }, spawner).delay(std::time::Duration::ZERO))
     }
 }
 

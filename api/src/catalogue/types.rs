@@ -43,6 +43,8 @@ impl Service {
     }
 }
 
+/// A service of the network's catalogue: what an organization offers, to whom, where
+/// and when. Field names follow Open Referral HSDS 3.0.
 #[Object]
 impl Service {
     /// Global ID.
@@ -201,6 +203,7 @@ pub enum Weekday {
 #[derive(Clone, Debug)]
 pub struct Schedule(pub schedule::Model);
 
+/// Opening hours of a service on one day of the week (HSDS `schedule`).
 #[Object]
 impl Schedule {
     /// Day of the week.

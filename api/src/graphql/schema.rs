@@ -47,8 +47,12 @@ pub fn build_schema(db: DatabaseConnection, settings: &Settings) -> MeltSchema {
         .finish()
 }
 
+/// The schema without data or limits: for exporting and introspecting it.
+pub fn bare_schema() -> MeltSchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription).finish()
+}
+
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    let schema = Schema::build(Query::default(), EmptyMutation, EmptySubscription).finish();
-    schema.sdl()
+    bare_schema().sdl()
 }

@@ -11,7 +11,8 @@ use crate::loaders::{
 use crate::protocol::types::Signatory;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::graphql::scalars::Date;
+use chrono::{DateTime, Utc};
 use entity::{contact, location, organization, organization_succession};
 
 /// A public or private body of the network: employment centre, social service,
@@ -29,6 +30,8 @@ fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
 }
 
+/// A public or private body of the network: employment centre, social service,
+/// health-and-social consortium, third-sector body, training agency, ...
 #[Object]
 impl Organization {
     /// Global ID.
@@ -80,8 +83,8 @@ impl Organization {
         self.0.phone.as_deref()
     }
     /// Day the organization was dissolved, if it was.
-    async fn dissolved_on(&self) -> Option<NaiveDate> {
-        self.0.dissolved_on
+    async fn dissolved_on(&self) -> Option<Date> {
+        self.0.dissolved_on.map(Date)
     }
     /// Sites of the organization.
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
@@ -163,6 +166,7 @@ impl From<location::Model> for Location {
     }
 }
 
+/// A site of an organization.
 #[Object]
 impl Location {
     /// Global ID.
@@ -217,6 +221,7 @@ impl From<contact::Model> for Contact {
     }
 }
 
+/// A contact point of an organization (an office or a role, not a private person).
 #[Object]
 impl Contact {
     /// Global ID.
@@ -258,6 +263,8 @@ impl Contact {
 #[derive(Clone, Debug)]
 pub struct Succession(pub organization_succession::Model);
 
+/// One organization taking over the duties of another (e.g. a dissolved consortium's
+/// duties passing to a health trust). History is kept, never overwritten.
 #[Object]
 impl Succession {
     /// The organization whose duties passed on.
@@ -277,8 +284,8 @@ impl Succession {
         Ok(row.map(Organization))
     }
     /// Day the succession took effect.
-    async fn effective_on(&self) -> NaiveDate {
-        self.0.effective_on
+    async fn effective_on(&self) -> Date {
+        Date(self.0.effective_on)
     }
     /// Notes on what passed on.
     async fn note(&self) -> Option<&str> {

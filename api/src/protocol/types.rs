@@ -9,7 +9,8 @@ use crate::loaders::{
 use crate::organization::types::Organization;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::graphql::scalars::Date;
+use chrono::{DateTime, Utc};
 use entity::{protocol, signatory};
 
 fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
@@ -28,6 +29,9 @@ impl From<protocol::Model> for Protocol {
     }
 }
 
+/// A protocol of understanding (Protocollo d'intesa): two organizations may exchange a
+/// referral only under a protocol in force that both signed and whose scope covers the
+/// person's municipality.
 #[Object]
 impl Protocol {
     /// Global ID.
@@ -47,12 +51,12 @@ impl Protocol {
         self.0.description.as_deref()
     }
     /// First day of validity.
-    async fn valid_from(&self) -> Option<NaiveDate> {
-        self.0.valid_from
+    async fn valid_from(&self) -> Option<Date> {
+        self.0.valid_from.map(Date)
     }
     /// Last day of validity.
-    async fn valid_to(&self) -> Option<NaiveDate> {
-        self.0.valid_to
+    async fn valid_to(&self) -> Option<Date> {
+        self.0.valid_to.map(Date)
     }
     /// Where the signed document is published.
     async fn document_url(&self) -> Option<&str> {
@@ -124,6 +128,7 @@ impl From<signatory::Model> for Signatory {
     }
 }
 
+/// An organization's adherence to a protocol.
 #[Object]
 impl Signatory {
     /// Global ID.

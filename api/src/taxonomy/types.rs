@@ -27,6 +27,7 @@ impl From<term::Model> for Term {
     }
 }
 
+/// A term of a taxonomy: a service type, a target group, a need or a language.
 #[Object]
 impl Term {
     /// Global ID.

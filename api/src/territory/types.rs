@@ -5,7 +5,8 @@ use crate::graphql::enums::TerritoryKind;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::loaders::{Loaders, MunicipalitiesOfTerritory, TerritoryById};
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::graphql::scalars::Date;
+use chrono::{DateTime, Utc};
 use entity::territory;
 
 /// A territory: the region, a province, a municipality (comune), or a named grouping
@@ -20,6 +21,9 @@ impl From<territory::Model> for Territory {
     }
 }
 
+/// A territory: the region, a province, a municipality (comune), or a named grouping
+/// of municipalities (zona-distretto, hub area). Every "where" resolves to
+/// municipalities.
 #[Object]
 impl Territory {
     /// Global ID.
@@ -48,12 +52,12 @@ impl Territory {
         self.0.abbreviation.as_deref()
     }
     /// First day a grouping is valid.
-    async fn valid_from(&self) -> Option<NaiveDate> {
-        self.0.valid_from
+    async fn valid_from(&self) -> Option<Date> {
+        self.0.valid_from.map(Date)
     }
     /// Last day a grouping is valid.
-    async fn valid_to(&self) -> Option<NaiveDate> {
-        self.0.valid_to
+    async fn valid_to(&self) -> Option<Date> {
+        self.0.valid_to.map(Date)
     }
     /// The enclosing territory: the province of a municipality, the region of a
     /// province or grouping.

@@ -1,0 +1,126 @@
+//! Relations load in batches: SQL statements per request follow the nesting depth,
+//! never the page size.
+
+use melt_tests::{TestApp, engines, spawn_app};
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+/// Copies every demo service until there are at least `n`, with their links.
+async fn grow_catalogue(app: &TestApp, n: usize) {
+    let backend = app.db.get_database_backend();
+    let count = || async {
+        let rows = app
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(backend, "SELECT id FROM service"))
+            .await
+            .expect("count services");
+        rows.len()
+    };
+    while count().await < n {
+        let ids: Vec<uuid::Uuid> = app
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(backend, "SELECT id FROM service"))
+            .await
+            .expect("services")
+            .iter()
+            .map(|row| row.try_get::<uuid::Uuid>("", "id").expect("id"))
+            .collect();
+        for id in ids {
+            copy_service(app, id).await;
+        }
+    }
+}
+
+async fn copy_service(app: &TestApp, id: uuid::Uuid) {
+    let backend = app.db.get_database_backend();
+    let new_id = uuid::Uuid::now_v7();
+    let p = |n: usize| match backend {
+        sea_orm::DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let columns = "organization_id, name, search_name, search_text, alternate_name, description, \
+        status, eligibility_description, minimum_age, maximum_age, fees_description, \
+        application_process, url, email, delivery_mode, funding, open_places, waitlist_length, \
+        typical_wait_days, capacity_updated_at, created_at, updated_at";
+    let statements = [
+        format!(
+            "INSERT INTO service (id, {columns}) SELECT {}, {columns} FROM service WHERE id = {}",
+            p(1),
+            p(2)
+        ),
+        format!(
+            "INSERT INTO service_term (service_id, term_id, created_at) \
+             SELECT {}, term_id, created_at FROM service_term WHERE service_id = {}",
+            p(1),
+            p(2)
+        ),
+        format!(
+            "INSERT INTO service_area (service_id, municipality_id, created_at) \
+             SELECT {}, municipality_id, created_at FROM service_area WHERE service_id = {}",
+            p(1),
+            p(2)
+        ),
+    ];
+    for sql in statements {
+        app.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [new_id.into(), id.into()],
+            ))
+            .await
+            .expect("copy service");
+    }
+}
+
+const NESTED: &str = "query($n: Int) {
+  services(first: $n) {
+    totalCount
+    nodes {
+      name
+      provider { name locations { name municipality { name } } }
+      serviceTypes { code label }
+      serviceArea { code }
+    }
+  }
+}";
+
+async fn statements_for(app: &TestApp, page: usize) -> usize {
+    let before = app.statement_count();
+    let data = app.data(NESTED, json!({ "n": page })).await;
+    let nodes = data["services"]["nodes"].as_array().map(Vec::len).unwrap_or_default();
+    assert_eq!(nodes, page, "[{:?}] the page is full", app.engine);
+    app.statement_count() - before
+}
+
+#[tokio::test]
+async fn statements_per_request_do_not_grow_with_the_page_size() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        grow_catalogue(&app, 100).await;
+        let small = statements_for(&app, 5).await;
+        let large = statements_for(&app, 100).await;
+        assert_eq!(small, large, "[{engine:?}] 5 items: {small} statements, 100 items: {large}");
+        // One statement per relation and level, plus the page and its count.
+        assert!(large <= 10, "[{engine:?}] {large} statements for a 100-item page");
+    }
+}
+
+#[tokio::test]
+async fn loader_caches_do_not_cross_requests() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let query = "{ organizations(first: 1) { nodes { id name } } }";
+        let first = app.data(query, json!({})).await;
+        let id = first["organizations"]["nodes"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let node = "query($id: ID!) { node(id: $id) { ... on Organization { name } } }";
+        let before = app.data(node, json!({ "id": id })).await;
+        app.db
+            .execute_unprepared("UPDATE organization SET name = 'Renamed between requests'")
+            .await
+            .expect("rename");
+        let after = app.data(node, json!({ "id": id })).await;
+        assert_ne!(before, after, "[{engine:?}]");
+        assert_eq!(after["node"]["name"], "Renamed between requests", "[{engine:?}]");
+    }
+}
