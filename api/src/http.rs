@@ -160,16 +160,17 @@ async fn execute(state: &AppState, mut request: Request, media: MediaType, get: 
                 .find(|ty| *ty != OperationType::Query)
                 .or(Some(OperationType::Query)),
         });
-    if let Ok(Some(op_type)) = &parsed {
-        if get && *op_type != OperationType::Query {
-            return Outcome {
-                status: StatusCode::METHOD_NOT_ALLOWED,
-                body: error_body(
-                    "METHOD_NOT_ALLOWED",
-                    "mutations and subscriptions must be sent with POST",
-                ),
-            };
-        }
+    if let Ok(Some(op_type)) = &parsed
+        && get
+        && *op_type != OperationType::Query
+    {
+        return Outcome {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            body: error_body(
+                "METHOD_NOT_ALLOWED",
+                "mutations and subscriptions must be sent with POST",
+            ),
+        };
     }
     let parse_failed = parsed.is_err();
     let request = request.data(Loaders::new(state.db.clone()));
@@ -292,10 +293,10 @@ pub async fn graphql_get(
             Err(_) => return bad_request(media, "`variables` is not JSON"),
         }
     }
-    if let Some(extensions) = params.extensions.filter(|e| !e.is_empty()) {
-        if serde_json::from_str::<serde_json::Value>(&extensions).is_err() {
-            return bad_request(media, "`extensions` is not JSON");
-        }
+    if let Some(extensions) = params.extensions.filter(|e| !e.is_empty())
+        && serde_json::from_str::<serde_json::Value>(&extensions).is_err()
+    {
+        return bad_request(media, "`extensions` is not JSON");
     }
     let outcome = execute(&state, request, media, true).await;
     let mut response = reply(outcome.status, media, &outcome.body);

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
@@ -29,10 +29,10 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    fn into_expr(self) -> SimpleExpr {
+    fn into_expr(self) -> Expr {
         match self {
-            Self::Text(text) => Expr::val(text).into(),
-            Self::Time(time) => Expr::val(time).into(),
+            Self::Text(text) => Expr::val(text),
+            Self::Time(time) => Expr::val(time),
         }
     }
 }

@@ -78,9 +78,9 @@ pub const CONFIG_FILE_VAR: &str = "MELT_CONFIG";
 impl Settings {
     /// Reads settings from defaults, the file named by `MELT_CONFIG` (if set) and the
     /// environment.
-    pub fn load() -> Result<Self, figment::Error> {
+    pub fn load() -> Result<Self, Box<figment::Error>> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
-        Self::figment(file).extract()
+        Self::figment(file).extract().map_err(Box::new)
     }
 
     fn figment(file: Option<PathBuf>) -> Figment {
@@ -105,6 +105,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
 mod tests {
     use super::*;
 

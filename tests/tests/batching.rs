@@ -11,7 +11,10 @@ async fn grow_catalogue(app: &TestApp, n: usize) {
     let count = || async {
         let rows = app
             .db
-            .query_all_raw(sea_orm::Statement::from_string(backend, "SELECT id FROM service"))
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT id FROM service",
+            ))
             .await
             .expect("count services");
         rows.len()
@@ -19,7 +22,10 @@ async fn grow_catalogue(app: &TestApp, n: usize) {
     while count().await < n {
         let ids: Vec<uuid::Uuid> = app
             .db
-            .query_all_raw(sea_orm::Statement::from_string(backend, "SELECT id FROM service"))
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                "SELECT id FROM service",
+            ))
             .await
             .expect("services")
             .iter()
@@ -88,7 +94,10 @@ const NESTED: &str = "query($n: Int) {
 async fn statements_for(app: &TestApp, page: usize) -> usize {
     let before = app.statement_count();
     let data = app.data(NESTED, json!({ "n": page })).await;
-    let nodes = data["services"]["nodes"].as_array().map(Vec::len).unwrap_or_default();
+    let nodes = data["services"]["nodes"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default();
     assert_eq!(nodes, page, "[{:?}] the page is full", app.engine);
     app.statement_count() - before
 }
@@ -100,9 +109,15 @@ async fn statements_per_request_do_not_grow_with_the_page_size() {
         grow_catalogue(&app, 100).await;
         let small = statements_for(&app, 5).await;
         let large = statements_for(&app, 100).await;
-        assert_eq!(small, large, "[{engine:?}] 5 items: {small} statements, 100 items: {large}");
+        assert_eq!(
+            small, large,
+            "[{engine:?}] 5 items: {small} statements, 100 items: {large}"
+        );
         // One statement per relation and level, plus the page and its count.
-        assert!(large <= 10, "[{engine:?}] {large} statements for a 100-item page");
+        assert!(
+            large <= 10,
+            "[{engine:?}] {large} statements for a 100-item page"
+        );
     }
 }
 
@@ -112,7 +127,10 @@ async fn loader_caches_do_not_cross_requests() {
         let app = spawn_app(engine).await;
         let query = "{ organizations(first: 1) { nodes { id name } } }";
         let first = app.data(query, json!({})).await;
-        let id = first["organizations"]["nodes"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let id = first["organizations"]["nodes"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let node = "query($id: ID!) { node(id: $id) { ... on Organization { name } } }";
         let before = app.data(node, json!({ "id": id })).await;
         app.db
@@ -121,6 +139,9 @@ async fn loader_caches_do_not_cross_requests() {
             .expect("rename");
         let after = app.data(node, json!({ "id": id })).await;
         assert_ne!(before, after, "[{engine:?}]");
-        assert_eq!(after["node"]["name"], "Renamed between requests", "[{engine:?}]");
+        assert_eq!(
+            after["node"]["name"], "Renamed between requests",
+            "[{engine:?}]"
+        );
     }
 }

@@ -14,14 +14,20 @@ async fn a_query_over_get_runs() {
         let response = app
             .client
             .get(format!("{}/graphql", app.address))
-            .query(&[("query", "query($n: Int) { services(first: $n) { nodes { name } } }")])
+            .query(&[(
+                "query",
+                "query($n: Int) { services(first: $n) { nodes { name } } }",
+            )])
             .query(&[("variables", r#"{"n": 2}"#)])
             .send()
             .await
             .expect("request");
         assert_eq!(response.status(), StatusCode::OK, "{engine:?}");
         let body: Value = response.json().await.expect("json");
-        let nodes = body["data"]["services"]["nodes"].as_array().cloned().unwrap_or_default();
+        let nodes = body["data"]["services"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(nodes.len(), 2, "{engine:?}: {body}");
     }
 }
@@ -37,8 +43,15 @@ async fn a_mutation_over_get_is_refused_with_405_and_allow_post() {
             .send()
             .await
             .expect("request");
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{engine:?}");
-        assert_eq!(response.headers().get(ALLOW).map(|v| v.as_bytes()), Some(&b"POST"[..]));
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{engine:?}"
+        );
+        assert_eq!(
+            response.headers().get(ALLOW).map(|v| v.as_bytes()),
+            Some(&b"POST"[..])
+        );
         let body: Value = response.json().await.expect("json");
         assert_eq!(first_error_code(&body), "METHOD_NOT_ALLOWED");
     }
@@ -54,7 +67,10 @@ async fn a_named_mutation_among_several_operations_over_get_is_refused() {
             .query(&[("query", document), ("operationName", name)])
             .send()
     };
-    assert_eq!(get("B").await.expect("request").status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        get("B").await.expect("request").status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
     assert_eq!(get("A").await.expect("request").status(), StatusCode::OK);
 }
 
@@ -69,10 +85,17 @@ async fn other_methods_on_the_endpoint_are_405() {
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(response.headers().get(ALLOW).map(|v| v.as_bytes()), Some(&b"GET, POST"[..]));
+    assert_eq!(
+        response.headers().get(ALLOW).map(|v| v.as_bytes()),
+        Some(&b"GET, POST"[..])
+    );
 }
 
-async fn post_raw(app: &melt_tests::TestApp, accept: Option<&str>, body: &str) -> reqwest::Response {
+async fn post_raw(
+    app: &melt_tests::TestApp,
+    accept: Option<&str>,
+    body: &str,
+) -> reqwest::Response {
     let mut request = app
         .client
         .post(format!("{}/graphql", app.address))
@@ -94,7 +117,10 @@ async fn a_parse_error_is_400_for_graphql_response_json_and_200_for_json() {
     let content_type = modern.headers().get(CONTENT_TYPE).cloned();
     assert!(content_type.is_some_and(|v| v.as_bytes().starts_with(GRAPHQL_RESPONSE.as_bytes())));
     let modern: Value = modern.json().await.expect("json");
-    assert!(modern.get("data").is_none(), "a request error has no data entry: {modern}");
+    assert!(
+        modern.get("data").is_none(),
+        "a request error has no data entry: {modern}"
+    );
     assert_eq!(first_error_code(&modern), "GRAPHQL_PARSE_FAILED");
 
     let legacy = post_raw(&app, Some("application/json"), &body).await;
@@ -123,7 +149,11 @@ async fn a_field_error_keeps_status_200_with_both_media_types() {
         let response = post_raw(&app, Some(accept), &body).await;
         assert_eq!(response.status(), StatusCode::OK, "{accept}");
         let body: Value = response.json().await.expect("json");
-        assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "{accept}: {body}");
+        assert_eq!(
+            first_error_code(&body),
+            "BAD_USER_INPUT",
+            "{accept}: {body}"
+        );
     }
 }
 
@@ -185,9 +215,21 @@ async fn queries_deeper_than_the_limit_are_refused() {
     let app = spawn_app_with(engines()[0], |s| s.max_query_depth = 4).await;
     let deep = "{ services { nodes { provider { services { provider { name } } } } } }";
     let body = app.query(deep, json!({})).await;
-    assert_eq!(first_error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("deep"), "{body}");
-    let shallow = app.query("{ services { nodes { name } } }", json!({})).await;
+    assert_eq!(
+        first_error_code(&body),
+        "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deep"),
+        "{body}"
+    );
+    let shallow = app
+        .query("{ services { nodes { name } } }", json!({}))
+        .await;
     assert!(shallow.get("errors").is_none(), "{shallow}");
 }
 
@@ -198,8 +240,17 @@ async fn connections_are_costed_by_their_page_size() {
     let small = app.query(query, json!({ "n": 10 })).await;
     assert!(small.get("errors").is_none(), "{small}");
     let large = app.query(query, json!({ "n": 100 })).await;
-    assert_eq!(first_error_code(&large), "GRAPHQL_VALIDATION_FAILED", "{large}");
-    assert!(large["errors"][0]["message"].as_str().unwrap_or_default().contains("complex"));
+    assert_eq!(
+        first_error_code(&large),
+        "GRAPHQL_VALIDATION_FAILED",
+        "{large}"
+    );
+    assert!(
+        large["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("complex")
+    );
 }
 
 #[tokio::test]
@@ -210,16 +261,34 @@ async fn internal_errors_are_masked_with_an_error_id() {
         sea_orm::ConnectionTrait::execute_unprepared(&app.db, "DROP TABLE signatory")
             .await
             .expect("drop table");
-        let body = app.query("{ protocols { nodes { signatories { role } } } }", json!({})).await;
+        let body = app
+            .query(
+                "{ protocols { nodes { signatories { role } } } }",
+                json!({}),
+            )
+            .await;
         let error = &body["errors"][0];
-        assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{engine:?}: {body}");
+        assert_eq!(
+            error["extensions"]["code"], "INTERNAL_SERVER_ERROR",
+            "{engine:?}: {body}"
+        );
         let error_id = error["extensions"]["errorId"].as_str().unwrap_or_default();
         assert!(!error_id.is_empty(), "{engine:?}: {body}");
         let message = error["message"].as_str().unwrap_or_default();
         assert!(message.contains(error_id), "{engine:?}: {message}");
         let text = body.to_string().to_lowercase();
-        for leak in ["signatory\"", "sqlite", "postgres", "relation", "no such table", "select"] {
-            assert!(!text.contains(leak), "{engine:?}: database text leaked ({leak}): {body}");
+        for leak in [
+            "signatory\"",
+            "sqlite",
+            "postgres",
+            "relation",
+            "no such table",
+            "select",
+        ] {
+            assert!(
+                !text.contains(leak),
+                "{engine:?}: database text leaked ({leak}): {body}"
+            );
         }
     }
 }
@@ -260,14 +329,25 @@ async fn the_ide_is_served_from_the_api_without_any_cdn() {
         for part in html.split(attr).skip(1) {
             let url = part.split('"').next().unwrap_or_default();
             assert!(url.starts_with('/'), "asset not served locally: {url}");
-            let asset = app.client.get(format!("{}{url}", app.address)).send().await.expect("asset");
+            let asset = app
+                .client
+                .get(format!("{}{url}", app.address))
+                .send()
+                .await
+                .expect("asset");
             assert_eq!(asset.status(), StatusCode::OK, "{url}");
             let text = asset.text().await.expect("asset body");
-            assert!(!text.contains("unpkg.com") && !text.contains("cdn.jsdelivr"), "{url}");
+            assert!(
+                !text.contains("unpkg.com") && !text.contains("cdn.jsdelivr"),
+                "{url}"
+            );
             assets += 1;
         }
     }
-    assert!(assets >= 4, "the page loads its scripts and styles: {assets}");
+    assert!(
+        assets >= 4,
+        "the page loads its scripts and styles: {assets}"
+    );
 }
 
 #[tokio::test]
@@ -294,9 +374,19 @@ async fn the_ide_can_be_turned_off() {
 async fn health_and_readiness_answer_and_requests_carry_an_id() {
     for engine in engines() {
         let app = spawn_app(engine).await;
-        let health = app.client.get(format!("{}/health", app.address)).send().await.expect("health");
+        let health = app
+            .client
+            .get(format!("{}/health", app.address))
+            .send()
+            .await
+            .expect("health");
         assert_eq!(health.status(), StatusCode::OK);
-        let ready = app.client.get(format!("{}/ready", app.address)).send().await.expect("ready");
+        let ready = app
+            .client
+            .get(format!("{}/ready", app.address))
+            .send()
+            .await
+            .expect("ready");
         assert_eq!(ready.status(), StatusCode::OK, "{engine:?}");
         let id = ready.headers().get("x-request-id").cloned();
         assert!(id.is_some_and(|v| !v.is_empty()), "{engine:?}");

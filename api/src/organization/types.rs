@@ -4,6 +4,7 @@ use crate::catalogue::types::Service;
 use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
 use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::graphql::scalars::Date;
 use crate::loaders::{
     ContactsOfOrganization, Loaders, LocationsOfOrganization, OrganizationById,
     ServicesOfOrganization, SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
@@ -11,7 +12,6 @@ use crate::loaders::{
 use crate::protocol::types::Signatory;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
-use crate::graphql::scalars::Date;
 use chrono::{DateTime, Utc};
 use entity::{contact, location, organization, organization_succession};
 

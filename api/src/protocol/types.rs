@@ -3,13 +3,13 @@
 use crate::error::GqlResult;
 use crate::graphql::enums::{ProtocolStatus, SignatoryRole, SignatoryStatus};
 use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::graphql::scalars::Date;
 use crate::loaders::{
     Loaders, OrganizationById, ProtocolById, ScopeOfProtocol, SignatoriesOfProtocol,
 };
 use crate::organization::types::Organization;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
-use crate::graphql::scalars::Date;
 use chrono::{DateTime, Utc};
 use entity::{protocol, signatory};
 

@@ -3,9 +3,9 @@
 use crate::error::GqlResult;
 use crate::graphql::enums::TerritoryKind;
 use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::graphql::scalars::Date;
 use crate::loaders::{Loaders, MunicipalitiesOfTerritory, TerritoryById};
 use async_graphql::{Context, ID, Object};
-use crate::graphql::scalars::Date;
 use chrono::{DateTime, Utc};
 use entity::territory;
 
