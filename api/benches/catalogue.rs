@@ -804,12 +804,15 @@ async fn seed(db: &DatabaseConnection) -> Result<Seeded> {
                 created_at: Set(now),
                 updated_at: Set(now),
             });
-            let picked_types = rng.distinct(service_types.len(), rng.between(1, 2));
-            let picked_languages = rng.distinct(languages.len(), rng.between(1, 3));
+            let type_count = rng.between(1, 2);
+            let picked_types = rng.distinct(service_types.len(), type_count);
+            let language_count = rng.between(1, 3);
+            let picked_languages = rng.distinct(languages.len(), language_count);
+            let target_group = target_groups[rng.below(target_groups.len())];
             let term_ids = picked_types
                 .into_iter()
                 .map(|i| service_types[i])
-                .chain([target_groups[rng.below(target_groups.len())]])
+                .chain([target_group])
                 .chain(picked_languages.into_iter().map(|i| languages[i]));
             for term_id in term_ids {
                 service_terms.push(service_term::ActiveModel {
@@ -818,7 +821,8 @@ async fn seed(db: &DatabaseConnection) -> Result<Seeded> {
                     created_at: Set(now),
                 });
             }
-            for index in rng.distinct(municipalities.len(), rng.between(5, 20)) {
+            let area_size = rng.between(5, 20);
+            for index in rng.distinct(municipalities.len(), area_size) {
                 service_areas.push(service_area::ActiveModel {
                     service_id: Set(service_id),
                     municipality_id: Set(municipalities[index].0),

@@ -62,7 +62,7 @@ impl Default for Settings {
             log_filter: "info".to_owned(),
             demo_data: true,
             graphiql: true,
-            max_query_depth: 12,
+            max_query_depth: 16,
             max_query_complexity: 20_000,
             max_recursive_depth: 32,
             max_directives: 8,

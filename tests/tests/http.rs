@@ -392,3 +392,42 @@ async fn health_and_readiness_answer_and_requests_carry_an_id() {
         assert!(id.is_some_and(|v| !v.is_empty()), "{engine:?}");
     }
 }
+
+/// The introspection query GraphiQL and other tools send (graphql-js `getIntrospectionQuery`).
+const INTROSPECTION_QUERY: &str = r#"
+query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) {
+    name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason
+  }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+}
+"#;
+
+#[tokio::test]
+async fn the_introspection_query_of_the_ide_passes_the_default_limits() {
+    let app = spawn_app(engines()[0]).await;
+    let body = app.query(INTROSPECTION_QUERY, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let types = body["data"]["__schema"]["types"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or_default();
+    assert!(types > 20, "{types} types");
+}
