@@ -5,11 +5,12 @@
 //! or validate, `application/json` answers 200 with the errors in the body; a mutation
 //! over GET is 405 with `Allow: POST`.
 
+use crate::auth::Viewer;
 use crate::graphql::MeltSchema;
 use crate::loaders::Loaders;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Request, Response, ServerError};
 use sea_orm::DatabaseConnection;
@@ -25,6 +26,56 @@ pub struct AppState {
     pub schema: MeltSchema,
     /// Settings.
     pub settings: Arc<crate::settings::Settings>,
+    /// Signing and verification keys.
+    pub auth: Arc<crate::auth::AuthState>,
+}
+
+/// Per-request facts resolvers may need besides the viewer.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    /// The request id (also in the `x-request-id` header and the logs).
+    pub request_id: Option<String>,
+}
+
+fn unauthorized() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#))
+        .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+        .body(error_body("UNAUTHENTICATED", "the access token was not accepted").to_string())
+}
+
+/// The caller: anonymous without `Authorization`, else the verified token's subject.
+/// Why a token was refused is logged at debug level and never returned.
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Viewer, HttpResponse> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(Viewer::anonymous());
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty());
+    let Some(token) = token else {
+        tracing::debug!("authorization header is not a bearer token");
+        return Err(unauthorized());
+    };
+    crate::auth::token::verify(&state.auth.keys, &state.settings, token)
+        .await
+        .map_err(|reason| {
+            tracing::debug!(%reason, "access token refused");
+            unauthorized()
+        })
+}
+
+fn request_meta(req: &HttpRequest) -> RequestMeta {
+    RequestMeta {
+        request_id: req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string),
+    }
 }
 
 /// The two GraphQL response media types.
@@ -144,7 +195,16 @@ struct Outcome {
     body: serde_json::Value,
 }
 
-async fn execute(state: &AppState, mut request: Request, media: MediaType, get: bool) -> Outcome {
+/// Who calls, and how: the parts of the HTTP request an operation runs with.
+struct Call {
+    viewer: Viewer,
+    meta: RequestMeta,
+    media: MediaType,
+    get: bool,
+}
+
+async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome {
+    let (media, get) = (call.media, call.get);
     let operation_name = request.operation_name.clone();
     let parsed = request
         .parsed_query()
@@ -173,7 +233,10 @@ async fn execute(state: &AppState, mut request: Request, media: MediaType, get: 
         };
     }
     let parse_failed = parsed.is_err();
-    let request = request.data(Loaders::new(state.db.clone()));
+    let request = request
+        .data(Loaders::new(state.db.clone()))
+        .data(call.viewer.clone())
+        .data(call.meta.clone());
     let mut response = state.schema.execute(request).await;
     let request_error = is_request_error(&response);
     add_codes(&mut response.errors, request_error, parse_failed);
@@ -233,9 +296,19 @@ pub async fn graphql_post(
         Ok(batch) => batch,
         Err(_) => return bad_request(media, "the body is not a GraphQL request in JSON"),
     };
+    let viewer = match authenticate(&state, &req).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let call = Call {
+        viewer,
+        meta: request_meta(&req),
+        media,
+        get: false,
+    };
     match batch {
         BatchRequest::Single(request) => {
-            let outcome = execute(&state, request, media, false).await;
+            let outcome = execute(&state, request, &call).await;
             reply(outcome.status, media, &outcome.body)
         }
         BatchRequest::Batch(requests) => {
@@ -245,7 +318,7 @@ pub async fn graphql_post(
             }
             let mut bodies = Vec::with_capacity(requests.len());
             for request in requests {
-                bodies.push(execute(&state, request, media, false).await.body);
+                bodies.push(execute(&state, request, &call).await.body);
             }
             reply(StatusCode::OK, media, &serde_json::Value::Array(bodies))
         }
@@ -298,7 +371,17 @@ pub async fn graphql_get(
     {
         return bad_request(media, "`extensions` is not JSON");
     }
-    let outcome = execute(&state, request, media, true).await;
+    let viewer = match authenticate(&state, &req).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let call = Call {
+        viewer,
+        meta: request_meta(&req),
+        media,
+        get: true,
+    };
+    let outcome = execute(&state, request, &call).await;
     let mut response = reply(outcome.status, media, &outcome.body);
     if outcome.status == StatusCode::METHOD_NOT_ALLOWED {
         response

@@ -4,8 +4,11 @@
 //! The binary (`melt`) is a thin shell over this library, so tests build the whole
 //! application in-process with [`startup::Application`].
 
+pub mod audit;
+pub mod auth;
 pub mod catalogue;
 pub mod cli;
+pub mod concurrency;
 pub mod db;
 pub mod error;
 pub mod graphql;
@@ -20,3 +23,4 @@ pub mod startup;
 pub mod taxonomy;
 pub mod telemetry;
 pub mod territory;
+pub mod validation;

@@ -7,9 +7,9 @@
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::enums::TerritoryKind;
 use entity::{
-    contact, location, organization, organization_succession, protocol, protocol_scope, schedule,
-    service, service_area, service_at_location, service_term, signatory, term, territory,
-    territory_member,
+    audit_event, contact, location, organization, organization_succession, protocol,
+    protocol_scope, schedule, service, service_area, service_at_location, service_term, signatory,
+    term, territory, territory_member,
 };
 use sea_orm::sea_query::{ExprTrait, Query};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -87,6 +87,8 @@ key! {
     ProtocolById;
     /// A signatory by id.
     SignatoryById;
+    /// An audit event by id.
+    AuditEventById;
     /// The services an organization provides.
     ServicesOfOrganization;
     /// The locations of an organization.
@@ -139,6 +141,7 @@ by_id!(TermById, term);
 by_id!(ServiceById, service);
 by_id!(ProtocolById, protocol);
 by_id!(SignatoryById, signatory);
+by_id!(AuditEventById, audit_event);
 
 /// A loader of the rows that point at a parent through a foreign key.
 macro_rules! children {

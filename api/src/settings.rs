@@ -49,6 +49,46 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Maximum number of operations in one batched request.
     pub max_batch_size: usize,
+    /// Expected `iss` of access tokens (and the issuer of the server's own tokens).
+    pub auth_issuer: String,
+    /// Expected `aud` of access tokens (and the audience of the server's own tokens).
+    pub auth_audience: String,
+    /// Clock leeway for `exp` and `nbf`, in seconds (at most 60).
+    pub auth_leeway_secs: u64,
+    /// PEM file of an identity provider's public key (RS256, ES256 or EdDSA).
+    pub auth_public_key_file: Option<PathBuf>,
+    /// Algorithm of `auth_public_key_file`: `RS256`, `ES256` or `EdDSA`.
+    pub auth_public_key_algorithm: Option<String>,
+    /// Key id (`kid`) tokens signed with `auth_public_key_file` carry, if any.
+    pub auth_public_key_id: Option<String>,
+    /// JWKS document of an identity provider, as a file.
+    pub auth_jwks_file: Option<PathBuf>,
+    /// JWKS document of an identity provider, as a URL (cached, re-read on an unknown
+    /// `kid` at most once a minute).
+    pub auth_jwks_url: Option<String>,
+    /// HS256 shared secret: development only, at least 32 bytes, refused unless
+    /// `auth_allow_hs256` is set.
+    pub auth_hs256_secret: Option<String>,
+    /// Development setting that allows `auth_hs256_secret`.
+    pub auth_allow_hs256: bool,
+    /// Claim naming the caller's organization (its global ID).
+    pub auth_claim_organization: String,
+    /// Claim listing the caller's roles.
+    pub auth_claim_roles: String,
+    /// Claim listing the caller's scopes (space-separated string or array).
+    pub auth_claim_scopes: String,
+    /// Claim with the caller's display name.
+    pub auth_claim_name: String,
+    /// The server's own Ed25519 signing key (PKCS#8 PEM); created when absent.
+    pub signing_key_file: PathBuf,
+    /// Lifetime of tokens issued by `POST /oauth/token`, in seconds.
+    pub client_token_ttl_secs: u64,
+    /// Requests per second allowed per client (token subject) or, when anonymous, per IP.
+    pub rate_limit_per_second: u32,
+    /// Burst allowed above the per-second rate.
+    pub rate_limit_burst: u32,
+    /// Requests per minute allowed to `POST /oauth/token` per IP.
+    pub token_rate_limit_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -68,6 +108,25 @@ impl Default for Settings {
             max_directives: 8,
             max_body_bytes: 256 * 1024,
             max_batch_size: 10,
+            auth_issuer: "melt".to_owned(),
+            auth_audience: "melt-api".to_owned(),
+            auth_leeway_secs: 30,
+            auth_public_key_file: None,
+            auth_public_key_algorithm: None,
+            auth_public_key_id: None,
+            auth_jwks_file: None,
+            auth_jwks_url: None,
+            auth_hs256_secret: None,
+            auth_allow_hs256: false,
+            auth_claim_organization: "org".to_owned(),
+            auth_claim_roles: "roles".to_owned(),
+            auth_claim_scopes: "scope".to_owned(),
+            auth_claim_name: "name".to_owned(),
+            signing_key_file: PathBuf::from("melt-signing-key.pem"),
+            client_token_ttl_secs: 900,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
+            token_rate_limit_per_minute: 20,
         }
     }
 }

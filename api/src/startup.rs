@@ -67,11 +67,14 @@ impl Application {
         {
             tracing::info!("demo network loaded");
         }
-        Self::build_with_db(settings, db)
+        Self::build_with_db(settings, db).await
     }
 
     /// Binds the server over an existing, migrated database.
-    pub fn build_with_db(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+    pub async fn build_with_db(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let auth = crate::auth::AuthState::from_settings(&settings)
+            .await
+            .context("cannot set up authentication")?;
         let listener = TcpListener::bind(settings.address())
             .with_context(|| format!("cannot listen on {}", settings.address()))?;
         let port = listener.local_addr()?.port();
@@ -79,6 +82,7 @@ impl Application {
             schema: build_schema(db.clone(), &settings),
             db,
             settings: Arc::new(settings),
+            auth: Arc::new(auth),
         };
         let max_body = state.settings.max_body_bytes;
         let state = web::Data::new(state);

@@ -5,11 +5,12 @@ use sea_orm::entity::prelude::*;
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
         #[sea_orm(rs_type = "String", db_type = "Text")]
         pub enum $name {
             $(
                 #[sea_orm(string_value = $value)]
+                #[serde(rename = $value)]
                 $variant,
             )+
         }

@@ -3,6 +3,8 @@
 //! Nothing here is part of the GraphQL contract; the API maps these models into its
 //! own types.
 
+pub mod api_client;
+pub mod audit_event;
 pub mod contact;
 pub mod enums;
 pub mod location;

@@ -4,7 +4,7 @@
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "protocol")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -20,6 +20,8 @@ pub struct Model {
     pub response_time_days: i32,
     pub status: ProtocolStatus,
     pub supersedes_id: Option<Uuid>,
+    /// Optimistic-concurrency version, bumped by every change.
+    pub row_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

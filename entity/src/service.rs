@@ -4,7 +4,7 @@
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "service")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -29,6 +29,8 @@ pub struct Model {
     pub waitlist_length: Option<i32>,
     pub typical_wait_days: Option<i32>,
     pub capacity_updated_at: Option<DateTimeUtc>,
+    /// Optimistic-concurrency version, bumped by every change.
+    pub row_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

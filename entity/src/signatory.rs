@@ -4,7 +4,7 @@
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "signatory")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -18,6 +18,8 @@ pub struct Model {
     pub signed_by_name: Option<String>,
     pub signed_by_title: Option<String>,
     pub withdrawn_at: Option<DateTimeUtc>,
+    /// Optimistic-concurrency version, bumped by every change.
+    pub row_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_directory;
 mod m20261128_000002_territories;
 mod m20261128_000003_taxonomies;
+mod m20261128_000004_identity;
 pub mod text;
 
 /// The ordered list of migrations.
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_directory::Migration),
             Box::new(m20261128_000002_territories::Migration),
             Box::new(m20261128_000003_taxonomies::Migration),
+            Box::new(m20261128_000004_identity::Migration),
         ]
     }
 }

@@ -130,7 +130,10 @@ pub struct TestApp {
     pub statements: Arc<AtomicUsize>,
     /// HTTP client.
     pub client: reqwest::Client,
+    /// The settings the app runs with.
+    pub settings: Settings,
     // Declared last: dropped after the server's connections are gone.
+    _keys: tempfile::TempDir,
     _database: TestDatabase,
 }
 
@@ -142,7 +145,9 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 /// Starts the app with adjusted settings.
 pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database = TestDatabase::create(engine).await;
+    let keys = tempfile::tempdir().expect("temporary directory");
     let mut settings = test_settings(&database.url);
+    settings.signing_key_file = keys.path().join("signing-key.pem");
     adjust(&mut settings);
     let db = melt_api::db::connect(&settings).await.expect("connect");
     melt_api::db::migrate(&db).await.expect("migrate");
@@ -159,7 +164,9 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
     app_db.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
     });
-    let app = Application::build_with_db(settings, app_db).expect("build app");
+    let app = Application::build_with_db(settings.clone(), app_db)
+        .await
+        .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());
     TestApp {
@@ -168,6 +175,8 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
         db,
         statements,
         client: reqwest::Client::new(),
+        settings,
+        _keys: keys,
         _database: database,
     }
 }
@@ -209,4 +218,67 @@ pub fn first_error_code(body: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+pub use melt_api::auth::Role;
+use melt_api::auth::keys::ServerKey;
+use melt_api::auth::token::{TokenRequest, mint};
+use melt_api::auth::viewer::ViewerKind;
+
+impl TestApp {
+    /// A token signed with the app's own key for a person with `roles` acting for
+    /// `organization` (a row id).
+    pub fn token(&self, organization: Option<uuid::Uuid>, roles: &[Role]) -> String {
+        self.token_with(TokenRequest {
+            subject: format!("test-user-{}", uuid::Uuid::now_v7()),
+            kind: ViewerKind::User,
+            organization,
+            roles: roles.to_vec(),
+            scopes: Vec::new(),
+            name: Some("Test user".to_owned()),
+            ttl: std::time::Duration::from_secs(600),
+        })
+    }
+
+    /// A token for any claims, signed with the app's own key.
+    pub fn token_with(&self, request: TokenRequest) -> String {
+        let key = ServerKey::load_or_create(&self.settings.signing_key_file).expect("signing key");
+        mint(&key, &self.settings, &request).expect("mint token")
+    }
+
+    /// POSTs a query with a bearer token; returns status and body.
+    pub async fn query_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Row id of the demo organization whose name contains `name`.
+    pub async fn organization_id(&self, name: &str) -> uuid::Uuid {
+        let backend = self.db.get_database_backend();
+        let placeholder = if backend == sea_orm::DatabaseBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                format!("SELECT id FROM organization WHERE name LIKE {placeholder} ORDER BY name"),
+                [format!("%{name}%").into()],
+            ))
+            .await
+            .expect("query organization")
+            .unwrap_or_else(|| panic!("no organization named like {name}"));
+        row.try_get::<uuid::Uuid>("", "id").expect("id")
+    }
 }

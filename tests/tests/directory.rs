@@ -842,7 +842,6 @@ async fn services_search_ignores_case_and_accents() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: services search does not look at alternateName (search_text is name + description only)"]
 async fn services_search_finds_a_service_by_its_alternate_name() {
     for engine in engines() {
         let app = spawn_app(engine).await;

@@ -2,6 +2,19 @@
 
 use crate::error::{AppError, AppResult};
 
+/// The folded text free-text search looks in: name, alternate name and description.
+pub fn search_text(name: &str, alternate_name: Option<&str>, description: &str) -> String {
+    let mut text = String::with_capacity(name.len() + description.len() + 32);
+    text.push_str(name);
+    if let Some(alternate) = alternate_name {
+        text.push(' ');
+        text.push_str(alternate);
+    }
+    text.push(' ');
+    text.push_str(description);
+    migration::text::fold(&text)
+}
+
 /// Mean Earth radius used for distances, in km.
 const EARTH_RADIUS_KM: f64 = 6371.0;
 

@@ -51,6 +51,11 @@ impl Service {
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Service, self.0.id)
     }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
+    }
     /// Name of the service.
     async fn name(&self) -> &str {
         &self.0.name

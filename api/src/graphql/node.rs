@@ -1,11 +1,13 @@
 //! The Relay `Node` interface and `node(id:)` / `nodes(ids:)`.
 
+use crate::audit::types::AuditEvent;
+use crate::auth::{Viewer, policy};
 use crate::catalogue::types::Service;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::graphql::relay::{NodeKind, from_global_id};
 use crate::loaders::{
-    ContactById, Loaders, LocationById, OrganizationById, ProtocolById, ServiceById, SignatoryById,
-    TermById, TerritoryById,
+    AuditEventById, ContactById, Loaders, LocationById, OrganizationById, ProtocolById,
+    ServiceById, SignatoryById, TermById, TerritoryById,
 };
 use crate::organization::types::{Contact, Location, Organization};
 use crate::protocol::types::{Protocol, Signatory};
@@ -37,12 +39,21 @@ pub enum Node {
     Protocol(Protocol),
     /// A signatory of a protocol.
     Signatory(Signatory),
+    /// An entry of the audit log (AUDITOR and REGIONAL_ADMIN only).
+    AuditEvent(AuditEvent),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
 pub const MAX_NODES: usize = 100;
 
-async fn load(loaders: &Loaders, kind: NodeKind, id: uuid::Uuid) -> AppResult<Option<Node>> {
+/// Loads a node the viewer may see; others read as missing, never as forbidden, so that
+/// `node(id:)` does not reveal what exists.
+async fn load(
+    loaders: &Loaders,
+    viewer: &Viewer,
+    kind: NodeKind,
+    id: uuid::Uuid,
+) -> AppResult<Option<Node>> {
     let l = &loaders.0;
     Ok(match kind {
         NodeKind::Territory => l
@@ -77,6 +88,14 @@ async fn load(loaders: &Loaders, kind: NodeKind, id: uuid::Uuid) -> AppResult<Op
             .load_one(SignatoryById(id))
             .await?
             .map(|m| Node::Signatory(m.into())),
+        NodeKind::AuditEvent => {
+            if policy::require_auditor(viewer).is_err() {
+                return Ok(None);
+            }
+            l.load_one(AuditEventById(id))
+                .await?
+                .map(|m| Node::AuditEvent(m.into()))
+        }
     })
 }
 
@@ -89,7 +108,8 @@ impl NodeQueries {
     /// The object with this global ID, or null if there is none.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
         let (kind, uuid) = from_global_id(&id)?;
-        Ok(load(ctx.data_unchecked::<Loaders>(), kind, uuid).await?)
+        let viewer = ctx.data_unchecked::<Viewer>();
+        Ok(load(ctx.data_unchecked::<Loaders>(), viewer, kind, uuid).await?)
     }
 
     /// The objects with these global IDs (at most 100), in the same order; null where
@@ -104,9 +124,10 @@ impl NodeQueries {
             .map(|id| from_global_id(id))
             .collect::<AppResult<Vec<_>>>()?;
         let loaders = ctx.data_unchecked::<Loaders>();
+        let viewer = ctx.data_unchecked::<Viewer>();
         let loads = parsed
             .into_iter()
-            .map(|(kind, uuid)| load(loaders, kind, uuid));
+            .map(|(kind, uuid)| load(loaders, viewer, kind, uuid));
         let nodes = futures_util::future::try_join_all(loads).await?;
         Ok(nodes)
     }

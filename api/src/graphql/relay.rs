@@ -25,10 +25,12 @@ pub enum NodeKind {
     Protocol,
     /// An organization's adherence to a protocol.
     Signatory,
+    /// An entry of the audit log.
+    AuditEvent,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 8] = [
+    const ALL: [NodeKind; 9] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -37,6 +39,7 @@ impl NodeKind {
         Self::Service,
         Self::Protocol,
         Self::Signatory,
+        Self::AuditEvent,
     ];
 
     /// The GraphQL type name.
@@ -50,7 +53,13 @@ impl NodeKind {
             Self::Service => "Service",
             Self::Protocol => "Protocol",
             Self::Signatory => "Signatory",
+            Self::AuditEvent => "AuditEvent",
         }
+    }
+
+    /// The kind whose GraphQL type name is `name`.
+    pub fn from_type_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 

@@ -1,14 +1,17 @@
 //! The schema: merged query roots and the limits async-graphql leaves open.
 
+use crate::audit::resolvers::AuditQueries;
+use crate::auth::resolvers::ViewerQueries;
 use crate::catalogue::resolvers::CatalogueQueries;
 use crate::graphql::node::NodeQueries;
+use crate::organization::mutations::OrganizationMutations;
 use crate::organization::resolvers::OrganizationQueries;
 use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::protocol::resolvers::ProtocolQueries;
 use crate::settings::Settings;
 use crate::taxonomy::resolvers::TaxonomyQueries;
 use crate::territory::resolvers::TerritoryQueries;
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 /// The public directory of the MeLT network: territories, organizations, the service
@@ -16,15 +19,22 @@ use sea_orm::DatabaseConnection;
 #[derive(MergedObject, Default)]
 pub struct Query(
     NodeQueries,
+    ViewerQueries,
     TerritoryQueries,
     OrganizationQueries,
     TaxonomyQueries,
     CatalogueQueries,
     ProtocolQueries,
+    AuditQueries,
 );
 
+/// Changes to the network: each takes one `input` and returns a payload with
+/// `userErrors`. Every change is recorded in the audit log.
+#[derive(MergedObject, Default)]
+pub struct Mutation(OrganizationMutations);
+
 /// The executable schema.
-pub type MeltSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type MeltSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Complexity of a connection field: its selection costs once per requested item.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
@@ -38,7 +48,7 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
 /// Builds the schema with its limits. The database is in the schema data; per-request
 /// data (loaders) is added to each request.
 pub fn build_schema(db: DatabaseConnection, settings: &Settings) -> MeltSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(db)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
@@ -49,7 +59,7 @@ pub fn build_schema(db: DatabaseConnection, settings: &Settings) -> MeltSchema {
 
 /// The schema without data or limits: for exporting and introspecting it.
 pub fn bare_schema() -> MeltSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription).finish()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

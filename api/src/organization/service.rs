@@ -1,9 +1,14 @@
 //! Organization queries.
 
-use crate::error::AppResult;
+use crate::audit::service::{self as audit, Actor, Change};
+use crate::auth::policy;
+use crate::auth::viewer::scopes;
+use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
+use crate::validation::{Checked, Validator};
 use entity::enums::{OrganizationKind, Sector, SignatoryStatus};
 use entity::{location, organization, signatory};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -79,4 +84,98 @@ pub async fn list(
         );
     }
     pagination::list(db, select, &sort(), window, with_total).await
+}
+
+/// New values of an organization's public profile (what its administrator may change).
+#[derive(Clone, Debug, Default)]
+pub struct ProfileChanges {
+    /// Description; empty clears it.
+    pub description: Option<String>,
+    /// Website; empty clears it.
+    pub website: Option<String>,
+    /// General email; empty clears it.
+    pub email: Option<String>,
+    /// General phone; empty clears it.
+    pub phone: Option<String>,
+}
+
+/// Loads an organization or fails with NOT_FOUND.
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<organization::Model> {
+    organization::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("organization"))
+}
+
+/// Changes the profile of an organization. Only given fields change; an empty string
+/// clears a field.
+pub async fn update_profile(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    changes: ProfileChanges,
+) -> AppResult<Checked<organization::Model>> {
+    let before = get(db, id).await?;
+    policy::require_org_write(&actor.viewer, id, scopes::ORGANIZATION_WRITE)?;
+    let mut v = Validator::default();
+    let description = changes
+        .description
+        .map(|d| v.optional_text("description", Some(&d), 4000));
+    let website = changes.website.map(|w| v.url("website", Some(&w)));
+    let email = changes.email.map(|e| v.email("email", Some(&e)));
+    let phone = changes
+        .phone
+        .map(|p| v.optional_text("phone", Some(&p), 32));
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let mut row: organization::ActiveModel = before.clone().into();
+    if let Some(description) = description {
+        row.description = Set(description);
+    }
+    if let Some(website) = website {
+        row.website = Set(website);
+    }
+    if let Some(email) = email {
+        row.email = Set(email);
+    }
+    if let Some(phone) = phone {
+        row.phone = Set(phone);
+    }
+    let after = versioned_update(db, row, &before, expected_version).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "updateOrganizationProfile",
+            object_type: "Organization",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Saves `row` only if the stored version is still the one read (and the one the
+/// caller expected); bumps the version. A stale version is CONFLICT.
+async fn versioned_update(
+    db: &impl ConnectionTrait,
+    mut row: organization::ActiveModel,
+    before: &organization::Model,
+    expected_version: Option<i32>,
+) -> AppResult<organization::Model> {
+    crate::concurrency::check_expected(expected_version, before.row_version)?;
+    row.row_version = Set(before.row_version + 1);
+    row.updated_at = Set(chrono::Utc::now());
+    let updated = organization::Entity::update_many()
+        .set(row)
+        .filter(organization::Column::Id.eq(before.id))
+        .filter(organization::Column::RowVersion.eq(before.row_version))
+        .exec(db)
+        .await?;
+    crate::concurrency::check_updated(updated.rows_affected)?;
+    get(db, before.id).await
 }

@@ -38,6 +38,11 @@ impl Organization {
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Organization, self.0.id)
     }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
+    }
     /// Official name.
     async fn name(&self) -> &str {
         &self.0.name
@@ -173,6 +178,11 @@ impl Location {
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Location, self.0.id)
     }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
+    }
     /// Name of the site.
     async fn name(&self) -> &str {
         &self.0.name
@@ -227,6 +237,11 @@ impl Contact {
     /// Global ID.
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Contact, self.0.id)
+    }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
     }
     /// Name of the office or person.
     async fn name(&self) -> &str {

@@ -38,6 +38,11 @@ impl Protocol {
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Protocol, self.0.id)
     }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
+    }
     /// Title.
     async fn title(&self) -> &str {
         &self.0.title
@@ -134,6 +139,11 @@ impl Signatory {
     /// Global ID.
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Signatory, self.0.id)
+    }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
     }
     /// The protocol.
     async fn protocol(&self, ctx: &Context<'_>) -> GqlResult<Option<Protocol>> {

@@ -31,6 +31,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::catalogue::domain::search_text;
 use crate::organization::domain::{CodiceFiscale, PartitaIva};
 use data::{Area, Scope, Ymd};
 
@@ -318,6 +319,7 @@ async fn ensure_grouping<C: ConnectionTrait>(
     }
     let id = Uuid::now_v7();
     territory::ActiveModel {
+        row_version: Set(1),
         id: Set(id),
         kind: Set(kind),
         code: Set(code.to_owned()),
@@ -392,6 +394,7 @@ async fn insert_organizations<C: ConnectionTrait>(
     for org in data::ORGANIZATIONS {
         let id = Uuid::now_v7();
         organizations.push(organization::ActiveModel {
+            row_version: Set(1),
             id: Set(id),
             name: Set(org.name.to_owned()),
             search_name: Set(fold(org.name)),
@@ -414,6 +417,7 @@ async fn insert_organizations<C: ConnectionTrait>(
             let location_id = Uuid::now_v7();
             sites.push(location_id);
             locations.push(location::ActiveModel {
+                row_version: Set(1),
                 id: Set(location_id),
                 organization_id: Set(id),
                 name: Set(site.name.to_owned()),
@@ -427,6 +431,7 @@ async fn insert_organizations<C: ConnectionTrait>(
             });
         }
         contacts.push(contact::ActiveModel {
+            row_version: Set(1),
             id: Set(Uuid::now_v7()),
             organization_id: Set(id),
             name: Set(org.contact.name.to_owned()),
@@ -535,11 +540,12 @@ async fn insert_services<C: ConnectionTrait>(
         let location_id = orgs.site(svc.provider, svc.site)?;
         let (open_places, waitlist_length, typical_wait_days) = svc.capacity;
         catalogue.services.push(service::ActiveModel {
+            row_version: Set(1),
             id: Set(id),
             organization_id: Set(orgs.id(svc.provider)?),
             name: Set(svc.name.to_owned()),
             search_name: Set(fold(svc.name)),
-            search_text: Set(fold(&format!("{} {}", svc.name, svc.description))),
+            search_text: Set(search_text(svc.name, svc.alternate_name, svc.description)),
             alternate_name: Set(svc.alternate_name.map(str::to_owned)),
             description: Set(svc.description.to_owned()),
             status: Set(svc.status),
@@ -617,6 +623,7 @@ async fn insert_protocols<C: ConnectionTrait>(
     for p in data::PROTOCOLS {
         let id = Uuid::now_v7();
         protocols.push(protocol::ActiveModel {
+            row_version: Set(1),
             id: Set(id),
             title: Set(p.title.to_owned()),
             search_name: Set(fold(p.title)),
@@ -643,6 +650,7 @@ async fn insert_protocols<C: ConnectionTrait>(
         });
         for s in p.signatories {
             signatories.push(signatory::ActiveModel {
+                row_version: Set(1),
                 id: Set(Uuid::now_v7()),
                 protocol_id: Set(id),
                 organization_id: Set(orgs.id(s.org)?),

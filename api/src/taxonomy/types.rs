@@ -34,6 +34,11 @@ impl Term {
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Term, self.0.id)
     }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
+    }
     /// The taxonomy of the term.
     async fn taxonomy(&self) -> Taxonomy {
         self.0.taxonomy.into()

@@ -30,6 +30,11 @@ impl Territory {
     pub async fn id(&self) -> ID {
         to_global_id(NodeKind::Territory, self.0.id)
     }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
+    /// when changing the record.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
+    }
     /// Kind of territory.
     async fn kind(&self) -> TerritoryKind {
         self.0.kind.into()

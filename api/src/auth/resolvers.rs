@@ -1,0 +1,105 @@
+//! The `viewer` query.
+
+use super::viewer::{Viewer, ViewerKind};
+use crate::error::GqlResult;
+use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::loaders::{Loaders, OrganizationById};
+use crate::organization::types::Organization;
+use async_graphql::{Context, Enum, ID, Object};
+
+/// Kind of caller.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerKind {
+    /// No token: the public directory only.
+    Anonymous,
+    /// A person.
+    User,
+    /// A partner system with machine credentials.
+    Client,
+}
+
+/// A role a caller may hold.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleName {
+    /// The regional administration.
+    RegionalAdmin,
+    /// An organization's administrator.
+    OrgAdmin,
+    /// An operator of an organization.
+    Operator,
+    /// An auditor.
+    Auditor,
+}
+
+impl From<super::Role> for RoleName {
+    fn from(role: super::Role) -> Self {
+        match role {
+            super::Role::RegionalAdmin => Self::RegionalAdmin,
+            super::Role::OrgAdmin => Self::OrgAdmin,
+            super::Role::Operator => Self::Operator,
+            super::Role::Auditor => Self::Auditor,
+        }
+    }
+}
+
+/// The caller of this request, as the token says.
+pub struct ViewerInfo(Viewer);
+
+/// The caller of this request, as the token says.
+#[Object(name = "Viewer")]
+impl ViewerInfo {
+    /// Anonymous, a person or a partner system.
+    async fn kind(&self) -> CallerKind {
+        match self.0.kind {
+            ViewerKind::Anonymous => CallerKind::Anonymous,
+            ViewerKind::User => CallerKind::User,
+            ViewerKind::Client => CallerKind::Client,
+        }
+    }
+    /// Token subject.
+    async fn subject(&self) -> Option<&str> {
+        (!self.0.is_anonymous()).then_some(self.0.subject.as_str())
+    }
+    /// Display name.
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    /// Global ID of the organization the caller acts for.
+    async fn organization_id(&self) -> Option<ID> {
+        self.0
+            .organization
+            .map(|id| to_global_id(NodeKind::Organization, id))
+    }
+    /// The organization the caller acts for.
+    async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let Some(id) = self.0.organization else {
+            return Ok(None);
+        };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders
+            .0
+            .load_one(OrganizationById(id))
+            .await?
+            .map(Organization))
+    }
+    /// Roles.
+    async fn roles(&self) -> Vec<RoleName> {
+        self.0.roles.iter().map(|r| (*r).into()).collect()
+    }
+    /// Scopes.
+    async fn scopes(&self) -> &[String] {
+        &self.0.scopes
+    }
+}
+
+/// Identity queries.
+#[derive(Default)]
+pub struct ViewerQueries;
+
+#[Object]
+impl ViewerQueries {
+    /// Who is calling: anonymous callers get `kind: ANONYMOUS`.
+    async fn viewer(&self, ctx: &Context<'_>) -> ViewerInfo {
+        ViewerInfo(ctx.data_unchecked::<Viewer>().clone())
+    }
+}

@@ -1,0 +1,171 @@
+//! Minting and verifying access tokens.
+
+use super::keys::{KeyRing, ServerKey};
+use super::viewer::{Role, Viewer, ViewerKind};
+use crate::graphql::relay::{NodeKind, expect_id, to_global_id};
+use crate::settings::Settings;
+use jsonwebtoken::{Header, Validation, decode, decode_header, encode};
+use serde_json::{Map, Value, json};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Why a token was refused. Logged at debug level, never returned to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Not a JWT, or an algorithm no key accepts (including `none`).
+    #[error("malformed token or unsupported algorithm: {0}")]
+    Malformed(String),
+    /// No key for this `kid` and algorithm.
+    #[error("no key for kid {kid:?} and algorithm {algorithm:?}")]
+    UnknownKey {
+        /// The token's `kid`.
+        kid: Option<String>,
+        /// The token's `alg`.
+        algorithm: jsonwebtoken::Algorithm,
+    },
+    /// Signature, expiry, not-before, issuer or audience check failed.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// The claims are not usable (e.g. the organization is not an organization ID).
+    #[error("bad claims: {0}")]
+    Claims(String),
+}
+
+/// What a new token says.
+#[derive(Clone, Debug)]
+pub struct TokenRequest {
+    /// Subject.
+    pub subject: String,
+    /// User or client.
+    pub kind: ViewerKind,
+    /// Organization the caller acts for.
+    pub organization: Option<Uuid>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Lifetime.
+    pub ttl: Duration,
+}
+
+/// Claim marking tokens issued to machine clients.
+const CLIENT_CLAIM: &str = "client";
+
+/// Signs a token with the server's key, with the claim names of the settings.
+pub fn mint(
+    key: &ServerKey,
+    settings: &Settings,
+    request: &TokenRequest,
+) -> anyhow::Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let ttl = i64::try_from(request.ttl.as_secs()).unwrap_or(i64::MAX);
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(settings.auth_issuer));
+    claims.insert("aud".into(), json!(settings.auth_audience));
+    claims.insert("sub".into(), json!(request.subject));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("nbf".into(), json!(now));
+    claims.insert("exp".into(), json!(now.saturating_add(ttl)));
+    claims.insert("jti".into(), json!(Uuid::now_v7().to_string()));
+    if let Some(org) = request.organization {
+        claims.insert(
+            settings.auth_claim_organization.clone(),
+            json!(to_global_id(NodeKind::Organization, org).to_string()),
+        );
+    }
+    let roles: Vec<&str> = request.roles.iter().map(|r| r.as_str()).collect();
+    claims.insert(settings.auth_claim_roles.clone(), json!(roles));
+    claims.insert(
+        settings.auth_claim_scopes.clone(),
+        json!(request.scopes.join(" ")),
+    );
+    if let Some(name) = &request.name {
+        claims.insert(settings.auth_claim_name.clone(), json!(name));
+    }
+    if request.kind == ViewerKind::Client {
+        claims.insert(CLIENT_CLAIM.into(), json!(true));
+    }
+    let mut header = Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(key.kid.clone());
+    Ok(encode(&header, &Value::Object(claims), &key.encoding)?)
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Verifies a bearer token and maps its claims to a [`Viewer`].
+pub async fn verify(
+    keys: &KeyRing,
+    settings: &Settings,
+    token: &str,
+) -> Result<Viewer, TokenError> {
+    let header = decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+    let candidates = keys.keys_for(header.kid.as_deref(), header.alg).await;
+    if candidates.is_empty() {
+        return Err(TokenError::UnknownKey {
+            kid: header.kid,
+            algorithm: header.alg,
+        });
+    }
+    let mut last_error = String::new();
+    for candidate in candidates {
+        let mut validation = Validation::new(candidate.algorithm);
+        validation.set_issuer(&[&settings.auth_issuer]);
+        validation.set_audience(&[&settings.auth_audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = settings.auth_leeway_secs.min(60);
+        match decode::<Map<String, Value>>(token, &candidate.key, &validation) {
+            Ok(data) => return viewer_of(settings, &data.claims),
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(TokenError::Rejected(last_error))
+}
+
+fn viewer_of(settings: &Settings, claims: &Map<String, Value>) -> Result<Viewer, TokenError> {
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| TokenError::Claims("missing sub".into()))?
+        .to_owned();
+    let organization = match claims.get(&settings.auth_claim_organization) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(
+            expect_id(&async_graphql::ID(id.clone()), NodeKind::Organization)
+                .map_err(|_| TokenError::Claims("organization is not an organization ID".into()))?,
+        ),
+        Some(_) => return Err(TokenError::Claims("organization is not a string".into())),
+    };
+    let roles = strings(claims.get(&settings.auth_claim_roles))
+        .iter()
+        .filter_map(|r| Role::parse(r))
+        .collect();
+    let kind = if claims.get(CLIENT_CLAIM) == Some(&Value::Bool(true)) {
+        ViewerKind::Client
+    } else {
+        ViewerKind::User
+    };
+    Ok(Viewer {
+        kind,
+        subject,
+        organization,
+        roles,
+        scopes: strings(claims.get(&settings.auth_claim_scopes)),
+        name: claims
+            .get(&settings.auth_claim_name)
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}

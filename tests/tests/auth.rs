@@ -1,0 +1,208 @@
+//! Authentication: the viewer, and every kind of token the API must refuse.
+
+use melt_api::auth::token::TokenRequest;
+use melt_api::auth::viewer::ViewerKind;
+use melt_tests::{Role, TestApp, engines, spawn_app, spawn_app_with};
+use reqwest::header::WWW_AUTHENTICATE;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const VIEWER: &str =
+    "{ viewer { kind subject organizationId roles scopes organization { name } } }";
+
+#[tokio::test]
+async fn without_a_token_the_viewer_is_anonymous() {
+    let app = spawn_app(engines()[0]).await;
+    let data = app.data(VIEWER, json!({})).await;
+    assert_eq!(data["viewer"]["kind"], "ANONYMOUS");
+    assert!(data["viewer"]["subject"].is_null());
+}
+
+#[tokio::test]
+async fn a_token_minted_by_the_server_names_the_caller() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let org = app.organization_id("Forium").await;
+        let token = app.token(Some(org), &[Role::OrgAdmin, Role::Operator]);
+        let (status, body) = app.query_as(&token, VIEWER, json!({})).await;
+        assert_eq!(status, 200, "[{engine:?}] {body}");
+        let viewer = &body["data"]["viewer"];
+        assert_eq!(viewer["kind"], "USER");
+        assert_eq!(viewer["roles"], json!(["ORG_ADMIN", "OPERATOR"]));
+        assert_eq!(viewer["organization"]["name"], "Forium");
+    }
+}
+
+fn request(app: &TestApp) -> TokenRequest {
+    let _ = app;
+    TokenRequest {
+        subject: "someone".into(),
+        kind: ViewerKind::User,
+        organization: None,
+        roles: vec![Role::RegionalAdmin],
+        scopes: vec![],
+        name: None,
+        ttl: Duration::from_secs(600),
+    }
+}
+
+async fn assert_refused(app: &TestApp, token: &str, why: &str) {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .json(&json!({ "query": VIEWER }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401, "{why}");
+    let challenge = response.headers().get(WWW_AUTHENTICATE).cloned();
+    assert_eq!(
+        challenge.as_ref().and_then(|v| v.to_str().ok()),
+        Some(r#"Bearer error="invalid_token""#),
+        "{why}"
+    );
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{why}"
+    );
+    let text = body.to_string();
+    for detail in [
+        "expired",
+        "signature",
+        "issuer",
+        "audience",
+        "kid",
+        "algorithm",
+    ] {
+        assert!(
+            !text.to_lowercase().contains(detail),
+            "{why}: the reason leaked: {text}"
+        );
+    }
+}
+
+fn b64(value: &Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+fn parts(token: &str) -> (Value, Value, String) {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut it = token.split('.');
+    let header = engine
+        .decode(it.next().unwrap_or_default())
+        .unwrap_or_default();
+    let payload = engine
+        .decode(it.next().unwrap_or_default())
+        .unwrap_or_default();
+    (
+        serde_json::from_slice(&header).unwrap_or_default(),
+        serde_json::from_slice(&payload).unwrap_or_default(),
+        it.next().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn expired_and_not_yet_valid_tokens_are_refused() {
+    let app = spawn_app(engines()[0]).await;
+    let valid = app.token_with(request(&app));
+    let (status, _) = app.query_as(&valid, VIEWER, json!({})).await;
+    assert_eq!(status, 200, "the control token works");
+    let (header, mut claims, _) = parts(&valid);
+    let now = claims["iat"].as_i64().unwrap_or_default();
+    claims["exp"] = json!(now - 3600);
+    let key = melt_api::auth::keys::ServerKey::load_or_create(&app.settings.signing_key_file)
+        .expect("key");
+    let sign = |header: &Value, claims: &Value| -> String {
+        let header: jsonwebtoken::Header = serde_json::from_value(header.clone()).expect("header");
+        jsonwebtoken::encode(&header, claims, &key.encoding).expect("sign")
+    };
+    assert_refused(&app, &sign(&header, &claims), "expired").await;
+    claims["exp"] = json!(now + 3600);
+    claims["nbf"] = json!(now + 1800);
+    assert_refused(&app, &sign(&header, &claims), "not yet valid").await;
+    claims["nbf"] = json!(now);
+    claims["iss"] = json!("someone-else");
+    assert_refused(&app, &sign(&header, &claims), "wrong issuer").await;
+    claims["iss"] = json!(app.settings.auth_issuer);
+    claims["aud"] = json!("another-api");
+    assert_refused(&app, &sign(&header, &claims), "wrong audience").await;
+    claims["aud"] = json!(app.settings.auth_audience);
+    let mut unknown = header.clone();
+    unknown["kid"] = json!("no-such-key");
+    assert_refused(&app, &sign(&unknown, &claims), "unknown kid").await;
+    let restored = sign(&header, &claims);
+    let (status, _) = app.query_as(&restored, VIEWER, json!({})).await;
+    assert_eq!(status, 200, "the same claims with every check right pass");
+}
+
+#[tokio::test]
+async fn unsigned_and_tampered_tokens_are_refused() {
+    let app = spawn_app(engines()[0]).await;
+    let valid = app.token_with(request(&app));
+    let (_, mut claims, signature) = parts(&valid);
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({ "alg": "none", "typ": "JWT" })),
+        b64(&claims)
+    );
+    assert_refused(&app, &none, "alg none").await;
+    claims["roles"] = json!(["REGIONAL_ADMIN", "AUDITOR"]);
+    claims["sub"] = json!("intruder");
+    let header = valid.split('.').next().unwrap_or_default();
+    let tampered = format!("{header}.{}.{signature}", b64(&claims));
+    assert_refused(&app, &tampered, "tampered payload").await;
+    assert_refused(&app, "not-a-jwt", "garbage").await;
+}
+
+/// RSA public key used by the identity provider in these tests (2048 bits).
+fn rsa_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+#[tokio::test]
+async fn an_hs256_token_signed_with_the_rs256_public_key_is_refused() {
+    let app = spawn_app_with(engines()[0], |s| {
+        s.auth_public_key_file = Some(rsa_fixture("idp-rsa-public.pem"));
+        s.auth_public_key_algorithm = Some("RS256".into());
+    })
+    .await;
+    let public_pem = std::fs::read(rsa_fixture("idp-rsa-public.pem")).expect("fixture");
+    let claims = json!({
+        "iss": app.settings.auth_issuer, "aud": app.settings.auth_audience, "sub": "attacker",
+        "exp": chrono_now() + 600, "roles": ["REGIONAL_ADMIN"],
+    });
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&public_pem),
+    )
+    .expect("sign");
+    assert_refused(&app, &forged, "HS256 with the RS256 public key as secret").await;
+
+    let private_pem = std::fs::read(rsa_fixture("idp-rsa-private.pem")).expect("fixture");
+    let genuine = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&private_pem).expect("rsa key"),
+    )
+    .expect("sign");
+    let (status, body) = app.query_as(&genuine, VIEWER, json!({})).await;
+    assert_eq!(
+        status, 200,
+        "the identity provider's RS256 tokens are accepted: {body}"
+    );
+    assert_eq!(body["data"]["viewer"]["roles"], json!(["REGIONAL_ADMIN"]));
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or_default())
+        .unwrap_or_default()
+}
