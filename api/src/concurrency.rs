@@ -2,6 +2,8 @@
 //! the version it read and is refused with CONFLICT when the row moved on.
 
 use crate::error::{AppError, AppResult};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 /// Fails with CONFLICT when the caller expected another version than the stored one.
 pub fn check_expected(expected: Option<i32>, stored: i32) -> AppResult<()> {
@@ -23,6 +25,27 @@ pub fn check_updated(rows_affected: u64) -> AppResult<()> {
     } else {
         Ok(())
     }
+}
+
+/// Writes `row` (which must set `row_version` to `stored + 1`) only where the row still
+/// has `id` and the version `stored`; CONFLICT when someone changed it in between.
+pub async fn guarded_update<A, C>(
+    db: &C,
+    row: A,
+    id: (<A::Entity as EntityTrait>::Column, Uuid),
+    version: (<A::Entity as EntityTrait>::Column, i32),
+) -> AppResult<()>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    let result = <A::Entity as EntityTrait>::update_many()
+        .set(row)
+        .filter(id.0.eq(id.1))
+        .filter(version.0.eq(version.1))
+        .exec(db)
+        .await?;
+    check_updated(result.rows_affected)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
 use crate::auth::viewer::scopes;
+use crate::concurrency;
 use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, Validator};
@@ -159,23 +160,22 @@ pub async fn update_profile(
     Ok(Ok(after))
 }
 
-/// Saves `row` only if the stored version is still the one read (and the one the
-/// caller expected); bumps the version. A stale version is CONFLICT.
+/// Saves `row` if nobody changed the organization since `before` was read.
 async fn versioned_update(
     db: &impl ConnectionTrait,
     mut row: organization::ActiveModel,
     before: &organization::Model,
     expected_version: Option<i32>,
 ) -> AppResult<organization::Model> {
-    crate::concurrency::check_expected(expected_version, before.row_version)?;
+    concurrency::check_expected(expected_version, before.row_version)?;
     row.row_version = Set(before.row_version + 1);
     row.updated_at = Set(chrono::Utc::now());
-    let updated = organization::Entity::update_many()
-        .set(row)
-        .filter(organization::Column::Id.eq(before.id))
-        .filter(organization::Column::RowVersion.eq(before.row_version))
-        .exec(db)
-        .await?;
-    crate::concurrency::check_updated(updated.rows_affected)?;
+    concurrency::guarded_update(
+        db,
+        row,
+        (organization::Column::Id, before.id),
+        (organization::Column::RowVersion, before.row_version),
+    )
+    .await?;
     get(db, before.id).await
 }
