@@ -1,7 +1,14 @@
 //! The `melt` command line.
 
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use crate::auth::keys::{self, ServerKey};
+use crate::auth::token::{TokenRequest, mint};
+use crate::auth::viewer::{Role, ViewerKind, scopes};
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::settings::Settings;
+use anyhow::{anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// MeLT network API: the GraphQL backbone of Tuscany's labour and social inclusion
 /// network. Settings come from the environment (see the README).
@@ -32,6 +39,157 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Mint an access token signed with the server's own key and print it alone on
+    /// stdout (the key file is created on first use, as `serve` does).
+    Token(TokenArgs),
+    /// Manage the server's signing key.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+/// Arguments of `melt token`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TokenArgs {
+    /// Global ID of the organization the caller acts for, as the API returns it.
+    #[arg(long, value_name = "ID")]
+    pub org: Option<String>,
+    /// A role: REGIONAL_ADMIN, ORG_ADMIN, OPERATOR or AUDITOR (repeatable).
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// A scope (repeatable).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Lifetime: seconds (`3600`) or with a unit (`90s`, `30m`, `1h`, `1d`).
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    /// Token subject.
+    #[arg(long, default_value = DEFAULT_SUBJECT)]
+    pub subject: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Subject of `melt token` tokens unless `--subject` is given.
+pub const DEFAULT_SUBJECT: &str = "melt-cli";
+
+/// Longest lifetime `melt token` accepts: 30 days.
+pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Signing key actions.
+#[derive(Subcommand, Debug, Clone)]
+pub enum KeysAction {
+    /// Generate a new Ed25519 signing key (PKCS#8 PEM).
+    Generate {
+        /// Write it to this file (created readable by its owner only; an existing file
+        /// is never overwritten) instead of printing it.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Parses a lifetime: seconds, or a number with `s`, `m`, `h` or `d`.
+pub fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
+        _ => (text, 's'),
+    };
+    let factor = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => bail!("invalid --ttl `{text}`: use seconds or a number with s, m, h or d"),
+    };
+    let number: u64 = number.trim().parse().map_err(|_| {
+        anyhow!("invalid --ttl `{text}`: use seconds or a number with s, m, h or d")
+    })?;
+    let ttl = Duration::from_secs(number.saturating_mul(factor));
+    if ttl.is_zero() || ttl > MAX_TTL {
+        bail!("invalid --ttl `{text}`: between 1 second and 30 days");
+    }
+    Ok(ttl)
+}
+
+/// What `melt token` will sign, checked: the organization must be an Organization
+/// global ID, roles and scopes must exist.
+pub fn token_request(args: &TokenArgs) -> anyhow::Result<TokenRequest> {
+    let organization = match &args.org {
+        None => None,
+        Some(id) => Some(
+            expect_id(
+                &async_graphql::ID(id.trim().to_owned()),
+                NodeKind::Organization,
+            )
+            .map_err(|e| anyhow!("invalid --org: {e}"))?,
+        ),
+    };
+    let mut roles = Vec::new();
+    for name in &args.roles {
+        let role = Role::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+            anyhow!("unknown role `{name}`: use one of {}", known.join(", "))
+        })?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    if organization.is_none()
+        && let Some(role) = roles
+            .iter()
+            .find(|r| matches!(r, Role::OrgAdmin | Role::Operator))
+    {
+        bail!("--role {} needs --org <organization ID>", role.as_str());
+    }
+    for scope in &args.scopes {
+        if !scopes::ALL.contains(&scope.as_str()) {
+            bail!(
+                "unknown scope `{scope}`: use one of {}",
+                scopes::ALL.join(", ")
+            );
+        }
+    }
+    let subject = args.subject.trim();
+    if subject.is_empty() {
+        bail!("--subject must not be blank");
+    }
+    Ok(TokenRequest {
+        subject: subject.to_owned(),
+        kind: ViewerKind::User,
+        organization,
+        roles,
+        scopes: args.scopes.clone(),
+        name: args.name.clone(),
+        ttl: parse_ttl(&args.ttl)?,
+    })
+}
+
+/// `melt token`: a token signed with the key of `settings.signing_key_file` (created
+/// when absent). No database is needed.
+pub fn mint_token(settings: &Settings, args: &TokenArgs) -> anyhow::Result<String> {
+    let request = token_request(args)?;
+    let key = ServerKey::load_or_create(&settings.signing_key_file)?;
+    mint(&key, settings, &request)
+}
+
+/// `melt keys generate`: writes a new key to `output` (never overwriting a file) and
+/// returns `None`, or returns the PEM to print.
+pub fn generate_key(output: Option<&Path>) -> anyhow::Result<Option<String>> {
+    let pem = ServerKey::generate_pem()?;
+    match output {
+        None => Ok(Some(pem)),
+        Some(path) => {
+            if path.exists() {
+                bail!("{} exists: refusing to overwrite a key", path.display());
+            }
+            keys::write_private(path, &pem)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Migration actions.
@@ -43,4 +201,50 @@ pub enum MigrateAction {
     Down,
     /// List migrations and whether each is applied.
     Status,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_take_seconds_or_a_unit() {
+        let secs = |t: &str| parse_ttl(t).ok().map(|d| d.as_secs());
+        assert_eq!(secs("3600"), Some(3600));
+        assert_eq!(secs("30m"), Some(1800));
+        assert_eq!(secs("1h"), Some(3600));
+        assert_eq!(secs("2d"), Some(172_800));
+        assert_eq!(secs("0"), None);
+        assert_eq!(secs("1y"), None);
+        assert_eq!(secs("h"), None);
+        assert_eq!(secs("31d"), None);
+    }
+
+    #[test]
+    fn token_arguments_are_checked() {
+        let org = crate::graphql::relay::to_global_id(NodeKind::Organization, uuid::Uuid::now_v7());
+        let args = TokenArgs {
+            org: Some(org.to_string()),
+            roles: vec!["org-admin".into()],
+            ttl: "1h".into(),
+            subject: DEFAULT_SUBJECT.into(),
+            ..TokenArgs::default()
+        };
+        let request = token_request(&args).ok();
+        assert_eq!(request.map(|r| r.roles), Some(vec![Role::OrgAdmin]));
+        let bad_role = TokenArgs {
+            roles: vec!["ADMIN".into()],
+            ..args.clone()
+        };
+        assert!(token_request(&bad_role).is_err());
+        let service_id =
+            crate::graphql::relay::to_global_id(NodeKind::Service, uuid::Uuid::now_v7());
+        let bad_org = TokenArgs {
+            org: Some(service_id.to_string()),
+            ..args.clone()
+        };
+        assert!(token_request(&bad_org).is_err());
+        let no_org = TokenArgs { org: None, ..args };
+        assert!(token_request(&no_org).is_err());
+    }
 }

@@ -391,6 +391,57 @@ pub async fn graphql_get(
     response
 }
 
+/// The bearer token of a websocket's `connection_init` payload
+/// (`{"Authorization": "Bearer <JWT>"}`); none is anonymous.
+async fn viewer_from_init(
+    state: &AppState,
+    payload: &serde_json::Value,
+) -> Result<Viewer, async_graphql::Error> {
+    let header = payload
+        .get("Authorization")
+        .or_else(|| payload.get("authorization"))
+        .and_then(serde_json::Value::as_str);
+    let Some(header) = header else {
+        return Ok(Viewer::anonymous());
+    };
+    let token = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .unwrap_or_default();
+    crate::auth::token::verify(&state.auth.keys, &state.settings, token)
+        .await
+        .map_err(|reason| {
+            tracing::debug!(%reason, "websocket access token refused");
+            async_graphql::ErrorExtensions::extend_with(
+                async_graphql::Error::new("the access token was not accepted"),
+                |_, e| e.set("code", "UNAUTHENTICATED"),
+            )
+        })
+}
+
+/// GET /graphql/ws: GraphQL over websocket (graphql-ws and graphql-transport-ws
+/// protocols), authenticated by the `connection_init` payload.
+pub async fn graphql_ws(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let mut data = async_graphql::Data::default();
+    data.insert(Loaders::new(state.db.clone()));
+    data.insert(request_meta(&req));
+    let state = state.into_inner();
+    async_graphql_actix_web::GraphQLSubscription::new(state.schema.clone())
+        .with_data(data)
+        .on_connection_init(move |init| async move {
+            let viewer = viewer_from_init(&state, &init).await?;
+            let mut data = async_graphql::Data::default();
+            data.insert(viewer);
+            Ok(data)
+        })
+        .start(&req, payload)
+}
+
 /// Any other method on /graphql.
 pub async fn graphql_other_method(req: HttpRequest) -> HttpResponse {
     let allow = if req.method() == Method::OPTIONS {
@@ -489,7 +540,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(graphql_get))
                 .default_service(web::to(graphql_other_method)),
         )
-        .route("/graphiql/{file}", web::get().to(graphiql_asset));
+        .route("/graphql/ws", web::get().to(graphql_ws))
+        .route("/graphiql/{file}", web::get().to(graphiql_asset))
+        .route("/oauth/token", web::post().to(crate::auth::oauth::token))
+        .route(
+            "/.well-known/jwks.json",
+            web::get().to(crate::auth::oauth::jwks),
+        );
 }
 
 #[cfg(test)]

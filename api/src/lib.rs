@@ -4,6 +4,7 @@
 //! The binary (`melt`) is a thin shell over this library, so tests build the whole
 //! application in-process with [`startup::Application`].
 
+pub mod api_client;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;
@@ -17,6 +18,7 @@ pub mod loaders;
 pub mod organization;
 pub mod pagination;
 pub mod protocol;
+pub mod rate_limit;
 pub mod seed;
 pub mod settings;
 pub mod startup;

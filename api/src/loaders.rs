@@ -7,7 +7,7 @@
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::enums::TerritoryKind;
 use entity::{
-    audit_event, contact, location, organization, organization_succession, protocol,
+    api_client, audit_event, contact, location, organization, organization_succession, protocol,
     protocol_scope, schedule, service, service_area, service_at_location, service_term, signatory,
     term, territory, territory_member,
 };
@@ -89,6 +89,8 @@ key! {
     SignatoryById;
     /// An audit event by id.
     AuditEventById;
+    /// An API client by id.
+    ApiClientById;
     /// The services an organization provides.
     ServicesOfOrganization;
     /// The locations of an organization.
@@ -142,6 +144,7 @@ by_id!(ServiceById, service);
 by_id!(ProtocolById, protocol);
 by_id!(SignatoryById, signatory);
 by_id!(AuditEventById, audit_event);
+by_id!(ApiClientById, api_client);
 
 /// A loader of the rows that point at a parent through a foreign key.
 macro_rules! children {

@@ -2,10 +2,16 @@
 
 use anyhow::Context;
 use clap::Parser;
-use melt_api::cli::{Cli, Command, MigrateAction};
+use melt_api::cli::{Cli, Command, KeysAction, MigrateAction};
 use melt_api::settings::Settings;
 use melt_api::startup::Application;
 use migration::{Migrator, MigratorTrait};
+
+/// Reports a command-line mistake on stderr, without a backtrace, and exits with 1.
+fn fail(error: &anyhow::Error) -> ! {
+    eprintln!("error: {error:#}");
+    std::process::exit(1)
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,8 +28,31 @@ async fn main() -> anyhow::Result<()> {
             }
         };
     }
+    if let Command::Keys {
+        action: KeysAction::Generate { output },
+    } = &command
+    {
+        match melt_api::cli::generate_key(output.as_deref()) {
+            Ok(Some(pem)) => print!("{pem}"),
+            Ok(None) => {
+                if let Some(path) = output {
+                    eprintln!("wrote a new signing key to {}", path.display());
+                }
+            }
+            Err(error) => fail(&error),
+        }
+        return Ok(());
+    }
     let settings = Settings::load().context("invalid settings")?;
     melt_api::telemetry::init(&settings);
+    if let Command::Token(args) = &command {
+        // Only the token goes to stdout; logs go to stderr.
+        match melt_api::cli::mint_token(&settings, args) {
+            Ok(token) => println!("{token}"),
+            Err(error) => fail(&error),
+        }
+        return Ok(());
+    }
     match command {
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
@@ -51,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!("demo network already present; nothing changed");
             }
         }
-        Command::ExportSchema { .. } => {}
+        Command::ExportSchema { .. } | Command::Token(_) | Command::Keys { .. } => {}
     }
     Ok(())
 }

@@ -83,11 +83,13 @@ pub struct Settings {
     pub signing_key_file: PathBuf,
     /// Lifetime of tokens issued by `POST /oauth/token`, in seconds.
     pub client_token_ttl_secs: u64,
-    /// Requests per second allowed per client (token subject) or, when anonymous, per IP.
-    pub rate_limit_per_second: u32,
-    /// Burst allowed above the per-second rate.
-    pub rate_limit_burst: u32,
-    /// Requests per minute allowed to `POST /oauth/token` per IP.
+    /// Requests per minute allowed per authenticated client (token subject), with the
+    /// same burst; 0 disables the limit.
+    pub rate_limit_client_per_minute: u32,
+    /// Requests per minute allowed per client IP address, with the same burst; 0
+    /// disables the limit.
+    pub rate_limit_ip_per_minute: u32,
+    /// Requests per minute allowed to `POST /oauth/token` per IP address; 0 disables.
     pub token_rate_limit_per_minute: u32,
 }
 
@@ -124,8 +126,8 @@ impl Default for Settings {
             auth_claim_name: "name".to_owned(),
             signing_key_file: PathBuf::from("melt-signing-key.pem"),
             client_token_ttl_secs: 900,
-            rate_limit_per_second: 50,
-            rate_limit_burst: 100,
+            rate_limit_client_per_minute: 600,
+            rate_limit_ip_per_minute: 1200,
             token_rate_limit_per_minute: 20,
         }
     }

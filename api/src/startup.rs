@@ -5,9 +5,10 @@ use crate::http::{AppState, routes};
 use crate::settings::Settings;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use actix_web::{App, Error, HttpMessage, HttpServer, web};
 use anyhow::Context as _;
+use futures_util::future::Either;
 use sea_orm::DatabaseConnection;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -85,8 +86,18 @@ impl Application {
             auth: Arc::new(auth),
         };
         let max_body = state.settings.max_body_bytes;
+        let limits = crate::rate_limit::Limits::new(&state.settings);
+        let pruned = limits.clone();
+        tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every_minute.tick().await;
+                pruned.prune();
+            }
+        });
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
+            let limits = limits.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
@@ -103,6 +114,22 @@ impl Application {
                         }
                         Ok(response)
                     }
+                })
+                .wrap_fn(move |req, srv| {
+                    let subject = crate::rate_limit::unverified_subject(
+                        req.headers()
+                            .get(AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok()),
+                    );
+                    let ip = req.peer_addr().map(|a| a.ip());
+                    let verdict = limits.check(req.path(), ip, subject);
+                    let response = match verdict {
+                        Ok(()) => Either::Left(srv.call(req)),
+                        Err(wait) => Either::Right(std::future::ready(Ok(req.into_response(
+                            crate::rate_limit::too_many_requests(wait).map_into_boxed_body(),
+                        )))),
+                    };
+                    async move { Ok(response.await?.map_into_boxed_body()) }
                 })
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes)

@@ -206,3 +206,156 @@ fn chrono_now() -> i64 {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or_default())
         .unwrap_or_default()
 }
+
+mod key_sources {
+    use super::*;
+    use melt_api::auth::keys::ServerKey;
+    use melt_api::auth::token::mint;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An identity provider's key pair: signs tokens, publishes its JWK.
+    fn provider_key() -> ServerKey {
+        ServerKey::from_pem(&ServerKey::generate_pem().expect("pem")).expect("key")
+    }
+
+    fn jwks(keys: &[&ServerKey]) -> String {
+        json!({ "keys": keys.iter().map(|k| serde_json::to_value(&k.jwk).unwrap_or_default()).collect::<Vec<_>>() })
+            .to_string()
+    }
+
+    /// A one-route HTTP server serving `document`, counting requests.
+    async fn serve_jwks(document: Arc<Mutex<String>>, hits: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                hits.fetch_add(1, Ordering::SeqCst);
+                let body = document.lock().map(|d| d.clone()).unwrap_or_default();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        format!("http://{address}/jwks.json")
+    }
+
+    fn signed_by(app: &TestApp, key: &ServerKey) -> String {
+        mint(key, &app.settings, &request(app)).expect("mint")
+    }
+
+    #[tokio::test]
+    async fn tokens_signed_with_a_key_of_the_jwks_file_are_accepted() {
+        let idp = provider_key();
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("jwks.json");
+        std::fs::write(&file, jwks(&[&idp])).expect("write jwks");
+        let app = spawn_app_with(engines()[0], |s| s.auth_jwks_file = Some(file.clone())).await;
+        let (status, body) = app
+            .query_as(&signed_by(&app, &idp), VIEWER, json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["viewer"]["kind"], "USER");
+        let stranger = provider_key();
+        assert_refused(&app, &signed_by(&app, &stranger), "a key not in the JWKS").await;
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_rereads_the_jwks_url_at_most_once_a_minute() {
+        let (first, rotated, later) = (provider_key(), provider_key(), provider_key());
+        let document = Arc::new(Mutex::new(jwks(&[&first])));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let url = serve_jwks(document.clone(), hits.clone()).await;
+        let app = spawn_app_with(engines()[0], |s| s.auth_jwks_url = Some(url.clone())).await;
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "read at start-up");
+        let (status, _) = app
+            .query_as(&signed_by(&app, &first), VIEWER, json!({}))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            1,
+            "a known kid needs no reload"
+        );
+
+        // The provider rotates its key: the unknown kid triggers one reload.
+        if let Ok(mut d) = document.lock() {
+            *d = jwks(&[&first, &rotated]);
+        }
+        let (status, body) = app
+            .query_as(&signed_by(&app, &rotated), VIEWER, json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            2,
+            "reloaded once for the new kid"
+        );
+
+        // Another unknown kid within the minute: no second reload, refused.
+        if let Ok(mut d) = document.lock() {
+            *d = jwks(&[&first, &rotated, &later]);
+        }
+        assert_refused(&app, &signed_by(&app, &later), "throttled reload").await;
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "no reload within a minute");
+    }
+
+    #[tokio::test]
+    async fn the_hs256_secret_is_refused_unless_development_allows_it_and_long_enough() {
+        let database = melt_tests::TestDatabase::create(engines()[0]).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let base = || {
+            let mut s = melt_tests::test_settings(&database.url);
+            s.signing_key_file = dir.path().join("key.pem");
+            s
+        };
+        let build = |settings: melt_api::settings::Settings| async move {
+            let db = melt_api::db::connect(&settings).await.expect("connect");
+            melt_api::startup::Application::build_with_db(settings, db)
+                .await
+                .map(|_| ())
+        };
+        let mut not_allowed = base();
+        not_allowed.auth_hs256_secret = Some("x".repeat(40));
+        assert!(
+            build(not_allowed).await.is_err(),
+            "HS256 without the development setting"
+        );
+        let mut short = base();
+        short.auth_hs256_secret = Some("x".repeat(31));
+        short.auth_allow_hs256 = true;
+        assert!(build(short).await.is_err(), "a secret under 32 bytes");
+        let mut lax = base();
+        lax.auth_leeway_secs = 61;
+        assert!(build(lax).await.is_err(), "a leeway over 60 s");
+        let mut allowed = base();
+        allowed.auth_hs256_secret = Some("x".repeat(32));
+        allowed.auth_allow_hs256 = true;
+        assert!(build(allowed).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn claim_names_follow_the_settings() {
+        let app = spawn_app_with(engines()[0], |s| {
+            s.auth_claim_roles = "groups".into();
+            s.auth_claim_organization = "ente".into();
+        })
+        .await;
+        let org = app.organization_id("Forium").await;
+        let token = app.token(Some(org), &[Role::Auditor]);
+        let (_, claims, _) = parts(&token);
+        assert_eq!(claims["groups"], json!(["AUDITOR"]), "{claims}");
+        assert!(claims.get("roles").is_none());
+        let (status, body) = app.query_as(&token, VIEWER, json!({})).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["data"]["viewer"]["roles"], json!(["AUDITOR"]));
+        assert_eq!(body["data"]["viewer"]["organization"]["name"], "Forium");
+    }
+}

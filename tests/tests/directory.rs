@@ -2163,3 +2163,36 @@ async fn the_melt_protocol_in_force_shows_who_signed_it() {
         assert_eq!(names, from_db, "[{engine:?}] who signed MeLT");
     }
 }
+
+#[tokio::test]
+async fn terms_search_ignores_case_and_treats_underscores_literally() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let query = "query($s: String) { terms(filter: {search: $s}, first: 100) { nodes { code label } } }";
+        let codes = |data: &Value| -> Vec<String> {
+            data["terms"]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n["code"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let found = codes(&app.data(query, json!({ "s": "job_" })).await);
+        assert!(
+            found.contains(&"JOB_ORIENTATION".to_owned()),
+            "[{engine:?}] {found:?}"
+        );
+        assert!(
+            found.iter().all(|c| c.to_lowercase().contains("job_")),
+            "[{engine:?}] {found:?}"
+        );
+        let by_label = codes(
+            &app.data(query, json!({ "s": "ORIENTAMENTO AL LAVORO" }))
+                .await,
+        );
+        assert!(
+            by_label.contains(&"JOB_ORIENTATION".to_owned()),
+            "[{engine:?}] {by_label:?}"
+        );
+    }
+}

@@ -431,3 +431,71 @@ async fn the_introspection_query_of_the_ide_passes_the_default_limits() {
         .unwrap_or_default();
     assert!(types > 20, "{types} types");
 }
+
+#[tokio::test]
+async fn requests_over_the_ip_limit_get_429_with_retry_after() {
+    let app = spawn_app_with(engines()[0], |s| s.rate_limit_ip_per_minute = 2).await;
+    let get = || app.client.get(format!("{}/health", app.address)).send();
+    assert_eq!(get().await.expect("first").status(), StatusCode::OK);
+    assert_eq!(get().await.expect("second").status(), StatusCode::OK);
+    let refused = get().await.expect("third");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok());
+    let seconds: u64 = retry_after.and_then(|v| v.parse().ok()).unwrap_or_default();
+    assert!((1..=60).contains(&seconds), "Retry-After: {retry_after:?}");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(first_error_code(&body), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn each_client_has_its_own_bucket() {
+    let app = spawn_app_with(engines()[0], |s| {
+        s.rate_limit_ip_per_minute = 0;
+        s.rate_limit_client_per_minute = 2;
+    })
+    .await;
+    let (alice, bob) = (app.token(None, &[]), app.token(None, &[]));
+    let viewer = "{ viewer { kind } }";
+    for _ in 0..2 {
+        assert_eq!(app.query_as(&alice, viewer, json!({})).await.0, 200);
+    }
+    let (status, body) = app.query_as(&alice, viewer, json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        app.query_as(&bob, viewer, json!({})).await.0,
+        200,
+        "another client is not limited"
+    );
+    assert_eq!(
+        app.query(viewer, json!({})).await["data"]["viewer"]["kind"],
+        "ANONYMOUS"
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoint_has_a_stricter_limit() {
+    let app = spawn_app_with(engines()[0], |s| s.token_rate_limit_per_minute = 1).await;
+    let post = || {
+        app.client
+            .post(format!("{}/oauth/token", app.address))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+    };
+    assert_ne!(
+        post().await.expect("first").status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        post().await.expect("second").status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let graphql = app.query("{ viewer { kind } }", json!({})).await;
+    assert_eq!(
+        graphql["data"]["viewer"]["kind"], "ANONYMOUS",
+        "other paths are not affected"
+    );
+}

@@ -133,6 +133,7 @@ pub struct KeyRing {
     fixed: Vec<VerificationKey>,
     jwks_source: Option<JwksSource>,
     jwks: RwLock<Vec<VerificationKey>>,
+    /// Time of the last on-demand reload.
     last_reload: Mutex<Option<Instant>>,
     http: reqwest::Client,
 }
@@ -261,13 +262,11 @@ impl KeyRing {
         if let Ok(mut jwks) = self.jwks.write() {
             *jwks = keys;
         }
-        if let Ok(mut last) = self.last_reload.lock() {
-            *last = Some(Instant::now());
-        }
         Ok(())
     }
 
-    /// Reloads the JWKS unless it was reloaded less than a minute ago.
+    /// Reloads the JWKS on demand, unless an on-demand reload happened less than a
+    /// minute ago (the load at start-up does not count).
     async fn reload_if_due(&self) -> bool {
         if self.jwks_source.is_none() {
             return false;

@@ -2,6 +2,7 @@
 //! in [`policy`].
 
 pub mod keys;
+pub mod oauth;
 pub mod policy;
 pub mod resolvers;
 pub mod token;

@@ -1,13 +1,22 @@
 //! Catalogue queries: the service filter, ordering and distances.
 
 use super::domain::Near;
-use crate::error::AppResult;
+use crate::audit::service::{self as audit, Actor, Change};
+use crate::auth::policy;
+use crate::auth::viewer::scopes;
+use crate::concurrency;
+use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::territory;
-use entity::enums::{DeliveryMode, ServiceStatus, Taxonomy};
+use crate::territory::domain::IstatCode;
+use crate::validation::{Checked, FieldErrorCode, Validator};
+use entity::enums::{DeliveryMode, ServiceStatus, Taxonomy, TerritoryKind};
 use entity::{location, service, service_area, service_at_location, service_term, term};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -243,4 +252,670 @@ async fn distances(
             .or_insert(km);
     }
     Ok(out)
+}
+
+// ----- Changing services: an organization's administrator or its machine clients -----
+
+/// Values of a service. On create `name`, `description`, `service_types` and
+/// `service_area_istat_codes` are required; on update omitted fields stay as they are,
+/// an empty string clears an optional text and given lists replace the current ones.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceFields {
+    /// Name (at most 300 characters).
+    pub name: Option<String>,
+    /// Another name the service is known by.
+    pub alternate_name: Option<String>,
+    /// What the service offers (at most 10000 characters).
+    pub description: Option<String>,
+    /// Status; ACTIVE when creating without one.
+    pub status: Option<ServiceStatus>,
+    /// Who may use the service, in words.
+    pub eligibility_description: Option<String>,
+    /// Minimum age; `Some(None)` clears it.
+    pub minimum_age: Option<Option<i32>>,
+    /// Maximum age; `Some(None)` clears it.
+    pub maximum_age: Option<Option<i32>>,
+    /// Fees, in words.
+    pub fees_description: Option<String>,
+    /// How to apply.
+    pub application_process: Option<String>,
+    /// Web page.
+    pub url: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Delivery mode; IN_PERSON when creating without one.
+    pub delivery_mode: Option<DeliveryMode>,
+    /// Programme or funding.
+    pub funding: Option<String>,
+    /// Codes of SERVICE_TYPE terms (at least one).
+    pub service_types: Option<Vec<String>>,
+    /// Codes of TARGET_GROUP terms.
+    pub target_groups: Option<Vec<String>>,
+    /// ISO 639-1 codes of LANGUAGE terms.
+    pub languages: Option<Vec<String>>,
+    /// ISTAT codes of the municipalities covered (at least one).
+    pub service_area_istat_codes: Option<Vec<String>>,
+    /// Sites of the provider where the service is delivered.
+    pub locations: Option<Vec<Uuid>>,
+}
+
+/// New capacity figures; `None` keeps a figure, `Some(None)` clears it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CapacityChanges {
+    /// Places open now.
+    pub open_places: Option<Option<i32>>,
+    /// People waiting.
+    pub waitlist_length: Option<Option<i32>>,
+    /// Typical wait, in days.
+    pub typical_wait_days: Option<Option<i32>>,
+}
+
+/// Largest capacity figure accepted.
+const MAX_CAPACITY: i32 = 100_000;
+
+/// Links of a service to replace, each only when given.
+#[derive(Debug, Default)]
+struct Links {
+    terms: Vec<(Taxonomy, Vec<Uuid>)>,
+    area: Option<Vec<Uuid>>,
+    locations: Option<Vec<Uuid>>,
+}
+
+/// A service as recorded in the audit log: the row with its links as codes.
+#[derive(serde::Serialize)]
+struct ServiceRecord<'a> {
+    #[serde(flatten)]
+    service: &'a service::Model,
+    service_types: Vec<String>,
+    target_groups: Vec<String>,
+    languages: Vec<String>,
+    service_area: Vec<String>,
+    locations: Vec<Uuid>,
+}
+
+/// Loads the links of `row` for the audit log.
+async fn record_of<'a>(
+    db: &impl ConnectionTrait,
+    row: &'a service::Model,
+) -> AppResult<ServiceRecord<'a>> {
+    let mut out = ServiceRecord {
+        service: row,
+        service_types: Vec::new(),
+        target_groups: Vec::new(),
+        languages: Vec::new(),
+        service_area: Vec::new(),
+        locations: Vec::new(),
+    };
+    let terms = service_term::Entity::find()
+        .find_also_related(term::Entity)
+        .filter(service_term::Column::ServiceId.eq(row.id))
+        .all(db)
+        .await?;
+    for term in terms.into_iter().filter_map(|(_, t)| t) {
+        match term.taxonomy {
+            Taxonomy::ServiceType => out.service_types.push(term.code),
+            Taxonomy::TargetGroup => out.target_groups.push(term.code),
+            Taxonomy::Language => out.languages.push(term.code),
+            Taxonomy::Need => {}
+        }
+    }
+    let area = service_area::Entity::find()
+        .find_also_related(entity::territory::Entity)
+        .filter(service_area::Column::ServiceId.eq(row.id))
+        .all(db)
+        .await?;
+    out.service_area = area
+        .into_iter()
+        .filter_map(|(_, t)| t.map(|t| t.code))
+        .collect();
+    out.service_area.sort();
+    out.locations = service_at_location::Entity::find()
+        .filter(service_at_location::Column::ServiceId.eq(row.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.location_id)
+        .collect();
+    for list in [
+        &mut out.service_types,
+        &mut out.target_groups,
+        &mut out.languages,
+    ] {
+        list.sort();
+    }
+    Ok(out)
+}
+
+/// Loads a service or fails with NOT_FOUND.
+pub async fn get_service(db: &impl ConnectionTrait, id: Uuid) -> AppResult<service::Model> {
+    service::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("service"))
+}
+
+/// Ids of the terms of `taxonomy` with `codes`, in order and without repeats; unknown
+/// codes are NOT_FOUND on `field.<index>`, an empty required list REQUIRED on `field`.
+async fn resolve_terms(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    field: &str,
+    taxonomy: Taxonomy,
+    codes: &[String],
+    required: bool,
+) -> AppResult<Vec<Uuid>> {
+    if required && codes.is_empty() {
+        v.add(field, FieldErrorCode::Required, "give at least one code");
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<String> = codes.iter().map(|c| c.trim().to_owned()).collect();
+    let found: HashMap<String, Uuid> = term::Entity::find()
+        .filter(term::Column::Taxonomy.eq(taxonomy))
+        .filter(term::Column::Code.is_in(wanted.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.code, t.id))
+        .collect();
+    let mut ids = Vec::with_capacity(wanted.len());
+    for (i, code) in wanted.iter().enumerate() {
+        match found.get(code) {
+            Some(id) if !ids.contains(id) => ids.push(*id),
+            Some(_) => {}
+            None => v.add(
+                &format!("{field}.{i}"),
+                FieldErrorCode::NotFound,
+                format!("`{code}` is not a {} code", taxonomy_name(taxonomy)),
+            ),
+        }
+    }
+    Ok(ids)
+}
+
+fn taxonomy_name(taxonomy: Taxonomy) -> &'static str {
+    match taxonomy {
+        Taxonomy::ServiceType => "SERVICE_TYPE",
+        Taxonomy::TargetGroup => "TARGET_GROUP",
+        Taxonomy::Need => "NEED",
+        Taxonomy::Language => "LANGUAGE (ISO 639-1)",
+    }
+}
+
+/// Ids of the municipalities with the ISTAT `codes`, without repeats; malformed codes
+/// are INVALID and unknown ones NOT_FOUND on `field.<index>`.
+async fn resolve_area(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    field: &str,
+    codes: &[String],
+) -> AppResult<Vec<Uuid>> {
+    if codes.is_empty() {
+        v.add(
+            field,
+            FieldErrorCode::Required,
+            "give at least one municipality",
+        );
+        return Ok(Vec::new());
+    }
+    let parsed: Vec<Option<IstatCode>> = codes.iter().map(|c| IstatCode::parse(c).ok()).collect();
+    let valid: Vec<String> = parsed
+        .iter()
+        .flatten()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    let found: HashMap<String, Uuid> = entity::territory::Entity::find()
+        .filter(entity::territory::Column::Kind.eq(TerritoryKind::Municipality))
+        .filter(entity::territory::Column::Code.is_in(valid))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.code, t.id))
+        .collect();
+    let mut ids = Vec::with_capacity(codes.len());
+    for (i, code) in parsed.iter().enumerate() {
+        let path = format!("{field}.{i}");
+        let Some(code) = code else {
+            v.add(
+                &path,
+                FieldErrorCode::Invalid,
+                "is not an ISTAT municipality code (six digits, e.g. 050026)",
+            );
+            continue;
+        };
+        match found.get(code.as_str()) {
+            Some(id) if !ids.contains(id) => ids.push(*id),
+            Some(_) => {}
+            None => v.add(
+                &path,
+                FieldErrorCode::NotFound,
+                format!("no municipality has ISTAT code {}", code.as_str()),
+            ),
+        }
+    }
+    Ok(ids)
+}
+
+/// Checks that every id is a site of `provider`: unknown sites are NOT_FOUND, other
+/// organizations' sites INVALID, on `field.<index>`.
+async fn resolve_locations(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    field: &str,
+    provider: Uuid,
+    ids: &[Uuid],
+) -> AppResult<Vec<Uuid>> {
+    let found: HashMap<Uuid, Uuid> = location::Entity::find()
+        .filter(location::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| (l.id, l.organization_id))
+        .collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let path = format!("{field}.{i}");
+        match found.get(id) {
+            None => v.add(&path, FieldErrorCode::NotFound, "no such site"),
+            Some(owner) if *owner != provider => v.add(
+                &path,
+                FieldErrorCode::Invalid,
+                "is not a site of the provider",
+            ),
+            Some(_) if out.contains(id) => {}
+            Some(_) => out.push(*id),
+        }
+    }
+    Ok(out)
+}
+
+/// Validates `fields` into `row` (the merged values of `before` and the changes) and
+/// returns the links to replace. Creating when `before` is None.
+async fn apply_service_fields(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    row: &mut service::ActiveModel,
+    before: Option<&service::Model>,
+    provider: Uuid,
+    fields: ServiceFields,
+) -> AppResult<Links> {
+    let creating = before.is_none();
+    let name = match (&fields.name, before) {
+        (Some(name), _) => v.text("name", name, 300),
+        (None, Some(b)) => b.name.clone(),
+        (None, None) => v.text("name", "", 300),
+    };
+    let description = match (&fields.description, before) {
+        (Some(d), _) => v.text("description", d, 10_000),
+        (None, Some(b)) => b.description.clone(),
+        (None, None) => v.text("description", "", 10_000),
+    };
+    let alternate_name = match (&fields.alternate_name, before) {
+        (Some(a), _) => v.optional_text("alternateName", Some(a), 300),
+        (None, Some(b)) => b.alternate_name.clone(),
+        (None, None) => None,
+    };
+    row.search_name = Set(migration::text::fold(&name));
+    row.search_text = Set(super::domain::search_text(
+        &name,
+        alternate_name.as_deref(),
+        &description,
+    ));
+    row.name = Set(name);
+    row.description = Set(description);
+    row.alternate_name = Set(alternate_name);
+    if let Some(status) = fields.status {
+        row.status = Set(status);
+    } else if creating {
+        row.status = Set(ServiceStatus::Active);
+    }
+    if let Some(mode) = fields.delivery_mode {
+        row.delivery_mode = Set(mode);
+    } else if creating {
+        row.delivery_mode = Set(DeliveryMode::InPerson);
+    }
+    let mut optional_text = |field: &str, value: &Option<String>, max: usize| {
+        (creating || value.is_some()).then(|| Set(v.optional_text(field, value.as_deref(), max)))
+    };
+    let texts = [
+        optional_text(
+            "eligibilityDescription",
+            &fields.eligibility_description,
+            4000,
+        ),
+        optional_text("feesDescription", &fields.fees_description, 4000),
+        optional_text("applicationProcess", &fields.application_process, 4000),
+        optional_text("funding", &fields.funding, 200),
+    ];
+    let targets = [
+        &mut row.eligibility_description,
+        &mut row.fees_description,
+        &mut row.application_process,
+        &mut row.funding,
+    ];
+    for (value, target) in texts.into_iter().zip(targets) {
+        if let Some(value) = value {
+            *target = value;
+        }
+    }
+    if creating || fields.url.is_some() {
+        row.url = Set(v.url("url", fields.url.as_deref()));
+    }
+    if creating || fields.email.is_some() {
+        row.email = Set(v.email("email", fields.email.as_deref()));
+    }
+    let minimum_age = fields
+        .minimum_age
+        .unwrap_or_else(|| before.and_then(|b| b.minimum_age));
+    let maximum_age = fields
+        .maximum_age
+        .unwrap_or_else(|| before.and_then(|b| b.maximum_age));
+    if fields.minimum_age.is_some() {
+        v.range("minimumAge", minimum_age, 0, 120);
+    }
+    if fields.maximum_age.is_some() {
+        v.range("maximumAge", maximum_age, 0, 120);
+    }
+    v.ordered(
+        "maximumAge",
+        minimum_age,
+        maximum_age,
+        "must not be below the minimum age",
+    );
+    row.minimum_age = Set(minimum_age);
+    row.maximum_age = Set(maximum_age);
+
+    let mut links = Links::default();
+    let term_lists = [
+        (
+            "serviceTypes",
+            Taxonomy::ServiceType,
+            &fields.service_types,
+            true,
+        ),
+        (
+            "targetGroups",
+            Taxonomy::TargetGroup,
+            &fields.target_groups,
+            false,
+        ),
+        ("languages", Taxonomy::Language, &fields.languages, false),
+    ];
+    for (field, taxonomy, codes, required) in term_lists {
+        match codes {
+            Some(codes) => {
+                let ids = resolve_terms(db, v, field, taxonomy, codes, required).await?;
+                links.terms.push((taxonomy, ids));
+            }
+            None if creating => {
+                let ids = resolve_terms(db, v, field, taxonomy, &[], required).await?;
+                links.terms.push((taxonomy, ids));
+            }
+            None => {}
+        }
+    }
+    match &fields.service_area_istat_codes {
+        Some(codes) => {
+            links.area = Some(resolve_area(db, v, "serviceAreaIstatCodes", codes).await?);
+        }
+        None if creating => {
+            links.area = Some(resolve_area(db, v, "serviceAreaIstatCodes", &[]).await?);
+        }
+        None => {}
+    }
+    if let Some(ids) = &fields.locations {
+        links.locations = Some(resolve_locations(db, v, "locations", provider, ids).await?);
+    }
+    Ok(links)
+}
+
+/// Replaces the given links of a service.
+async fn replace_links(db: &impl ConnectionTrait, service_id: Uuid, links: Links) -> AppResult<()> {
+    let now = chrono::Utc::now();
+    for (taxonomy, ids) in links.terms {
+        service_term::Entity::delete_many()
+            .filter(service_term::Column::ServiceId.eq(service_id))
+            .filter(
+                service_term::Column::TermId.in_subquery(
+                    Query::select()
+                        .column(term::Column::Id)
+                        .from(term::Entity)
+                        .and_where(term::Column::Taxonomy.eq(taxonomy))
+                        .to_owned(),
+                ),
+            )
+            .exec(db)
+            .await?;
+        if !ids.is_empty() {
+            service_term::Entity::insert_many(ids.into_iter().map(|term_id| {
+                service_term::ActiveModel {
+                    service_id: Set(service_id),
+                    term_id: Set(term_id),
+                    created_at: Set(now),
+                }
+            }))
+            .exec(db)
+            .await?;
+        }
+    }
+    if let Some(ids) = links.area {
+        service_area::Entity::delete_many()
+            .filter(service_area::Column::ServiceId.eq(service_id))
+            .exec(db)
+            .await?;
+        if !ids.is_empty() {
+            service_area::Entity::insert_many(ids.into_iter().map(|municipality_id| {
+                service_area::ActiveModel {
+                    service_id: Set(service_id),
+                    municipality_id: Set(municipality_id),
+                    created_at: Set(now),
+                }
+            }))
+            .exec(db)
+            .await?;
+        }
+    }
+    if let Some(ids) = links.locations {
+        service_at_location::Entity::delete_many()
+            .filter(service_at_location::Column::ServiceId.eq(service_id))
+            .exec(db)
+            .await?;
+        if !ids.is_empty() {
+            service_at_location::Entity::insert_many(ids.into_iter().map(|location_id| {
+                service_at_location::ActiveModel {
+                    service_id: Set(service_id),
+                    location_id: Set(location_id),
+                    created_at: Set(now),
+                }
+            }))
+            .exec(db)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves `row` if nobody changed the service since `before` was read.
+async fn versioned_update(
+    db: &impl ConnectionTrait,
+    mut row: service::ActiveModel,
+    before: &service::Model,
+    expected_version: Option<i32>,
+) -> AppResult<service::Model> {
+    concurrency::check_expected(expected_version, before.row_version)?;
+    row.row_version = Set(before.row_version + 1);
+    row.updated_at = Set(chrono::Utc::now());
+    concurrency::guarded_update(
+        db,
+        row,
+        (service::Column::Id, before.id),
+        (service::Column::RowVersion, before.row_version),
+    )
+    .await?;
+    get_service(db, before.id).await
+}
+
+/// Adds a service to the catalogue for `provider`.
+pub async fn create_service(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    provider: Uuid,
+    fields: ServiceFields,
+) -> AppResult<Checked<service::Model>> {
+    crate::organization::service::get(db, provider).await?;
+    policy::require_org_write(&actor.viewer, provider, scopes::SERVICES_WRITE)?;
+    let now = chrono::Utc::now();
+    let id = Uuid::now_v7();
+    let mut row = service::ActiveModel {
+        id: Set(id),
+        organization_id: Set(provider),
+        open_places: Set(None),
+        waitlist_length: Set(None),
+        typical_wait_days: Set(None),
+        capacity_updated_at: Set(None),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let mut v = Validator::default();
+    let links = apply_service_fields(db, &mut v, &mut row, None, provider, fields).await?;
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let after = row.insert(db).await?;
+    replace_links(db, id, links).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "createService",
+            object_type: "Service",
+            object_id: id,
+            before: None::<&ServiceRecord<'_>>,
+            after: Some(&record_of(db, &after).await?),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Changes a service. Only given fields change; given lists replace the current links.
+pub async fn update_service(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    fields: ServiceFields,
+) -> AppResult<Checked<service::Model>> {
+    let before = get_service(db, id).await?;
+    let provider = before.organization_id;
+    policy::require_org_write(&actor.viewer, provider, scopes::SERVICES_WRITE)?;
+    let mut row: service::ActiveModel = before.clone().into();
+    let mut v = Validator::default();
+    let links = apply_service_fields(db, &mut v, &mut row, Some(&before), provider, fields).await?;
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let before_record = record_of(db, &before).await?;
+    let after = versioned_update(db, row, &before, expected_version).await?;
+    replace_links(db, id, links).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "updateService",
+            object_type: "Service",
+            object_id: id,
+            before: Some(&before_record),
+            after: Some(&record_of(db, &after).await?),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Changes the status of a service.
+pub async fn change_service_status(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    status: ServiceStatus,
+) -> AppResult<service::Model> {
+    let before = get_service(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        before.organization_id,
+        scopes::SERVICES_WRITE,
+    )?;
+    let mut row: service::ActiveModel = before.clone().into();
+    row.status = Set(status);
+    let after = versioned_update(db, row, &before, expected_version).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "changeServiceStatus",
+            object_type: "Service",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Updates the capacity figures of a service and stamps them with the current time.
+pub async fn update_capacity(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    changes: CapacityChanges,
+) -> AppResult<Checked<service::Model>> {
+    let before = get_service(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        before.organization_id,
+        scopes::SERVICES_WRITE,
+    )?;
+    let mut v = Validator::default();
+    let mut row: service::ActiveModel = before.clone().into();
+    let figures = [
+        ("openPlaces", changes.open_places, &mut row.open_places),
+        (
+            "waitlistLength",
+            changes.waitlist_length,
+            &mut row.waitlist_length,
+        ),
+        (
+            "typicalWaitDays",
+            changes.typical_wait_days,
+            &mut row.typical_wait_days,
+        ),
+    ];
+    for (field, value, target) in figures {
+        if let Some(value) = value {
+            *target = Set(v.range(field, value, 0, MAX_CAPACITY));
+        }
+    }
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    row.capacity_updated_at = Set(Some(chrono::Utc::now()));
+    let after = versioned_update(db, row, &before, expected_version).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "updateServiceCapacity",
+            object_type: "Service",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
 }

@@ -1,13 +1,14 @@
 //! The Relay `Node` interface and `node(id:)` / `nodes(ids:)`.
 
+use crate::api_client::types::ApiClient;
 use crate::audit::types::AuditEvent;
 use crate::auth::{Viewer, policy};
 use crate::catalogue::types::Service;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::graphql::relay::{NodeKind, from_global_id};
 use crate::loaders::{
-    AuditEventById, ContactById, Loaders, LocationById, OrganizationById, ProtocolById,
-    ServiceById, SignatoryById, TermById, TerritoryById,
+    ApiClientById, AuditEventById, ContactById, Loaders, LocationById, OrganizationById,
+    ProtocolById, ServiceById, SignatoryById, TermById, TerritoryById,
 };
 use crate::organization::types::{Contact, Location, Organization};
 use crate::protocol::types::{Protocol, Signatory};
@@ -41,6 +42,8 @@ pub enum Node {
     Signatory(Signatory),
     /// An entry of the audit log (AUDITOR and REGIONAL_ADMIN only).
     AuditEvent(AuditEvent),
+    /// An API client (its organization's ORG_ADMIN only).
+    ApiClient(ApiClient),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -96,6 +99,11 @@ async fn load(
                 .await?
                 .map(|m| Node::AuditEvent(m.into()))
         }
+        NodeKind::ApiClient => l
+            .load_one(ApiClientById(id))
+            .await?
+            .filter(|m| policy::require_org_admin(viewer, m.organization_id).is_ok())
+            .map(|m| Node::ApiClient(m.into())),
     })
 }
 

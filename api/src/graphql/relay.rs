@@ -27,10 +27,12 @@ pub enum NodeKind {
     Signatory,
     /// An entry of the audit log.
     AuditEvent,
+    /// Machine credentials of a partner system.
+    ApiClient,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 9] = [
+    const ALL: [NodeKind; 10] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -40,6 +42,7 @@ impl NodeKind {
         Self::Protocol,
         Self::Signatory,
         Self::AuditEvent,
+        Self::ApiClient,
     ];
 
     /// The GraphQL type name.
@@ -54,6 +57,7 @@ impl NodeKind {
             Self::Protocol => "Protocol",
             Self::Signatory => "Signatory",
             Self::AuditEvent => "AuditEvent",
+            Self::ApiClient => "ApiClient",
         }
     }
 

@@ -1,15 +1,23 @@
 //! The schema: merged query roots and the limits async-graphql leaves open.
 
+use crate::api_client::mutations::ApiClientMutations;
+use crate::api_client::resolvers::ApiClientQueries;
 use crate::audit::resolvers::AuditQueries;
 use crate::auth::resolvers::ViewerQueries;
+use crate::catalogue::mutations::CatalogueMutations;
 use crate::catalogue::resolvers::CatalogueQueries;
 use crate::graphql::node::NodeQueries;
 use crate::organization::mutations::OrganizationMutations;
+use crate::organization::registry_mutations::RegistryMutations;
 use crate::organization::resolvers::OrganizationQueries;
+use crate::organization::site_mutations::SiteMutations;
 use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::protocol::mutations::ProtocolMutations;
 use crate::protocol::resolvers::ProtocolQueries;
 use crate::settings::Settings;
+use crate::taxonomy::mutations::TaxonomyMutations;
 use crate::taxonomy::resolvers::TaxonomyQueries;
+use crate::territory::mutations::TerritoryMutations;
 use crate::territory::resolvers::TerritoryQueries;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
@@ -26,12 +34,22 @@ pub struct Query(
     CatalogueQueries,
     ProtocolQueries,
     AuditQueries,
+    ApiClientQueries,
 );
 
 /// Changes to the network: each takes one `input` and returns a payload with
 /// `userErrors`. Every change is recorded in the audit log.
 #[derive(MergedObject, Default)]
-pub struct Mutation(OrganizationMutations);
+pub struct Mutation(
+    OrganizationMutations,
+    ApiClientMutations,
+    ProtocolMutations,
+    TerritoryMutations,
+    TaxonomyMutations,
+    RegistryMutations,
+    SiteMutations,
+    CatalogueMutations,
+);
 
 /// The executable schema.
 pub type MeltSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -2,6 +2,9 @@
 
 pub mod domain;
 pub mod mutations;
+pub mod registry_mutations;
 pub mod resolvers;
 pub mod service;
+pub mod site_mutations;
+pub mod sites;
 pub mod types;

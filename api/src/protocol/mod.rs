@@ -1,5 +1,6 @@
 //! Protocols of understanding and their signatories: the legal basis of the network.
 
+pub mod mutations;
 pub mod resolvers;
 pub mod service;
 pub mod types;

@@ -1,10 +1,20 @@
 //! Taxonomy term queries.
 
-use crate::error::AppResult;
+use crate::audit::service::{self as audit, Actor, Change};
+use crate::auth::policy;
+use crate::concurrency;
+use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
+use crate::validation::{Checked, FieldErrorCode, Validator};
+use chrono::Utc;
 use entity::enums::Taxonomy;
 use entity::term;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
 
 /// What to list.
 #[derive(Clone, Debug, Default)]
@@ -39,13 +49,204 @@ pub async fn list(
         select = select.filter(term::Column::Taxonomy.is_in(query.taxonomies.clone()));
     }
     if let Some(search) = &query.search {
-        let pattern = pagination::like_contains(search);
+        let pattern = pagination::like_contains(&search.to_lowercase());
+        let matches = |column: term::Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
         select = select.filter(
             Condition::any()
-                .add(term::Column::Code.like(pattern.clone()))
-                .add(term::Column::LabelIt.like(pattern.clone()))
-                .add(term::Column::LabelEn.like(pattern)),
+                .add(matches(term::Column::Code))
+                .add(matches(term::Column::LabelIt))
+                .add(matches(term::Column::LabelEn)),
         );
     }
     pagination::list(db, select, &sort(), window, with_total).await
+}
+
+// ---------------------------------------------------------------------------------
+// Registry changes: taxonomy terms (regional administration only)
+// ---------------------------------------------------------------------------------
+
+/// A new taxonomy term.
+#[derive(Clone, Debug)]
+pub struct NewTerm {
+    /// The taxonomy.
+    pub taxonomy: Taxonomy,
+    /// Code, unique within the taxonomy.
+    pub code: String,
+    /// Italian label.
+    pub label_it: String,
+    /// English label.
+    pub label_en: String,
+    /// Description; blank means none.
+    pub description: Option<String>,
+    /// Broader term of the same taxonomy.
+    pub parent: Option<Uuid>,
+}
+
+/// Changes to a term; omitted fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct TermChanges {
+    /// New Italian label.
+    pub label_it: Option<String>,
+    /// New English label.
+    pub label_en: Option<String>,
+    /// New description; empty clears it.
+    pub description: Option<String>,
+}
+
+/// Longest description of a term.
+const DESCRIPTION_MAX: usize = 4000;
+
+/// Loads a term or fails with NOT_FOUND.
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<term::Model> {
+    term::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("term"))
+}
+
+/// Checks a term code: 1–64 characters of letters, digits, `_` and `-`.
+fn check_code(v: &mut Validator, code: &str) -> String {
+    let code = v.text("code", code, 64);
+    if !code.is_empty()
+        && !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        v.add(
+            "code",
+            FieldErrorCode::Invalid,
+            "may contain only letters, digits, `_` and `-`",
+        );
+    }
+    code
+}
+
+/// Creates a taxonomy term. Regional administrators only.
+pub async fn create_term(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    input: NewTerm,
+) -> AppResult<Checked<term::Model>> {
+    policy::require_regional_admin(&actor.viewer)?;
+    let mut v = Validator::default();
+    let code = check_code(&mut v, &input.code);
+    let label_it = v.text("labelIt", &input.label_it, 200);
+    let label_en = v.text("labelEn", &input.label_en, 200);
+    let description = v.optional_text("description", input.description.as_deref(), DESCRIPTION_MAX);
+    if let Some(parent) = input.parent {
+        match term::Entity::find_by_id(parent).one(db).await? {
+            None => v.add("parent", FieldErrorCode::NotFound, "no such term"),
+            Some(p) if p.taxonomy != input.taxonomy => v.add(
+                "parent",
+                FieldErrorCode::Invalid,
+                "the broader term must belong to the same taxonomy",
+            ),
+            Some(_) => {}
+        }
+    }
+    if !code.is_empty() {
+        let taken = term::Entity::find()
+            .filter(term::Column::Taxonomy.eq(input.taxonomy))
+            .filter(term::Column::Code.eq(code.as_str()))
+            .one(db)
+            .await?
+            .is_some();
+        if taken {
+            v.add(
+                "code",
+                FieldErrorCode::Taken,
+                "another term of this taxonomy has this code",
+            );
+        }
+    }
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let after = term::ActiveModel {
+        id: Set(id),
+        taxonomy: Set(input.taxonomy),
+        code: Set(code),
+        label_it: Set(label_it),
+        label_en: Set(label_en),
+        description: Set(description),
+        parent_id: Set(input.parent),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "createTerm",
+            object_type: "Term",
+            object_id: id,
+            before: None::<&term::Model>,
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Changes the labels or description of a term. Regional administrators only.
+pub async fn update_term(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    changes: TermChanges,
+) -> AppResult<Checked<term::Model>> {
+    let before = get(db, id).await?;
+    policy::require_regional_admin(&actor.viewer)?;
+    let mut v = Validator::default();
+    let label_it = changes.label_it.map(|l| v.text("labelIt", &l, 200));
+    let label_en = changes.label_en.map(|l| v.text("labelEn", &l, 200));
+    let description = changes
+        .description
+        .map(|d| v.optional_text("description", Some(&d), DESCRIPTION_MAX));
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let mut row: term::ActiveModel = before.clone().into();
+    if let Some(label_it) = label_it {
+        row.label_it = Set(label_it);
+    }
+    if let Some(label_en) = label_en {
+        row.label_en = Set(label_en);
+    }
+    if let Some(description) = description {
+        row.description = Set(description);
+    }
+    concurrency::check_expected(expected_version, before.row_version)?;
+    row.row_version = Set(before.row_version + 1);
+    row.updated_at = Set(Utc::now());
+    concurrency::guarded_update(
+        db,
+        row,
+        (term::Column::Id, before.id),
+        (term::Column::RowVersion, before.row_version),
+    )
+    .await?;
+    let after = get(db, id).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "updateTerm",
+            object_type: "Term",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
 }

@@ -1,12 +1,21 @@
 //! Territory queries.
 
 use super::domain::IstatCode;
-use crate::error::AppResult;
+use crate::audit::service::{self as audit, Actor, Change};
+use crate::auth::policy;
+use crate::concurrency;
+use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
+use crate::validation::{Checked, FieldErrorCode, Validator};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::TerritoryKind;
 use entity::{territory, territory_member};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
 /// What to list.
@@ -132,4 +141,346 @@ pub async fn municipalities_of(db: &impl ConnectionTrait, territory: Uuid) -> Ap
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|t| t.id).collect())
+}
+
+// ---------------------------------------------------------------------------------
+// Registry changes: zones and hub areas (regional administration only)
+// ---------------------------------------------------------------------------------
+
+/// A new grouping of municipalities (zone or hub area).
+#[derive(Clone, Debug)]
+pub struct NewGrouping {
+    /// ZONE or HUB_AREA.
+    pub kind: TerritoryKind,
+    /// Code, unique among groupings of the kind.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// First day of validity.
+    pub valid_from: Option<NaiveDate>,
+    /// Last day of validity.
+    pub valid_to: Option<NaiveDate>,
+    /// ISTAT codes of the member municipalities.
+    pub municipality_istat_codes: Vec<String>,
+}
+
+/// Changes to a grouping; omitted fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct GroupingChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New first day of validity.
+    pub valid_from: Option<NaiveDate>,
+    /// New last day of validity; `Some(None)` clears it.
+    pub valid_to: Option<Option<NaiveDate>>,
+    /// The new members, replacing the old ones.
+    pub municipality_istat_codes: Option<Vec<String>>,
+}
+
+/// A grouping as recorded in the audit log: the row and its members.
+#[derive(serde::Serialize)]
+struct GroupingRecord<'a> {
+    #[serde(flatten)]
+    territory: &'a territory::Model,
+    municipality_istat_codes: Vec<String>,
+}
+
+fn is_grouping(kind: TerritoryKind) -> bool {
+    matches!(kind, TerritoryKind::Zone | TerritoryKind::HubArea)
+}
+
+/// Checks the member list: not empty, every code well-formed and an existing
+/// municipality. Returns the member ids (deduplicated).
+async fn resolve_members(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    codes: &[String],
+) -> AppResult<BTreeSet<Uuid>> {
+    use FieldErrorCode;
+    let field = "municipalityIstatCodes";
+    if codes.is_empty() {
+        v.add(
+            field,
+            FieldErrorCode::Required,
+            "a grouping needs at least one municipality",
+        );
+        return Ok(BTreeSet::new());
+    }
+    let mut parsed = Vec::with_capacity(codes.len());
+    for (i, raw) in codes.iter().enumerate() {
+        match IstatCode::parse(raw) {
+            Ok(code) => parsed.push((i, code)),
+            Err(e) => v.add(
+                &format!("{field}.{i}"),
+                FieldErrorCode::Invalid,
+                e.to_string(),
+            ),
+        }
+    }
+    let wanted: Vec<String> = parsed.iter().map(|(_, c)| c.as_str().to_owned()).collect();
+    let found: HashMap<String, Uuid> = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        territory::Entity::find()
+            .filter(territory::Column::Kind.eq(TerritoryKind::Municipality))
+            .filter(territory::Column::Code.is_in(wanted))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| (t.code, t.id))
+            .collect()
+    };
+    let mut ids = BTreeSet::new();
+    for (i, code) in parsed {
+        match found.get(code.as_str()) {
+            Some(id) => {
+                ids.insert(*id);
+            }
+            None => v.add(
+                &format!("{field}.{i}"),
+                FieldErrorCode::NotFound,
+                format!("no municipality has the ISTAT code {}", code.as_str()),
+            ),
+        }
+    }
+    Ok(ids)
+}
+
+/// Checks a grouping code: 1–32 characters of letters, digits, `_` and `-`.
+fn check_grouping_code(v: &mut Validator, code: &str) -> String {
+    let code = v.text("code", code, 32);
+    if !code.is_empty()
+        && !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        v.add(
+            "code",
+            FieldErrorCode::Invalid,
+            "may contain only letters, digits, `_` and `-`",
+        );
+    }
+    code
+}
+
+/// ISTAT codes of the members of a grouping, sorted.
+async fn member_codes(db: &impl ConnectionTrait, grouping: Uuid) -> AppResult<Vec<String>> {
+    let members = Query::select()
+        .column(territory_member::Column::MunicipalityId)
+        .from(territory_member::Entity)
+        .and_where(territory_member::Column::GroupingId.eq(grouping))
+        .to_owned();
+    let mut codes: Vec<String> = territory::Entity::find()
+        .filter(territory::Column::Id.in_subquery(members))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.code)
+        .collect();
+    codes.sort();
+    Ok(codes)
+}
+
+async fn insert_members(
+    db: &impl ConnectionTrait,
+    grouping: Uuid,
+    members: &BTreeSet<Uuid>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let rows = members
+        .iter()
+        .map(|&municipality_id| territory_member::ActiveModel {
+            grouping_id: Set(grouping),
+            municipality_id: Set(municipality_id),
+            created_at: Set(now),
+        });
+    territory_member::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+/// Loads a territory or fails with NOT_FOUND.
+pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<territory::Model> {
+    territory::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("territory"))
+}
+
+/// Creates a zone or hub area under the region. Regional administrators only.
+pub async fn create_grouping(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    input: NewGrouping,
+) -> AppResult<Checked<territory::Model>> {
+    policy::require_regional_admin(&actor.viewer)?;
+    let mut v = Validator::default();
+    if !is_grouping(input.kind) {
+        v.add(
+            "kind",
+            FieldErrorCode::Invalid,
+            "a grouping is a ZONE or a HUB_AREA",
+        );
+    }
+    let code = check_grouping_code(&mut v, &input.code);
+    let name = v.text("name", &input.name, 200);
+    v.ordered(
+        "validTo",
+        input.valid_from,
+        input.valid_to,
+        "must not be before validFrom",
+    );
+    let members = resolve_members(db, &mut v, &input.municipality_istat_codes).await?;
+    if !code.is_empty() {
+        let taken = territory::Entity::find()
+            .filter(territory::Column::Kind.eq(input.kind))
+            .filter(territory::Column::Code.eq(code.as_str()))
+            .one(db)
+            .await?
+            .is_some();
+        if taken {
+            v.add(
+                "code",
+                FieldErrorCode::Taken,
+                "another grouping of this kind has this code",
+            );
+        }
+    }
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let region = territory::Entity::find()
+        .filter(territory::Column::Kind.eq(TerritoryKind::Region))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("no region territory")))?;
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    territory::ActiveModel {
+        id: Set(id),
+        kind: Set(input.kind),
+        code: Set(code),
+        search_name: Set(migration::text::fold(&name)),
+        name: Set(name),
+        parent_id: Set(Some(region.id)),
+        cadastral_code: Set(None),
+        abbreviation: Set(None),
+        valid_from: Set(input.valid_from),
+        valid_to: Set(input.valid_to),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    insert_members(db, id, &members, now).await?;
+    let after = get(db, id).await?;
+    let record = GroupingRecord {
+        territory: &after,
+        municipality_istat_codes: member_codes(db, id).await?,
+    };
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "createTerritoryGrouping",
+            object_type: "Territory",
+            object_id: id,
+            before: None::<&GroupingRecord<'_>>,
+            after: Some(&record),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Changes a zone or hub area: name, validity, and (when given) replaces its members.
+/// Regional administrators only.
+pub async fn update_grouping(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    changes: GroupingChanges,
+) -> AppResult<Checked<territory::Model>> {
+    let before = get(db, id).await?;
+    policy::require_regional_admin(&actor.viewer)?;
+    let mut v = Validator::default();
+    if !is_grouping(before.kind) {
+        v.add(
+            "id",
+            FieldErrorCode::InvalidState,
+            "only zones and hub areas can be changed",
+        );
+    }
+    let name = changes.name.map(|n| v.text("name", &n, 200));
+    let valid_from = changes.valid_from.or(before.valid_from);
+    let valid_to = changes.valid_to.unwrap_or(before.valid_to);
+    let order_field = if changes.valid_to.is_some() {
+        "validTo"
+    } else {
+        "validFrom"
+    };
+    v.ordered(
+        order_field,
+        valid_from,
+        valid_to,
+        "validFrom must not be after validTo",
+    );
+    let members = match &changes.municipality_istat_codes {
+        Some(codes) => Some(resolve_members(db, &mut v, codes).await?),
+        None => None,
+    };
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let before_record = GroupingRecord {
+        territory: &before,
+        municipality_istat_codes: member_codes(db, id).await?,
+    };
+    let mut row: territory::ActiveModel = before.clone().into();
+    if let Some(name) = name {
+        row.search_name = Set(migration::text::fold(&name));
+        row.name = Set(name);
+    }
+    row.valid_from = Set(valid_from);
+    row.valid_to = Set(valid_to);
+    concurrency::check_expected(expected_version, before.row_version)?;
+    let now = Utc::now();
+    row.row_version = Set(before.row_version + 1);
+    row.updated_at = Set(now);
+    concurrency::guarded_update(
+        db,
+        row,
+        (territory::Column::Id, before.id),
+        (territory::Column::RowVersion, before.row_version),
+    )
+    .await?;
+    if let Some(members) = members {
+        territory_member::Entity::delete_many()
+            .filter(territory_member::Column::GroupingId.eq(id))
+            .exec(db)
+            .await?;
+        insert_members(db, id, &members, now).await?;
+    }
+    let after = get(db, id).await?;
+    let after_record = GroupingRecord {
+        territory: &after,
+        municipality_istat_codes: member_codes(db, id).await?,
+    };
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "updateTerritoryGrouping",
+            object_type: "Territory",
+            object_id: id,
+            before: Some(&before_record),
+            after: Some(&after_record),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
 }

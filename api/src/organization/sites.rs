@@ -1,0 +1,497 @@
+//! An organization's own sites (locations) and contact points: created, changed and
+//! deleted by its administrator or by a machine client with `organization:write`.
+
+use super::service as organizations;
+use crate::audit::service::{self as audit, Actor, Change};
+use crate::auth::policy;
+use crate::auth::viewer::scopes;
+use crate::concurrency;
+use crate::error::{AppError, AppResult};
+use crate::territory::domain::IstatCode;
+use crate::validation::{Checked, FieldErrorCode, Validator};
+use entity::{contact, location, service_at_location};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+/// Resolves the ISTAT code of a municipality; a malformed code is INVALID and an unknown
+/// one NOT_FOUND on `field`.
+pub async fn resolve_municipality(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    field: &str,
+    raw: &str,
+) -> AppResult<Option<Uuid>> {
+    let Ok(code) = IstatCode::parse(raw) else {
+        v.add(
+            field,
+            FieldErrorCode::Invalid,
+            "is not an ISTAT municipality code (six digits, e.g. 050026)",
+        );
+        return Ok(None);
+    };
+    let found = crate::territory::service::municipality_by_code(db, &code).await?;
+    if found.is_none() {
+        v.add(
+            field,
+            FieldErrorCode::NotFound,
+            format!("no municipality has ISTAT code {}", code.as_str()),
+        );
+    }
+    Ok(found.map(|m| m.id))
+}
+
+/// Checks an optional Italian postal code (CAP): five digits; blank becomes None.
+fn postal_code(v: &mut Validator, field: &str, value: Option<&str>) -> Option<String> {
+    let value = value.map(str::trim).filter(|p| !p.is_empty())?;
+    if value.len() != 5 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        v.add(field, FieldErrorCode::Invalid, "must be five digits");
+    }
+    Some(value.to_owned())
+}
+
+/// Checks a pair of coordinates: latitude −90..90, longitude −180..180, both or neither.
+fn coordinates(v: &mut Validator, latitude: Option<f64>, longitude: Option<f64>) {
+    if let Some(lat) = latitude
+        && !(-90.0..=90.0).contains(&lat)
+    {
+        v.add(
+            "latitude",
+            FieldErrorCode::OutOfRange,
+            "must be between -90 and 90",
+        );
+    }
+    if let Some(lon) = longitude
+        && !(-180.0..=180.0).contains(&lon)
+    {
+        v.add(
+            "longitude",
+            FieldErrorCode::OutOfRange,
+            "must be between -180 and 180",
+        );
+    }
+    match (latitude, longitude) {
+        (Some(_), None) => v.add(
+            "longitude",
+            FieldErrorCode::Required,
+            "latitude and longitude go together",
+        ),
+        (None, Some(_)) => v.add(
+            "latitude",
+            FieldErrorCode::Required,
+            "latitude and longitude go together",
+        ),
+        _ => {}
+    }
+}
+
+/// Values of a site. On create `name`, `address` and the municipality are required;
+/// on update omitted fields stay as they are and an empty postal code clears it.
+#[derive(Clone, Debug, Default)]
+pub struct LocationFields {
+    /// Name of the site.
+    pub name: Option<String>,
+    /// Street address.
+    pub address: Option<String>,
+    /// Postal code (CAP), five digits.
+    pub postal_code: Option<String>,
+    /// ISTAT code of the municipality.
+    pub municipality_istat_code: Option<String>,
+    /// Latitude (WGS 84); given together with the longitude.
+    pub latitude: Option<f64>,
+    /// Longitude (WGS 84); given together with the latitude.
+    pub longitude: Option<f64>,
+}
+
+/// Loads a location or fails with NOT_FOUND.
+pub async fn get_location(db: &impl ConnectionTrait, id: Uuid) -> AppResult<location::Model> {
+    location::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("location"))
+}
+
+/// Validates `fields` into `row`; `creating` makes name, address and municipality
+/// required.
+async fn apply_location_fields(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    row: &mut location::ActiveModel,
+    fields: LocationFields,
+    creating: bool,
+) -> AppResult<()> {
+    if creating || fields.name.is_some() {
+        row.name = Set(v.text("name", fields.name.as_deref().unwrap_or_default(), 300));
+    }
+    if creating || fields.address.is_some() {
+        let address = fields.address.as_deref().unwrap_or_default();
+        row.address = Set(v.text("address", address, 300));
+    }
+    if creating || fields.postal_code.is_some() {
+        row.postal_code = Set(postal_code(v, "postalCode", fields.postal_code.as_deref()));
+    }
+    match fields.municipality_istat_code.as_deref() {
+        Some(code) => {
+            let found = resolve_municipality(db, v, "municipalityIstatCode", code).await?;
+            if let Some(id) = found {
+                row.municipality_id = Set(id);
+            }
+        }
+        None if creating => v.add(
+            "municipalityIstatCode",
+            FieldErrorCode::Required,
+            "the municipality is required",
+        ),
+        None => {}
+    }
+    coordinates(v, fields.latitude, fields.longitude);
+    if creating || fields.latitude.is_some() || fields.longitude.is_some() {
+        row.latitude = Set(fields.latitude);
+        row.longitude = Set(fields.longitude);
+    }
+    Ok(())
+}
+
+/// Adds a site to an organization.
+pub async fn create_location(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    organization_id: Uuid,
+    fields: LocationFields,
+) -> AppResult<Checked<location::Model>> {
+    organizations::get(db, organization_id).await?;
+    policy::require_org_write(&actor.viewer, organization_id, scopes::ORGANIZATION_WRITE)?;
+    let now = chrono::Utc::now();
+    let id = Uuid::now_v7();
+    let mut row = location::ActiveModel {
+        id: Set(id),
+        organization_id: Set(organization_id),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let mut v = Validator::default();
+    apply_location_fields(db, &mut v, &mut row, fields, true).await?;
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let after = row.insert(db).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "createLocation",
+            object_type: "Location",
+            object_id: id,
+            before: None::<&location::Model>,
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Changes a site. Only given fields change.
+pub async fn update_location(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    fields: LocationFields,
+) -> AppResult<Checked<location::Model>> {
+    let before = get_location(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        before.organization_id,
+        scopes::ORGANIZATION_WRITE,
+    )?;
+    let mut row: location::ActiveModel = before.clone().into();
+    let mut v = Validator::default();
+    apply_location_fields(db, &mut v, &mut row, fields, false).await?;
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    concurrency::check_expected(expected_version, before.row_version)?;
+    row.row_version = Set(before.row_version + 1);
+    row.updated_at = Set(chrono::Utc::now());
+    concurrency::guarded_update(
+        db,
+        row,
+        (location::Column::Id, id),
+        (location::Column::RowVersion, before.row_version),
+    )
+    .await?;
+    let after = get_location(db, id).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "updateLocation",
+            object_type: "Location",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Deletes a site; refused (INVALID_STATE) while a service is delivered there.
+pub async fn delete_location(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Checked<Uuid>> {
+    let before = get_location(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        before.organization_id,
+        scopes::ORGANIZATION_WRITE,
+    )?;
+    concurrency::check_expected(expected_version, before.row_version)?;
+    let in_use = service_at_location::Entity::find()
+        .filter(service_at_location::Column::LocationId.eq(id))
+        .one(db)
+        .await?
+        .is_some();
+    if in_use {
+        let mut v = Validator::default();
+        v.add(
+            "id",
+            FieldErrorCode::InvalidState,
+            "services are delivered at this site: move them elsewhere first",
+        );
+        return Ok(Err(v.finish()));
+    }
+    let result = location::Entity::delete_many()
+        .filter(location::Column::Id.eq(id))
+        .filter(location::Column::RowVersion.eq(before.row_version))
+        .exec(db)
+        .await?;
+    concurrency::check_updated(result.rows_affected)?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "deleteLocation",
+            object_type: "Location",
+            object_id: id,
+            before: Some(&before),
+            after: None::<&location::Model>,
+        },
+    )
+    .await?;
+    Ok(Ok(id))
+}
+
+/// Values of a contact point. On create `name` is required; on update omitted fields
+/// stay as they are and an empty string clears an optional field.
+#[derive(Clone, Debug, Default)]
+pub struct ContactFields {
+    /// Name of the office or person.
+    pub name: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Department.
+    pub department: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+}
+
+/// Loads a contact or fails with NOT_FOUND.
+pub async fn get_contact(db: &impl ConnectionTrait, id: Uuid) -> AppResult<contact::Model> {
+    contact::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("contact"))
+}
+
+/// Validates `fields` into `row`; `creating` makes the name required.
+fn apply_contact_fields(
+    v: &mut Validator,
+    row: &mut contact::ActiveModel,
+    fields: ContactFields,
+    creating: bool,
+) {
+    if creating || fields.name.is_some() {
+        row.name = Set(v.text("name", fields.name.as_deref().unwrap_or_default(), 200));
+    }
+    if creating || fields.title.is_some() {
+        row.title = Set(v.optional_text("title", fields.title.as_deref(), 200));
+    }
+    if creating || fields.department.is_some() {
+        let department = fields.department.as_deref();
+        row.department = Set(v.optional_text("department", department, 200));
+    }
+    if creating || fields.email.is_some() {
+        row.email = Set(v.email("email", fields.email.as_deref()));
+    }
+    if creating || fields.phone.is_some() {
+        row.phone = Set(v.optional_text("phone", fields.phone.as_deref(), 32));
+    }
+}
+
+/// Adds a contact point to an organization.
+pub async fn create_contact(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    organization_id: Uuid,
+    fields: ContactFields,
+) -> AppResult<Checked<contact::Model>> {
+    organizations::get(db, organization_id).await?;
+    policy::require_org_write(&actor.viewer, organization_id, scopes::ORGANIZATION_WRITE)?;
+    let now = chrono::Utc::now();
+    let id = Uuid::now_v7();
+    let mut row = contact::ActiveModel {
+        id: Set(id),
+        organization_id: Set(organization_id),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let mut v = Validator::default();
+    apply_contact_fields(&mut v, &mut row, fields, true);
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let after = row.insert(db).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "createContact",
+            object_type: "Contact",
+            object_id: id,
+            before: None::<&contact::Model>,
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Changes a contact point. Only given fields change.
+pub async fn update_contact(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+    fields: ContactFields,
+) -> AppResult<Checked<contact::Model>> {
+    let before = get_contact(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        before.organization_id,
+        scopes::ORGANIZATION_WRITE,
+    )?;
+    let mut row: contact::ActiveModel = before.clone().into();
+    let mut v = Validator::default();
+    apply_contact_fields(&mut v, &mut row, fields, false);
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    concurrency::check_expected(expected_version, before.row_version)?;
+    row.row_version = Set(before.row_version + 1);
+    row.updated_at = Set(chrono::Utc::now());
+    concurrency::guarded_update(
+        db,
+        row,
+        (contact::Column::Id, id),
+        (contact::Column::RowVersion, before.row_version),
+    )
+    .await?;
+    let after = get_contact(db, id).await?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "updateContact",
+            object_type: "Contact",
+            object_id: id,
+            before: Some(&before),
+            after: Some(&after),
+        },
+    )
+    .await?;
+    Ok(Ok(after))
+}
+
+/// Deletes a contact point.
+pub async fn delete_contact(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: Option<i32>,
+) -> AppResult<Uuid> {
+    let before = get_contact(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        before.organization_id,
+        scopes::ORGANIZATION_WRITE,
+    )?;
+    concurrency::check_expected(expected_version, before.row_version)?;
+    let result = contact::Entity::delete_many()
+        .filter(contact::Column::Id.eq(id))
+        .filter(contact::Column::RowVersion.eq(before.row_version))
+        .exec(db)
+        .await?;
+    concurrency::check_updated(result.rows_affected)?;
+    audit::record(
+        db,
+        actor,
+        Change {
+            operation: "deleteContact",
+            object_type: "Contact",
+            object_id: id,
+            before: Some(&before),
+            after: None::<&contact::Model>,
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postal_codes_are_five_digits() {
+        let mut v = Validator::default();
+        assert_eq!(
+            postal_code(&mut v, "postalCode", Some(" 56121 ")),
+            Some("56121".into())
+        );
+        assert_eq!(postal_code(&mut v, "postalCode", Some("  ")), None);
+        assert!(v.is_ok());
+        postal_code(&mut v, "postalCode", Some("5612"));
+        postal_code(&mut v, "postalCode", Some("5612a"));
+        assert_eq!(v.finish().len(), 2);
+    }
+
+    #[test]
+    fn coordinates_are_in_range_and_come_in_pairs() {
+        let mut v = Validator::default();
+        coordinates(&mut v, Some(43.7), Some(10.4));
+        coordinates(&mut v, None, None);
+        assert!(v.is_ok());
+        coordinates(&mut v, Some(91.0), Some(10.0));
+        coordinates(&mut v, Some(43.0), None);
+        coordinates(&mut v, Some(43.0), Some(-181.0));
+        let fields: Vec<Vec<String>> = v.finish().into_iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            vec![
+                vec!["input".to_owned(), "latitude".to_owned()],
+                vec!["input".to_owned(), "longitude".to_owned()],
+                vec!["input".to_owned(), "longitude".to_owned()],
+            ]
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! Territory mutations: the regional administration's zones and hub areas.
+
+use super::service::{self, GroupingChanges, NewGrouping};
+use super::types::Territory;
+use crate::error::GqlResult;
+use crate::graphql::actor;
+use crate::graphql::enums::TerritoryKind;
+use crate::graphql::payload::{UserError, split};
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::scalars::Date;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+
+/// A new zone or hub area: a named set of municipalities with validity dates.
+#[derive(InputObject)]
+pub struct CreateTerritoryGroupingInput {
+    /// ZONE or HUB_AREA (other kinds are refused).
+    pub kind: TerritoryKind,
+    /// Code, unique among groupings of the kind: 1–32 letters, digits, `_` or `-`
+    /// (e.g. `ZONA_PISANA`).
+    pub code: String,
+    /// Name (1–200 characters).
+    pub name: String,
+    /// First day of validity.
+    pub valid_from: Option<Date>,
+    /// Last day of validity; not before `validFrom`.
+    pub valid_to: Option<Date>,
+    /// ISTAT codes of the member municipalities (at least one).
+    pub municipality_istat_codes: Vec<String>,
+}
+
+/// Result of `createTerritoryGrouping`.
+#[derive(SimpleObject)]
+pub struct CreateTerritoryGroupingPayload {
+    /// The new grouping; null when there are user errors.
+    pub territory: Option<Territory>,
+    /// Problems with the input; nothing was changed when there are any.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Changes to a zone or hub area. Omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdateTerritoryGroupingInput {
+    /// The grouping.
+    pub id: ID,
+    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+    pub expected_version: Option<i32>,
+    /// New name (1–200 characters).
+    pub name: Option<String>,
+    /// New first day of validity.
+    pub valid_from: Option<Date>,
+    /// New last day of validity; null clears it (valid with no end).
+    pub valid_to: MaybeUndefined<Date>,
+    /// ISTAT codes of the member municipalities, replacing the current members.
+    pub municipality_istat_codes: Option<Vec<String>>,
+}
+
+/// Result of `updateTerritoryGrouping`.
+#[derive(SimpleObject)]
+pub struct UpdateTerritoryGroupingPayload {
+    /// The grouping after the change; null when there are user errors.
+    pub territory: Option<Territory>,
+    /// Problems with the input; nothing was changed when there are any.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Territory mutations.
+#[derive(Default)]
+pub struct TerritoryMutations;
+
+#[Object]
+impl TerritoryMutations {
+    /// Creates a zone (zona-distretto) or hub area under the region. REGIONAL_ADMIN only.
+    async fn create_territory_grouping(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTerritoryGroupingInput,
+    ) -> GqlResult<CreateTerritoryGroupingPayload> {
+        let new = NewGrouping {
+            kind: input.kind.into(),
+            code: input.code,
+            name: input.name,
+            valid_from: input.valid_from.map(|d| d.0),
+            valid_to: input.valid_to.map(|d| d.0),
+            municipality_istat_codes: input.municipality_istat_codes,
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let txn = db.begin().await?;
+        let result = service::create_grouping(&txn, &actor(ctx), new).await?;
+        txn.commit().await?;
+        let (territory, user_errors) = split(result);
+        Ok(CreateTerritoryGroupingPayload {
+            territory,
+            user_errors,
+        })
+    }
+
+    /// Changes a zone or hub area: name, validity dates, and (when given) its
+    /// municipalities. REGIONAL_ADMIN only.
+    async fn update_territory_grouping(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTerritoryGroupingInput,
+    ) -> GqlResult<UpdateTerritoryGroupingPayload> {
+        let id = expect_id(&input.id, NodeKind::Territory)?;
+        let valid_to = match input.valid_to {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(d) => Some(Some(d.0)),
+        };
+        let changes = GroupingChanges {
+            name: input.name,
+            valid_from: input.valid_from.map(|d| d.0),
+            valid_to,
+            municipality_istat_codes: input.municipality_istat_codes,
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let txn = db.begin().await?;
+        let result =
+            service::update_grouping(&txn, &actor(ctx), id, input.expected_version, changes)
+                .await?;
+        txn.commit().await?;
+        let (territory, user_errors) = split(result);
+        Ok(UpdateTerritoryGroupingPayload {
+            territory,
+            user_errors,
+        })
+    }
+}

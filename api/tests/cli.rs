@@ -1,0 +1,231 @@
+//! The `melt` binary's `token` and `keys generate` subcommands: no database, the key
+//! file of the settings, tokens a server with the same settings accepts.
+
+use base64::Engine;
+use melt_api::auth::keys::{KeyRing, ServerKey};
+use melt_api::auth::viewer::ViewerKind;
+use melt_api::auth::{Role, token};
+use melt_api::graphql::relay::{NodeKind, to_global_id};
+use melt_api::settings::Settings;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `melt` in `dir` with a settings environment of its own: the signing key file
+/// `key`, and no database (these subcommands must not need one).
+fn melt(dir: &Path, key: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_melt"))
+        .args(args)
+        .current_dir(dir)
+        .env("MELT_SIGNING_KEY_FILE", key)
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/unreachable")
+        .env_remove("MELT_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run melt")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Settings a server would run with here.
+fn settings(key: &Path) -> Settings {
+    Settings {
+        signing_key_file: key.to_path_buf(),
+        ..Settings::default()
+    }
+}
+
+#[tokio::test]
+async fn a_token_minted_by_the_cli_is_accepted_with_the_same_settings() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let key = dir.path().join("melt-signing-key.pem");
+    let org = uuid::Uuid::now_v7();
+    let org_id = to_global_id(NodeKind::Organization, org).to_string();
+    let output = melt(
+        dir.path(),
+        &key,
+        &[
+            "token",
+            "--org",
+            &org_id,
+            "--role",
+            "ORG_ADMIN",
+            "--role",
+            "operator",
+            "--scope",
+            "services:write",
+            "--ttl",
+            "30m",
+            "--subject",
+            "mario.rossi",
+            "--name",
+            "Mario Rossi",
+        ],
+    );
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert!(key.exists(), "the key file is created on first use");
+    let printed = stdout(&output);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 1, "only the token on stdout: {printed:?}");
+    let jwt = lines[0];
+    assert_eq!(jwt.split('.').count(), 3, "{jwt}");
+
+    // What a server started with the same settings does.
+    let settings = settings(&key);
+    let server_key = ServerKey::load_or_create(&settings.signing_key_file).expect("key");
+    let ring = KeyRing::from_settings(&settings, &server_key)
+        .await
+        .expect("key ring");
+    let viewer = token::verify(&ring, &settings, jwt)
+        .await
+        .expect("the server accepts the token");
+    assert_eq!(viewer.kind, ViewerKind::User);
+    assert_eq!(viewer.subject, "mario.rossi");
+    assert_eq!(viewer.organization, Some(org));
+    assert_eq!(viewer.roles, vec![Role::OrgAdmin, Role::Operator]);
+    assert_eq!(viewer.scopes, vec!["services:write".to_owned()]);
+    assert_eq!(viewer.name.as_deref(), Some("Mario Rossi"));
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jwt.split('.').nth(1).unwrap_or_default())
+        .expect("base64 payload");
+    let claims: serde_json::Value = serde_json::from_slice(&payload).expect("JSON claims");
+    let lifetime = claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0);
+    assert_eq!(lifetime, 1800);
+
+    // A second run reuses the key: its token verifies with the same ring.
+    let again = melt(
+        dir.path(),
+        &key,
+        &["token", "--org", &org_id, "--role", "ORG_ADMIN"],
+    );
+    assert!(again.status.success(), "stderr: {}", stderr(&again));
+    let viewer = token::verify(&ring, &settings, stdout(&again).trim())
+        .await
+        .expect("same key");
+    assert_eq!(viewer.subject, "melt-cli");
+    assert_eq!(viewer.roles, vec![Role::OrgAdmin]);
+}
+
+#[tokio::test]
+async fn a_token_from_another_key_is_refused() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (mine, theirs) = (dir.path().join("mine.pem"), dir.path().join("theirs.pem"));
+    let output = melt(
+        dir.path(),
+        &theirs,
+        &["token", "--role", "REGIONAL_ADMIN", "--ttl", "60"],
+    );
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    let settings = settings(&mine);
+    let server_key = ServerKey::load_or_create(&mine).expect("key");
+    let ring = KeyRing::from_settings(&settings, &server_key)
+        .await
+        .expect("key ring");
+    assert!(
+        token::verify(&ring, &settings, stdout(&output).trim())
+            .await
+            .is_err()
+    );
+}
+
+#[test]
+fn keys_generate_writes_a_new_key_and_never_overwrites_one() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let key = dir.path().join("unused.pem");
+    let path = dir.path().join("generated.pem");
+    let path_arg = path.to_string_lossy().into_owned();
+    let output = melt(
+        dir.path(),
+        &key,
+        &["keys", "generate", "--output", &path_arg],
+    );
+    assert!(output.status.success(), "stderr: {}", stderr(&output));
+    assert_eq!(stdout(&output), "", "the key is not printed");
+    let pem = std::fs::read_to_string(&path).expect("key file");
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
+    let first = ServerKey::from_pem(&pem).expect("an Ed25519 PKCS#8 key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner only: {mode:o}");
+    }
+    assert!(
+        !key.exists(),
+        "keys generate does not touch the settings' key"
+    );
+
+    let again = melt(
+        dir.path(),
+        &key,
+        &["keys", "generate", "--output", &path_arg],
+    );
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("exists"), "{}", stderr(&again));
+    let unchanged =
+        ServerKey::from_pem(&std::fs::read_to_string(&path).expect("key file")).expect("key");
+    assert_eq!(unchanged.kid, first.kid);
+
+    let printed = melt(dir.path(), &key, &["keys", "generate"]);
+    assert!(printed.status.success(), "stderr: {}", stderr(&printed));
+    let other = ServerKey::from_pem(&stdout(&printed)).expect("a PEM key on stdout");
+    assert_ne!(other.kid, first.kid, "every key is new");
+}
+
+#[test]
+fn bad_roles_and_organizations_are_refused_with_a_message() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let key = dir.path().join("key.pem");
+    let org_id = to_global_id(NodeKind::Organization, uuid::Uuid::now_v7()).to_string();
+    let service_id = to_global_id(NodeKind::Service, uuid::Uuid::now_v7()).to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["token", "--org", &org_id, "--role", "SUPERUSER"],
+            "unknown role",
+        ),
+        (
+            &["token", "--org", "not-an-id", "--role", "ORG_ADMIN"],
+            "--org",
+        ),
+        (
+            &["token", "--org", &service_id, "--role", "ORG_ADMIN"],
+            "--org",
+        ),
+        (&["token", "--role", "ORG_ADMIN"], "--org"),
+        (
+            &[
+                "token",
+                "--org",
+                &org_id,
+                "--role",
+                "ORG_ADMIN",
+                "--ttl",
+                "1y",
+            ],
+            "--ttl",
+        ),
+        (
+            &["token", "--org", &org_id, "--scope", "everything"],
+            "unknown scope",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = melt(dir.path(), &key, args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(stdout(&output), "", "{args:?}: nothing on stdout");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: stderr {}",
+            stderr(&output)
+        );
+    }
+    assert!(!key.exists(), "no key is created for a refused request");
+}
