@@ -28,6 +28,8 @@ pub struct AppState {
     pub settings: Arc<crate::settings::Settings>,
     /// Signing and verification keys.
     pub auth: Arc<crate::auth::AuthState>,
+    /// Keys protecting personal data.
+    pub protection: Arc<crate::crypto::DataProtection>,
 }
 
 /// Per-request facts resolvers may need besides the viewer.

@@ -91,6 +91,25 @@ pub struct Settings {
     pub rate_limit_ip_per_minute: u32,
     /// Requests per minute allowed to `POST /oauth/token` per IP address; 0 disables.
     pub token_rate_limit_per_minute: u32,
+    /// Keys that encrypt personal data: `id=base64(32 bytes)`, comma-separated. Old keys
+    /// stay listed until `melt keys rotate-data` has re-encrypted everything.
+    pub data_keys: Option<String>,
+    /// Id of the key new values are encrypted with (default: the last listed).
+    pub data_key_current: Option<String>,
+    /// Key of the keyed hash (HMAC-SHA-256) of codici fiscali: base64, at least 32 bytes.
+    /// Never rotated: the hash is how a person is found again.
+    pub person_hash_key: Option<String>,
+    /// Development setting: on SQLite without `data_keys`, generate keys once into
+    /// `dev_data_key_file`. Never honoured on PostgreSQL.
+    pub dev_data_keys: bool,
+    /// Where the development keys are kept.
+    pub dev_data_key_file: PathBuf,
+    /// Erase people whose referrals have all been closed for this many months (unset:
+    /// never).
+    pub retention_months: Option<u32>,
+    /// How often the background jobs (expiry, retention) run, in seconds; 0 disables
+    /// them.
+    pub jobs_interval_secs: u64,
 }
 
 impl Default for Settings {
@@ -129,6 +148,13 @@ impl Default for Settings {
             rate_limit_client_per_minute: 600,
             rate_limit_ip_per_minute: 1200,
             token_rate_limit_per_minute: 20,
+            data_keys: None,
+            data_key_current: None,
+            person_hash_key: None,
+            dev_data_keys: true,
+            dev_data_key_file: PathBuf::from("melt-dev-data-keys.json"),
+            retention_months: None,
+            jobs_interval_secs: 60,
         }
     }
 }

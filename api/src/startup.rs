@@ -79,8 +79,13 @@ impl Application {
         let listener = TcpListener::bind(settings.address())
             .with_context(|| format!("cannot listen on {}", settings.address()))?;
         let port = listener.local_addr()?.port();
+        let protection = Arc::new(
+            crate::crypto::DataProtection::from_settings(&settings)
+                .context("cannot set up the protection of personal data")?,
+        );
         let state = AppState {
-            schema: build_schema(db.clone(), &settings),
+            schema: build_schema(db.clone(), &settings, protection.clone()),
+            protection,
             db,
             settings: Arc::new(settings),
             auth: Arc::new(auth),

@@ -112,3 +112,100 @@ text_enum!(
         Withdrawn = "WITHDRAWN",
     }
 );
+
+text_enum!(
+    /// How a person prefers to be contacted.
+    ContactChannel {
+        Email = "EMAIL",
+        Phone = "PHONE",
+        Sms = "SMS",
+        Post = "POST",
+        InPerson = "IN_PERSON",
+        DoNotContact = "DO_NOT_CONTACT",
+    }
+);
+
+text_enum!(
+    /// Gender as the person declares it.
+    Gender {
+        Female = "FEMALE",
+        Male = "MALE",
+        Other = "OTHER",
+        Undisclosed = "UNDISCLOSED",
+    }
+);
+
+text_enum!(
+    /// Legal basis of processing personal data.
+    LegalBasis {
+        Consent = "CONSENT",
+        LegalObligation = "LEGAL_OBLIGATION",
+        PublicTask = "PUBLIC_TASK",
+    }
+);
+
+text_enum!(
+    /// Evidence of a consent or legal basis.
+    EvidenceKind {
+        Document = "DOCUMENT",
+        OperatorAttestation = "OPERATOR_ATTESTATION",
+    }
+);
+
+text_enum!(
+    /// State of a referral (HL7 FHIR SDOH Task, plus closed-loop states).
+    ReferralStatus {
+        Draft = "DRAFT",
+        Sent = "SENT",
+        Received = "RECEIVED",
+        Accepted = "ACCEPTED",
+        Rejected = "REJECTED",
+        InProgress = "IN_PROGRESS",
+        OnHold = "ON_HOLD",
+        Completed = "COMPLETED",
+        Failed = "FAILED",
+        Cancelled = "CANCELLED",
+        Expired = "EXPIRED",
+    }
+);
+
+text_enum!(
+    /// Priority of a referral.
+    Priority {
+        Low = "LOW",
+        Normal = "NORMAL",
+        High = "HIGH",
+        Urgent = "URGENT",
+    }
+);
+
+text_enum!(
+    /// How a referral came in.
+    ReferralChannel {
+        Operator = "OPERATOR",
+        PartnerSystem = "PARTNER_SYSTEM",
+        AutomatedRule = "AUTOMATED_RULE",
+    }
+);
+
+text_enum!(
+    /// Who declined a rejected referral.
+    DeclinedBy {
+        Provider = "PROVIDER",
+        Person = "PERSON",
+    }
+);
+
+text_enum!(
+    /// Outcome recorded when a referral completes (or fails).
+    Outcome {
+        Enrolled = "ENROLLED",
+        PathwayCompleted = "PATHWAY_COMPLETED",
+        Employed = "EMPLOYED",
+        TraineeshipStarted = "TRAINEESHIP_STARTED",
+        NotEligible = "NOT_ELIGIBLE",
+        Unreachable = "UNREACHABLE",
+        Refused = "REFUSED",
+        Other = "OTHER",
+    }
+);

@@ -5,13 +5,20 @@
 
 pub mod api_client;
 pub mod audit_event;
+pub mod consent;
+pub mod consent_recipient;
 pub mod contact;
 pub mod enums;
 pub mod location;
 pub mod organization;
 pub mod organization_succession;
+pub mod person;
+pub mod person_access;
+pub mod person_link;
 pub mod protocol;
 pub mod protocol_scope;
+pub mod referral;
+pub mod referral_event;
 pub mod schedule;
 pub mod service;
 pub mod service_area;

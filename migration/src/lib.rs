@@ -9,6 +9,7 @@ mod m20261128_000001_directory;
 mod m20261128_000002_territories;
 mod m20261128_000003_taxonomies;
 mod m20261128_000004_identity;
+mod m20261128_000005_referrals;
 pub mod text;
 
 /// The ordered list of migrations.
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_territories::Migration),
             Box::new(m20261128_000003_taxonomies::Migration),
             Box::new(m20261128_000004_identity::Migration),
+            Box::new(m20261128_000005_referrals::Migration),
         ]
     }
 }

@@ -65,9 +65,14 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
 
 /// Builds the schema with its limits. The database is in the schema data; per-request
 /// data (loaders) is added to each request.
-pub fn build_schema(db: DatabaseConnection, settings: &Settings) -> MeltSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    settings: &Settings,
+    protection: std::sync::Arc<crate::crypto::DataProtection>,
+) -> MeltSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(db)
+        .data(protection)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
         .limit_recursive_depth(settings.max_recursive_depth)
