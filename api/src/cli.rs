@@ -89,6 +89,9 @@ pub enum KeysAction {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Re-encrypt personal data still encrypted with an older data key with the current
+    /// one (`MELT_DATA_KEY_CURRENT`, default the last of `MELT_DATA_KEYS`).
+    RotateData,
 }
 
 /// Parses a lifetime: seconds, or a number with `s`, `m`, `h` or `d`.

@@ -48,6 +48,37 @@ where
     check_updated(result.rows_affected)
 }
 
+/// Saves a changed row with optimistic concurrency: checks the version the caller
+/// expected, bumps `row_version`, stamps `updated_at` and writes only if the row still has
+/// the version `stored` that was read. CONFLICT otherwise.
+pub async fn save<A, C>(
+    db: &C,
+    mut row: A,
+    id: Uuid,
+    stored: i32,
+    expected: Option<i32>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    check_expected(expected, stored)?;
+    let column = |name: &str| {
+        <<A::Entity as EntityTrait>::Column as std::str::FromStr>::from_str(name)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("versioned table without {name}")))
+    };
+    row.set(column("row_version")?, (stored + 1).into());
+    row.set(column("updated_at")?, now.into());
+    guarded_update(
+        db,
+        row,
+        (column("id")?, id),
+        (column("row_version")?, stored),
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,9 @@
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::enums::TerritoryKind;
 use entity::{
-    api_client, audit_event, contact, location, organization, organization_succession, protocol,
-    protocol_scope, schedule, service, service_area, service_at_location, service_term, signatory,
-    term, territory, territory_member,
+    api_client, audit_event, contact, location, organization, organization_succession, person,
+    protocol, protocol_scope, referral, referral_event, schedule, service, service_area,
+    service_at_location, service_term, signatory, term, territory, territory_member,
 };
 use sea_orm::sea_query::{ExprTrait, Query};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -48,6 +48,12 @@ impl Loaders {
         };
         Self(DataLoader::new(DbLoader { db }, spawner).delay(std::time::Duration::ZERO))
     }
+
+    /// The database the loader reads (for reads that also write, such as a receiver's
+    /// first read of a referral).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.0.loader().db
+    }
 }
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;
@@ -71,6 +77,10 @@ macro_rules! key {
 }
 
 key! {
+    /// A referral by id.
+    ReferralById;
+    /// The events of a referral, oldest first.
+    EventsOfReferral;
     /// A territory by id.
     TerritoryById;
     /// An organization by id.
@@ -89,6 +99,8 @@ key! {
     SignatoryById;
     /// An audit event by id.
     AuditEventById;
+    /// A person by id (callers check visibility first).
+    PersonById;
     /// An API client by id.
     ApiClientById;
     /// The services an organization provides.
@@ -144,7 +156,9 @@ by_id!(ServiceById, service);
 by_id!(ProtocolById, protocol);
 by_id!(SignatoryById, signatory);
 by_id!(AuditEventById, audit_event);
+by_id!(PersonById, person);
 by_id!(ApiClientById, api_client);
+by_id!(ReferralById, referral);
 
 /// A loader of the rows that point at a parent through a foreign key.
 macro_rules! children {
@@ -206,6 +220,13 @@ children!(
     CreatedAt
 );
 children!(SchedulesOfService, schedule, ServiceId, service_id, Weekday);
+children!(
+    EventsOfReferral,
+    referral_event,
+    ReferralId,
+    referral_id,
+    OccurredAt
+);
 
 /// A loader of the rows reached through a link table.
 macro_rules! linked {

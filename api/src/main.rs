@@ -80,6 +80,20 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!("demo network already present; nothing changed");
             }
         }
+        Command::Keys {
+            action: KeysAction::RotateData,
+        } => {
+            let db = melt_api::db::connect(&settings).await?;
+            melt_api::db::migrate(&db).await?;
+            let protection = melt_api::crypto::DataProtection::from_settings(&settings)?;
+            let changed = melt_api::person::service::rotate_data(&db, &protection)
+                .await
+                .map_err(|e| anyhow::anyhow!("re-encryption failed: {e:?}"))?;
+            tracing::info!(
+                rows = changed,
+                "personal data re-encrypted with the current key"
+            );
+        }
         Command::ExportSchema { .. } | Command::Token(_) | Command::Keys { .. } => {}
     }
     Ok(())

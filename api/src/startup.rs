@@ -83,6 +83,7 @@ impl Application {
             crate::crypto::DataProtection::from_settings(&settings)
                 .context("cannot set up the protection of personal data")?,
         );
+        crate::jobs::spawn(db.clone(), settings.clone());
         let state = AppState {
             schema: build_schema(db.clone(), &settings, protection.clone()),
             protection,

@@ -114,6 +114,8 @@ pub fn test_settings(database_url: &str) -> Settings {
         database_url: database_url.to_owned(),
         port: 0,
         database_max_connections: 5,
+        // Tests run the jobs themselves, when they mean to.
+        jobs_interval_secs: 0,
         ..Settings::default()
     }
 }

@@ -259,18 +259,17 @@ pub async fn revoke(
 /// Saves `row` if nobody changed the client since `before` was read.
 async fn versioned_update(
     db: &impl ConnectionTrait,
-    mut row: api_client::ActiveModel,
+    row: api_client::ActiveModel,
     before: &api_client::Model,
     expected_version: Option<i32>,
 ) -> AppResult<api_client::Model> {
-    concurrency::check_expected(expected_version, before.row_version)?;
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(chrono::Utc::now());
-    concurrency::guarded_update(
+    concurrency::save(
         db,
         row,
-        (api_client::Column::Id, before.id),
-        (api_client::Column::RowVersion, before.row_version),
+        before.id,
+        before.row_version,
+        expected_version,
+        chrono::Utc::now(),
     )
     .await?;
     get(db, before.id).await

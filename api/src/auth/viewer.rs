@@ -47,8 +47,17 @@ pub mod scopes {
     pub const ORGANIZATION_WRITE: &str = "organization:write";
     /// Create and change the organization's services and their capacity.
     pub const SERVICES_WRITE: &str = "services:write";
+    /// Create, send and answer the organization's referrals.
+    pub const REFERRALS_WRITE: &str = "referrals:write";
+    /// Register, read and change the people involved with the organization.
+    pub const PERSONS_WRITE: &str = "persons:write";
     /// Every scope a client can be granted.
-    pub const ALL: [&str; 2] = [ORGANIZATION_WRITE, SERVICES_WRITE];
+    pub const ALL: [&str; 4] = [
+        ORGANIZATION_WRITE,
+        SERVICES_WRITE,
+        REFERRALS_WRITE,
+        PERSONS_WRITE,
+    ];
 }
 
 /// Whether the caller is a person or a partner system.

@@ -737,18 +737,17 @@ async fn replace_links(db: &impl ConnectionTrait, service_id: Uuid, links: Links
 /// Saves `row` if nobody changed the service since `before` was read.
 async fn versioned_update(
     db: &impl ConnectionTrait,
-    mut row: service::ActiveModel,
+    row: service::ActiveModel,
     before: &service::Model,
     expected_version: Option<i32>,
 ) -> AppResult<service::Model> {
-    concurrency::check_expected(expected_version, before.row_version)?;
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(chrono::Utc::now());
-    concurrency::guarded_update(
+    concurrency::save(
         db,
         row,
-        (service::Column::Id, before.id),
-        (service::Column::RowVersion, before.row_version),
+        before.id,
+        before.row_version,
+        expected_version,
+        chrono::Utc::now(),
     )
     .await?;
     get_service(db, before.id).await

@@ -11,6 +11,7 @@ use crate::loaders::{
     ProtocolById, ServiceById, SignatoryById, TermById, TerritoryById,
 };
 use crate::organization::types::{Contact, Location, Organization};
+use crate::person::types::{Consent, Person};
 use crate::protocol::types::{Protocol, Signatory};
 use crate::taxonomy::types::Term;
 use crate::territory::types::Territory;
@@ -44,6 +45,12 @@ pub enum Node {
     AuditEvent(AuditEvent),
     /// An API client (its organization's ORG_ADMIN only).
     ApiClient(ApiClient),
+    /// A person (only for the organizations involved with them).
+    Person(Person),
+    /// A consent of a person (only for the organizations involved with the person).
+    Consent(Consent),
+    /// A referral (only for its sender's and receiver's OPERATOR, ORG_ADMIN or client).
+    Referral(crate::referral::types::Referral),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -104,6 +111,15 @@ async fn load(
             .await?
             .filter(|m| policy::require_org_admin(viewer, m.organization_id).is_ok())
             .map(|m| Node::ApiClient(m.into())),
+        NodeKind::Person => crate::person::service::visible(loaders.db(), viewer, id)
+            .await?
+            .map(|m| Node::Person(m.into())),
+        NodeKind::Consent => crate::person::consent::visible(loaders.db(), viewer, id)
+            .await?
+            .map(|m| Node::Consent(m.into())),
+        NodeKind::Referral => crate::referral::resolvers::load_node(loaders, viewer, id)
+            .await?
+            .map(Node::Referral),
     })
 }
 

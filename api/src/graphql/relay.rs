@@ -29,10 +29,16 @@ pub enum NodeKind {
     AuditEvent,
     /// Machine credentials of a partner system.
     ApiClient,
+    /// A referral of a person between services.
+    Referral,
+    /// A person referred between services.
+    Person,
+    /// A consent to share a person's data.
+    Consent,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 10] = [
+    const ALL: [NodeKind; 13] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -43,6 +49,9 @@ impl NodeKind {
         Self::Signatory,
         Self::AuditEvent,
         Self::ApiClient,
+        Self::Referral,
+        Self::Person,
+        Self::Consent,
     ];
 
     /// The GraphQL type name.
@@ -58,6 +67,9 @@ impl NodeKind {
             Self::Signatory => "Signatory",
             Self::AuditEvent => "AuditEvent",
             Self::ApiClient => "ApiClient",
+            Self::Referral => "Referral",
+            Self::Person => "Person",
+            Self::Consent => "Consent",
         }
     }
 

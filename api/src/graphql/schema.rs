@@ -12,8 +12,12 @@ use crate::organization::registry_mutations::RegistryMutations;
 use crate::organization::resolvers::OrganizationQueries;
 use crate::organization::site_mutations::SiteMutations;
 use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::person::mutations::PersonMutations;
+use crate::person::resolvers::PersonQueries;
 use crate::protocol::mutations::ProtocolMutations;
 use crate::protocol::resolvers::ProtocolQueries;
+use crate::referral::mutations::ReferralMutations;
+use crate::referral::resolvers::ReferralQueries;
 use crate::settings::Settings;
 use crate::taxonomy::mutations::TaxonomyMutations;
 use crate::taxonomy::resolvers::TaxonomyQueries;
@@ -35,6 +39,8 @@ pub struct Query(
     ProtocolQueries,
     AuditQueries,
     ApiClientQueries,
+    PersonQueries,
+    ReferralQueries,
 );
 
 /// Changes to the network: each takes one `input` and returns a payload with
@@ -49,6 +55,8 @@ pub struct Mutation(
     RegistryMutations,
     SiteMutations,
     CatalogueMutations,
+    PersonMutations,
+    ReferralMutations,
 );
 
 /// The executable schema.

@@ -163,18 +163,17 @@ pub async fn update_profile(
 /// Saves `row` if nobody changed the organization since `before` was read.
 pub async fn versioned_update(
     db: &impl ConnectionTrait,
-    mut row: organization::ActiveModel,
+    row: organization::ActiveModel,
     before: &organization::Model,
     expected_version: Option<i32>,
 ) -> AppResult<organization::Model> {
-    concurrency::check_expected(expected_version, before.row_version)?;
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(chrono::Utc::now());
-    concurrency::guarded_update(
+    concurrency::save(
         db,
         row,
-        (organization::Column::Id, before.id),
-        (organization::Column::RowVersion, before.row_version),
+        before.id,
+        before.row_version,
+        expected_version,
+        chrono::Utc::now(),
     )
     .await?;
     get(db, before.id).await

@@ -212,14 +212,13 @@ pub async fn update_location(
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
-    concurrency::check_expected(expected_version, before.row_version)?;
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(chrono::Utc::now());
-    concurrency::guarded_update(
+    concurrency::save(
         db,
         row,
-        (location::Column::Id, id),
-        (location::Column::RowVersion, before.row_version),
+        id,
+        before.row_version,
+        expected_version,
+        chrono::Utc::now(),
     )
     .await?;
     let after = get_location(db, id).await?;
@@ -396,14 +395,13 @@ pub async fn update_contact(
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
-    concurrency::check_expected(expected_version, before.row_version)?;
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(chrono::Utc::now());
-    concurrency::guarded_update(
+    concurrency::save(
         db,
         row,
-        (contact::Column::Id, id),
-        (contact::Column::RowVersion, before.row_version),
+        id,
+        before.row_version,
+        expected_version,
+        chrono::Utc::now(),
     )
     .await?;
     let after = get_contact(db, id).await?;

@@ -2,4 +2,10 @@
 //! organizations involved with them, every read logged.
 
 pub mod access;
+pub mod consent;
 pub mod consent_rules;
+pub mod domain;
+pub mod mutations;
+pub mod resolvers;
+pub mod service;
+pub mod types;

@@ -20,8 +20,8 @@ use entity::{referral, referral_event};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -52,7 +52,11 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<person::Model
 }
 
 /// Refuses callers whose organization is not involved with the person.
-pub async fn authorize(db: &impl ConnectionTrait, viewer: &Viewer, person: Uuid) -> AppResult<Uuid> {
+pub async fn authorize(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    person: Uuid,
+) -> AppResult<Uuid> {
     let organization = acting_organization(viewer)?;
     if access::is_involved(db, person, organization).await? {
         Ok(organization)
@@ -190,7 +194,8 @@ pub async fn list(
     let mut select = person::Entity::find().filter(access::involved_with(organization));
     if let Some(code) = &query.codice_fiscale {
         let normal = code.trim().to_ascii_uppercase();
-        select = select.filter(person::Column::CodiceFiscaleHash.eq(protection.fingerprint(&normal)?));
+        select =
+            select.filter(person::Column::CodiceFiscaleHash.eq(protection.fingerprint(&normal)?));
     }
     pagination::list(db, select, &person_sort(), window, with_total).await
 }
@@ -256,7 +261,11 @@ async fn check_data(
     if let Some(date) = data.birth_date
         && date > Utc::now().date_naive()
     {
-        v.add("birthDate", FieldErrorCode::OutOfRange, "must not be in the future");
+        v.add(
+            "birthDate",
+            FieldErrorCode::OutOfRange,
+            "must not be in the future",
+        );
     }
     let citizenship = data.citizenship.map(|c| {
         let c = c.trim().to_owned();
@@ -477,7 +486,11 @@ pub async fn update(
     authorize(db, &actor.viewer, id).await?;
     let mut v = Validator::default();
     if before.erased_at.is_some() {
-        v.add("id", FieldErrorCode::InvalidState, "the person's data was erased");
+        v.add(
+            "id",
+            FieldErrorCode::InvalidState,
+            "the person's data was erased",
+        );
         return Ok(Err(v.finish()));
     }
     let checked = check_data(db, &mut v, data, false).await?;
@@ -623,7 +636,9 @@ pub async fn erase_retained(
     let cutoff = now
         .checked_sub_months(chrono::Months::new(months))
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("retention period out of range")))?;
-    let open: Vec<ReferralStatus> = ReferralStatus::iter().filter(|s| !lifecycle::is_final(*s)).collect();
+    let open: Vec<ReferralStatus> = ReferralStatus::iter()
+        .filter(|s| !lifecycle::is_final(*s))
+        .collect();
     let with_referrals = Query::select()
         .column(referral::Column::PersonId)
         .from(referral::Entity)
@@ -659,7 +674,9 @@ pub async fn rotate_data(db: &impl ConnectionTrait, protection: &DataProtection)
     let mut changed = 0;
     let mut last: Option<Uuid> = None;
     loop {
-        let mut select = person::Entity::find().order_by_asc(person::Column::Id).limit(500);
+        let mut select = person::Entity::find()
+            .order_by_asc(person::Column::Id)
+            .limit(500);
         if let Some(last) = last {
             select = select.filter(person::Column::Id.gt(last));
         }
@@ -710,7 +727,8 @@ pub async fn export(
     let row = get(db, id).await?;
     authorize(db, &actor.viewer, id).await?;
     log_access(db, actor, id, &domain::PERSONAL_FIELDS.join(","), "export").await?;
-    let decrypt = |value: &Option<String>| value.as_ref().map(|v| protection.decrypt(v)).transpose();
+    let decrypt =
+        |value: &Option<String>| value.as_ref().map(|v| protection.decrypt(v)).transpose();
     let contacts = row
         .contacts_enc
         .as_ref()
@@ -827,7 +845,10 @@ pub async fn access_log(
 ) -> AppResult<(Page<person_access::Model>, u64)> {
     let auditor = viewer.kind == ViewerKind::User && viewer.has_role(Role::Auditor);
     if !auditor {
-        return Err(policy::deny(viewer, "only auditors may read the access log"));
+        return Err(policy::deny(
+            viewer,
+            "only auditors may read the access log",
+        ));
     }
     let mut select = person_access::Entity::find();
     if let Some(person) = query.person {

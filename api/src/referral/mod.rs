@@ -1,3 +1,7 @@
 //! Referrals of people between labour and social services, and their state machine.
 
 pub mod lifecycle;
+pub mod mutations;
+pub mod resolvers;
+pub mod service;
+pub mod types;

@@ -225,14 +225,13 @@ pub async fn update_term(
     if let Some(description) = description {
         row.description = Set(description);
     }
-    concurrency::check_expected(expected_version, before.row_version)?;
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(Utc::now());
-    concurrency::guarded_update(
+    concurrency::save(
         db,
         row,
-        (term::Column::Id, before.id),
-        (term::Column::RowVersion, before.row_version),
+        before.id,
+        before.row_version,
+        expected_version,
+        Utc::now(),
     )
     .await?;
     let after = get(db, id).await?;

@@ -447,15 +447,14 @@ pub async fn update_grouping(
     }
     row.valid_from = Set(valid_from);
     row.valid_to = Set(valid_to);
-    concurrency::check_expected(expected_version, before.row_version)?;
     let now = Utc::now();
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(now);
-    concurrency::guarded_update(
+    concurrency::save(
         db,
         row,
-        (territory::Column::Id, before.id),
-        (territory::Column::RowVersion, before.row_version),
+        before.id,
+        before.row_version,
+        expected_version,
+        now,
     )
     .await?;
     if let Some(members) = members {

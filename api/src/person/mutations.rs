@@ -1,0 +1,363 @@
+//! Mutations on people and consents.
+
+use super::consent::{self, ConsentData};
+use super::domain::Contacts;
+use super::service::{self, PersonData};
+use super::types::{Consent, ContactChannel, EvidenceKind, Gender, LegalBasis, Person};
+use crate::crypto::DataProtection;
+use crate::error::GqlResult;
+use crate::graphql::actor;
+use crate::graphql::payload::{UserError, split, user_errors};
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::scalars::Date;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use std::sync::Arc;
+
+/// How to reach a person.
+#[derive(InputObject, Clone, Default)]
+pub struct PersonContactsInput {
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Postal address.
+    pub address: Option<String>,
+}
+
+impl From<PersonContactsInput> for Contacts {
+    fn from(input: PersonContactsInput) -> Self {
+        Self {
+            email: input.email,
+            phone: input.phone,
+            address: input.address,
+        }
+    }
+}
+
+/// A person to register.
+#[derive(InputObject)]
+pub struct RegisterPersonInput {
+    /// The organization registering the person (the caller's).
+    pub organization: ID,
+    /// Codice fiscale: 16 characters, check character verified.
+    pub codice_fiscale: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth (not in the future).
+    pub birth_date: Option<Date>,
+    /// Gender as declared.
+    pub gender: Option<Gender>,
+    /// Citizenship, ISO 3166-1 alpha-2 (e.g. `IT`).
+    pub citizenship: Option<String>,
+    /// ISTAT code of the municipality of residence.
+    pub residence_municipality_istat_code: Option<String>,
+    /// Languages spoken, ISO 639-1 codes.
+    #[graphql(default)]
+    pub languages: Vec<String>,
+    /// Email, phone and address.
+    pub contacts: Option<PersonContactsInput>,
+    /// Preferred contact channel (default EMAIL).
+    pub contact_channel: Option<ContactChannel>,
+}
+
+/// Result of `registerPerson`.
+#[derive(SimpleObject)]
+pub struct RegisterPersonPayload {
+    /// The person (new, or the one already registered with this codice fiscale).
+    pub person: Option<Person>,
+    /// True when the codice fiscale was already registered: the organization is now
+    /// linked to that person and nothing else changed.
+    pub already_registered: bool,
+    /// Problems with the input; nothing was changed when there are any.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Changes to a person. Omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdatePersonInput {
+    /// The person.
+    pub id: ID,
+    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+    pub expected_version: Option<i32>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Date of birth.
+    pub birth_date: Option<Date>,
+    /// Gender.
+    pub gender: Option<Gender>,
+    /// Citizenship, ISO 3166-1 alpha-2; empty clears it.
+    pub citizenship: Option<String>,
+    /// ISTAT code of the municipality of residence; empty clears it.
+    pub residence_municipality_istat_code: Option<String>,
+    /// Languages (replaces the list).
+    pub languages: Option<Vec<String>>,
+    /// Contacts (replaces all of them).
+    pub contacts: Option<PersonContactsInput>,
+    /// Preferred contact channel.
+    pub contact_channel: Option<ContactChannel>,
+}
+
+/// Result of `updatePerson`.
+#[derive(SimpleObject)]
+pub struct UpdatePersonPayload {
+    /// The person after the change; null when there are user errors.
+    pub person: Option<Person>,
+    /// Problems with the input; nothing was changed when there are any.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The person whose personal data to erase.
+#[derive(InputObject)]
+pub struct ErasePersonInput {
+    /// The person.
+    pub id: ID,
+}
+
+/// Result of `erasePerson`.
+#[derive(SimpleObject)]
+pub struct ErasePersonPayload {
+    /// The person, with the personal fields now null.
+    pub person: Option<Person>,
+    /// Problems with the input.
+    pub user_errors: Vec<UserError>,
+}
+
+/// A consent to record.
+#[derive(InputObject)]
+pub struct RecordConsentInput {
+    /// The person.
+    pub person: ID,
+    /// What the data may be used for.
+    pub purpose: String,
+    /// Legal basis.
+    pub legal_basis: LegalBasis,
+    /// Organizations the data may be shared with.
+    #[graphql(default)]
+    pub recipients: Vec<ID>,
+    /// A protocol whose signatories may receive the data.
+    pub protocol: Option<ID>,
+    /// When it was granted.
+    pub granted_at: DateTime<Utc>,
+    /// When it expires (after `grantedAt`).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Kind of evidence.
+    pub evidence_kind: EvidenceKind,
+    /// Reference to the evidence.
+    pub evidence: String,
+}
+
+/// Result of `recordConsent`.
+#[derive(SimpleObject)]
+pub struct RecordConsentPayload {
+    /// The consent; null when there are user errors.
+    pub consent: Option<Consent>,
+    /// Problems with the input; nothing was changed when there are any.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The consent to withdraw.
+#[derive(InputObject)]
+pub struct WithdrawConsentInput {
+    /// The consent.
+    pub id: ID,
+    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+    pub expected_version: Option<i32>,
+}
+
+/// Result of `withdrawConsent`.
+#[derive(SimpleObject)]
+pub struct WithdrawConsentPayload {
+    /// The consent, now withdrawn; null when there are user errors.
+    pub consent: Option<Consent>,
+    /// How many draft referrals of the person were cancelled.
+    pub cancelled_draft_referrals: i32,
+    /// Problems with the input; nothing was changed when there are any.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Mutations on people and consents.
+#[derive(Default)]
+pub struct PersonMutations;
+
+#[Object]
+impl PersonMutations {
+    /// Registers a person for an organization: its OPERATOR or ORG_ADMIN, or its client
+    /// with `persons:write`. A codice fiscale already registered is not duplicated: the
+    /// organization is linked to the existing person.
+    async fn register_person(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterPersonInput,
+    ) -> GqlResult<RegisterPersonPayload> {
+        let organization = expect_id(&input.organization, NodeKind::Organization)?;
+        let data = PersonData {
+            given_name: Some(input.given_name),
+            family_name: Some(input.family_name),
+            birth_date: input.birth_date.map(|d| d.0),
+            gender: input.gender.map(Into::into),
+            citizenship: input.citizenship,
+            residence_municipality_istat_code: input.residence_municipality_istat_code,
+            languages: Some(input.languages),
+            contacts: input.contacts.map(Into::into),
+            contact_channel: input.contact_channel.map(Into::into),
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let txn = db.begin().await?;
+        let result = service::register(
+            &txn,
+            protection,
+            &actor(ctx),
+            organization,
+            &input.codice_fiscale,
+            data,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(match result {
+            Ok(registered) => RegisterPersonPayload {
+                person: Some(registered.person.into()),
+                already_registered: registered.already_registered,
+                user_errors: Vec::new(),
+            },
+            Err(errors) => RegisterPersonPayload {
+                person: None,
+                already_registered: false,
+                user_errors: user_errors(errors),
+            },
+        })
+    }
+
+    /// Changes a person's data: organizations involved with the person only.
+    async fn update_person(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdatePersonInput,
+    ) -> GqlResult<UpdatePersonPayload> {
+        let id = expect_id(&input.id, NodeKind::Person)?;
+        let data = PersonData {
+            given_name: input.given_name,
+            family_name: input.family_name,
+            birth_date: input.birth_date.map(|d| d.0),
+            gender: input.gender.map(Into::into),
+            citizenship: input.citizenship,
+            residence_municipality_istat_code: input.residence_municipality_istat_code,
+            languages: input.languages,
+            contacts: input.contacts.map(Into::into),
+            contact_channel: input.contact_channel.map(Into::into),
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let txn = db.begin().await?;
+        let result = service::update(
+            &txn,
+            protection,
+            &actor(ctx),
+            id,
+            input.expected_version,
+            data,
+        )
+        .await?;
+        txn.commit().await?;
+        let (person, user_errors) = split(result);
+        Ok(UpdatePersonPayload {
+            person,
+            user_errors,
+        })
+    }
+
+    /// Erases a person's personal data irreversibly (right to erasure): codice fiscale,
+    /// names, contacts and birth date. Gender, citizenship, municipality and languages
+    /// stay for anonymous statistics; referrals stay as anonymous records. Idempotent.
+    /// An involved organization's OPERATOR or ORG_ADMIN (or client with
+    /// `persons:write`).
+    async fn erase_person(
+        &self,
+        ctx: &Context<'_>,
+        input: ErasePersonInput,
+    ) -> GqlResult<ErasePersonPayload> {
+        let id = expect_id(&input.id, NodeKind::Person)?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let txn = db.begin().await?;
+        let person = service::erase_and_get(&txn, &actor(ctx), id).await?;
+        txn.commit().await?;
+        Ok(ErasePersonPayload {
+            person: Some(person.into()),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Records a consent (or another legal basis) to share a person's data with
+    /// organizations or a protocol's signatories: an involved organization's OPERATOR
+    /// or ORG_ADMIN (or client with `persons:write`).
+    async fn record_consent(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordConsentInput,
+    ) -> GqlResult<RecordConsentPayload> {
+        let person = expect_id(&input.person, NodeKind::Person)?;
+        let recipients = input
+            .recipients
+            .iter()
+            .map(|id| expect_id(id, NodeKind::Organization))
+            .collect::<Result<Vec<_>, _>>()?;
+        let protocol = input
+            .protocol
+            .as_ref()
+            .map(|id| expect_id(id, NodeKind::Protocol))
+            .transpose()?;
+        let data = ConsentData {
+            person,
+            purpose: input.purpose,
+            legal_basis: input.legal_basis.into(),
+            recipients,
+            protocol,
+            granted_at: input.granted_at,
+            expires_at: input.expires_at,
+            evidence_kind: input.evidence_kind.into(),
+            evidence: input.evidence,
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let txn = db.begin().await?;
+        let result = consent::record(&txn, &actor(ctx), data).await?;
+        txn.commit().await?;
+        let (consent, user_errors) = split(result);
+        Ok(RecordConsentPayload {
+            consent,
+            user_errors,
+        })
+    }
+
+    /// Withdraws a consent; the person's draft referrals are cancelled in the same
+    /// change. An involved organization's OPERATOR or ORG_ADMIN (or client with
+    /// `persons:write`).
+    async fn withdraw_consent(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawConsentInput,
+    ) -> GqlResult<WithdrawConsentPayload> {
+        let id = expect_id(&input.id, NodeKind::Consent)?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let txn = db.begin().await?;
+        let result = consent::withdraw(&txn, &actor(ctx), id, input.expected_version).await?;
+        txn.commit().await?;
+        Ok(match result {
+            Ok((consent, cancelled)) => WithdrawConsentPayload {
+                consent: Some(consent.into()),
+                cancelled_draft_referrals: i32::try_from(cancelled).unwrap_or(i32::MAX),
+                user_errors: Vec::new(),
+            },
+            Err(errors) => WithdrawConsentPayload {
+                consent: None,
+                cancelled_draft_referrals: 0,
+                user_errors: user_errors(errors),
+            },
+        })
+    }
+}

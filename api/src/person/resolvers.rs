@@ -1,0 +1,119 @@
+//! Queries on people: `persons`, `personAccessLog`, `exportPersonData`.
+
+use super::service::{self, AccessQuery, PersonQuery};
+use super::types::{PersonAccessConnection, PersonConnection};
+use crate::auth::Viewer;
+use crate::crypto::DataProtection;
+use crate::error::GqlResult;
+use crate::graphql::actor;
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::pagination::Window;
+use async_graphql::{Context, ID, InputObject, Json, Object};
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// Filter of `persons`.
+#[derive(InputObject, Default)]
+pub struct PersonFilter {
+    /// Exactly this codice fiscale.
+    pub codice_fiscale: Option<String>,
+}
+
+/// Filter of `personAccessLog`. All given conditions must hold.
+#[derive(InputObject, Default)]
+pub struct PersonAccessLogFilter {
+    /// Global ID of the person read.
+    pub person: Option<ID>,
+    /// Token subject of the reader.
+    pub actor: Option<String>,
+    /// Global ID of the organization the reader acted for.
+    pub organization: Option<ID>,
+    /// At or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Queries on people.
+#[derive(Default)]
+pub struct PersonQueries;
+
+#[Object]
+impl PersonQueries {
+    /// People involved with the caller's organization, newest first: its OPERATOR,
+    /// ORG_ADMIN or client with `persons:write`.
+    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    async fn persons(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PersonFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<PersonConnection> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        service::acting_organization(viewer)?;
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let query = PersonQuery {
+            codice_fiscale: filter.codice_fiscale,
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let (page, total) =
+            service::list(db, protection, viewer, &query, &window, with_total).await?;
+        Ok(PersonConnection::from_page(page, total))
+    }
+
+    /// Reads of personal data, newest first. AUDITOR only.
+    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    async fn person_access_log(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PersonAccessLogFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<PersonAccessConnection> {
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let filter = filter.unwrap_or_default();
+        let query = AccessQuery {
+            person: filter
+                .person
+                .map(|id| expect_id(&id, NodeKind::Person))
+                .transpose()?,
+            actor: filter.actor,
+            organization: filter
+                .organization
+                .map(|id| expect_id(&id, NodeKind::Organization))
+                .transpose()?,
+            from: filter.from,
+            to: filter.to,
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let (page, total) = service::access_log(db, viewer, &query, &window, with_total).await?;
+        Ok(PersonAccessConnection::from_page(page, total))
+    }
+
+    /// Everything held about a person, decrypted, as JSON: the person, consents,
+    /// referrals with their events, the access log. For an involved organization's
+    /// OPERATOR or ORG_ADMIN (or client with `persons:write`); the export is logged.
+    async fn export_person_data(
+        &self,
+        ctx: &Context<'_>,
+        person_id: ID,
+    ) -> GqlResult<Json<serde_json::Value>> {
+        let id = expect_id(&person_id, NodeKind::Person)?;
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        Ok(Json(
+            service::export(db, protection, &actor(ctx), id).await?,
+        ))
+    }
+}

@@ -1,0 +1,127 @@
+//! The `referrals` and `referralCounts` queries, and referrals through `node(id:)`.
+
+use super::service::{self, ListWindow, ReferralQuery};
+use super::types::{
+    Priority, Referral, ReferralConnection, ReferralDirection, ReferralStatus, StatusCount,
+};
+use crate::audit::service::Actor;
+use crate::auth::Viewer;
+use crate::error::{AppResult, GqlResult};
+use crate::graphql::actor;
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::loaders::{Loaders, ReferralById};
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+/// Filter of `referrals`. All given conditions must hold.
+#[derive(InputObject)]
+pub struct ReferralFilter {
+    /// Referrals the caller's organization receives (INBOX) or sends (OUTBOX).
+    pub direction: ReferralDirection,
+    /// Only in these statuses.
+    pub statuses: Option<Vec<ReferralStatus>>,
+    /// Only to this service.
+    pub service: Option<ID>,
+    /// Only of this person.
+    pub person: Option<ID>,
+    /// Only due before this time.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only with these priorities.
+    pub priorities: Option<Vec<Priority>>,
+}
+
+/// Loads a referral for `node(id:)`: only the sender's and receiver's OPERATOR,
+/// ORG_ADMIN or client with `referrals:write` see it, others read null. The
+/// receiver's first read of a SENT referral marks it RECEIVED.
+pub async fn load_node(
+    loaders: &Loaders,
+    viewer: &Viewer,
+    id: uuid::Uuid,
+) -> AppResult<Option<Referral>> {
+    let Some(row) = loaders.0.load_one(ReferralById(id)).await? else {
+        return Ok(None);
+    };
+    if !service::is_visible_to(viewer, &row) {
+        return Ok(None);
+    }
+    let actor = Actor {
+        viewer: viewer.clone(),
+        request_id: None,
+    };
+    let rows = service::mark_received_on_read(loaders.db(), &actor, vec![row]).await?;
+    Ok(rows.into_iter().next().map(Referral))
+}
+
+/// Referral queries.
+#[derive(Default)]
+pub struct ReferralQueries;
+
+#[Object]
+impl ReferralQueries {
+    /// The referrals the caller's organization receives or sends, most urgent first,
+    /// then soonest due (no due date last). OPERATOR and ORG_ADMIN of an organization,
+    /// or its client with `referrals:write`. Reading SENT referrals in the inbox marks
+    /// them RECEIVED.
+    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    async fn referrals(
+        &self,
+        ctx: &Context<'_>,
+        filter: ReferralFilter,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<ReferralConnection> {
+        let actor = actor(ctx);
+        crate::referral::service::acting_organization(&actor.viewer)?;
+        let window = ListWindow::new(first, after.as_deref(), last, before.as_deref())?;
+        let query = ReferralQuery {
+            direction: filter.direction.into(),
+            statuses: filter
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            service: filter
+                .service
+                .map(|id| expect_id(&id, NodeKind::Service))
+                .transpose()?,
+            person: filter
+                .person
+                .map(|id| expect_id(&id, NodeKind::Person))
+                .transpose()?,
+            due_before: filter.due_before,
+            priorities: filter
+                .priorities
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        };
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let (page, total) = service::list(db, &actor, &query, &window, with_total).await?;
+        Ok(ReferralConnection::from_page(page, total))
+    }
+
+    /// How many referrals of the caller's inbox or outbox are in each status (every
+    /// status, zeros included).
+    async fn referral_counts(
+        &self,
+        ctx: &Context<'_>,
+        direction: ReferralDirection,
+    ) -> GqlResult<Vec<StatusCount>> {
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let counts = service::counts(db, viewer, direction.into()).await?;
+        Ok(counts
+            .into_iter()
+            .map(|(status, count)| StatusCount {
+                status: status.into(),
+                count,
+            })
+            .collect())
+    }
+}

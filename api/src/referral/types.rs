@@ -1,0 +1,356 @@
+//! GraphQL types of referrals.
+
+use super::service::{self, Direction};
+use crate::auth::Viewer;
+use crate::catalogue::types::Service;
+use crate::error::GqlResult;
+use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::loaders::{
+    EventsOfReferral, Loaders, OrganizationById, ProtocolById, ReferralById, ServiceById,
+};
+use crate::organization::types::Organization;
+use crate::protocol::types::Protocol;
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::{referral, referral_event};
+
+fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+/// Declares a GraphQL enum with conversions to and from the stored enum.
+macro_rules! mirror_enum {
+    ($(#[$meta:meta])* $name:ident => $stored:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl From<$stored> for $name {
+            fn from(value: $stored) -> Self {
+                match value {
+                    $(<$stored>::$variant => Self::$variant,)+
+                }
+            }
+        }
+
+        impl From<$name> for $stored {
+            fn from(value: $name) -> Self {
+                match value {
+                    $($name::$variant => Self::$variant,)+
+                }
+            }
+        }
+    };
+}
+
+mirror_enum!(
+    /// Where a referral is in its lifecycle.
+    ReferralStatus => entity::enums::ReferralStatus {
+        /// Being prepared by the sender; the receiver does not see it yet.
+        Draft,
+        /// Sent under a protocol; waiting for the receiver.
+        Sent,
+        /// Read by the receiver.
+        Received,
+        /// Accepted by the receiver.
+        Accepted,
+        /// Declined by the receiver or by the person (final).
+        Rejected,
+        /// The receiver is working with the person.
+        InProgress,
+        /// Paused by the receiver.
+        OnHold,
+        /// Closed with an outcome (final).
+        Completed,
+        /// Ended without success (final).
+        Failed,
+        /// Withdrawn (final).
+        Cancelled,
+        /// Not answered by its due date (final).
+        Expired,
+    }
+);
+
+mirror_enum!(
+    /// How urgent a referral is.
+    Priority => entity::enums::Priority {
+        /// Can wait.
+        Low,
+        /// The usual.
+        Normal,
+        /// Soon.
+        High,
+        /// As soon as possible.
+        Urgent,
+    }
+);
+
+mirror_enum!(
+    /// How a referral came in.
+    ReferralChannel => entity::enums::ReferralChannel {
+        /// An operator entered it.
+        Operator,
+        /// A partner system sent it through the API.
+        PartnerSystem,
+        /// A rule created it automatically.
+        AutomatedRule,
+    }
+);
+
+mirror_enum!(
+    /// Who declined a rejected referral.
+    DeclinedBy => entity::enums::DeclinedBy {
+        /// The receiving service.
+        Provider,
+        /// The person.
+        Person,
+    }
+);
+
+mirror_enum!(
+    /// Outcome recorded when a referral completes.
+    Outcome => entity::enums::Outcome {
+        /// The person enrolled in the service.
+        Enrolled,
+        /// The person completed the pathway.
+        PathwayCompleted,
+        /// The person found a job.
+        Employed,
+        /// The person started a traineeship.
+        TraineeshipStarted,
+        /// The person is not eligible.
+        NotEligible,
+        /// The person could not be reached.
+        Unreachable,
+        /// The person refused.
+        Refused,
+        /// Something else.
+        Other,
+    }
+);
+
+/// Which referrals of the caller's organization.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferralDirection {
+    /// Referrals the organization receives.
+    Inbox,
+    /// Referrals the organization sends.
+    Outbox,
+}
+
+impl From<ReferralDirection> for Direction {
+    fn from(value: ReferralDirection) -> Self {
+        match value {
+            ReferralDirection::Inbox => Self::Inbox,
+            ReferralDirection::Outbox => Self::Outbox,
+        }
+    }
+}
+
+/// A referral of a person from one organization's service to another's. Only the
+/// sender and receiver organizations see it.
+#[derive(Clone, Debug)]
+pub struct Referral(pub referral::Model);
+
+impl From<referral::Model> for Referral {
+    fn from(model: referral::Model) -> Self {
+        Self(model)
+    }
+}
+
+/// A referral of a person from one organization's service to another's. Only the
+/// sender and receiver organizations see it.
+#[Object]
+impl Referral {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Referral, self.0.id)
+    }
+    /// Where the referral is in its lifecycle.
+    async fn status(&self) -> ReferralStatus {
+        self.0.status.into()
+    }
+    /// Global ID of the person referred.
+    async fn person_id(&self) -> ID {
+        to_global_id(NodeKind::Person, self.0.person_id)
+    }
+    /// The person referred (whoever sees the referral is involved with the person;
+    /// reading personal fields is logged).
+    async fn person(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::person::types::Person>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(crate::loaders::PersonById(self.0.person_id))
+            .await?;
+        Ok(row.map(crate::person::types::Person))
+    }
+    /// The sending organization.
+    async fn sender(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.sender_organization_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+    /// Token subject of the operator (or client) who created the referral.
+    async fn sender_operator(&self) -> &str {
+        &self.0.sender_operator
+    }
+    /// The service the person is referred to.
+    async fn receiver_service(&self, ctx: &Context<'_>) -> GqlResult<Option<Service>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(ServiceById(self.0.receiver_service_id))
+            .await?;
+        Ok(row.map(Service))
+    }
+    /// The receiving organization (the service's provider).
+    async fn receiver(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let row = loaders(ctx)
+            .0
+            .load_one(OrganizationById(self.0.receiver_organization_id))
+            .await?;
+        Ok(row.map(Organization))
+    }
+    /// The protocol it was sent under (its legal basis); null before sending.
+    async fn protocol(&self, ctx: &Context<'_>) -> GqlResult<Option<Protocol>> {
+        let Some(id) = self.0.protocol_id else {
+            return Ok(None);
+        };
+        let row = loaders(ctx).0.load_one(ProtocolById(id)).await?;
+        Ok(row.map(Protocol))
+    }
+    /// NEED term codes.
+    async fn needs(&self) -> Vec<String> {
+        self.0.needs.split_whitespace().map(str::to_owned).collect()
+    }
+    /// Why the person is referred.
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    /// How urgent it is.
+    async fn priority(&self) -> Priority {
+        self.0.priority.into()
+    }
+    /// When the receiver must answer by (working days of the protocol from sending).
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    /// Global ID of the consent it relies on.
+    async fn consent_id(&self) -> Option<ID> {
+        self.0
+            .consent_id
+            .map(|id| to_global_id(NodeKind::Consent, id))
+    }
+    /// How it came in.
+    async fn channel(&self) -> ReferralChannel {
+        self.0.channel.into()
+    }
+    /// The referral this one re-routes; null when none or when the caller's
+    /// organization took no part in it.
+    async fn rerouted_from(&self, ctx: &Context<'_>) -> GqlResult<Option<Referral>> {
+        let Some(id) = self.0.rerouted_from_id else {
+            return Ok(None);
+        };
+        let viewer = ctx.data_unchecked::<Viewer>();
+        let row = loaders(ctx).0.load_one(ReferralById(id)).await?;
+        Ok(row
+            .filter(|r| service::is_visible_to(viewer, r))
+            .map(Referral))
+    }
+    /// Outcome, once completed.
+    async fn outcome(&self) -> Option<Outcome> {
+        self.0.outcome.map(Into::into)
+    }
+    /// Version of this record for optimistic concurrency: pass it as `expectedVersion`.
+    async fn row_version(&self) -> i32 {
+        self.0.row_version
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Every step of its lifecycle, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<ReferralEvent>> {
+        let rows = loaders(ctx).0.load_one(EventsOfReferral(self.0.id)).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(ReferralEvent)
+            .collect())
+    }
+}
+
+/// One step in the lifecycle of a referral.
+#[derive(Clone, Debug)]
+pub struct ReferralEvent(pub referral_event::Model);
+
+/// One step in the lifecycle of a referral.
+#[Object]
+impl ReferralEvent {
+    /// What happened: CREATE, REROUTE, SEND, MARK_RECEIVED, ACCEPT, REJECT, START, HOLD,
+    /// RESUME, COMPLETE, FAIL, CANCEL or EXPIRE.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// Status before; null on creation.
+    async fn from_status(&self) -> Option<ReferralStatus> {
+        self.0.from_status.map(Into::into)
+    }
+    /// Status after.
+    async fn to_status(&self) -> ReferralStatus {
+        self.0.to_status.into()
+    }
+    /// Token subject of who acted (`system` for expiry).
+    async fn actor_subject(&self) -> &str {
+        &self.0.actor_subject
+    }
+    /// USER, CLIENT or SYSTEM.
+    async fn actor_kind(&self) -> &str {
+        &self.0.actor_kind
+    }
+    /// The organization the actor acted for; null for the system.
+    async fn actor_organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let Some(id) = self.0.actor_organization_id else {
+            return Ok(None);
+        };
+        let row = loaders(ctx).0.load_one(OrganizationById(id)).await?;
+        Ok(row.map(Organization))
+    }
+    /// Coded reason.
+    async fn reason_code(&self) -> Option<&str> {
+        self.0.reason_code.as_deref()
+    }
+    /// Explanation.
+    async fn reason_text(&self) -> Option<&str> {
+        self.0.reason_text.as_deref()
+    }
+    /// Who declined, on a rejection.
+    async fn declined_by(&self) -> Option<DeclinedBy> {
+        self.0.declined_by.map(Into::into)
+    }
+    /// Outcome, on completion.
+    async fn outcome(&self) -> Option<Outcome> {
+        self.0.outcome.map(Into::into)
+    }
+    /// When it happened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+}
+
+/// How many referrals are in one status.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct StatusCount {
+    /// The status.
+    pub status: ReferralStatus,
+    /// How many referrals are in it.
+    pub count: u64,
+}
+
+crate::connection!(ReferralConnection, ReferralEdge, Referral, "referrals");
