@@ -231,6 +231,50 @@ mod tests {
     }
 
     #[test]
+    fn postgres_refuses_to_start_without_keys_even_with_the_development_setting() {
+        let settings = Settings {
+            database_url: "postgres://localhost/melt".into(),
+            dev_data_keys: true,
+            ..Settings::default()
+        };
+        assert!(DataProtection::from_settings(&settings).is_err());
+        let with_keys = Settings {
+            data_keys: Some(format!("k1={}", random_key())),
+            person_hash_key: Some(random_key()),
+            ..settings
+        };
+        assert!(DataProtection::from_settings(&with_keys).is_ok());
+    }
+
+    #[test]
+    fn sqlite_uses_development_keys_only_when_allowed_and_keeps_them() {
+        let dir = std::env::temp_dir().join(format!("melt-dev-keys-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let file = dir.join("keys.json");
+        let refused = Settings {
+            dev_data_keys: false,
+            dev_data_key_file: file.clone(),
+            ..Settings::default()
+        };
+        assert!(DataProtection::from_settings(&refused).is_err());
+        assert!(!file.exists());
+        let allowed = Settings {
+            dev_data_keys: true,
+            ..refused
+        };
+        let first = DataProtection::from_settings(&allowed).unwrap_or_else(|e| panic!("{e}"));
+        assert!(file.exists());
+        let sealed = first.encrypt("Maria").unwrap_or_default();
+        let again = DataProtection::from_settings(&allowed).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            again.decrypt(&sealed).ok().as_deref(),
+            Some("Maria"),
+            "the same keys"
+        );
+        std::fs::remove_dir_all(&dir).unwrap_or_default();
+    }
+
+    #[test]
     fn bad_keys_are_refused() {
         assert!(DataProtection::new("k1=short", None, &random_key()).is_err());
         assert!(

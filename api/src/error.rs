@@ -49,6 +49,13 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
+        // SQLite refuses a write that collides with a concurrent one (SQLITE_BUSY) rather
+        // than waiting: that is a concurrent change the caller can retry, not a fault.
+        if err.to_string().contains("database is locked") {
+            return Self::Conflict(
+                "the record was changed concurrently; read it again and retry".to_owned(),
+            );
+        }
         Self::Internal(err.into())
     }
 }

@@ -23,11 +23,35 @@ async fn ok(app: &TestApp, token: &str, query: &str, input: Value) -> Value {
 
 /// A person with consent and a SENT referral from the Pisa employment centre to Caritas.
 async fn sent_referral(app: &TestApp) -> (String, String) {
+    sent_referral_as(app, "RSSMRA85T10A562S").await
+}
+
+/// The same for a new person each time.
+async fn sent_referral_for(app: &TestApp) -> (String, String) {
+    let codice = ('A'..='Z')
+        .flat_map(|a| ('A'..='Z').map(move |b| format!("RSS{a}{b}A85T10A562")))
+        .map(|prefix| {
+            let check = ('A'..='Z')
+                .find(|c| {
+                    melt_api::organization::domain::CodiceFiscale::parse(&format!("{prefix}{c}"))
+                        .is_ok()
+                })
+                .unwrap_or('A');
+            format!("{prefix}{check}")
+        })
+        .nth(COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+        .unwrap_or_default();
+    sent_referral_as(app, &codice).await
+}
+
+static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+async fn sent_referral_as(app: &TestApp, codice_fiscale: &str) -> (String, String) {
     let (sender, receiver) = ("Centro per l'impiego di Pisa", "Caritas diocesana di Pisa");
     let token = app.token(Some(app.organization_id(sender).await), &[Role::Operator]);
     let register = "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { person { id } } }";
     let person = ok(app, &token, register, json!({
-        "organization": gid(app, sender).await, "codiceFiscale": "RSSMRA85T10A562S",
+        "organization": gid(app, sender).await, "codiceFiscale": codice_fiscale,
         "givenName": "Mario", "familyName": "Rossi", "languages": ["it"], "contactChannel": "PHONE",
         "residenceMunicipalityIstatCode": "050026"
     }))
@@ -148,5 +172,43 @@ async fn the_jobs_expire_overdue_referrals_then_erase_closed_cases_once() {
             .await
             .expect("run");
         assert_eq!(last, melt_api::jobs::RunReport::default(), "[{engine:?}]");
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_running_the_jobs_at_once_expire_each_referral_once() {
+    for engine in engines() {
+        let app = spawn_app_with(engine, |_| {}).await;
+        for _ in 0..3 {
+            sent_referral_for(&app).await;
+        }
+        app.db
+            .execute_unprepared("UPDATE referral SET due_at = '2020-01-01T00:00:00+00:00'")
+            .await
+            .expect("make them overdue");
+        // A second connection pool plays the second replica.
+        let replica = melt_api::db::connect(&app.settings)
+            .await
+            .expect("second pool");
+        let (a, b) = tokio::join!(
+            melt_api::jobs::run_once(&app.db, &app.settings),
+            melt_api::jobs::run_once(&replica, &app.settings)
+        );
+        let expired =
+            a.map(|r| r.expired).unwrap_or_default() + b.map(|r| r.expired).unwrap_or_default();
+        assert_eq!(
+            expired, 3,
+            "[{engine:?}] each referral expired exactly once"
+        );
+        let events = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                app.db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM referral_event WHERE action = 'EXPIRE'",
+            ))
+            .await
+            .expect("count")
+            .and_then(|r| r.try_get::<i64>("", "n").ok());
+        assert_eq!(events, Some(3), "[{engine:?}] one event per referral");
     }
 }

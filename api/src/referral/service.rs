@@ -401,7 +401,15 @@ async fn insert(
         updated_at: Set(now),
     }
     .insert(db)
-    .await?;
+    .await
+    .map_err(|error| match error.sql_err() {
+        // A concurrent request with the same key won the race: retrying returns its
+        // referral (or CONFLICT if the payloads differ).
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AppError::Conflict(
+            "a request with this idempotency key was processed concurrently; retry it".to_owned(),
+        ),
+        _ => AppError::from(error),
+    })?;
     let action = if rerouted_from.is_some() {
         "REROUTE"
     } else {
@@ -858,26 +866,44 @@ pub async fn expire_due<C: ConnectionTrait + TransactionTrait>(
             break;
         }
         for row in due {
-            let txn = db.begin().await?;
-            if guarded_status(&txn, &row, ReferralStatus::Expired, now).await? {
-                append_event(
-                    &txn,
-                    &EventActor::system(),
-                    row.id,
-                    Action::Expire.as_str(),
-                    Some(row.status),
-                    ReferralStatus::Expired,
-                    &details,
-                )
-                .await?;
-                expired += 1;
-            } else {
-                skipped.push(row.id);
+            match expire_one(db, &row, now, &details).await {
+                Ok(true) => expired += 1,
+                Ok(false) => skipped.push(row.id),
+                // Another replica is writing this row right now (SQLite reports the
+                // collision instead of waiting): it is theirs.
+                Err(AppError::Conflict(_)) => skipped.push(row.id),
+                Err(error) => return Err(error),
             }
-            txn.commit().await?;
         }
     }
     Ok(expired)
+}
+
+/// Expires one referral in its own transaction; false when another replica (or a
+/// transition) changed it first.
+async fn expire_one<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    row: &referral::Model,
+    now: DateTime<Utc>,
+    details: &Details,
+) -> AppResult<bool> {
+    let txn = db.begin().await?;
+    if !guarded_status(&txn, row, ReferralStatus::Expired, now).await? {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    append_event(
+        &txn,
+        &EventActor::system(),
+        row.id,
+        Action::Expire.as_str(),
+        Some(row.status),
+        ReferralStatus::Expired,
+        details,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 // ---------------------------------------------------------------------------------
