@@ -235,11 +235,26 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
         };
     }
     let parse_failed = parsed.is_err();
+    let accesses = Arc::new(crate::person::access::AccessCollector::default());
     let request = request
         .data(Loaders::new(state.db.clone()))
         .data(call.viewer.clone())
-        .data(call.meta.clone());
+        .data(call.meta.clone())
+        .data(accesses.clone());
     let mut response = state.schema.execute(request).await;
+    if let Err(error) = accesses.flush(&state.db).await {
+        // Personal data was read but its reads could not be logged: withhold it.
+        tracing::error!(error = ?error, "cannot write the access log");
+        let mut error = ServerError::new(
+            "Internal server error: the access log could not be written",
+            None,
+        );
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "INTERNAL_SERVER_ERROR");
+        response = Response::from_errors(vec![error]);
+    }
     let request_error = is_request_error(&response);
     add_codes(&mut response.errors, request_error, parse_failed);
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| {

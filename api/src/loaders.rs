@@ -293,6 +293,46 @@ linked!(
 );
 linked!(ScopeOfProtocol, protocol_scope, ProtocolId, territory, Code);
 
+/// Whether an organization is involved with a person (and may read their data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InvolvedWith {
+    /// The person.
+    pub person: Uuid,
+    /// The organization.
+    pub organization: Uuid,
+}
+
+impl Loader<InvolvedWith> for DbLoader {
+    type Value = bool;
+    type Error = Arc<DbErr>;
+
+    /// One query per organization asking (in practice, one per request).
+    async fn load(&self, keys: &[InvolvedWith]) -> LoadResult<InvolvedWith, bool> {
+        let mut by_org: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            by_org.entry(key.organization).or_default().push(key.person);
+        }
+        let mut map: HashMap<InvolvedWith, bool> = keys.iter().map(|k| (*k, false)).collect();
+        for (organization, persons) in by_org {
+            let involved = person::Entity::find()
+                .filter(person::Column::Id.is_in(persons))
+                .filter(crate::person::access::involved_with(organization))
+                .all(&self.db)
+                .await?;
+            for row in involved {
+                map.insert(
+                    InvolvedWith {
+                        person: row.id,
+                        organization,
+                    },
+                    true,
+                );
+            }
+        }
+        Ok(map)
+    }
+}
+
 impl Loader<SuccessionsOfOrganization> for DbLoader {
     type Value = Vec<organization_succession::Model>;
     type Error = Arc<DbErr>;

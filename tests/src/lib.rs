@@ -286,3 +286,109 @@ impl TestApp {
         row.try_get::<uuid::Uuid>("", "id").expect("id")
     }
 }
+
+/// API flows shared by tests: a person registered with consent and a referral sent from
+/// the Pisa employment centre to Caritas (both signed the MeLT protocol).
+pub mod flow {
+    use super::{Role, TestApp};
+    use serde_json::{Value, json};
+
+    pub async fn gid(app: &TestApp, name: &str) -> String {
+        let query =
+            "query($s: String) { organizations(filter: {search: $s}, first: 1) { nodes { id } } }";
+        let data = app.data(query, json!({ "s": name })).await;
+        data["organizations"]["nodes"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub async fn ok(app: &TestApp, token: &str, query: &str, input: Value) -> Value {
+        let (_, body) = app.query_as(token, query, json!({ "input": input })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"].clone()
+    }
+
+    /// A person with consent and a SENT referral from the Pisa employment centre to Caritas.
+    pub async fn sent_referral(app: &TestApp) -> (String, String) {
+        sent_referral_as(app, "RSSMRA85T10A562S").await
+    }
+
+    /// The same for a new person each time.
+    pub async fn sent_referral_for(app: &TestApp) -> (String, String) {
+        let codice = ('A'..='Z')
+            .flat_map(|a| ('A'..='Z').map(move |b| format!("RSS{a}{b}A85T10A562")))
+            .map(|prefix| {
+                let check = ('A'..='Z')
+                    .find(|c| {
+                        melt_api::organization::domain::CodiceFiscale::parse(&format!(
+                            "{prefix}{c}"
+                        ))
+                        .is_ok()
+                    })
+                    .unwrap_or('A');
+                format!("{prefix}{check}")
+            })
+            .nth(COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+            .unwrap_or_default();
+        sent_referral_as(app, &codice).await
+    }
+
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    pub async fn sent_referral_as(app: &TestApp, codice_fiscale: &str) -> (String, String) {
+        let (sender, receiver) = ("Centro per l'impiego di Pisa", "Caritas diocesana di Pisa");
+        let token = app.token(Some(app.organization_id(sender).await), &[Role::Operator]);
+        let register = "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { person { id } } }";
+        let person = ok(app, &token, register, json!({
+            "organization": gid(app, sender).await, "codiceFiscale": codice_fiscale,
+            "givenName": "Mario", "familyName": "Rossi", "languages": ["it"], "contactChannel": "PHONE",
+            "residenceMunicipalityIstatCode": "050026"
+        }))
+        .await["registerPerson"]["person"]["id"]
+            .clone();
+        let consent = "mutation($input: RecordConsentInput!) { recordConsent(input: $input) { userErrors { message } } }";
+        ok(
+            app,
+            &token,
+            consent,
+            json!({
+                "person": person, "purpose": "Invio", "legalBasis": "CONSENT",
+                "recipients": [gid(app, receiver).await], "grantedAt": "2026-01-01T00:00:00Z",
+                "evidenceKind": "DOCUMENT", "evidence": "Modulo"
+            }),
+        )
+        .await;
+        let services = app
+            .data(
+                "query($o: ID) { services(filter: {provider: $o}, first: 1) { nodes { id } } }",
+                json!({ "o": gid(app, receiver).await }),
+            )
+            .await;
+        let create = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id rowVersion } } }";
+        let referral = ok(
+            app,
+            &token,
+            create,
+            json!({
+                "person": person, "receiverService": services["services"]["nodes"][0]["id"],
+                "needs": ["EMPLOYMENT"], "reason": "Orientamento", "priority": "NORMAL"
+            }),
+        )
+        .await["createReferral"]["referral"]
+            .clone();
+        let send = "mutation($input: SendReferralInput!) { sendReferral(input: $input) { referral { id status } userErrors { message } } }";
+        let sent = ok(
+            app,
+            &token,
+            send,
+            json!({ "id": referral["id"], "expectedVersion": referral["rowVersion"] }),
+        )
+        .await;
+        assert_eq!(sent["sendReferral"]["referral"]["status"], "SENT", "{sent}");
+        (
+            person.as_str().unwrap_or_default().to_owned(),
+            referral["id"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+}

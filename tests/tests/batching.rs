@@ -145,3 +145,35 @@ async fn loader_caches_do_not_cross_requests() {
         );
     }
 }
+
+const INBOX: &str = "query($n: Int) {
+  referrals(filter: {direction: INBOX}, first: $n) {
+    nodes { id status person { givenName familyName codiceFiscale } receiverService { name } events { action } }
+  }
+}";
+
+async fn inbox_statements(app: &TestApp, token: &str, page: usize) -> usize {
+    let before = app.statement_count();
+    let (_, body) = app.query_as(token, INBOX, json!({ "n": page })).await;
+    let nodes = body["data"]["referrals"]["nodes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(nodes.len(), page, "[{:?}] {body}", app.engine);
+    assert!(nodes.iter().all(|n| n["person"]["familyName"] == "Rossi"), "{body}");
+    app.statement_count() - before
+}
+
+#[tokio::test]
+async fn reading_personal_fields_of_a_page_of_referrals_costs_the_same_for_any_page_size() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        for _ in 0..6 {
+            melt_tests::flow::sent_referral_for(&app).await;
+        }
+        let caritas = app.organization_id("Caritas diocesana di Pisa").await;
+        let token = app.token(Some(caritas), &[melt_tests::Role::Operator]);
+        // The first read marks the referrals RECEIVED; measure the reads after it.
+        inbox_statements(&app, &token, 6).await;
+        let small = inbox_statements(&app, &token, 2).await;
+        let large = inbox_statements(&app, &token, 6).await;
+        assert_eq!(small, large, "[{engine:?}] 2 referrals: {small} statements, 6: {large}");
+    }
+}

@@ -43,3 +43,34 @@ pub async fn is_involved(
         .await?;
     Ok(count > 0)
 }
+
+/// Reads of personal fields made while serving one request, written to the access log
+/// in one statement when the request ends (see [`crate::http`]).
+#[derive(Default)]
+pub struct AccessCollector(std::sync::Mutex<Vec<entity::person_access::ActiveModel>>);
+
+impl AccessCollector {
+    /// Remembers one read.
+    pub fn push(&self, entry: entity::person_access::ActiveModel) {
+        if let Ok(mut entries) = self.0.lock() {
+            entries.push(entry);
+        }
+    }
+
+    /// Writes every remembered read in one INSERT.
+    pub async fn flush(&self, db: &impl ConnectionTrait) -> AppResult<()> {
+        let entries = match self.0.lock() {
+            Ok(mut entries) => std::mem::take(&mut *entries),
+            Err(_) => return Ok(()),
+        };
+        if entries.is_empty() {
+            return Ok(());
+        }
+        for chunk in entries.chunks(500) {
+            entity::person_access::Entity::insert_many(chunk.to_vec())
+                .exec(db)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -83,6 +83,37 @@ pub async fn visible(
         .await?)
 }
 
+/// An access-log row for a read of `fields` of `person` by `actor`.
+pub fn access_entry(
+    actor: &Actor,
+    person: Uuid,
+    fields: &str,
+    purpose: &str,
+) -> person_access::ActiveModel {
+    person_access::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        occurred_at: Set(Utc::now()),
+        actor_subject: Set(actor.viewer.subject.clone()),
+        actor_organization_id: Set(actor.viewer.organization),
+        person_id: Set(person),
+        fields: Set(fields.to_owned()),
+        purpose: Set(purpose.to_owned()),
+        request_id: Set(actor.request_id.clone()),
+    }
+}
+
+/// Decrypts one personal field of a person the caller was found to be involved with.
+pub fn decrypt_field(
+    protection: &DataProtection,
+    row: &person::Model,
+    field: PersonalField,
+) -> AppResult<Option<String>> {
+    field
+        .stored(row)
+        .map(|value| protection.decrypt(value))
+        .transpose()
+}
+
 /// Appends a row to the access log.
 pub async fn log_access(
     db: &impl ConnectionTrait,

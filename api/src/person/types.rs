@@ -121,10 +121,39 @@ impl From<person::Model> for Person {
 }
 
 impl Person {
+    /// Reads a personal field: the involvement check is batched per request and the read
+    /// is logged with the request's other reads in one statement (or at once where no
+    /// collector is installed, as on websockets).
     async fn personal(&self, ctx: &Context<'_>, field: PersonalField) -> GqlResult<Option<String>> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let actor = actor(ctx);
+        let organization = service::acting_organization(&actor.viewer)?;
+        let key = crate::loaders::InvolvedWith {
+            person: self.0.id,
+            organization,
+        };
+        let involved = ctx
+            .data_unchecked::<Loaders>()
+            .0
+            .load_one(key)
+            .await?
+            .unwrap_or(false);
+        if !involved {
+            return Err(crate::auth::policy::deny(
+                &actor.viewer,
+                "only organizations involved with the person may see it",
+            )
+            .into());
+        }
+        let entry = service::access_entry(&actor, self.0.id, field.name(), "read");
+        match ctx.data_opt::<Arc<crate::person::access::AccessCollector>>() {
+            Some(collector) => collector.push(entry),
+            None => {
+                let db = ctx.data_unchecked::<DatabaseConnection>();
+                sea_orm::ActiveModelTrait::insert(entry, db).await?;
+            }
+        }
         let protection = ctx.data_unchecked::<Arc<DataProtection>>();
-        Ok(service::read_field(db, protection, &actor(ctx), &self.0, field).await?)
+        Ok(service::decrypt_field(protection, &self.0, field)?)
     }
 }
 
