@@ -155,9 +155,15 @@ const INBOX: &str = "query($n: Int) {
 async fn inbox_statements(app: &TestApp, token: &str, page: usize) -> usize {
     let before = app.statement_count();
     let (_, body) = app.query_as(token, INBOX, json!({ "n": page })).await;
-    let nodes = body["data"]["referrals"]["nodes"].as_array().cloned().unwrap_or_default();
+    let nodes = body["data"]["referrals"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(nodes.len(), page, "[{:?}] {body}", app.engine);
-    assert!(nodes.iter().all(|n| n["person"]["familyName"] == "Rossi"), "{body}");
+    assert!(
+        nodes.iter().all(|n| n["person"]["familyName"] == "Rossi"),
+        "{body}"
+    );
     app.statement_count() - before
 }
 
@@ -174,6 +180,9 @@ async fn reading_personal_fields_of_a_page_of_referrals_costs_the_same_for_any_p
         inbox_statements(&app, &token, 6).await;
         let small = inbox_statements(&app, &token, 2).await;
         let large = inbox_statements(&app, &token, 6).await;
-        assert_eq!(small, large, "[{engine:?}] 2 referrals: {small} statements, 6: {large}");
+        assert_eq!(
+            small, large,
+            "[{engine:?}] 2 referrals: {small} statements, 6: {large}"
+        );
     }
 }
