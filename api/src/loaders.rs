@@ -97,6 +97,8 @@ key! {
     ProtocolById;
     /// A signatory by id.
     SignatoryById;
+    /// A succession by id.
+    SuccessionById;
     /// An audit event by id.
     AuditEventById;
     /// A person by id (callers check visibility first).
@@ -155,6 +157,7 @@ by_id!(TermById, term);
 by_id!(ServiceById, service);
 by_id!(ProtocolById, protocol);
 by_id!(SignatoryById, signatory);
+by_id!(SuccessionById, organization_succession);
 by_id!(AuditEventById, audit_event);
 by_id!(PersonById, person);
 by_id!(ApiClientById, api_client);

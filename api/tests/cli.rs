@@ -229,3 +229,94 @@ fn bad_roles_and_organizations_are_refused_with_a_message() {
     }
     assert!(!key.exists(), "no key is created for a refused request");
 }
+
+/// Runs `melt` against an SQLite database with the given data keys.
+fn melt_with_db(
+    dir: &Path,
+    database: &str,
+    data_keys: &str,
+    hash_key: &str,
+    args: &[&str],
+) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_melt"))
+        .args(args)
+        .current_dir(dir)
+        .env("DATABASE_URL", database)
+        .env("MELT_SIGNING_KEY_FILE", dir.join("key.pem"))
+        .env("MELT_DATA_KEYS", data_keys)
+        .env("MELT_PERSON_HASH_KEY", hash_key)
+        .env_remove("MELT_CONFIG")
+        .env_remove("MELT_DATA_KEY_CURRENT")
+        .output()
+        .expect("run melt")
+}
+
+#[tokio::test]
+async fn keys_rotate_data_reencrypts_personal_data_with_the_current_key() {
+    use melt_api::crypto::{DataProtection, random_key};
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("melt.db").display());
+    let (k1, k2, hash) = (random_key(), random_key(), random_key());
+    let old_keys = format!("k1={k1}");
+    let seeded = melt_with_db(dir.path(), &database, &old_keys, &hash, &["seed"]);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+
+    let old = DataProtection::new(&old_keys, None, &hash).expect("keys");
+    let db = Database::connect(&database).await.expect("connect");
+    let backend = db.get_database_backend();
+    let org = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT id FROM organization LIMIT 1",
+        ))
+        .await
+        .expect("query")
+        .and_then(|row| row.try_get::<uuid::Uuid>("", "id").ok())
+        .expect("an organization");
+    let sealed = old.encrypt("Rossignoli").expect("encrypt");
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "INSERT INTO person (id, created_at, updated_at, family_name_enc, languages, contact_channel, registered_by_organization_id, row_version) VALUES (?, ?, ?, ?, 'it', 'PHONE', ?, 1)",
+        [
+            uuid::Uuid::now_v7().into(),
+            chrono::Utc::now().into(),
+            chrono::Utc::now().into(),
+            sealed.clone().into(),
+            org.into(),
+        ],
+    ))
+    .await
+    .expect("insert person");
+
+    let both = format!("k1={k1},k2={k2}");
+    let rotated = melt_with_db(
+        dir.path(),
+        &database,
+        &both,
+        &hash,
+        &["keys", "rotate-data"],
+    );
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let stored = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT family_name_enc FROM person",
+        ))
+        .await
+        .expect("query")
+        .and_then(|row| row.try_get::<String>("", "family_name_enc").ok())
+        .unwrap_or_default();
+    assert!(
+        stored.starts_with("k2:"),
+        "re-encrypted with the current key: {stored}"
+    );
+    let new = DataProtection::new(&both, None, &hash).expect("keys");
+    assert_eq!(new.decrypt(&stored).ok().as_deref(), Some("Rossignoli"));
+    let k2_only = DataProtection::new(&format!("k2={k2}"), None, &hash).expect("keys");
+    assert_eq!(
+        k2_only.decrypt(&stored).ok().as_deref(),
+        Some("Rossignoli"),
+        "k1 can go"
+    );
+}

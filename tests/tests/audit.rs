@@ -189,3 +189,44 @@ async fn the_audit_log_filters_by_actor_organization_operation_and_time_and_page
         assert_eq!(nodes(&page2)[0]["id"], all[3]["id"]);
     }
 }
+
+#[tokio::test]
+async fn every_audited_object_id_refetches_its_object() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let admin = app.token(None, &[Role::RegionalAdmin]);
+        let record = "mutation($input: RecordSuccessionInput!) {
+          recordSuccession(input: $input) { succession { id } userErrors { code } }
+        }";
+        let input = json!({
+            "predecessor": org_id(&app, "Forium").await,
+            "successor": org_id(&app, "CNA Pisa").await,
+            "effectiveOn": "2026-06-30",
+            "dissolvePredecessor": true,
+        });
+        let (_, body) = app
+            .query_as(&admin, record, json!({ "input": input }))
+            .await;
+        let succession = body["data"]["recordSuccession"]["succession"]["id"].clone();
+        assert!(succession.is_string(), "[{engine:?}] {body}");
+        make_changes(&app).await;
+        let auditor = app.token(None, &[Role::Auditor]);
+        let (_, log) = app.query_as(&auditor, LOG, json!({ "first": 100 })).await;
+        let events = nodes(&log);
+        assert!(
+            events.iter().any(|e| e["objectId"] == succession),
+            "[{engine:?}] {log}"
+        );
+        let node = "query($id: ID!) { node(id: $id) { __typename id } }";
+        for event in events {
+            let (_, body) = app
+                .query_as(&admin, node, json!({ "id": event["objectId"] }))
+                .await;
+            assert_eq!(
+                body["data"]["node"]["__typename"], event["objectType"],
+                "[{engine:?}] {body}"
+            );
+            assert_eq!(body["data"]["node"]["id"], event["objectId"]);
+        }
+    }
+}

@@ -41,6 +41,8 @@ pub enum Node {
     Protocol(Protocol),
     /// A signatory of a protocol.
     Signatory(Signatory),
+    /// A succession between organizations.
+    Succession(crate::organization::types::Succession),
     /// An entry of the audit log (AUDITOR and REGIONAL_ADMIN only).
     AuditEvent(AuditEvent),
     /// An API client (its organization's ORG_ADMIN only).
@@ -98,6 +100,10 @@ async fn load(
             .load_one(SignatoryById(id))
             .await?
             .map(|m| Node::Signatory(m.into())),
+        NodeKind::Succession => l
+            .load_one(crate::loaders::SuccessionById(id))
+            .await?
+            .map(|m| Node::Succession(crate::organization::types::Succession(m))),
         NodeKind::AuditEvent => {
             if policy::require_auditor(viewer).is_err() {
                 return Ok(None);

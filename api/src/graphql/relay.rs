@@ -25,6 +25,8 @@ pub enum NodeKind {
     Protocol,
     /// An organization's adherence to a protocol.
     Signatory,
+    /// One organization taking over another's duties.
+    Succession,
     /// An entry of the audit log.
     AuditEvent,
     /// Machine credentials of a partner system.
@@ -38,7 +40,7 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 13] = [
+    const ALL: [NodeKind; 14] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -47,6 +49,7 @@ impl NodeKind {
         Self::Service,
         Self::Protocol,
         Self::Signatory,
+        Self::Succession,
         Self::AuditEvent,
         Self::ApiClient,
         Self::Referral,
@@ -65,6 +68,7 @@ impl NodeKind {
             Self::Service => "Service",
             Self::Protocol => "Protocol",
             Self::Signatory => "Signatory",
+            Self::Succession => "Succession",
             Self::AuditEvent => "AuditEvent",
             Self::ApiClient => "ApiClient",
             Self::Referral => "Referral",

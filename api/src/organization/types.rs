@@ -282,6 +282,10 @@ pub struct Succession(pub organization_succession::Model);
 /// duties passing to a health trust). History is kept, never overwritten.
 #[Object]
 impl Succession {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeKind::Succession, self.0.id)
+    }
     /// The organization whose duties passed on.
     async fn predecessor(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
         let row = loaders(ctx)
