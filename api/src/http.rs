@@ -46,29 +46,29 @@ fn unauthorized() -> HttpResponse {
         .body(error_body("UNAUTHENTICATED", "the access token was not accepted").to_string())
 }
 
-/// The caller: anonymous without `Authorization`, else the verified token's subject.
-/// Why a token was refused is logged at debug level and never returned.
-pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Viewer, HttpResponse> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+/// The caller an `Authorization` value names: anonymous without one, else the verified
+/// bearer token's subject. Why a token was refused is logged at debug level and never
+/// returned; `Err(())` is all the caller learns.
+async fn viewer_of(state: &AppState, authorization: Option<Option<&str>>) -> Result<Viewer, ()> {
+    let Some(value) = authorization else {
         return Ok(Viewer::anonymous());
     };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty());
-    let Some(token) = token else {
-        tracing::debug!("authorization header is not a bearer token");
-        return Err(unauthorized());
+    let Some(token) = value.and_then(crate::auth::token::bearer) else {
+        tracing::debug!("authorization is not a bearer token");
+        return Err(());
     };
     crate::auth::token::verify(&state.auth.keys, &state.settings, token)
         .await
-        .map_err(|reason| {
-            tracing::debug!(%reason, "access token refused");
-            unauthorized()
-        })
+        .map_err(|reason| tracing::debug!(%reason, "access token refused"))
+}
+
+/// The caller of an HTTP request; 401 for a token that is not accepted.
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Viewer, HttpResponse> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().ok());
+    viewer_of(state, header).await.map_err(|()| unauthorized())
 }
 
 fn request_meta(req: &HttpRequest) -> RequestMeta {
@@ -417,24 +417,13 @@ async fn viewer_from_init(
     let header = payload
         .get("Authorization")
         .or_else(|| payload.get("authorization"))
-        .and_then(serde_json::Value::as_str);
-    let Some(header) = header else {
-        return Ok(Viewer::anonymous());
-    };
-    let token = header
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .unwrap_or_default();
-    crate::auth::token::verify(&state.auth.keys, &state.settings, token)
-        .await
-        .map_err(|reason| {
-            tracing::debug!(%reason, "websocket access token refused");
-            async_graphql::ErrorExtensions::extend_with(
-                async_graphql::Error::new("the access token was not accepted"),
-                |_, e| e.set("code", "UNAUTHENTICATED"),
-            )
-        })
+        .map(serde_json::Value::as_str);
+    viewer_of(state, header).await.map_err(|()| {
+        async_graphql::ErrorExtensions::extend_with(
+            async_graphql::Error::new("the access token was not accepted"),
+            |_, e| e.set("code", "UNAUTHENTICATED"),
+        )
+    })
 }
 
 /// GET /graphql/ws: GraphQL over websocket (graphql-ws and graphql-transport-ws

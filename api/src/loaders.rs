@@ -345,6 +345,7 @@ impl Loader<SuccessionsOfOrganization> for DbLoader {
         keys: &[SuccessionsOfOrganization],
     ) -> LoadResult<SuccessionsOfOrganization, Self::Value> {
         let keys = ids(keys);
+        let wanted: std::collections::HashSet<Uuid> = keys.iter().copied().collect();
         let rows = organization_succession::Entity::find()
             .filter(
                 organization_succession::Column::PredecessorId
@@ -357,7 +358,7 @@ impl Loader<SuccessionsOfOrganization> for DbLoader {
         let mut map: HashMap<SuccessionsOfOrganization, Self::Value> = HashMap::new();
         for row in rows {
             for side in [row.predecessor_id, row.successor_id] {
-                if keys.contains(&side) {
+                if wanted.contains(&side) {
                     map.entry(SuccessionsOfOrganization(side))
                         .or_default()
                         .push(row.clone());
@@ -379,6 +380,7 @@ impl Loader<MunicipalitiesOfTerritory> for DbLoader {
         keys: &[MunicipalitiesOfTerritory],
     ) -> LoadResult<MunicipalitiesOfTerritory, Self::Value> {
         let keys = ids(keys);
+        let wanted: std::collections::HashSet<Uuid> = keys.iter().copied().collect();
         let mut map: HashMap<MunicipalitiesOfTerritory, Self::Value> = HashMap::new();
         let members = territory_member::Entity::find()
             .find_also_related(territory::Entity)
@@ -425,7 +427,7 @@ impl Loader<MunicipalitiesOfTerritory> for DbLoader {
                     owners.push(*region);
                 }
             }
-            for owner in owners.into_iter().filter(|o| keys.contains(o)) {
+            for owner in owners.into_iter().filter(|o| wanted.contains(o)) {
                 map.entry(MunicipalitiesOfTerritory(owner))
                     .or_default()
                     .push(municipality.clone());

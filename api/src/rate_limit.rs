@@ -77,7 +77,7 @@ impl Limits {
 /// The `sub` claim of a bearer token, unverified (for bucketing only).
 pub fn unverified_subject(authorization: Option<&str>) -> Option<String> {
     use base64::Engine;
-    let token = authorization?.split_once(' ')?.1.trim();
+    let token = crate::auth::token::bearer(authorization?)?;
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)

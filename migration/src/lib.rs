@@ -10,6 +10,7 @@ mod m20261128_000002_territories;
 mod m20261128_000003_taxonomies;
 mod m20261128_000004_identity;
 mod m20261128_000005_referrals;
+mod tables;
 pub mod text;
 
 /// The ordered list of migrations.

@@ -3,62 +3,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::tables::{entity_table, fk, index, link_table, n};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn n(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-/// A table with a UUID primary key `id` and `created_at` / `updated_at`.
-fn entity_table(name: &str) -> TableCreateStatement {
-    Table::create()
-        .table(n(name))
-        .col(pk_uuid(n("id")))
-        .col(timestamp_with_time_zone(n("created_at")))
-        .col(timestamp_with_time_zone(n("updated_at")))
-        .to_owned()
-}
-
-/// A link table with a composite primary key over two UUID columns.
-fn link_table(name: &str, left: (&str, &str), right: (&str, &str)) -> TableCreateStatement {
-    Table::create()
-        .table(n(name))
-        .col(uuid(n(left.0)))
-        .col(uuid(n(right.0)))
-        .col(timestamp_with_time_zone(n("created_at")))
-        .primary_key(Index::create().col(n(left.0)).col(n(right.0)))
-        .foreign_key(&mut fk(name, left.0, left.1, ForeignKeyAction::Cascade))
-        .foreign_key(&mut fk(name, right.0, right.1, ForeignKeyAction::Cascade))
-        .to_owned()
-}
-
-fn fk(
-    table: &str,
-    col: &str,
-    target: &str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{table}_{col}"))
-        .from(n(table), n(col))
-        .to(n(target), n("id"))
-        .on_delete(on_delete)
-        .to_owned()
-}
-
-fn index(table: &str, cols: &[&str], unique: bool) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(format!("ix_{table}_{}", cols.join("_")))
-        .table(n(table));
-    for col in cols {
-        stmt.col(n(col));
-    }
-    if unique {
-        stmt.unique();
-    }
-    stmt.to_owned()
-}
 
 /// Tables in creation order (dropped in reverse).
 const TABLES: &[&str] = &[

@@ -24,46 +24,52 @@ struct Row {
     cadastral_code: String,
 }
 
-fn insert(
+/// One territory row to insert.
+struct NewTerritory<'a> {
     id: uuid::Uuid,
-    kind: &str,
-    code: &str,
-    name: &str,
+    kind: &'static str,
+    code: &'a str,
+    name: &'a str,
     parent: Option<uuid::Uuid>,
-    cadastral: Option<&str>,
-    abbreviation: Option<&str>,
-) -> InsertStatement {
+    cadastral: Option<&'a str>,
+    abbreviation: Option<&'a str>,
+}
+
+/// One multi-row INSERT of territories.
+fn insert(rows: &[NewTerritory<'_>]) -> Result<InsertStatement, DbErr> {
     let now = chrono::Utc::now();
-    Query::insert()
-        .into_table(Alias::new("territory"))
-        .columns(
-            [
-                "id",
-                "kind",
-                "code",
-                "name",
-                "search_name",
-                "parent_id",
-                "cadastral_code",
-                "abbreviation",
-                "created_at",
-                "updated_at",
-            ]
-            .map(Alias::new),
-        )
-        .values_panic([
-            id.into(),
-            kind.into(),
-            code.into(),
-            name.into(),
-            fold(name).into(),
-            parent.into(),
-            cadastral.map(str::to_owned).into(),
-            abbreviation.map(str::to_owned).into(),
+    let mut stmt = Query::insert();
+    stmt.into_table(Alias::new("territory")).columns(
+        [
+            "id",
+            "kind",
+            "code",
+            "name",
+            "search_name",
+            "parent_id",
+            "cadastral_code",
+            "abbreviation",
+            "created_at",
+            "updated_at",
+        ]
+        .map(Alias::new),
+    );
+    for row in rows {
+        stmt.values([
+            row.id.into(),
+            row.kind.into(),
+            row.code.into(),
+            row.name.into(),
+            fold(row.name).into(),
+            row.parent.into(),
+            row.cadastral.map(str::to_owned).into(),
+            row.abbreviation.map(str::to_owned).into(),
             now.into(),
             now.into(),
         ])
-        .to_owned()
+        .map_err(|e| DbErr::Migration(format!("territory row: {e}")))?;
+    }
+    Ok(stmt.to_owned())
 }
 
 #[async_trait::async_trait]
@@ -75,47 +81,48 @@ impl MigrationTrait for Migration {
             .collect::<Result<_, _>>()
             .map_err(|e| DbErr::Migration(format!("municipality list: {e}")))?;
         let region = uuid::Uuid::now_v7();
-        m.exec_stmt(insert(
-            region,
-            "REGION",
-            REGION_CODE,
-            "Toscana",
-            None,
-            None,
-            None,
-        ))
+        m.exec_stmt(insert(&[NewTerritory {
+            id: region,
+            kind: "REGION",
+            code: REGION_CODE,
+            name: "Toscana",
+            parent: None,
+            cadastral: None,
+            abbreviation: None,
+        }])?)
         .await?;
-        let mut provinces: BTreeMap<String, uuid::Uuid> = BTreeMap::new();
+        let mut provinces: BTreeMap<&str, uuid::Uuid> = BTreeMap::new();
+        let mut province_rows = Vec::new();
         for row in &rows {
-            if provinces.contains_key(&row.province_code) {
+            if provinces.contains_key(row.province_code.as_str()) {
                 continue;
             }
             let id = uuid::Uuid::now_v7();
-            provinces.insert(row.province_code.clone(), id);
-            m.exec_stmt(insert(
+            provinces.insert(&row.province_code, id);
+            province_rows.push(NewTerritory {
                 id,
-                "PROVINCE",
-                &row.province_code,
-                &row.province_name,
-                Some(region),
-                None,
-                Some(&row.province_abbr),
-            ))
-            .await?;
+                kind: "PROVINCE",
+                code: &row.province_code,
+                name: &row.province_name,
+                parent: Some(region),
+                cadastral: None,
+                abbreviation: Some(&row.province_abbr),
+            });
         }
-        for row in &rows {
-            let parent = provinces.get(&row.province_code).copied();
-            m.exec_stmt(insert(
-                uuid::Uuid::now_v7(),
-                "MUNICIPALITY",
-                &row.istat_code,
-                &row.name,
-                parent,
-                Some(&row.cadastral_code),
-                None,
-            ))
-            .await?;
-        }
+        m.exec_stmt(insert(&province_rows)?).await?;
+        let municipalities: Vec<NewTerritory<'_>> = rows
+            .iter()
+            .map(|row| NewTerritory {
+                id: uuid::Uuid::now_v7(),
+                kind: "MUNICIPALITY",
+                code: &row.istat_code,
+                name: &row.name,
+                parent: provinces.get(row.province_code.as_str()).copied(),
+                cadastral: Some(&row.cadastral_code),
+                abbreviation: None,
+            })
+            .collect();
+        m.exec_stmt(insert(&municipalities)?).await?;
         Ok(())
     }
 

@@ -4,12 +4,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::tables::n;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn n(name: &str) -> Alias {
-    Alias::new(name)
-}
 
 /// Tables whose rows are changed through mutations and carry a `row_version`.
 const VERSIONED: &[&str] = &[

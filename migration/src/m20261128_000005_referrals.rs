@@ -4,48 +4,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::tables::{entity_table, fk, index, link_table, n};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn n(name: &str) -> Alias {
-    Alias::new(name)
-}
-
-fn fk(
-    table: &str,
-    col: &str,
-    target: &str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(format!("fk_{table}_{col}"))
-        .from(n(table), n(col))
-        .to(n(target), n("id"))
-        .on_delete(on_delete)
-        .to_owned()
-}
-
-fn index(table: &str, cols: &[&str], unique: bool) -> IndexCreateStatement {
-    let mut stmt = Index::create();
-    stmt.name(format!("ix_{table}_{}", cols.join("_")))
-        .table(n(table));
-    for col in cols {
-        stmt.col(n(col));
-    }
-    if unique {
-        stmt.unique();
-    }
-    stmt.to_owned()
-}
-
-fn table(name: &str) -> TableCreateStatement {
-    Table::create()
-        .table(n(name))
-        .col(pk_uuid(n("id")))
-        .col(timestamp_with_time_zone(n("created_at")))
-        .col(timestamp_with_time_zone(n("updated_at")))
-        .to_owned()
-}
 
 const TABLES: &[&str] = &[
     "person",
@@ -60,7 +22,7 @@ const TABLES: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let mut person = table("person");
+        let mut person = entity_table("person");
         person
             // Encrypted values are `<key id>:<base64(nonce || ciphertext)>`.
             .col(text_null(n("codice_fiscale_enc")))
@@ -94,36 +56,16 @@ impl MigrationTrait for Migration {
             .await?;
 
         // Organizations that registered the person (besides the first one).
-        m.create_table(
-            Table::create()
-                .table(n("person_link"))
-                .col(uuid(n("person_id")))
-                .col(uuid(n("organization_id")))
-                .col(timestamp_with_time_zone(n("created_at")))
-                .primary_key(
-                    Index::create()
-                        .col(n("person_id"))
-                        .col(n("organization_id")),
-                )
-                .foreign_key(&mut fk(
-                    "person_link",
-                    "person_id",
-                    "person",
-                    ForeignKeyAction::Cascade,
-                ))
-                .foreign_key(&mut fk(
-                    "person_link",
-                    "organization_id",
-                    "organization",
-                    ForeignKeyAction::Cascade,
-                ))
-                .to_owned(),
-        )
+        m.create_table(link_table(
+            "person_link",
+            ("person_id", "person"),
+            ("organization_id", "organization"),
+        ))
         .await?;
         m.create_index(index("person_link", &["organization_id"], false))
             .await?;
 
-        let mut consent = table("consent");
+        let mut consent = entity_table("consent");
         consent
             .col(uuid(n("person_id")))
             .col(string_len(n("purpose"), 500))
@@ -158,31 +100,11 @@ impl MigrationTrait for Migration {
         m.create_index(index("consent", &["person_id"], false))
             .await?;
 
-        m.create_table(
-            Table::create()
-                .table(n("consent_recipient"))
-                .col(uuid(n("consent_id")))
-                .col(uuid(n("organization_id")))
-                .col(timestamp_with_time_zone(n("created_at")))
-                .primary_key(
-                    Index::create()
-                        .col(n("consent_id"))
-                        .col(n("organization_id")),
-                )
-                .foreign_key(&mut fk(
-                    "consent_recipient",
-                    "consent_id",
-                    "consent",
-                    ForeignKeyAction::Cascade,
-                ))
-                .foreign_key(&mut fk(
-                    "consent_recipient",
-                    "organization_id",
-                    "organization",
-                    ForeignKeyAction::Cascade,
-                ))
-                .to_owned(),
-        )
+        m.create_table(link_table(
+            "consent_recipient",
+            ("consent_id", "consent"),
+            ("organization_id", "organization"),
+        ))
         .await?;
 
         m.create_table(
@@ -204,7 +126,7 @@ impl MigrationTrait for Migration {
         m.create_index(index("person_access", &["occurred_at", "id"], false))
             .await?;
 
-        let mut referral = table("referral");
+        let mut referral = entity_table("referral");
         referral
             .col(uuid(n("person_id")))
             .col(uuid(n("sender_organization_id")))

@@ -103,6 +103,15 @@ fn strings(value: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
+pub fn bearer(authorization: &str) -> Option<&str> {
+    authorization
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
 /// Verifies a bearer token and maps its claims to a [`Viewer`].
 pub async fn verify(
     keys: &KeyRing,

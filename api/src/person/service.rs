@@ -122,18 +122,9 @@ pub async fn log_access(
     fields: &str,
     purpose: &str,
 ) -> AppResult<()> {
-    person_access::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        occurred_at: Set(Utc::now()),
-        actor_subject: Set(actor.viewer.subject.clone()),
-        actor_organization_id: Set(actor.viewer.organization),
-        person_id: Set(person),
-        fields: Set(fields.to_owned()),
-        purpose: Set(purpose.to_owned()),
-        request_id: Set(actor.request_id.clone()),
-    }
-    .insert(db)
-    .await?;
+    access_entry(actor, person, fields, purpose)
+        .insert(db)
+        .await?;
     Ok(())
 }
 
@@ -169,23 +160,6 @@ impl PersonalField {
             Self::Contacts => row.contacts_enc.as_ref(),
         }
     }
-}
-
-/// Reads one personal field for an involved caller: checks access, logs the read
-/// (purpose "read") and decrypts. Null once the person is erased.
-pub async fn read_field(
-    db: &impl ConnectionTrait,
-    protection: &DataProtection,
-    actor: &Actor,
-    row: &person::Model,
-    field: PersonalField,
-) -> AppResult<Option<String>> {
-    authorize(db, &actor.viewer, row.id).await?;
-    log_access(db, actor, row.id, field.name(), "read").await?;
-    field
-        .stored(row)
-        .map(|value| protection.decrypt(value))
-        .transpose()
 }
 
 /// Decrypts the contacts JSON.
