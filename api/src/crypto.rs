@@ -153,6 +153,31 @@ impl DataProtection {
         String::from_utf8(plain).map_err(|_| fail("not UTF-8"))
     }
 
+    /// Encrypts free text about a person; the empty text (as left by erasure) stays
+    /// empty.
+    pub fn encrypt_text(&self, plaintext: &str) -> AppResult<String> {
+        if plaintext.is_empty() {
+            Ok(String::new())
+        } else {
+            self.encrypt(plaintext)
+        }
+    }
+
+    /// Decrypts free text written by [`DataProtection::encrypt_text`].
+    pub fn decrypt_text(&self, stored: &str) -> AppResult<String> {
+        if stored.is_empty() {
+            Ok(String::new())
+        } else {
+            self.decrypt(stored)
+        }
+    }
+
+    /// True when `stored` is a value this service encrypted with a key it knows
+    /// (false for plaintext written before free text was encrypted).
+    pub fn is_encrypted(&self, stored: &str) -> bool {
+        self.decrypt(stored).is_ok()
+    }
+
     /// True when `stored` was encrypted with the current key.
     pub fn is_current(&self, stored: &str) -> bool {
         stored

@@ -22,7 +22,9 @@ pub struct RunReport {
 /// Runs every job once.
 pub async fn run_once(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<RunReport> {
     let now = Utc::now();
-    let expired = crate::referral::service::expire_due(db, now)
+    let receiver_access =
+        crate::person::access::ReceiverAccess::days(settings.receiver_access_days);
+    let expired = crate::referral::service::expire_due(db, now, receiver_access.0)
         .await
         .map_err(|e| anyhow::anyhow!("expiry job: {e:?}"))?;
     let erased = match settings.retention_months {

@@ -296,39 +296,42 @@ linked!(
 );
 linked!(ScopeOfProtocol, protocol_scope, ProtocolId, territory, Code);
 
-/// Whether an organization is involved with a person (and may read their data).
+/// How an organization sees a person (absent: not at all), by the rule of
+/// [`crate::person::access`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct InvolvedWith {
+pub struct PersonAccessOf {
     /// The person.
     pub person: Uuid,
     /// The organization.
     pub organization: Uuid,
 }
 
-impl Loader<InvolvedWith> for DbLoader {
-    type Value = bool;
+impl Loader<PersonAccessOf> for DbLoader {
+    type Value = crate::person::access::Access;
     type Error = Arc<DbErr>;
 
-    /// One query per organization asking (in practice, one per request).
-    async fn load(&self, keys: &[InvolvedWith]) -> LoadResult<InvolvedWith, bool> {
+    /// Two statements per organization asking (in practice, one organization per
+    /// request).
+    async fn load(
+        &self,
+        keys: &[PersonAccessOf],
+    ) -> LoadResult<PersonAccessOf, crate::person::access::Access> {
         let mut by_org: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for key in keys {
             by_org.entry(key.organization).or_default().push(key.person);
         }
-        let mut map: HashMap<InvolvedWith, bool> = keys.iter().map(|k| (*k, false)).collect();
+        let now = chrono::Utc::now();
+        let mut map = HashMap::new();
         for (organization, persons) in by_org {
-            let involved = person::Entity::find()
-                .filter(person::Column::Id.is_in(persons))
-                .filter(crate::person::access::involved_with(organization))
-                .all(&self.db)
-                .await?;
-            for row in involved {
+            let found =
+                crate::person::access::access_to(&self.db, &persons, organization, now).await?;
+            for (person, access) in found {
                 map.insert(
-                    InvolvedWith {
-                        person: row.id,
+                    PersonAccessOf {
+                        person,
                         organization,
                     },
-                    true,
+                    access,
                 );
             }
         }

@@ -107,6 +107,8 @@ pub struct Settings {
     /// Erase people whose referrals have all been closed for this many months (unset:
     /// never).
     pub retention_months: Option<u32>,
+    /// Days a referral's receiver keeps reading it and its person after it ended.
+    pub receiver_access_days: u32,
     /// How often the background jobs (expiry, retention) run, in seconds; 0 disables
     /// them.
     pub jobs_interval_secs: u64,
@@ -154,6 +156,7 @@ impl Default for Settings {
             dev_data_keys: true,
             dev_data_key_file: PathBuf::from("melt-dev-data-keys.json"),
             retention_months: None,
+            receiver_access_days: 90,
             jobs_interval_secs: 60,
         }
     }

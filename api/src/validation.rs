@@ -18,6 +18,20 @@ pub enum FieldErrorCode {
     Taken,
     /// The object is in a state that does not allow the change.
     InvalidState,
+    /// Sending: no protocol in force binds the sender and the receiver.
+    NoProtocolInForce,
+    /// Sending: the receiver is invited to a protocol in force but has not signed it.
+    ReceiverNotSigned,
+    /// Sending: the person's municipality is outside every shared protocol's scope.
+    OutsideProtocolScope,
+    /// Sending: no valid consent covers sharing with the receiver.
+    NoValidConsent,
+    /// Sending: the service is not ACTIVE.
+    ServiceNotActive,
+    /// Sending: the service's area does not cover the person's municipality.
+    OutsideServiceArea,
+    /// Sending: the person's municipality of residence is unknown.
+    ResidenceUnknown,
 }
 
 /// A problem with one input field.

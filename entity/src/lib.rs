@@ -14,7 +14,6 @@ pub mod organization;
 pub mod organization_succession;
 pub mod person;
 pub mod person_access;
-pub mod person_link;
 pub mod protocol;
 pub mod protocol_scope;
 pub mod referral;

@@ -25,6 +25,11 @@ pub struct Model {
     pub rerouted_from_id: Option<Uuid>,
     pub status: ReferralStatus,
     pub outcome: Option<Outcome>,
+    /// When it was sent (null while a draft, and for drafts cancelled unsent).
+    pub sent_at: Option<DateTimeUtc>,
+    /// Until when its receiver may read it and its person once it ended (null while
+    /// open).
+    pub receiver_access_until: Option<DateTimeUtc>,
     pub idempotency_key: Option<String>,
     pub request_hash: Option<String>,
     pub row_version: i32,

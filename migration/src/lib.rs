@@ -1,7 +1,7 @@
 //! Database migrations of the MeLT network API.
 //!
-//! Every migration runs on SQLite and PostgreSQL alike: only portable column types,
-//! no engine-specific SQL.
+//! Every migration runs on SQLite and PostgreSQL alike: portable column types and
+//! statements; the one exception widens columns whose length only PostgreSQL bounds.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -10,6 +10,7 @@ mod m20261128_000002_territories;
 mod m20261128_000003_taxonomies;
 mod m20261128_000004_identity;
 mod m20261128_000005_referrals;
+mod m20261202_000006_trust;
 mod tables;
 pub mod text;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_taxonomies::Migration),
             Box::new(m20261128_000004_identity::Migration),
             Box::new(m20261128_000005_referrals::Migration),
+            Box::new(m20261202_000006_trust::Migration),
         ]
     }
 }

@@ -186,6 +186,11 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
 }
 
 impl TestApp {
+    /// The keys the app protects personal data with (to write protected rows directly).
+    pub fn protection(&self) -> melt_api::crypto::DataProtection {
+        melt_api::crypto::DataProtection::from_settings(&self.settings).expect("data keys")
+    }
+
     /// POSTs a query and returns the JSON body, asserting HTTP 200.
     pub async fn query(&self, query: &str, variables: Value) -> Value {
         let response = self

@@ -199,16 +199,22 @@ async fn insert_referral(
     let service = any_service_of(app, receiver).await;
     sql(
         app,
-        "INSERT INTO referral (id, person_id, sender_organization_id, sender_operator, receiver_service_id, receiver_organization_id, needs, reason, priority, channel, status, row_version, created_at, updated_at) VALUES (?, ?, ?, 'op', ?, ?, '', 'test', 'NORMAL', 'OPERATOR', ?, 1, ?, ?)",
+        "INSERT INTO referral (id, person_id, sender_organization_id, sender_operator, receiver_service_id, receiver_organization_id, needs, reason, priority, channel, status, row_version, created_at, updated_at, sent_at, receiver_access_until) VALUES (?, ?, ?, 'op', ?, ?, '', ?, 'NORMAL', 'OPERATOR', ?, 1, ?, ?, ?, ?)",
         vec![
             id.into(),
             person.into(),
             sender.into(),
             service.into(),
             receiver.into(),
+            app.protection().encrypt("test").expect("encrypt").into(),
             status.into(),
             updated_at.into(),
             updated_at.into(),
+            // Sent unless a draft; the receiver's access ends with a final state.
+            (status != "DRAFT").then_some(updated_at).into(),
+            matches!(status, "COMPLETED" | "REJECTED" | "FAILED" | "CANCELLED" | "EXPIRED")
+                .then_some(updated_at)
+                .into(),
         ],
     )
     .await;
@@ -315,7 +321,8 @@ async fn a_registered_person_reads_back_decrypted_and_the_table_holds_no_plainte
 }
 
 #[tokio::test]
-async fn registering_the_same_codice_fiscale_again_links_the_existing_person() {
+async fn registering_a_codice_fiscale_known_elsewhere_gives_the_organization_its_own_record_and_reveals_nothing()
+ {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let id = registered(&app, "Forium", CF).await;
@@ -329,33 +336,44 @@ async fn registering_the_same_codice_fiscale_again_links_the_existing_person() {
 
         let mut input = person_input(&org_gid(&app, "impiego di Pisa").await, &CF.to_lowercase());
         input["givenName"] = json!("Other");
-        let body = register(&app, &token, input).await;
+        let body = register(&app, &token, input.clone()).await;
         let payload = &body["data"]["registerPerson"];
         assert_eq!(payload["userErrors"], json!([]), "[{engine:?}] {body}");
-        assert_eq!(payload["alreadyRegistered"], true);
-        assert_eq!(payload["person"]["id"], json!(id));
+        assert_eq!(payload["alreadyRegistered"], false, "[{engine:?}] {body}");
+        let own = payload["person"]["id"].clone();
+        assert_ne!(own, json!(id), "[{engine:?}] a record of its own");
         assert_eq!(
-            payload["person"]["givenName"], "Mario",
-            "nothing overwritten"
+            payload["person"]["givenName"], "Other",
+            "[{engine:?}] what it entered, not Forium's values"
         );
-        assert_eq!(payload["person"]["registeredBy"]["name"], "Forium");
+        assert_eq!(
+            payload["person"]["registeredBy"]["name"],
+            "Centro per l'impiego di Pisa"
+        );
         assert_eq!(
             count(&app, "SELECT COUNT(*) AS n FROM person", vec![]).await,
-            1
+            2
+        );
+        // Registering again returns its own record, unchanged.
+        input["givenName"] = json!("Third");
+        let body = register(&app, &token, input).await;
+        let payload = &body["data"]["registerPerson"];
+        assert_eq!(payload["person"]["id"], own, "[{engine:?}] {body}");
+        assert_eq!(
+            payload["person"]["givenName"], "Other",
+            "[{engine:?}] {body}"
         );
         assert_eq!(
-            count(
-                &app,
-                "SELECT COUNT(*) AS n FROM person_link WHERE organization_id = ?",
-                vec![cpi.into()]
-            )
-            .await,
-            1
+            count(&app, "SELECT COUNT(*) AS n FROM person", vec![]).await,
+            2
         );
+        // Forium's record stays out of its reach.
         let (_, after) = app.query_as(&token, NODE, json!({ "id": id })).await;
+        assert!(after["data"]["node"].is_null(), "[{engine:?}] {after}");
+        let (_, body) = app.query_as(&token, PERSONS, json!({ "cf": CF })).await;
         assert_eq!(
-            after["data"]["node"]["familyName"], "Rossini",
-            "[{engine:?}] {after}"
+            body["data"]["persons"]["totalCount"], 1,
+            "[{engine:?}] only its own record: {body}"
         );
     }
 }
@@ -397,13 +415,13 @@ async fn an_organization_not_involved_cannot_see_the_person_anywhere() {
         assert!(body["data"]["node"].is_null(), "[{engine:?}] {body}");
         let export = "query($id: ID!) { exportPersonData(personId: $id) }";
         let (_, body) = app.query_as(&stranger, export, json!({ "id": id })).await;
-        assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
+        assert_eq!(first_error_code(&body), "NOT_FOUND", "[{engine:?}] {body}");
         let erase = "mutation($id: ID!) { erasePerson(input: {id: $id}) { person { id } } }";
         let (_, body) = app.query_as(&stranger, erase, json!({ "id": id })).await;
-        assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
+        assert_eq!(first_error_code(&body), "NOT_FOUND", "[{engine:?}] {body}");
         let update = "mutation($id: ID!) { updatePerson(input: {id: $id, givenName: \"X\"}) { person { id } } }";
         let (_, body) = app.query_as(&stranger, update, json!({ "id": id })).await;
-        assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
+        assert_eq!(first_error_code(&body), "NOT_FOUND", "[{engine:?}] {body}");
 
         // The regional administration and auditors never see personal data.
         for role in [Role::RegionalAdmin, Role::Auditor] {
@@ -425,8 +443,11 @@ async fn an_organization_not_involved_cannot_see_the_person_anywhere() {
         let body = app.query(NODE, json!({ "id": id })).await;
         assert!(body["data"]["node"].is_null(), "[{engine:?}] {body}");
 
-        // A referral to CNA Pisa makes it involved.
+        // A draft to CNA Pisa shows it nothing; once sent, it reads the shared fields.
         let person = row_id(&id);
+        insert_referral(&app, person, forium_id, other_id, "DRAFT", years_ago(0)).await;
+        let (_, body) = app.query_as(&stranger, NODE, json!({ "id": id })).await;
+        assert!(body["data"]["node"].is_null(), "[{engine:?}] {body}");
         insert_referral(&app, person, forium_id, other_id, "SENT", years_ago(0)).await;
         let (_, body) = app.query_as(&stranger, NODE, json!({ "id": id })).await;
         assert_eq!(
@@ -467,7 +488,7 @@ async fn every_read_of_personal_fields_appears_in_the_access_log_for_auditors_on
         let log = &body["data"]["personAccessLog"];
         assert_eq!(
             log["totalCount"].as_i64(),
-            Some(before + 2),
+            Some(before + 3),
             "[{engine:?}] {body}"
         );
         let newest: Vec<String> = log["nodes"]
@@ -475,11 +496,12 @@ async fn every_read_of_personal_fields_appears_in_the_access_log_for_auditors_on
             .cloned()
             .unwrap_or_default()
             .iter()
-            .take(2)
+            .take(3)
             .map(|n| n["fields"][0].as_str().unwrap_or_default().to_owned())
             .collect();
         assert!(newest.contains(&"givenName".to_owned()), "{newest:?}");
         assert!(newest.contains(&"codiceFiscale".to_owned()), "{newest:?}");
+        assert!(newest.contains(&"birthDate".to_owned()), "{newest:?}");
         let entry = &log["nodes"][0];
         assert_eq!(entry["purpose"], "read");
         assert_eq!(entry["personId"], json!(id));
@@ -675,7 +697,7 @@ async fn a_consent_is_recorded_listed_and_withdrawn_cancelling_draft_referrals()
             fields.contains(&json!(["input", "expiresAt"]).to_string()),
             "[{engine:?}] {body}"
         );
-        // A stranger may not record one.
+        // A stranger may not record one: the person is unknown to it.
         let stranger = app.token(
             Some(app.organization_id("CNA Pisa").await),
             &[Role::Operator],
@@ -683,7 +705,7 @@ async fn a_consent_is_recorded_listed_and_withdrawn_cancelling_draft_referrals()
         let (_, body) = app
             .query_as(&stranger, RECORD, json!({ "input": input }))
             .await;
-        assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
+        assert_eq!(first_error_code(&body), "NOT_FOUND", "[{engine:?}] {body}");
 
         let list =
             "query($id: ID!) { node(id: $id) { ... on Person { consents { id purpose } } } }";
@@ -738,8 +760,28 @@ async fn the_export_contains_the_persons_data_and_is_logged() {
         assert_eq!(data["person"]["givenName"], "Mario");
         assert_eq!(data["person"]["contacts"]["phone"], "+39 050 123456");
         assert_eq!(data["referrals"].as_array().map(Vec::len), Some(1));
-        assert_eq!(data["referrals"][0]["referral"]["status"], "SENT");
+        assert_eq!(data["referrals"][0]["status"], "SENT");
+        assert_eq!(data["referrals"][0]["reason"], "test", "decrypted");
         assert!(data["accessLog"].as_array().is_some_and(|a| !a.is_empty()));
+        // The receiver's export: the shared fields and the referral it received only.
+        let receiver = app.token(Some(cpi), &[Role::Operator]);
+        let (_, body) = app.query_as(&receiver, export, json!({ "id": id })).await;
+        let data = &body["data"]["exportPersonData"];
+        assert_eq!(data["person"]["givenName"], "Mario", "[{engine:?}] {body}");
+        assert!(data["person"]["gender"].is_null(), "[{engine:?}] {body}");
+        assert!(
+            data["person"]["citizenship"].is_null(),
+            "[{engine:?}] {body}"
+        );
+        assert_eq!(data["consents"], json!([]), "[{engine:?}] {body}");
+        assert_eq!(data["referrals"].as_array().map(Vec::len), Some(1));
+        let own_reads = data["accessLog"].as_array().cloned().unwrap_or_default();
+        assert!(
+            own_reads
+                .iter()
+                .all(|a| a["actor_organization_id"] == json!(cpi.to_string())),
+            "[{engine:?}] only its own reads: {body}"
+        );
         let auditor = app.token(None, &[Role::Auditor]);
         let (_, body) = app
             .query_as(&auditor, ACCESS_LOG, json!({ "person": id }))
@@ -755,7 +797,7 @@ async fn the_export_contains_the_persons_data_and_is_logged() {
 }
 
 #[tokio::test]
-async fn erasing_a_person_clears_the_personal_fields_and_keeps_the_referrals() {
+async fn erasing_a_person_clears_every_personal_value_and_keeps_the_referrals_coded_facts() {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let id = registered(&app, "Forium", CF).await;
@@ -778,13 +820,17 @@ async fn erasing_a_person_clears_the_personal_fields_and_keeps_the_referrals() {
                 "familyName",
                 "contacts",
                 "birthDate",
+                "gender",
+                "citizenship",
             ] {
                 assert!(person[field].is_null(), "[{engine:?}] {field}: {body}");
             }
-            assert_eq!(person["gender"], "MALE");
-            assert_eq!(person["citizenship"], "IT");
-            assert_eq!(person["languages"], json!(["it", "en"]));
+            assert_eq!(person["languages"], json!([]), "[{engine:?}] {body}");
         }
+        // The referral's free text is gone too; its coded facts stay.
+        let reason =
+            "SELECT COUNT(*) AS n FROM referral WHERE reason = '' AND status = 'COMPLETED'";
+        assert_eq!(count(&app, reason, vec![]).await, 1, "[{engine:?}]");
         assert!(
             raw_person(&app, row_id(&id))
                 .await

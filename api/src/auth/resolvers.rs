@@ -29,6 +29,9 @@ pub enum RoleName {
     Operator,
     /// An auditor.
     Auditor,
+    /// The regional data protection officer (a data subject's requests across the
+    /// network).
+    DataProtectionOfficer,
 }
 
 impl From<super::Role> for RoleName {
@@ -38,6 +41,7 @@ impl From<super::Role> for RoleName {
             super::Role::OrgAdmin => Self::OrgAdmin,
             super::Role::Operator => Self::Operator,
             super::Role::Auditor => Self::Auditor,
+            super::Role::DataProtectionOfficer => Self::DataProtectionOfficer,
         }
     }
 }

@@ -13,15 +13,19 @@ pub enum Role {
     Operator,
     /// Reads the audit and access logs.
     Auditor,
+    /// The regional data protection officer: answers a data subject's request across
+    /// the whole network (export, erasure), with a stated reason, audited.
+    DataProtectionOfficer,
 }
 
 impl Role {
     /// All roles.
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::RegionalAdmin,
         Role::OrgAdmin,
         Role::Operator,
         Role::Auditor,
+        Role::DataProtectionOfficer,
     ];
 
     /// The name used in tokens and on the command line.
@@ -31,6 +35,7 @@ impl Role {
             Self::OrgAdmin => "ORG_ADMIN",
             Self::Operator => "OPERATOR",
             Self::Auditor => "AUDITOR",
+            Self::DataProtectionOfficer => "DATA_PROTECTION_OFFICER",
         }
     }
 

@@ -20,6 +20,24 @@ pub enum UserErrorCode {
     Taken,
     /// The object's state does not allow this change.
     InvalidState,
+    /// Sending a referral: no protocol in force binds the sender and the receiver.
+    NoProtocolInForce,
+    /// Sending a referral: the receiver is invited to a protocol in force with the
+    /// sender but has not signed it.
+    ReceiverNotSigned,
+    /// Sending a referral: the person's municipality is outside the scope of every
+    /// protocol in force both organizations signed.
+    OutsideProtocolScope,
+    /// Sending a referral: no valid consent (or other legal basis) covers sharing the
+    /// person's data with the receiver.
+    NoValidConsent,
+    /// Sending a referral: the service is not ACTIVE.
+    ServiceNotActive,
+    /// Sending a referral: the service's area does not cover the person's
+    /// municipality.
+    OutsideServiceArea,
+    /// Sending a referral: the person's municipality of residence is unknown.
+    ResidenceUnknown,
 }
 
 impl From<FieldErrorCode> for UserErrorCode {
@@ -32,6 +50,13 @@ impl From<FieldErrorCode> for UserErrorCode {
             FieldErrorCode::NotFound => Self::NotFound,
             FieldErrorCode::Taken => Self::Taken,
             FieldErrorCode::InvalidState => Self::InvalidState,
+            FieldErrorCode::NoProtocolInForce => Self::NoProtocolInForce,
+            FieldErrorCode::ReceiverNotSigned => Self::ReceiverNotSigned,
+            FieldErrorCode::OutsideProtocolScope => Self::OutsideProtocolScope,
+            FieldErrorCode::NoValidConsent => Self::NoValidConsent,
+            FieldErrorCode::ServiceNotActive => Self::ServiceNotActive,
+            FieldErrorCode::OutsideServiceArea => Self::OutsideServiceArea,
+            FieldErrorCode::ResidenceUnknown => Self::ResidenceUnknown,
         }
     }
 }

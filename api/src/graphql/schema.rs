@@ -81,6 +81,9 @@ pub fn build_schema(
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(db)
         .data(protection)
+        .data(crate::person::access::ReceiverAccess::days(
+            settings.receiver_access_days,
+        ))
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
         .limit_recursive_depth(settings.max_recursive_depth)

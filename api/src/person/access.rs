@@ -1,71 +1,204 @@
-//! Who is involved with a person: the organization that registered them, those that
-//! registered them again, and the senders and receivers of their referrals. Only they
-//! may read the person's data — in lists, nested fields and `node(id:)` alike.
+//! Who sees a person: the one rule, in one place.
+//!
+//! - Each organization's record of a person is its own: the organization that
+//!   registered it (its **owner**) sees and changes all of it. Records of the same
+//!   codice fiscale are linked only through the keyed hash, never shown across
+//!   organizations.
+//! - The **receiver** of a referral sees the referral, its events and the shared fields
+//!   of the sender's record ([`Access::shares`]) from the moment it is SENT, while it
+//!   is open and until `receiver_access_until` after it ended. A DRAFT (and a draft
+//!   cancelled unsent) exists only for its sender.
+//! - Everyone else sees nothing, and an id it may not see reads exactly like an unknown
+//!   one (NOT_FOUND).
 
 use crate::error::AppResult;
-use entity::{person, person_link, referral};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use chrono::{DateTime, Utc};
+use entity::{person, referral};
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
-/// Condition on `person` rows: the person is involved with `organization`.
-pub fn involved_with(organization: Uuid) -> Condition {
-    let linked = Query::select()
-        .column(person_link::Column::PersonId)
-        .from(person_link::Entity)
-        .and_where(Expr::col(person_link::Column::OrganizationId).eq(organization))
-        .to_owned();
-    let referred = Query::select()
+/// How long a referral's receiver keeps reading it and its person after it ended
+/// (the setting `receiver_access_days`; schema data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceiverAccess(pub chrono::Duration);
+
+impl ReceiverAccess {
+    /// The period of `days` days.
+    pub fn days(days: u32) -> Self {
+        Self(chrono::Duration::days(i64::from(days)))
+    }
+}
+
+/// How much of a person an organization sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Its own record: every field, consents, changes, export, erasure.
+    Owner,
+    /// The receiver of a sent referral: the fields the sender shares, read only.
+    Receiver,
+}
+
+/// A personal value of a person record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The codice fiscale.
+    CodiceFiscale,
+    /// Given and family names.
+    Names,
+    /// Email, phone, address and the preferred channel.
+    Contacts,
+    /// Date of birth.
+    BirthDate,
+    /// Gender.
+    Gender,
+    /// Citizenship.
+    Citizenship,
+    /// Municipality of residence.
+    Residence,
+    /// Languages spoken.
+    Languages,
+    /// The person's consents.
+    Consents,
+}
+
+impl Access {
+    /// True when this access includes `field`. A referral's receiver gets what it needs
+    /// to take the person in charge: names, codice fiscale, contacts, languages,
+    /// residence municipality and birth date; never gender, citizenship or consents.
+    pub fn shares(self, field: Field) -> bool {
+        match self {
+            Self::Owner => true,
+            Self::Receiver => {
+                !matches!(field, Field::Gender | Field::Citizenship | Field::Consents)
+            }
+        }
+    }
+}
+
+/// Condition on `referral` rows: received by `organization` and readable by it at
+/// `now` (sent, and open or within its access period).
+fn received_and_readable(organization: Uuid, now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(referral::Column::ReceiverOrganizationId.eq(organization))
+        .add(referral::Column::SentAt.is_not_null())
+        .add(
+            Condition::any()
+                .add(referral::Column::ReceiverAccessUntil.is_null())
+                .add(referral::Column::ReceiverAccessUntil.gt(now)),
+        )
+}
+
+/// Condition on `referral` rows: `organization` may read the referral at `now`.
+pub fn referral_readable(organization: Uuid, now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(referral::Column::SenderOrganizationId.eq(organization))
+        .add(received_and_readable(organization, now))
+}
+
+/// Condition on `referral` rows of `organization`'s inbox: what it may read as the
+/// receiver at `now`.
+pub fn inbox(organization: Uuid, now: DateTime<Utc>) -> Condition {
+    received_and_readable(organization, now)
+}
+
+/// True when `organization` may read the referral `row` at `now` (the same rule as
+/// [`referral_readable`], on a loaded row).
+pub fn can_read_referral(organization: Uuid, row: &referral::Model, now: DateTime<Utc>) -> bool {
+    row.sender_organization_id == organization
+        || (row.receiver_organization_id == organization
+            && row.sent_at.is_some()
+            && row.receiver_access_until.is_none_or(|until| until > now))
+}
+
+/// Condition on `person` rows: `organization` sees the person at `now`.
+pub fn person_visible(organization: Uuid, now: DateTime<Utc>) -> Condition {
+    let received = Query::select()
         .column(referral::Column::PersonId)
         .from(referral::Entity)
-        .cond_where(
-            Condition::any()
-                .add(Expr::col(referral::Column::SenderOrganizationId).eq(organization))
-                .add(Expr::col(referral::Column::ReceiverOrganizationId).eq(organization)),
-        )
+        .cond_where(received_and_readable(organization, now))
         .to_owned();
     Condition::any()
         .add(person::Column::RegisteredByOrganizationId.eq(organization))
-        .add(person::Column::Id.in_subquery(linked))
-        .add(person::Column::Id.in_subquery(referred))
+        .add(person::Column::Id.in_subquery(received))
 }
 
-/// True when `organization` is involved with the person.
-pub async fn is_involved(
+/// How `organization` sees each of `persons` at `now` (absent: not at all), in two
+/// statements whatever the number of persons.
+pub async fn access_to(
+    db: &impl ConnectionTrait,
+    persons: &[Uuid],
+    organization: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Uuid, Access)>, DbErr> {
+    if persons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let owned: Vec<Uuid> = person::Entity::find()
+        .select_only()
+        .column(person::Column::Id)
+        .filter(person::Column::Id.is_in(persons.iter().copied()))
+        .filter(person::Column::RegisteredByOrganizationId.eq(organization))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let received: Vec<Uuid> = referral::Entity::find()
+        .select_only()
+        .column(referral::Column::PersonId)
+        .distinct()
+        .filter(referral::Column::PersonId.is_in(persons.iter().copied()))
+        .filter(received_and_readable(organization, now))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: Vec<(Uuid, Access)> = owned.iter().map(|id| (*id, Access::Owner)).collect();
+    out.extend(
+        received
+            .into_iter()
+            .filter(|id| !owned.contains(id))
+            .map(|id| (id, Access::Receiver)),
+    );
+    Ok(out)
+}
+
+/// How `organization` sees one person now.
+pub async fn access_of(
     db: &impl ConnectionTrait,
     person: Uuid,
     organization: Uuid,
-) -> AppResult<bool> {
-    let count = person::Entity::find()
-        .filter(person::Column::Id.eq(person))
-        .filter(involved_with(organization))
-        .count(db)
-        .await?;
-    Ok(count > 0)
+) -> AppResult<Option<Access>> {
+    Ok(access_to(db, &[person], organization, Utc::now())
+        .await?
+        .into_iter()
+        .map(|(_, access)| access)
+        .next())
 }
 
 /// Reads of personal fields made while serving one request, written to the access log
-/// in one statement when the request ends (see [`crate::http`]).
+/// in one statement when the request ends (see [`crate::http`]). A poisoned lock still
+/// yields its entries: a privacy log never drops a read.
 #[derive(Default)]
 pub struct AccessCollector(std::sync::Mutex<Vec<entity::person_access::ActiveModel>>);
 
 impl AccessCollector {
     /// Remembers one read.
     pub fn push(&self, entry: entity::person_access::ActiveModel) {
-        if let Ok(mut entries) = self.0.lock() {
-            entries.push(entry);
-        }
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(entry);
     }
 
     /// Writes every remembered read in one INSERT.
     pub async fn flush(&self, db: &impl ConnectionTrait) -> AppResult<()> {
-        let entries = match self.0.lock() {
-            Ok(mut entries) => std::mem::take(&mut *entries),
-            Err(_) => return Ok(()),
-        };
-        if entries.is_empty() {
-            return Ok(());
-        }
+        let entries = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         for chunk in entries.chunks(500) {
             entity::person_access::Entity::insert_many(chunk.to_vec())
                 .exec(db)

@@ -4,12 +4,14 @@
 use super::service as people;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::concurrency;
+use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{DateTime, Utc};
 use entity::enums::{EvidenceKind, LegalBasis};
-use entity::{consent, consent_recipient, organization, protocol};
+use entity::{consent, consent_recipient, organization, person, protocol};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -64,14 +66,15 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<consent::Mode
         .ok_or(AppError::NotFound("consent"))
 }
 
-/// Records a consent (an involved organization's operator, administrator or client).
+/// Records a consent on the caller's organization's own record of the person (its
+/// operator, administrator or client). The evidence is encrypted like the names.
 pub async fn record(
     db: &impl ConnectionTrait,
+    protection: &DataProtection,
     actor: &Actor,
     data: ConsentData,
 ) -> AppResult<Checked<consent::Model>> {
-    let person = people::get(db, data.person).await?;
-    let organization = people::authorize(db, &actor.viewer, person.id).await?;
+    let (person, organization) = people::get_own(db, &actor.viewer, data.person).await?;
     let mut v = Validator::default();
     let purpose = v.text("purpose", &data.purpose, 500);
     let evidence = v.text("evidence", &data.evidence, 1000);
@@ -134,7 +137,7 @@ pub async fn record(
         expires_at: Set(data.expires_at),
         withdrawn_at: Set(None),
         evidence_kind: Set(data.evidence_kind),
-        evidence: Set(evidence),
+        evidence: Set(protection.encrypt_text(&evidence)?),
         recorded_by_organization_id: Set(organization),
         row_version: Set(1),
         created_at: Set(now),
@@ -166,7 +169,7 @@ pub async fn record(
     Ok(Ok(row))
 }
 
-/// Withdraws a consent and cancels the person's draft referrals in the same
+/// Withdraws a consent of the caller's organization's own record and cancels the person's draft referrals in the same
 /// transaction. Returns the consent and how many drafts were cancelled.
 pub async fn withdraw(
     db: &impl ConnectionTrait,
@@ -174,8 +177,9 @@ pub async fn withdraw(
     id: Uuid,
     expected_version: Option<i32>,
 ) -> AppResult<Checked<(consent::Model, u64)>> {
-    let before = get(db, id).await?;
-    people::authorize(db, &actor.viewer, before.person_id).await?;
+    let before = visible(db, &actor.viewer, id)
+        .await?
+        .ok_or(AppError::NotFound("consent"))?;
     concurrency::check_expected(expected_version, before.row_version)?;
     if before.withdrawn_at.is_some() {
         let mut v = Validator::default();
@@ -244,16 +248,23 @@ pub async fn recipients_of(db: &impl ConnectionTrait, consent: Uuid) -> AppResul
         .collect())
 }
 
-/// The consent if the caller may see its person, None otherwise (for `node(id:)`).
+/// The consent if it belongs to the caller's organization's own record of the person
+/// (consents are never shared with a referral's receiver), None otherwise.
 pub async fn visible(
     db: &impl ConnectionTrait,
     viewer: &crate::auth::Viewer,
     id: Uuid,
 ) -> AppResult<Option<consent::Model>> {
-    let Some(row) = consent::Entity::find_by_id(id).one(db).await? else {
+    let Ok(organization) = people::acting_organization(viewer) else {
         return Ok(None);
     };
-    Ok(people::visible(db, viewer, row.person_id)
-        .await?
-        .map(|_| row))
+    let own_records = Query::select()
+        .column(person::Column::Id)
+        .from(person::Entity)
+        .and_where(Expr::col(person::Column::RegisteredByOrganizationId).eq(organization))
+        .to_owned();
+    Ok(consent::Entity::find_by_id(id)
+        .filter(consent::Column::PersonId.in_subquery(own_records))
+        .one(db)
+        .await?)
 }

@@ -1,9 +1,11 @@
 //! People being referred: personal data encrypted at rest, readable only by the
-//! organizations involved with them, every read logged.
+//! organization that registered each record and, for what it shares, the receivers of
+//! the referrals sent for them; every read logged.
 
 pub mod access;
 pub mod consent;
 pub mod consent_rules;
+pub mod data_subject;
 pub mod domain;
 pub mod mutations;
 pub mod resolvers;

@@ -1,6 +1,7 @@
 //! Mutations on people and consents.
 
 use super::consent::{self, ConsentData};
+use super::data_subject;
 use super::domain::Contacts;
 use super::service::{self, PersonData};
 use super::types::{Consent, ContactChannel, EvidenceKind, Gender, LegalBasis, Person};
@@ -10,7 +11,7 @@ use crate::graphql::actor;
 use crate::graphql::payload::{UserError, split, user_errors};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use std::sync::Arc;
@@ -67,10 +68,14 @@ pub struct RegisterPersonInput {
 /// Result of `registerPerson`.
 #[derive(SimpleObject)]
 pub struct RegisterPersonPayload {
-    /// The person (new, or the one already registered with this codice fiscale).
+    /// The organization's own record of the person: new, or the one it registered
+    /// before with this codice fiscale. Other organizations' records are never shown.
     pub person: Option<Person>,
-    /// True when the codice fiscale was already registered: the organization is now
-    /// linked to that person and nothing else changed.
+    /// True when the calling organization itself had registered this codice fiscale
+    /// before (nothing changed). It says nothing about other organizations.
+    #[graphql(
+        deprecation = "Says only whether the caller's organization had registered the codice fiscale; compare `person.createdAt` instead. Will be removed."
+    )]
     pub already_registered: bool,
     /// Problems with the input; nothing was changed when there are any.
     pub user_errors: Vec<UserError>,
@@ -188,8 +193,9 @@ pub struct PersonMutations;
 #[Object]
 impl PersonMutations {
     /// Registers a person for an organization: its OPERATOR or ORG_ADMIN, or its client
-    /// with `persons:write`. A codice fiscale already registered is not duplicated: the
-    /// organization is linked to the existing person.
+    /// with `persons:write`. The record is the organization's own: registering a
+    /// codice fiscale it already registered returns that record; whether other
+    /// organizations know the person changes nothing and shows nothing.
     async fn register_person(
         &self,
         ctx: &Context<'_>,
@@ -234,7 +240,7 @@ impl PersonMutations {
         })
     }
 
-    /// Changes a person's data: organizations involved with the person only.
+    /// Changes the caller's organization's own record of a person.
     async fn update_person(
         &self,
         ctx: &Context<'_>,
@@ -272,11 +278,12 @@ impl PersonMutations {
         })
     }
 
-    /// Erases a person's personal data irreversibly (right to erasure): codice fiscale,
-    /// names, contacts and birth date. Gender, citizenship, municipality and languages
-    /// stay for anonymous statistics; referrals stay as anonymous records. Idempotent.
-    /// An involved organization's OPERATOR or ORG_ADMIN (or client with
-    /// `persons:write`).
+    /// Erases the caller's organization's own record of a person irreversibly (right
+    /// to erasure): every personal value (codice fiscale, names, contacts, birth date,
+    /// gender, citizenship, residence, languages) and all free text of its referrals,
+    /// their events and its consents. Only coded anonymous facts stay (states, dates,
+    /// services, need and reason codes, outcomes). Idempotent. Its OPERATOR or
+    /// ORG_ADMIN (or client with `persons:write`).
     async fn erase_person(
         &self,
         ctx: &Context<'_>,
@@ -294,8 +301,9 @@ impl PersonMutations {
     }
 
     /// Records a consent (or another legal basis) to share a person's data with
-    /// organizations or a protocol's signatories: an involved organization's OPERATOR
-    /// or ORG_ADMIN (or client with `persons:write`).
+    /// organizations or a protocol's signatories, on the caller's organization's own
+    /// record of the person: its OPERATOR or ORG_ADMIN (or client with
+    /// `persons:write`). The evidence is encrypted at rest.
     async fn record_consent(
         &self,
         ctx: &Context<'_>,
@@ -325,7 +333,8 @@ impl PersonMutations {
         };
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let txn = db.begin().await?;
-        let result = consent::record(&txn, &actor(ctx), data).await?;
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let result = consent::record(&txn, protection, &actor(ctx), data).await?;
         txn.commit().await?;
         let (consent, user_errors) = split(result);
         Ok(RecordConsentPayload {
@@ -334,9 +343,9 @@ impl PersonMutations {
         })
     }
 
-    /// Withdraws a consent; the person's draft referrals are cancelled in the same
-    /// change. An involved organization's OPERATOR or ORG_ADMIN (or client with
-    /// `persons:write`).
+    /// Withdraws a consent of the caller's organization's own record of the person; the
+    /// person's draft referrals are cancelled in the same change. Its OPERATOR or
+    /// ORG_ADMIN (or client with `persons:write`).
     async fn withdraw_consent(
         &self,
         ctx: &Context<'_>,
@@ -360,4 +369,82 @@ impl PersonMutations {
             },
         })
     }
+
+    /// Answers a data subject's request for access and portability across the whole
+    /// network: every organization's record of the codice fiscale, with consents,
+    /// referrals, events and access logs. The regional DATA_PROTECTION_OFFICER only,
+    /// with a stated reason; audited and access-logged.
+    async fn export_data_subject(
+        &self,
+        ctx: &Context<'_>,
+        input: DataSubjectRequestInput,
+    ) -> GqlResult<ExportDataSubjectPayload> {
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let txn = db.begin().await?;
+        let result = data_subject::export(&txn, protection, &actor(ctx), input.into()).await?;
+        txn.commit().await?;
+        let (data, user_errors) = split(result);
+        Ok(ExportDataSubjectPayload {
+            data: data.map(Json),
+            user_errors,
+        })
+    }
+
+    /// Answers a data subject's request for erasure across the whole network: every
+    /// organization's record of the codice fiscale is erased as by `erasePerson`. The
+    /// regional DATA_PROTECTION_OFFICER only, with a stated reason; audited.
+    async fn erase_data_subject(
+        &self,
+        ctx: &Context<'_>,
+        input: DataSubjectRequestInput,
+    ) -> GqlResult<EraseDataSubjectPayload> {
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let txn = db.begin().await?;
+        let result = data_subject::erase(&txn, protection, &actor(ctx), input.into()).await?;
+        txn.commit().await?;
+        let (erased, user_errors) = split::<u64, u64>(result);
+        Ok(EraseDataSubjectPayload {
+            erased_records: erased.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            user_errors,
+        })
+    }
+}
+
+/// Input of `exportDataSubject` and `eraseDataSubject`.
+#[derive(InputObject)]
+pub struct DataSubjectRequestInput {
+    /// The person's codice fiscale.
+    pub codice_fiscale: String,
+    /// Why: the request's reference (e.g. its protocol number). It is kept in the audit
+    /// log: no personal data here.
+    pub reason: String,
+}
+
+impl From<DataSubjectRequestInput> for data_subject::Request {
+    fn from(input: DataSubjectRequestInput) -> Self {
+        Self {
+            codice_fiscale: input.codice_fiscale,
+            reason: input.reason,
+        }
+    }
+}
+
+/// Result of `exportDataSubject`.
+#[derive(SimpleObject)]
+pub struct ExportDataSubjectPayload {
+    /// Every record of the person across the network, decrypted (`{ records: [...] }`).
+    pub data: Option<Json<serde_json::Value>>,
+    /// Problems with the input; nothing was read when there are any.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Result of `eraseDataSubject`.
+#[derive(SimpleObject)]
+pub struct EraseDataSubjectPayload {
+    /// How many records were erased now (already erased ones are not counted).
+    pub erased_records: Option<i32>,
+    /// Problems with the input; nothing was changed when there are any.
+    pub user_errors: Vec<UserError>,
 }

@@ -41,7 +41,8 @@ pub struct PersonQueries;
 
 #[Object]
 impl PersonQueries {
-    /// People involved with the caller's organization, newest first: its OPERATOR,
+    /// People the caller's organization sees, newest first: its own records, and the
+    /// records behind referrals it received while it may read them. Its OPERATOR,
     /// ORG_ADMIN or client with `persons:write`.
     #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
     async fn persons(
@@ -101,9 +102,11 @@ impl PersonQueries {
         Ok(PersonAccessConnection::from_page(page, total))
     }
 
-    /// Everything held about a person, decrypted, as JSON: the person, consents,
-    /// referrals with their events, the access log. For an involved organization's
-    /// OPERATOR or ORG_ADMIN (or client with `persons:write`); the export is logged.
+    /// What the caller's organization holds about a person, decrypted, as JSON: its
+    /// record (the shared fields, for a referral's receiver), its consents, the
+    /// referrals it sent or received of the person with their events, and the
+    /// access-log entries of its own reads. Its OPERATOR or ORG_ADMIN (or client with
+    /// `persons:write`); the export is logged. An id it does not see is NOT_FOUND.
     async fn export_person_data(
         &self,
         ctx: &Context<'_>,

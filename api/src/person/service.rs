@@ -1,7 +1,7 @@
 //! People: registration, changes, reads with their access log, export and erasure, key
 //! rotation. Personal values never reach errors, logs or the audit log.
 
-use super::access;
+use super::access::{self, Access};
 use super::domain::{self, Contacts};
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
@@ -15,10 +15,10 @@ use crate::territory::domain::IstatCode;
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{ContactChannel, Gender, ReferralStatus};
-use entity::{consent, consent_recipient, organization, person, person_access, person_link};
+use entity::{consent, consent_recipient, person, person_access};
 use entity::{referral, referral_event};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder,
     QuerySelect,
@@ -38,12 +38,12 @@ pub fn acting_organization(viewer: &Viewer) -> AppResult<Uuid> {
         Some(organization) if allowed => Ok(organization),
         _ => Err(policy::deny(
             viewer,
-            "only operators and administrators of an organization involved with the person may do this",
+            "only operators and administrators of an organization (or its clients with `persons:write`) may work on people",
         )),
     }
 }
 
-/// Loads a person or fails with NOT_FOUND.
+/// Loads a person (any organization's) or fails with NOT_FOUND.
 pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<person::Model> {
     person::Entity::find_by_id(id)
         .one(db)
@@ -51,24 +51,40 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<person::Model
         .ok_or(AppError::NotFound("person"))
 }
 
-/// Refuses callers whose organization is not involved with the person.
-pub async fn authorize(
+/// Loads a person the caller's organization sees, with how it sees it. An unknown id
+/// and one it may not see are the same NOT_FOUND.
+pub async fn get_visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
-    person: Uuid,
-) -> AppResult<Uuid> {
+    id: Uuid,
+) -> AppResult<(person::Model, Access)> {
     let organization = acting_organization(viewer)?;
-    if access::is_involved(db, person, organization).await? {
-        Ok(organization)
+    let access = access::access_of(db, id, organization)
+        .await?
+        .ok_or(AppError::NotFound("person"))?;
+    Ok((get(db, id).await?, access))
+}
+
+/// Loads the caller's organization's own record of a person (changes, consents,
+/// erasure act on it only). NOT_FOUND when the caller does not see the person,
+/// FORBIDDEN when it sees it only as a referral's receiver.
+pub async fn get_own(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: Uuid,
+) -> AppResult<(person::Model, Uuid)> {
+    let organization = acting_organization(viewer)?;
+    let (row, access) = get_visible(db, viewer, id).await?;
+    if access == Access::Owner {
+        Ok((row, organization))
     } else {
-        Err(policy::deny(
-            viewer,
-            "only organizations involved with the person may see or change it",
+        Err(AppError::Forbidden(
+            "only the organization that registered this record may change it".to_owned(),
         ))
     }
 }
 
-/// The person if the caller may see it, None otherwise (for `node(id:)`).
+/// The person if the caller sees it, None otherwise (for `node(id:)`).
 pub async fn visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -78,7 +94,7 @@ pub async fn visible(
         return Ok(None);
     };
     Ok(person::Entity::find_by_id(id)
-        .filter(access::involved_with(organization))
+        .filter(access::person_visible(organization, Utc::now()))
         .one(db)
         .await?)
 }
@@ -102,7 +118,7 @@ pub fn access_entry(
     }
 }
 
-/// Decrypts one personal field of a person the caller was found to be involved with.
+/// Decrypts one personal field of a person the caller was found to see.
 pub fn decrypt_field(
     protection: &DataProtection,
     row: &person::Model,
@@ -142,6 +158,15 @@ pub enum PersonalField {
 }
 
 impl PersonalField {
+    /// The kind of value, for the sharing rule of [`access`].
+    pub fn kind(self) -> access::Field {
+        match self {
+            Self::CodiceFiscale => access::Field::CodiceFiscale,
+            Self::GivenName | Self::FamilyName => access::Field::Names,
+            Self::Contacts => access::Field::Contacts,
+        }
+    }
+
     /// The GraphQL field name, as logged.
     pub fn name(self) -> &'static str {
         match self {
@@ -186,7 +211,7 @@ fn person_sort() -> Sort<person::Entity> {
     }
 }
 
-/// Lists the people involved with the caller's organization, newest first.
+/// Lists the people the caller's organization sees, newest first.
 pub async fn list(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -196,7 +221,8 @@ pub async fn list(
     with_total: bool,
 ) -> AppResult<(Page<person::Model>, u64)> {
     let organization = acting_organization(viewer)?;
-    let mut select = person::Entity::find().filter(access::involved_with(organization));
+    let mut select =
+        person::Entity::find().filter(access::person_visible(organization, Utc::now()));
     if let Some(code) = &query.codice_fiscale {
         let normal = code.trim().to_ascii_uppercase();
         select =
@@ -357,15 +383,36 @@ fn encrypt_contacts(protection: &DataProtection, contacts: &Contacts) -> AppResu
 /// What `registerPerson` did.
 #[derive(Clone, Debug)]
 pub struct Registered {
-    /// The person (new or already known).
+    /// The organization's record of the person (new, or the one it registered before).
     pub person: person::Model,
-    /// True when the codice fiscale was already registered: the organization was
-    /// linked to the existing person and nothing else changed.
+    /// True when the organization itself had registered this codice fiscale before
+    /// (nothing changed). Records of other organizations play no part.
     pub already_registered: bool,
 }
 
-/// Registers a person for `organization`, or links the organization to the person
-/// already registered with the same codice fiscale.
+/// The record `organization` keeps of the codice fiscale with keyed hash `hash`.
+async fn own_record(
+    db: &impl ConnectionTrait,
+    organization: Uuid,
+    hash: &str,
+) -> AppResult<Option<person::Model>> {
+    Ok(person::Entity::find()
+        .filter(person::Column::RegisteredByOrganizationId.eq(organization))
+        .filter(person::Column::CodiceFiscaleHash.eq(hash))
+        .one(db)
+        .await?)
+}
+
+/// What the audit log keeps of a change to a person: ids and the names of the fields
+/// changed, never their values.
+fn audit_fields(fields: &[&str]) -> serde_json::Value {
+    json!({ "fields": fields })
+}
+
+/// Records a person for `organization`: its own record, whatever other organizations
+/// hold for the same codice fiscale (they are neither read nor revealed). Registering
+/// the same codice fiscale again returns the organization's existing record; two
+/// concurrent registrations end with one record.
 pub async fn register(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -374,10 +421,6 @@ pub async fn register(
     codice_fiscale: &str,
     data: PersonData,
 ) -> AppResult<Checked<Registered>> {
-    organization::Entity::find_by_id(organization_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("organization"))?;
     if acting_organization(&actor.viewer)? != organization_id {
         return Err(policy::deny(
             &actor.viewer,
@@ -401,44 +444,30 @@ pub async fn register(
         return Ok(Err(v.finish()));
     }
     let hash = protection.fingerprint(&code)?;
-    let existing = person::Entity::find()
-        .filter(person::Column::CodiceFiscaleHash.eq(hash.clone()))
-        .one(db)
-        .await?;
-    if let Some(existing) = existing {
-        let already = access::is_involved(db, existing.id, organization_id).await?;
-        if !already {
-            person_link::ActiveModel {
-                person_id: Set(existing.id),
-                organization_id: Set(organization_id),
-                created_at: Set(Utc::now()),
-            }
-            .insert(db)
-            .await?;
-            audit::record(
-                db,
-                actor,
-                Change::<(), _> {
-                    operation: "registerPerson",
-                    object_type: "Person",
-                    object_id: existing.id,
-                    before: None,
-                    after: Some(&json!({ "linkedOrganizationId": organization_id })),
-                },
-            )
-            .await?;
-        }
+    if let Some(existing) = own_record(db, organization_id, &hash).await? {
         return Ok(Ok(Registered {
             person: existing,
             already_registered: true,
         }));
     }
+    let mut fields = vec!["codiceFiscale", "givenName", "familyName"];
+    let optional = [
+        ("contacts", checked.contacts.is_some()),
+        ("birthDate", checked.birth_date.is_some()),
+        ("gender", checked.gender.is_some()),
+        ("citizenship", checked.citizenship.is_some()),
+        ("residenceMunicipality", checked.municipality.is_some()),
+        ("languages", checked.languages.is_some()),
+        ("contactChannel", checked.contact_channel.is_some()),
+    ];
+    fields.extend(optional.iter().filter(|(_, given)| *given).map(|(f, _)| *f));
     let now = Utc::now();
+    let id = Uuid::now_v7();
     let encrypt = |value: Option<String>| value.map(|v| protection.encrypt(&v)).transpose();
     let row = person::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         codice_fiscale_enc: Set(Some(protection.encrypt(&code)?)),
-        codice_fiscale_hash: Set(Some(hash)),
+        codice_fiscale_hash: Set(Some(hash.clone())),
         given_name_enc: Set(encrypt(checked.given_name)?),
         family_name_enc: Set(encrypt(checked.family_name)?),
         contacts_enc: Set(match &checked.contacts {
@@ -456,9 +485,33 @@ pub async fn register(
         row_version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
+    };
+    // A concurrent registration of the same codice fiscale by the same organization
+    // makes this insert a no-op (the unique index on organization and hash); the
+    // winner's record is then returned.
+    let inserted = person::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                person::Column::RegisteredByOrganizationId,
+                person::Column::CodiceFiscaleHash,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 0 {
+        let existing = own_record(db, organization_id, &hash)
+            .await?
+            .ok_or_else(|| {
+                AppError::Conflict("the person was registered concurrently; retry".to_owned())
+            })?;
+        return Ok(Ok(Registered {
+            person: existing,
+            already_registered: true,
+        }));
     }
-    .insert(db)
-    .await?;
+    let row = get(db, id).await?;
     audit::record(
         db,
         actor,
@@ -467,7 +520,7 @@ pub async fn register(
             object_type: "Person",
             object_id: row.id,
             before: None,
-            after: Some(&row),
+            after: Some(&audit_fields(&fields)),
         },
     )
     .await?;
@@ -477,8 +530,8 @@ pub async fn register(
     }))
 }
 
-/// Changes a person's data (involved organizations only). Given fields change; an
-/// empty citizenship or municipality code clears it.
+/// Changes the caller's organization's own record of a person. Given fields change;
+/// an empty citizenship or municipality code clears it.
 pub async fn update(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -487,8 +540,7 @@ pub async fn update(
     expected_version: Option<i32>,
     data: PersonData,
 ) -> AppResult<Checked<person::Model>> {
-    let before = get(db, id).await?;
-    authorize(db, &actor.viewer, id).await?;
+    let (before, _) = get_own(db, &actor.viewer, id).await?;
     let mut v = Validator::default();
     if before.erased_at.is_some() {
         v.add(
@@ -502,44 +554,54 @@ pub async fn update(
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
+    let mut fields = Vec::new();
     let mut row: person::ActiveModel = before.clone().into();
     if let Some(name) = checked.given_name {
         row.given_name_enc = Set(Some(protection.encrypt(&name)?));
+        fields.push("givenName");
     }
     if let Some(name) = checked.family_name {
         row.family_name_enc = Set(Some(protection.encrypt(&name)?));
+        fields.push("familyName");
     }
     if let Some(contacts) = &checked.contacts {
         row.contacts_enc = Set(encrypt_contacts(protection, contacts)?);
+        fields.push("contacts");
     }
     if let Some(date) = checked.birth_date {
         row.birth_date = Set(Some(date));
+        fields.push("birthDate");
     }
     if let Some(gender) = checked.gender {
         row.gender = Set(Some(gender));
+        fields.push("gender");
     }
     if let Some(citizenship) = checked.citizenship {
         row.citizenship = Set(citizenship);
+        fields.push("citizenship");
     }
     if let Some(municipality) = checked.municipality {
         row.residence_municipality_id = Set(municipality);
+        fields.push("residenceMunicipality");
     }
     if let Some(languages) = checked.languages {
         row.languages = Set(languages);
+        fields.push("languages");
     }
     if let Some(channel) = checked.contact_channel {
         row.contact_channel = Set(channel);
+        fields.push("contactChannel");
     }
     let after = versioned_update(db, row, &before, expected_version).await?;
     audit::record(
         db,
         actor,
-        Change {
+        Change::<(), _> {
             operation: "updatePerson",
             object_type: "Person",
             object_id: id,
-            before: Some(&before),
-            after: Some(&after),
+            before: None,
+            after: Some(&audit_fields(&fields)),
         },
     )
     .await?;
@@ -566,12 +628,11 @@ async fn versioned_update(
     get(db, before.id).await
 }
 
-/// Erases a person's personal data irreversibly (an involved organization's OPERATOR
-/// or ORG_ADMIN, or its client with `persons:write`). Idempotent.
+/// Erases the caller's organization's own record of a person irreversibly (its
+/// OPERATOR or ORG_ADMIN, or its client with `persons:write`). Idempotent.
 pub async fn erase(db: &impl ConnectionTrait, actor: &Actor, person: Uuid) -> AppResult<()> {
-    let row = get(db, person).await?;
-    authorize(db, &actor.viewer, person).await?;
-    erase_row(db, actor, row).await.map(|_| ())
+    let (row, _) = get_own(db, &actor.viewer, person).await?;
+    erase_row(db, actor, row, "erasePerson").await.map(|_| ())
 }
 
 /// Erases and returns the person (used by `erasePerson`).
@@ -584,10 +645,16 @@ pub async fn erase_and_get(
     get(db, person).await
 }
 
-async fn erase_row(
+/// Removes every personal value of a record: the person's identifiers, names, contacts,
+/// birth date, gender, citizenship, languages and residence, and all free text of its
+/// referrals, their events and its consents (with the request digests and idempotency
+/// keys that could stand for them). What stays is coded and anonymous: states, dates,
+/// services, need codes, reason codes, outcomes.
+pub(crate) async fn erase_row(
     db: &impl ConnectionTrait,
     actor: &Actor,
     before: person::Model,
+    operation: &str,
 ) -> AppResult<bool> {
     if before.erased_at.is_some() {
         return Ok(false);
@@ -599,17 +666,54 @@ async fn erase_row(
     row.family_name_enc = Set(None);
     row.contacts_enc = Set(None);
     row.birth_date = Set(None);
+    row.gender = Set(None);
+    row.citizenship = Set(None);
+    row.residence_municipality_id = Set(None);
+    row.languages = Set(String::new());
+    row.contact_channel = Set(ContactChannel::DoNotContact);
     row.erased_at = Set(Some(Utc::now()));
-    let after = versioned_update(db, row, &before, None).await?;
+    versioned_update(db, row, &before, None).await?;
+    let referrals = Query::select()
+        .column(referral::Column::Id)
+        .from(referral::Entity)
+        .and_where(Expr::col(referral::Column::PersonId).eq(before.id))
+        .to_owned();
+    referral_event::Entity::update_many()
+        .col_expr(
+            referral_event::Column::ReasonText,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(referral_event::Column::ReferralId.in_subquery(referrals))
+        .exec(db)
+        .await?;
+    referral::Entity::update_many()
+        .col_expr(referral::Column::Reason, Expr::value(String::new()))
+        .col_expr(
+            referral::Column::RequestHash,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            referral::Column::IdempotencyKey,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(referral::Column::PersonId.eq(before.id))
+        .exec(db)
+        .await?;
+    consent::Entity::update_many()
+        .col_expr(consent::Column::Evidence, Expr::value(String::new()))
+        .col_expr(consent::Column::Purpose, Expr::value(String::new()))
+        .filter(consent::Column::PersonId.eq(before.id))
+        .exec(db)
+        .await?;
     audit::record(
         db,
         actor,
-        Change {
-            operation: "erasePerson",
+        Change::<(), _> {
+            operation,
             object_type: "Person",
             object_id: before.id,
-            before: Some(&before),
-            after: Some(&after),
+            before: None,
+            after: Some(&json!({ "erased": true })),
         },
     )
     .await?;
@@ -666,15 +770,16 @@ pub async fn erase_retained(
     let actor = system_actor();
     let mut erased = 0;
     for row in rows {
-        if erase_row(db, &actor, row).await? {
+        if erase_row(db, &actor, row, "erasePerson").await? {
             erased += 1;
         }
     }
     Ok(erased)
 }
 
-/// Re-encrypts every encrypted value not encrypted with the current key, 500 rows at a
-/// time. Returns the number of rows changed.
+/// Re-encrypts every encrypted value not encrypted with the current key, and encrypts
+/// free text written in plaintext before it was protected, 500 rows at a time. Returns
+/// the number of rows changed.
 pub async fn rotate_data(db: &impl ConnectionTrait, protection: &DataProtection) -> AppResult<u64> {
     let mut changed = 0;
     let mut last: Option<Uuid> = None;
@@ -718,99 +823,268 @@ pub async fn rotate_data(db: &impl ConnectionTrait, protection: &DataProtection)
             }
         }
     }
+    changed += rotate_text::<referral::Entity>(
+        db,
+        protection,
+        referral::Column::Id,
+        referral::Column::Reason,
+    )
+    .await?;
+    changed += rotate_text::<referral_event::Entity>(
+        db,
+        protection,
+        referral_event::Column::Id,
+        referral_event::Column::ReasonText,
+    )
+    .await?;
+    changed += rotate_text::<consent::Entity>(
+        db,
+        protection,
+        consent::Column::Id,
+        consent::Column::Evidence,
+    )
+    .await?;
     Ok(changed)
 }
 
-/// Everything held about a person, decrypted (the right of access and portability).
-/// Logs the export in the access log.
+/// The free text of `text` in every row of `E`, encrypted with the current key: values
+/// of older keys are re-encrypted, plaintext from before encryption is encrypted.
+async fn rotate_text<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    protection: &DataProtection,
+    id: E::Column,
+    text: E::Column,
+) -> AppResult<u64> {
+    let mut changed = 0;
+    let mut last: Option<Uuid> = None;
+    loop {
+        let mut select = E::find()
+            .select_only()
+            .column(id)
+            .column(text)
+            .order_by_asc(id)
+            .limit(500);
+        if let Some(last) = last {
+            select = select.filter(id.gt(last));
+        }
+        let rows: Vec<(Uuid, Option<String>)> = select.into_tuple().all(db).await?;
+        let Some((tail, _)) = rows.last() else {
+            break;
+        };
+        last = Some(*tail);
+        for (row, value) in rows {
+            let Some(value) = value.filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            if protection.is_current(&value) && protection.is_encrypted(&value) {
+                continue;
+            }
+            let plain = if protection.is_encrypted(&value) {
+                protection.decrypt(&value)?
+            } else {
+                value
+            };
+            E::update_many()
+                .col_expr(text, Expr::value(protection.encrypt(&plain)?))
+                .filter(id.eq(row))
+                .exec(db)
+                .await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// The record's personal values the caller may read, decrypted, for exports.
+fn export_person(
+    protection: &DataProtection,
+    row: &person::Model,
+    access: Access,
+) -> AppResult<serde_json::Value> {
+    let shared = |field: access::Field| access.shares(field);
+    let decrypt = |value: &Option<String>, field: access::Field| {
+        value
+            .as_ref()
+            .filter(|_| shared(field))
+            .map(|v| protection.decrypt(v))
+            .transpose()
+    };
+    let contacts = row
+        .contacts_enc
+        .as_ref()
+        .filter(|_| shared(access::Field::Contacts))
+        .map(|c| decode_contacts(protection, c))
+        .transpose()?;
+    Ok(json!({
+        "id": row.id,
+        "codiceFiscale": decrypt(&row.codice_fiscale_enc, access::Field::CodiceFiscale)?,
+        "givenName": decrypt(&row.given_name_enc, access::Field::Names)?,
+        "familyName": decrypt(&row.family_name_enc, access::Field::Names)?,
+        "contacts": contacts,
+        "birthDate": row.birth_date.filter(|_| shared(access::Field::BirthDate)),
+        "gender": row.gender.filter(|_| shared(access::Field::Gender)),
+        "citizenship": row.citizenship.as_ref().filter(|_| shared(access::Field::Citizenship)),
+        "residenceMunicipalityId": row.residence_municipality_id.filter(|_| shared(access::Field::Residence)),
+        "languages": if shared(access::Field::Languages) {
+            row.languages.split_whitespace().collect::<Vec<_>>()
+        } else {
+            Vec::new()
+        },
+        "contactChannel": row.contact_channel,
+        "registeredByOrganizationId": row.registered_by_organization_id,
+        "erasedAt": row.erased_at,
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+    }))
+}
+
+/// A consent as exported: its evidence decrypted.
+fn export_consent(
+    protection: &DataProtection,
+    row: &consent::Model,
+    recipients: &[consent_recipient::Model],
+) -> AppResult<serde_json::Value> {
+    let to: Vec<Uuid> = recipients
+        .iter()
+        .filter(|r| r.consent_id == row.id)
+        .map(|r| r.organization_id)
+        .collect();
+    Ok(json!({
+        "id": row.id,
+        "purpose": row.purpose,
+        "legalBasis": row.legal_basis,
+        "protocolId": row.protocol_id,
+        "grantedAt": row.granted_at,
+        "expiresAt": row.expires_at,
+        "withdrawnAt": row.withdrawn_at,
+        "evidenceKind": row.evidence_kind,
+        "evidence": protection.decrypt_text(&row.evidence)?,
+        "recordedByOrganizationId": row.recorded_by_organization_id,
+        "recipientOrganizationIds": to,
+    }))
+}
+
+/// A referral as exported, with its events: free text decrypted.
+fn export_referral(
+    protection: &DataProtection,
+    row: &referral::Model,
+    events: &[referral_event::Model],
+) -> AppResult<serde_json::Value> {
+    let events = events
+        .iter()
+        .filter(|e| e.referral_id == row.id)
+        .map(|e| {
+            Ok(json!({
+                "id": e.id,
+                "occurredAt": e.occurred_at,
+                "actorSubject": e.actor_subject,
+                "actorKind": e.actor_kind,
+                "actorOrganizationId": e.actor_organization_id,
+                "action": e.action,
+                "fromStatus": e.from_status,
+                "toStatus": e.to_status,
+                "reasonCode": e.reason_code,
+                "reasonText": e.reason_text.as_deref().map(|t| protection.decrypt_text(t)).transpose()?,
+                "declinedBy": e.declined_by,
+                "outcome": e.outcome,
+            }))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(json!({
+        "id": row.id,
+        "status": row.status,
+        "senderOrganizationId": row.sender_organization_id,
+        "senderOperator": row.sender_operator,
+        "receiverServiceId": row.receiver_service_id,
+        "receiverOrganizationId": row.receiver_organization_id,
+        "protocolId": row.protocol_id,
+        "needs": row.needs.split_whitespace().collect::<Vec<_>>(),
+        "reason": protection.decrypt_text(&row.reason)?,
+        "priority": row.priority,
+        "dueAt": row.due_at,
+        "consentId": row.consent_id,
+        "channel": row.channel,
+        "reroutedFromId": row.rerouted_from_id,
+        "outcome": row.outcome,
+        "sentAt": row.sent_at,
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+        "events": events,
+    }))
+}
+
+/// What `organization` holds about one record, seen with `access`: the record (its
+/// shared fields for a receiver), its consents (owner only), the referrals it sent or
+/// received of the record with their events, and the access-log entries of its own
+/// reads. `organization: None` (a data subject's request) takes everything.
+pub(crate) async fn holdings(
+    db: &impl ConnectionTrait,
+    protection: &DataProtection,
+    row: &person::Model,
+    access: Access,
+    organization: Option<Uuid>,
+) -> AppResult<serde_json::Value> {
+    let consents = if access.shares(access::Field::Consents) {
+        let rows = consent::Entity::find()
+            .filter(consent::Column::PersonId.eq(row.id))
+            .order_by_asc(consent::Column::GrantedAt)
+            .all(db)
+            .await?;
+        let recipients = consent_recipient::Entity::find()
+            .filter(consent_recipient::Column::ConsentId.is_in(rows.iter().map(|c| c.id)))
+            .all(db)
+            .await?;
+        rows.iter()
+            .map(|c| export_consent(protection, c, &recipients))
+            .collect::<AppResult<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
+    let mut referrals = referral::Entity::find().filter(referral::Column::PersonId.eq(row.id));
+    let mut accesses =
+        person_access::Entity::find().filter(person_access::Column::PersonId.eq(row.id));
+    if let Some(organization) = organization {
+        referrals = referrals.filter(access::referral_readable(organization, Utc::now()));
+        accesses = accesses.filter(person_access::Column::ActorOrganizationId.eq(organization));
+    }
+    let referrals = referrals
+        .order_by_asc(referral::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let events = referral_event::Entity::find()
+        .filter(referral_event::Column::ReferralId.is_in(referrals.iter().map(|r| r.id)))
+        .order_by_asc(referral_event::Column::OccurredAt)
+        .all(db)
+        .await?;
+    let referrals = referrals
+        .iter()
+        .map(|r| export_referral(protection, r, &events))
+        .collect::<AppResult<Vec<_>>>()?;
+    let accesses = accesses
+        .order_by_asc(person_access::Column::OccurredAt)
+        .all(db)
+        .await?;
+    Ok(json!({
+        "person": export_person(protection, row, access)?,
+        "consents": consents,
+        "referrals": referrals,
+        "accessLog": accesses,
+    }))
+}
+
+/// What the caller's organization holds about a person it sees (the right of access
+/// and portability, answered by one organization): see [`holdings`]. Logged in the
+/// access log.
 pub async fn export(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
     actor: &Actor,
     id: Uuid,
 ) -> AppResult<serde_json::Value> {
-    let row = get(db, id).await?;
-    authorize(db, &actor.viewer, id).await?;
+    let (row, access) = get_visible(db, &actor.viewer, id).await?;
+    let organization = acting_organization(&actor.viewer)?;
     log_access(db, actor, id, &domain::PERSONAL_FIELDS.join(","), "export").await?;
-    let decrypt =
-        |value: &Option<String>| value.as_ref().map(|v| protection.decrypt(v)).transpose();
-    let contacts = row
-        .contacts_enc
-        .as_ref()
-        .map(|c| decode_contacts(protection, c))
-        .transpose()?;
-    let consents = consent::Entity::find()
-        .filter(consent::Column::PersonId.eq(id))
-        .order_by_asc(consent::Column::GrantedAt)
-        .all(db)
-        .await?;
-    let consent_ids: Vec<Uuid> = consents.iter().map(|c| c.id).collect();
-    let recipients = consent_recipient::Entity::find()
-        .filter(consent_recipient::Column::ConsentId.is_in(consent_ids))
-        .all(db)
-        .await?;
-    let consents: Vec<serde_json::Value> = consents
-        .iter()
-        .map(|c| {
-            let to: Vec<Uuid> = recipients
-                .iter()
-                .filter(|r| r.consent_id == c.id)
-                .map(|r| r.organization_id)
-                .collect();
-            json!({ "consent": c, "recipientOrganizationIds": to })
-        })
-        .collect();
-    let referrals = referral::Entity::find()
-        .filter(referral::Column::PersonId.eq(id))
-        .order_by_asc(referral::Column::CreatedAt)
-        .all(db)
-        .await?;
-    let referral_ids: Vec<Uuid> = referrals.iter().map(|r| r.id).collect();
-    let events = referral_event::Entity::find()
-        .filter(referral_event::Column::ReferralId.is_in(referral_ids))
-        .order_by_asc(referral_event::Column::OccurredAt)
-        .all(db)
-        .await?;
-    let referrals: Vec<serde_json::Value> = referrals
-        .iter()
-        .map(|r| {
-            let own: Vec<&referral_event::Model> =
-                events.iter().filter(|e| e.referral_id == r.id).collect();
-            json!({ "referral": r, "events": own })
-        })
-        .collect();
-    let accesses = person_access::Entity::find()
-        .filter(person_access::Column::PersonId.eq(id))
-        .order_by_asc(person_access::Column::OccurredAt)
-        .all(db)
-        .await?;
-    let links = person_link::Entity::find()
-        .filter(person_link::Column::PersonId.eq(id))
-        .all(db)
-        .await?;
-    Ok(json!({
-        "person": {
-            "id": row.id,
-            "codiceFiscale": decrypt(&row.codice_fiscale_enc)?,
-            "givenName": decrypt(&row.given_name_enc)?,
-            "familyName": decrypt(&row.family_name_enc)?,
-            "contacts": contacts,
-            "birthDate": row.birth_date,
-            "gender": row.gender,
-            "citizenship": row.citizenship,
-            "residenceMunicipalityId": row.residence_municipality_id,
-            "languages": row.languages.split_whitespace().collect::<Vec<_>>(),
-            "contactChannel": row.contact_channel,
-            "registeredByOrganizationId": row.registered_by_organization_id,
-            "linkedOrganizationIds": links.iter().map(|l| l.organization_id).collect::<Vec<_>>(),
-            "erasedAt": row.erased_at,
-            "createdAt": row.created_at,
-            "updatedAt": row.updated_at,
-        },
-        "consents": consents,
-        "referrals": referrals,
-        "accessLog": accesses,
-    }))
+    holdings(db, protection, &row, access, Some(organization)).await
 }
 
 /// What to list in the access log.
@@ -840,7 +1114,7 @@ fn access_sort() -> Sort<person_access::Entity> {
     }
 }
 
-/// Lists reads of personal data, newest first (AUDITOR only).
+/// Lists reads of personal data, newest first (AUDITOR only; see the scope below).
 pub async fn access_log(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -856,6 +1130,21 @@ pub async fn access_log(
         ));
     }
     let mut select = person_access::Entity::find();
+    // An organization's auditor sees its own reads and the reads of its own records;
+    // an auditor of no organization (the region's) sees every read. Entries hold ids
+    // and field names, never values.
+    if let Some(organization) = viewer.organization {
+        let own_records = Query::select()
+            .column(person::Column::Id)
+            .from(person::Entity)
+            .and_where(Expr::col(person::Column::RegisteredByOrganizationId).eq(organization))
+            .to_owned();
+        select = select.filter(
+            sea_orm::Condition::any()
+                .add(person_access::Column::ActorOrganizationId.eq(organization))
+                .add(person_access::Column::PersonId.in_subquery(own_records)),
+        );
+    }
     if let Some(person) = query.person {
         select = select.filter(person_access::Column::PersonId.eq(person));
     }

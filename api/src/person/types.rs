@@ -1,5 +1,6 @@
 //! GraphQL types of people, consents and the access log.
 
+use super::access::{Access, Field};
 use super::service::{self, PersonalField};
 use crate::crypto::DataProtection;
 use crate::error::GqlResult;
@@ -108,9 +109,8 @@ pub struct PersonContacts {
     pub address: Option<String>,
 }
 
-/// A person referred between services. Personal fields are encrypted at rest, visible
-/// only to the organizations involved with the person, and every read of them is
-/// logged; they are null once the person is erased.
+/// A person referred between services: one organization's record of them (see the
+/// GraphQL description below and [`crate::person::access`]).
 #[derive(Clone, Debug)]
 pub struct Person(pub person::Model);
 
@@ -120,46 +120,67 @@ impl From<person::Model> for Person {
     }
 }
 
+/// Logs a read of `field` of `person` by the caller: with the request's other reads in
+/// one statement, or at once where no collector is installed (websockets).
+pub(crate) async fn record_read(
+    ctx: &Context<'_>,
+    person: uuid::Uuid,
+    field: &str,
+) -> GqlResult<()> {
+    let entry = service::access_entry(&actor(ctx), person, field, "read");
+    match ctx.data_opt::<Arc<crate::person::access::AccessCollector>>() {
+        Some(collector) => collector.push(entry),
+        None => {
+            let db = ctx.data_unchecked::<DatabaseConnection>();
+            sea_orm::ActiveModelTrait::insert(entry, db).await?;
+        }
+    }
+    Ok(())
+}
+
 impl Person {
-    /// Reads a personal field: the involvement check is batched per request and the read
-    /// is logged with the request's other reads in one statement (or at once where no
-    /// collector is installed, as on websockets).
-    async fn personal(&self, ctx: &Context<'_>, field: PersonalField) -> GqlResult<Option<String>> {
+    /// How the caller's organization sees this person (the rule of
+    /// [`crate::person::access`], batched per request); NOT_FOUND when it does not.
+    async fn access(&self, ctx: &Context<'_>) -> GqlResult<Access> {
         let actor = actor(ctx);
         let organization = service::acting_organization(&actor.viewer)?;
-        let key = crate::loaders::InvolvedWith {
+        let key = crate::loaders::PersonAccessOf {
             person: self.0.id,
             organization,
         };
-        let involved = ctx
-            .data_unchecked::<Loaders>()
-            .0
-            .load_one(key)
-            .await?
-            .unwrap_or(false);
-        if !involved {
-            return Err(crate::auth::policy::deny(
-                &actor.viewer,
-                "only organizations involved with the person may see it",
-            )
-            .into());
+        let access = ctx.data_unchecked::<Loaders>().0.load_one(key).await?;
+        Ok(access.ok_or(crate::error::AppError::NotFound("person"))?)
+    }
+
+    /// Checks that the caller may read `field` and logs the read (with the request's
+    /// other reads, in one statement; at once where no collector is installed, as on
+    /// websockets). False when the caller sees the person but not this field.
+    async fn read(&self, ctx: &Context<'_>, field: Field, name: &str) -> GqlResult<bool> {
+        let access = self.access(ctx).await?;
+        if !access.shares(field) {
+            return Ok(false);
         }
-        let entry = service::access_entry(&actor, self.0.id, field.name(), "read");
-        match ctx.data_opt::<Arc<crate::person::access::AccessCollector>>() {
-            Some(collector) => collector.push(entry),
-            None => {
-                let db = ctx.data_unchecked::<DatabaseConnection>();
-                sea_orm::ActiveModelTrait::insert(entry, db).await?;
-            }
+        record_read(ctx, self.0.id, name).await?;
+        Ok(true)
+    }
+
+    /// Reads and decrypts a personal field.
+    async fn personal(&self, ctx: &Context<'_>, field: PersonalField) -> GqlResult<Option<String>> {
+        if !self.read(ctx, field.kind(), field.name()).await? {
+            return Ok(None);
         }
         let protection = ctx.data_unchecked::<Arc<DataProtection>>();
         Ok(service::decrypt_field(protection, &self.0, field)?)
     }
 }
 
-/// A person referred between services. Personal fields are encrypted at rest, visible
-/// only to the organizations involved with the person, and every read of them is
-/// logged; they are null once the person is erased.
+/// A person referred between services: one organization's record of them. Personal
+/// fields are encrypted at rest and every read of them is logged. The organization
+/// that registered the record sees all of it; the receiver of a referral sent for the
+/// person sees the shared fields (names, codice fiscale, contacts, birth date,
+/// residence, languages) while the referral is open and for a period after; gender,
+/// citizenship and consents stay with the record's organization. Fields are null once
+/// the person is erased.
 #[Object]
 impl Person {
     /// Global ID.
@@ -195,23 +216,33 @@ impl Person {
             address: contacts.address,
         }))
     }
-    /// Date of birth.
-    async fn birth_date(&self) -> Option<Date> {
-        self.0.birth_date.map(Date)
+    /// Date of birth. Reading it is logged.
+    async fn birth_date(&self, ctx: &Context<'_>) -> GqlResult<Option<Date>> {
+        let shown = self.read(ctx, Field::BirthDate, "birthDate").await?;
+        Ok(self.0.birth_date.filter(|_| shown).map(Date))
     }
-    /// Gender as declared.
-    async fn gender(&self) -> Option<Gender> {
-        self.0.gender.map(Into::into)
+    /// Gender as declared (the record's organization only). Reading it is logged.
+    async fn gender(&self, ctx: &Context<'_>) -> GqlResult<Option<Gender>> {
+        let shown = self.read(ctx, Field::Gender, "gender").await?;
+        Ok(self.0.gender.filter(|_| shown).map(Into::into))
     }
-    /// Citizenship (ISO 3166-1 alpha-2).
-    async fn citizenship(&self) -> Option<&str> {
-        self.0.citizenship.as_deref()
+    /// Citizenship (ISO 3166-1 alpha-2; the record's organization only). Reading it is
+    /// logged.
+    async fn citizenship(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        let shown = self.read(ctx, Field::Citizenship, "citizenship").await?;
+        Ok(self.0.citizenship.clone().filter(|_| shown))
     }
-    /// Municipality of residence.
+    /// Municipality of residence. Reading it is logged.
     async fn residence_municipality(&self, ctx: &Context<'_>) -> GqlResult<Option<Territory>> {
         let Some(id) = self.0.residence_municipality_id else {
             return Ok(None);
         };
+        if !self
+            .read(ctx, Field::Residence, "residenceMunicipality")
+            .await?
+        {
+            return Ok(None);
+        }
         let loaders = ctx.data_unchecked::<Loaders>();
         Ok(loaders
             .0
@@ -219,20 +250,26 @@ impl Person {
             .await?
             .map(Territory::from))
     }
-    /// Languages spoken (ISO 639-1 codes).
-    async fn languages(&self) -> Vec<String> {
-        self.0
+    /// Languages spoken (ISO 639-1 codes). Reading them is logged.
+    async fn languages(&self, ctx: &Context<'_>) -> GqlResult<Vec<String>> {
+        if !self.read(ctx, Field::Languages, "languages").await? {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .0
             .languages
             .split_whitespace()
             .map(str::to_owned)
-            .collect()
+            .collect())
     }
     /// Preferred contact channel.
-    async fn contact_channel(&self) -> ContactChannel {
-        self.0.contact_channel.into()
+    async fn contact_channel(&self, ctx: &Context<'_>) -> GqlResult<ContactChannel> {
+        self.access(ctx).await?;
+        Ok(self.0.contact_channel.into())
     }
-    /// The organization that registered the person first.
+    /// The organization whose record this is (it registered the person).
     async fn registered_by(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        self.access(ctx).await?;
         let loaders = ctx.data_unchecked::<Loaders>();
         Ok(loaders
             .0
@@ -241,17 +278,22 @@ impl Person {
             .map(Organization::from))
     }
     /// When the personal data was erased (null while it is kept).
-    async fn erased_at(&self) -> Option<DateTime<Utc>> {
-        self.0.erased_at
+    async fn erased_at(&self, ctx: &Context<'_>) -> GqlResult<Option<DateTime<Utc>>> {
+        self.access(ctx).await?;
+        Ok(self.0.erased_at)
     }
     /// When the person was registered.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> GqlResult<DateTime<Utc>> {
+        self.access(ctx).await?;
+        Ok(self.0.created_at)
     }
-    /// The person's consents, newest first.
+    /// The person's consents, newest first (the record's organization only; empty for
+    /// a referral's receiver).
     async fn consents(&self, ctx: &Context<'_>) -> GqlResult<Vec<Consent>> {
+        if !self.read(ctx, Field::Consents, "consents").await? {
+            return Ok(Vec::new());
+        }
         let db = ctx.data_unchecked::<DatabaseConnection>();
-        service::authorize(db, &actor(ctx).viewer, self.0.id).await?;
         Ok(super::consent::of_person(db, self.0.id)
             .await?
             .into_iter()
@@ -334,9 +376,12 @@ impl Consent {
     async fn evidence_kind(&self) -> EvidenceKind {
         self.0.evidence_kind.into()
     }
-    /// Reference to the evidence.
-    async fn evidence(&self) -> &str {
-        &self.0.evidence
+    /// Reference to the evidence (encrypted at rest; reading it is logged; empty once
+    /// the person is erased).
+    async fn evidence(&self, ctx: &Context<'_>) -> GqlResult<String> {
+        record_read(ctx, self.0.person_id, "consent.evidence").await?;
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        Ok(protection.decrypt_text(&self.0.evidence)?)
     }
     /// The organization that recorded it.
     async fn recorded_by(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {

@@ -3,7 +3,7 @@
 use super::service::{self, ProtocolQuery};
 use super::types::ProtocolConnection;
 use crate::error::GqlResult;
-use crate::graphql::enums::ProtocolStatus;
+use crate::graphql::enums::{ProtocolStatus, SignatoryStatus};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
@@ -14,8 +14,12 @@ use sea_orm::DatabaseConnection;
 pub struct ProtocolFilter {
     /// Only these statuses.
     pub statuses: Option<Vec<ProtocolStatus>>,
-    /// Only protocols this organization is a signatory of.
+    /// Only protocols this organization is a signatory of (invited or signed; narrow it
+    /// with `signatoryStatus`).
     pub organization: Option<ID>,
+    /// With `organization`: only protocols where that organization's signatory status
+    /// is this one (e.g. SIGNED, or INVITED for those it has not signed yet).
+    pub signatory_status: Option<SignatoryStatus>,
     /// Only protocols whose scope covers this municipality.
     pub covers_municipality: Option<ID>,
     /// Title contains this text; case and accents are ignored.
@@ -52,6 +56,7 @@ impl ProtocolQueries {
                 .organization
                 .map(|id| expect_id(&id, NodeKind::Organization))
                 .transpose()?,
+            signatory_status: filter.signatory_status.map(Into::into),
             covers_municipality: filter
                 .covers_municipality
                 .map(|id| expect_id(&id, NodeKind::Territory))

@@ -25,6 +25,8 @@ pub struct ProtocolQuery {
     pub statuses: Vec<ProtocolStatus>,
     /// Only protocols this organization is a signatory of (any signatory status).
     pub organization: Option<Uuid>,
+    /// With `organization`: only where its signatory has this status.
+    pub signatory_status: Option<entity::enums::SignatoryStatus>,
     /// Only protocols whose scope covers this municipality.
     pub covers_municipality: Option<Uuid>,
     /// Title contains this text (case and accents ignored).
@@ -55,15 +57,19 @@ pub async fn list(
         select = select.filter(protocol::Column::Status.is_in(query.statuses.clone()));
     }
     if let Some(organization) = query.organization {
-        select = select.filter(
-            protocol::Column::Id.in_subquery(
-                Query::select()
-                    .column(signatory::Column::ProtocolId)
-                    .from(signatory::Entity)
-                    .and_where(signatory::Column::OrganizationId.eq(organization))
-                    .to_owned(),
-            ),
-        );
+        let mut signatories = Query::select()
+            .column(signatory::Column::ProtocolId)
+            .from(signatory::Entity)
+            .and_where(signatory::Column::OrganizationId.eq(organization))
+            .to_owned();
+        if let Some(status) = query.signatory_status {
+            signatories.and_where(signatory::Column::Status.eq(status));
+        }
+        select = select.filter(protocol::Column::Id.in_subquery(signatories));
+    } else if query.signatory_status.is_some() {
+        return Err(AppError::BadUserInput(
+            "`signatoryStatus` needs `organization`".to_owned(),
+        ));
     }
     if let Some(municipality) = query.covers_municipality {
         let covering = crate::territory::service::covering(db, municipality).await?;

@@ -3,12 +3,15 @@
 use super::lifecycle::Action;
 use super::service::{self, Details, NewReferral};
 use super::types::{DeclinedBy, Outcome, Priority, Referral, ReferralChannel};
+use crate::crypto::DataProtection;
 use crate::error::GqlResult;
 use crate::graphql::actor;
 use crate::graphql::payload::{UserError, split};
 use crate::graphql::relay::{NodeKind, expect_id};
+use crate::person::access::ReceiverAccess;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use sea_orm::{DatabaseConnection, TransactionTrait};
+use std::sync::Arc;
 
 /// Declares the payload of a referral mutation.
 macro_rules! payload {
@@ -114,7 +117,7 @@ pub struct CompleteReferralInput {
 /// Input of `createReferral`.
 #[derive(InputObject)]
 pub struct CreateReferralInput {
-    /// The person referred (one your organization is involved with).
+    /// The person referred: your organization's own record of them.
     pub person: ID,
     /// The service the person is referred to; its provider receives the referral.
     pub receiver_service: ID,
@@ -155,9 +158,21 @@ async fn run(
 ) -> GqlResult<(Option<Referral>, Vec<UserError>)> {
     let id = expect_id(id, NodeKind::Referral)?;
     let db = ctx.data_unchecked::<DatabaseConnection>();
+    let privacy = service::Privacy {
+        protection: ctx.data_unchecked::<Arc<DataProtection>>(),
+        receiver_access: ctx.data_unchecked::<ReceiverAccess>().0,
+    };
     let txn = db.begin().await?;
-    let result =
-        service::transition(&txn, &actor(ctx), id, expected_version, action, details).await?;
+    let result = service::transition(
+        &txn,
+        privacy,
+        &actor(ctx),
+        id,
+        expected_version,
+        action,
+        details,
+    )
+    .await?;
     txn.commit().await?;
     Ok(split(result))
 }
@@ -192,7 +207,8 @@ impl ReferralMutations {
         };
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let txn = db.begin().await?;
-        let result = service::create(&txn, &actor(ctx), new).await?;
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let result = service::create(&txn, protection, &actor(ctx), new).await?;
         txn.commit().await?;
         let (referral, user_errors) = split(result);
         Ok(CreateReferralPayload {
@@ -443,8 +459,10 @@ impl ReferralMutations {
         let receiver_service = expect_id(&input.receiver_service, NodeKind::Service)?;
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let txn = db.begin().await?;
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
         let result = service::reroute(
             &txn,
+            protection,
             &actor(ctx),
             id,
             receiver_service,

@@ -7,6 +7,7 @@ use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
 use crate::auth::viewer::{Role, Viewer, ViewerKind, scopes};
 use crate::concurrency;
+use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
 use crate::pagination::{Page, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
@@ -14,11 +15,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc, Weekday};
 use entity::enums::{
-    DeclinedBy, Outcome, Priority, ProtocolStatus, ReferralChannel, ReferralStatus,
+    DeclinedBy, Outcome, Priority, ProtocolStatus, ReferralChannel, ReferralStatus, ServiceStatus,
     SignatoryStatus, Taxonomy,
 };
 use entity::{
-    consent, person, protocol, protocol_scope, referral, referral_event, service, signatory, term,
+    consent, person, protocol, protocol_scope, referral, referral_event, service, service_area,
+    signatory, term,
 };
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
@@ -36,6 +38,24 @@ const MAX_REASON: usize = 4000;
 const MAX_REASON_CODE: usize = 64;
 /// Longest idempotency key.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// What protects people's data in referral changes: the keys that encrypt free text,
+/// and how long a receiver keeps reading a referral after it ended.
+#[derive(Clone, Copy)]
+pub struct Privacy<'a> {
+    /// Encrypts reasons and event texts.
+    pub protection: &'a DataProtection,
+    /// The receiver's access period after the referral ended.
+    pub receiver_access: Duration,
+}
+
+impl Privacy<'_> {
+    /// Until when the receiver reads a referral that ends at `now`.
+    fn access_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_add_signed(self.receiver_access)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
 
 /// The organization the caller acts for on referrals: an OPERATOR or ORG_ADMIN of it,
 /// or a machine client of it with the `referrals:write` scope. Anyone else is refused
@@ -55,10 +75,12 @@ pub fn acting_organization(viewer: &Viewer) -> AppResult<Uuid> {
     }
 }
 
-/// True when the viewer acts for the sender or the receiver of the referral.
+/// True when the viewer's organization may read the referral now: by the rule of
+/// [`crate::person::access`] (its sender always; its receiver once sent, while open
+/// and for the access period after).
 pub fn is_visible_to(viewer: &Viewer, row: &referral::Model) -> bool {
     acting_organization(viewer)
-        .is_ok_and(|org| org == row.sender_organization_id || org == row.receiver_organization_id)
+        .is_ok_and(|org| crate::person::access::can_read_referral(org, row, Utc::now()))
 }
 
 /// The sides `organization` takes on the referral (both when it sends to itself).
@@ -272,15 +294,17 @@ fn request_hash(input: &NewReferral, needs: &[String], rerouted_from: Option<Uui
 /// Creates a DRAFT referral from the caller's organization.
 pub async fn create(
     db: &impl ConnectionTrait,
+    protection: &DataProtection,
     actor: &Actor,
     input: NewReferral,
 ) -> AppResult<Checked<referral::Model>> {
     let sender = acting_organization(&actor.viewer)?;
-    insert(db, actor, sender, input, None).await
+    insert(db, protection, actor, sender, input, None).await
 }
 
 async fn insert(
     db: &impl ConnectionTrait,
+    protection: &DataProtection,
     actor: &Actor,
     sender: Uuid,
     input: NewReferral,
@@ -332,8 +356,15 @@ async fn insert(
         }
         (Some(channel), _) => channel,
     };
-    if !crate::person::access::is_involved(db, input.person, sender).await? {
-        v.add("person", FieldErrorCode::NotFound, "no such person");
+    // A referral is sent from the sender's own record of the person.
+    if crate::person::access::access_of(db, input.person, sender).await?
+        != Some(crate::person::access::Access::Owner)
+    {
+        v.add(
+            "person",
+            FieldErrorCode::NotFound,
+            "no such person among your organization's records",
+        );
     }
     let service = service::Entity::find_by_id(input.receiver_service)
         .one(db)
@@ -386,7 +417,7 @@ async fn insert(
         receiver_organization_id: Set(service.organization_id),
         protocol_id: Set(None),
         needs: Set(needs.join(" ")),
-        reason: Set(reason),
+        reason: Set(protection.encrypt_text(&reason)?),
         priority: Set(input.priority),
         due_at: Set(None),
         consent_id: Set(input.consent),
@@ -394,6 +425,8 @@ async fn insert(
         rerouted_from_id: Set(rerouted_from),
         status: Set(ReferralStatus::Draft),
         outcome: Set(None),
+        sent_at: Set(None),
+        receiver_access_until: Set(None),
         idempotency_key: Set(key),
         request_hash: Set(Some(hash)),
         row_version: Set(1),
@@ -438,6 +471,7 @@ async fn insert(
 /// to another service: a new DRAFT linked to it. Sender only.
 pub async fn reroute(
     db: &impl ConnectionTrait,
+    protection: &DataProtection,
     actor: &Actor,
     id: Uuid,
     receiver_service: Uuid,
@@ -471,15 +505,16 @@ pub async fn reroute(
             .split_whitespace()
             .map(str::to_owned)
             .collect(),
-        reason: reason
-            .filter(|r| !r.trim().is_empty())
-            .unwrap_or_else(|| original.reason.clone()),
+        reason: match reason.filter(|r| !r.trim().is_empty()) {
+            Some(reason) => reason,
+            None => protection.decrypt_text(&original.reason)?,
+        },
         priority: original.priority,
         consent: original.consent_id,
         channel: None,
         idempotency_key,
     };
-    insert(db, actor, org, input, Some(original.id)).await
+    insert(db, protection, actor, org, input, Some(original.id)).await
 }
 
 // ---------------------------------------------------------------------------------
@@ -567,17 +602,7 @@ pub async fn shared_protocol(
         .and_where(protocol_scope::Column::TerritoryId.is_in(covering))
         .to_owned();
     Ok(protocol::Entity::find()
-        .filter(protocol::Column::Status.eq(ProtocolStatus::InForce))
-        .filter(
-            Condition::any()
-                .add(protocol::Column::ValidFrom.is_null())
-                .add(protocol::Column::ValidFrom.lte(today)),
-        )
-        .filter(
-            Condition::any()
-                .add(protocol::Column::ValidTo.is_null())
-                .add(protocol::Column::ValidTo.gte(today)),
-        )
+        .filter(in_force_on(today))
         .filter(protocol::Column::Id.in_subquery(in_scope))
         .filter(protocol::Column::Id.in_subquery(signed_by(sender)))
         .filter(protocol::Column::Id.in_subquery(signed_by(receiver)))
@@ -593,12 +618,150 @@ fn invalid_state(message: impl Into<String>) -> Vec<crate::validation::FieldErro
     v.finish()
 }
 
+/// One gate of sending, refused: the code a front end shows and the explanation.
+fn refused(code: FieldErrorCode, message: &str) -> Vec<crate::validation::FieldError> {
+    let mut v = Validator::default();
+    v.add("id", code, message);
+    v.finish()
+}
+
+/// The legal basis of sending a referral, or the first gate it fails, each with its own
+/// code: the service is not ACTIVE; its area does not cover the person's
+/// municipality (or that is unknown); no valid consent for the receiver; no protocol in
+/// force that both organizations are signatories of; the receiver invited but not
+/// signed; the person's municipality outside every such protocol's scope.
+async fn sending_basis(
+    db: &impl ConnectionTrait,
+    row: &referral::Model,
+    now: DateTime<Utc>,
+) -> AppResult<Checked<(consent::Model, protocol::Model)>> {
+    let service = service::Entity::find_by_id(row.receiver_service_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("service"))?;
+    if service.status != ServiceStatus::Active {
+        return Ok(Err(refused(
+            FieldErrorCode::ServiceNotActive,
+            "the service is not ACTIVE",
+        )));
+    }
+    let person = person::Entity::find_by_id(row.person_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("person"))?;
+    let Some(municipality) = person.residence_municipality_id else {
+        return Ok(Err(refused(
+            FieldErrorCode::ResidenceUnknown,
+            "the person's residence municipality is unknown: no service area or protocol can cover it",
+        )));
+    };
+    let in_area = service_area::Entity::find()
+        .filter(service_area::Column::ServiceId.eq(service.id))
+        .filter(service_area::Column::MunicipalityId.eq(municipality))
+        .count(db)
+        .await?;
+    if in_area == 0 {
+        return Ok(Err(refused(
+            FieldErrorCode::OutsideServiceArea,
+            "the service's area does not cover the person's municipality",
+        )));
+    }
+    let Some(consent) = crate::person::consent_rules::valid_consent_for(
+        db,
+        row.person_id,
+        row.receiver_organization_id,
+        now,
+    )
+    .await?
+    else {
+        return Ok(Err(refused(
+            FieldErrorCode::NoValidConsent,
+            "no valid consent (or other legal basis) covers sharing the person's data with the receiver",
+        )));
+    };
+    let today = now.date_naive();
+    if let Some(protocol) = shared_protocol(
+        db,
+        row.sender_organization_id,
+        row.receiver_organization_id,
+        municipality,
+        today,
+    )
+    .await?
+    {
+        return Ok(Ok((consent, protocol)));
+    }
+    // Why not: the protocols in force the sender signed, and where the receiver stands.
+    let in_force = protocols_in_force_signed_by(db, row.sender_organization_id, today).await?;
+    let receiver = signatory::Entity::find()
+        .filter(signatory::Column::OrganizationId.eq(row.receiver_organization_id))
+        .filter(signatory::Column::ProtocolId.is_in(in_force))
+        .all(db)
+        .await?;
+    let (code, message) = if receiver.is_empty() {
+        (
+            FieldErrorCode::NoProtocolInForce,
+            "no protocol in force binds the sender and the receiver",
+        )
+    } else if receiver.iter().all(|s| s.status != SignatoryStatus::Signed) {
+        (
+            FieldErrorCode::ReceiverNotSigned,
+            "the receiver is invited to a protocol in force with the sender but has not signed it",
+        )
+    } else {
+        (
+            FieldErrorCode::OutsideProtocolScope,
+            "the person's municipality is outside the scope of every protocol in force both organizations signed",
+        )
+    };
+    Ok(Err(refused(code, message)))
+}
+
+/// Ids of the protocols in force on `today` that `organization` has signed.
+async fn protocols_in_force_signed_by(
+    db: &impl ConnectionTrait,
+    organization: Uuid,
+    today: chrono::NaiveDate,
+) -> AppResult<Vec<Uuid>> {
+    let signed = Query::select()
+        .column(signatory::Column::ProtocolId)
+        .from(signatory::Entity)
+        .and_where(signatory::Column::OrganizationId.eq(organization))
+        .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
+        .to_owned();
+    Ok(protocol::Entity::find()
+        .select_only()
+        .column(protocol::Column::Id)
+        .filter(in_force_on(today))
+        .filter(protocol::Column::Id.in_subquery(signed))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Condition on `protocol` rows: in force on `today`.
+fn in_force_on(today: chrono::NaiveDate) -> Condition {
+    Condition::all()
+        .add(protocol::Column::Status.eq(ProtocolStatus::InForce))
+        .add(
+            Condition::any()
+                .add(protocol::Column::ValidFrom.is_null())
+                .add(protocol::Column::ValidFrom.lte(today)),
+        )
+        .add(
+            Condition::any()
+                .add(protocol::Column::ValidTo.is_null())
+                .add(protocol::Column::ValidTo.gte(today)),
+        )
+}
+
 /// Applies `action` to a referral for the caller's organization (the side it takes
 /// decides what it may do). A state the action does not apply to is a user error
 /// INVALID_STATE; an action only the other side may take is FORBIDDEN; an
 /// organization that neither sends nor receives the referral gets NOT_FOUND.
 pub async fn transition(
     db: &impl ConnectionTrait,
+    privacy: Privacy<'_>,
     actor: &Actor,
     id: Uuid,
     expected_version: Option<i32>,
@@ -668,42 +831,25 @@ pub async fn transition(
     let now = Utc::now();
     let mut row: referral::ActiveModel = before.clone().into();
     if action == Action::Send {
-        let Some(consent) = crate::person::consent_rules::valid_consent_for(
-            db,
-            before.person_id,
-            before.receiver_organization_id,
-            now,
-        )
-        .await?
-        else {
-            return Ok(Err(invalid_state("no valid consent for the receiver")));
-        };
-        let person = person::Entity::find_by_id(before.person_id)
-            .one(db)
-            .await?
-            .ok_or(AppError::NotFound("person"))?;
-        let Some(municipality) = person.residence_municipality_id else {
-            return Ok(Err(invalid_state(
-                "the person's residence municipality is unknown: no protocol can cover it",
-            )));
-        };
-        let Some(protocol) = shared_protocol(
-            db,
-            before.sender_organization_id,
-            before.receiver_organization_id,
-            municipality,
-            now.date_naive(),
-        )
-        .await?
-        else {
-            return Ok(Err(invalid_state(
-                "sender and receiver have not both signed a protocol in force covering the person's municipality",
-            )));
+        let (consent, protocol) = match sending_basis(db, &before, now).await? {
+            Ok(basis) => basis,
+            Err(errors) => return Ok(Err(errors)),
         };
         row.consent_id = Set(Some(consent.id));
         row.protocol_id = Set(Some(protocol.id));
         row.due_at = Set(Some(add_working_days(now, protocol.response_time_days)));
+        row.sent_at = Set(Some(now));
     }
+    if lifecycle::is_final(target) {
+        row.receiver_access_until = Set(Some(privacy.access_until(now)));
+    }
+    let details = Details {
+        reason_text: details
+            .reason_text
+            .map(|text| privacy.protection.encrypt_text(&text))
+            .transpose()?,
+        ..details
+    };
     if details.outcome.is_some() {
         row.outcome = Set(details.outcome);
     }
@@ -739,8 +885,13 @@ async fn guarded_status(
     row: &referral::Model,
     to: ReferralStatus,
     now: DateTime<Utc>,
+    receiver_access_until: Option<DateTime<Utc>>,
 ) -> AppResult<bool> {
-    let result = referral::Entity::update_many()
+    let mut update = referral::Entity::update_many();
+    if let Some(until) = receiver_access_until {
+        update = update.col_expr(referral::Column::ReceiverAccessUntil, Expr::val(until));
+    }
+    let result = update
         .col_expr(referral::Column::Status, Expr::val(to))
         .col_expr(
             referral::Column::RowVersion,
@@ -772,7 +923,7 @@ pub async fn mark_received_on_read<C: ConnectionTrait + TransactionTrait>(
             continue;
         }
         let txn = db.begin().await?;
-        if guarded_status(&txn, &row, ReferralStatus::Received, Utc::now()).await? {
+        if guarded_status(&txn, &row, ReferralStatus::Received, Utc::now(), None).await? {
             append_event(
                 &txn,
                 &EventActor::of(&actor.viewer),
@@ -812,7 +963,8 @@ pub async fn cancel_drafts_of_person(
     };
     let mut cancelled = 0;
     for row in drafts {
-        if !guarded_status(db, &row, ReferralStatus::Cancelled, Utc::now()).await? {
+        let now = Utc::now();
+        if !guarded_status(db, &row, ReferralStatus::Cancelled, now, Some(now)).await? {
             continue;
         }
         append_event(
@@ -841,7 +993,11 @@ const EXPIRY_BATCH: u64 = 500;
 pub async fn expire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
+    receiver_access: Duration,
 ) -> AppResult<u64> {
+    let until = now
+        .checked_add_signed(receiver_access)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let details = Details {
         reason_code: Some("DUE_DATE_PASSED".to_owned()),
         ..Details::default()
@@ -866,7 +1022,7 @@ pub async fn expire_due<C: ConnectionTrait + TransactionTrait>(
             break;
         }
         for row in due {
-            match expire_one(db, &row, now, &details).await {
+            match expire_one(db, &row, now, until, &details).await {
                 Ok(true) => expired += 1,
                 Ok(false) => skipped.push(row.id),
                 // Another replica is writing this row right now (SQLite reports the
@@ -885,10 +1041,19 @@ async fn expire_one<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     row: &referral::Model,
     now: DateTime<Utc>,
+    receiver_access_until: DateTime<Utc>,
     details: &Details,
 ) -> AppResult<bool> {
     let txn = db.begin().await?;
-    if !guarded_status(&txn, row, ReferralStatus::Expired, now).await? {
+    if !guarded_status(
+        &txn,
+        row,
+        ReferralStatus::Expired,
+        now,
+        Some(receiver_access_until),
+    )
+    .await?
+    {
         txn.rollback().await?;
         return Ok(false);
     }
@@ -938,7 +1103,7 @@ pub struct ReferralQuery {
 
 fn direction_condition(direction: Direction, org: Uuid) -> Condition {
     match direction {
-        Direction::Inbox => Condition::all().add(referral::Column::ReceiverOrganizationId.eq(org)),
+        Direction::Inbox => crate::person::access::inbox(org, Utc::now()),
         Direction::Outbox => Condition::all().add(referral::Column::SenderOrganizationId.eq(org)),
     }
 }

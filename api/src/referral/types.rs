@@ -3,6 +3,7 @@
 use super::service::{self, Direction};
 use crate::auth::Viewer;
 use crate::catalogue::types::Service;
+use crate::crypto::DataProtection;
 use crate::error::GqlResult;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::loaders::{
@@ -13,6 +14,7 @@ use crate::protocol::types::Protocol;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{referral, referral_event};
+use std::sync::Arc;
 
 fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
     ctx.data_unchecked::<Loaders>()
@@ -160,6 +162,19 @@ impl From<referral::Model> for Referral {
     }
 }
 
+impl Referral {
+    /// Refuses a caller whose organization may not read this referral now (the rule of
+    /// [`crate::person::access`]), as if it did not exist. Every path to a referral
+    /// already filters; this guards the fields that carry personal data.
+    fn check_visible(&self, ctx: &Context<'_>) -> GqlResult<()> {
+        if service::is_visible_to(ctx.data_unchecked::<Viewer>(), &self.0) {
+            Ok(())
+        } else {
+            Err(crate::error::AppError::NotFound("referral").into())
+        }
+    }
+}
+
 /// A referral of a person from one organization's service to another's. Only the
 /// sender and receiver organizations see it.
 #[Object]
@@ -176,9 +191,10 @@ impl Referral {
     async fn person_id(&self) -> ID {
         to_global_id(NodeKind::Person, self.0.person_id)
     }
-    /// The person referred (whoever sees the referral is involved with the person;
+    /// The person referred: the sender's record (the receiver sees its shared fields;
     /// reading personal fields is logged).
     async fn person(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::person::types::Person>> {
+        self.check_visible(ctx)?;
         let row = loaders(ctx)
             .0
             .load_one(crate::loaders::PersonById(self.0.person_id))
@@ -225,9 +241,13 @@ impl Referral {
     async fn needs(&self) -> Vec<String> {
         self.0.needs.split_whitespace().map(str::to_owned).collect()
     }
-    /// Why the person is referred.
-    async fn reason(&self) -> &str {
-        &self.0.reason
+    /// Why the person is referred (encrypted at rest; reading it is logged; empty once
+    /// the person is erased).
+    async fn reason(&self, ctx: &Context<'_>) -> GqlResult<String> {
+        self.check_visible(ctx)?;
+        crate::person::types::record_read(ctx, self.0.person_id, "referral.reason").await?;
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        Ok(protection.decrypt_text(&self.0.reason)?)
     }
     /// How urgent it is.
     async fn priority(&self) -> Priority {
@@ -277,18 +297,20 @@ impl Referral {
     }
     /// Every step of its lifecycle, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<ReferralEvent>> {
+        self.check_visible(ctx)?;
         let rows = loaders(ctx).0.load_one(EventsOfReferral(self.0.id)).await?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(ReferralEvent)
+            .map(|event| ReferralEvent(event, self.0.person_id))
             .collect())
     }
 }
 
-/// One step in the lifecycle of a referral.
+/// One step in the lifecycle of a referral (with the id of the referral's person, for
+/// the access log).
 #[derive(Clone, Debug)]
-pub struct ReferralEvent(pub referral_event::Model);
+pub struct ReferralEvent(pub referral_event::Model, pub uuid::Uuid);
 
 /// One step in the lifecycle of a referral.
 #[Object]
@@ -326,9 +348,15 @@ impl ReferralEvent {
     async fn reason_code(&self) -> Option<&str> {
         self.0.reason_code.as_deref()
     }
-    /// Explanation.
-    async fn reason_text(&self) -> Option<&str> {
-        self.0.reason_text.as_deref()
+    /// Explanation (encrypted at rest; reading it is logged; null once the person is
+    /// erased).
+    async fn reason_text(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        let Some(stored) = self.0.reason_text.as_deref() else {
+            return Ok(None);
+        };
+        crate::person::types::record_read(ctx, self.1, "referralEvent.reasonText").await?;
+        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        Ok(Some(protection.decrypt_text(stored)?))
     }
     /// Who declined, on a rejection.
     async fn declined_by(&self) -> Option<DeclinedBy> {
