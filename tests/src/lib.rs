@@ -187,6 +187,28 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
 
 impl TestApp {
     /// The keys the app protects personal data with (to write protected rows directly).
+    /// Runs SQL written with `?` placeholders on either engine; returns rows affected.
+    pub async fn exec(&self, sql: &str, values: Vec<sea_orm::Value>) -> u64 {
+        let backend = self.db.get_database_backend();
+        let mut text = String::new();
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' && backend == sea_orm::DatabaseBackend::Postgres {
+                n += 1;
+                text.push_str(&format!("${n}"));
+            } else {
+                text.push(c);
+            }
+        }
+        self.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend, text, values,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .rows_affected()
+    }
+
     pub fn protection(&self) -> melt_api::crypto::DataProtection {
         melt_api::crypto::DataProtection::from_settings(&self.settings).expect("data keys")
     }
@@ -219,6 +241,16 @@ impl TestApp {
     pub fn statement_count(&self) -> usize {
         self.statements.load(Ordering::SeqCst)
     }
+}
+
+/// A valid personal codice fiscale: `prefix` (15 characters) and its check character.
+pub fn codice_fiscale(prefix: &str) -> String {
+    ('A'..='Z')
+        .map(|c| format!("{prefix}{c}"))
+        .find(|code| {
+            code.len() == 16 && melt_api::organization::domain::CodiceFiscale::parse(code).is_ok()
+        })
+        .unwrap_or_else(|| panic!("no check character for {prefix}"))
 }
 
 /// The code of the first error of a response.
