@@ -23,6 +23,7 @@ pub mod person;
 pub mod protocol;
 pub mod rate_limit;
 pub mod referral;
+pub mod runtime;
 pub mod seed;
 pub mod settings;
 pub mod startup;

@@ -110,6 +110,9 @@ pub struct Settings {
     /// How often the background jobs (expiry, retention) run, in seconds; 0 disables
     /// them.
     pub jobs_interval_secs: u64,
+    /// On SIGTERM or Ctrl-C, how long requests in flight (and a background job run)
+    /// may take to finish before the process exits anyway, in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Settings {
@@ -155,6 +158,7 @@ impl Default for Settings {
             dev_data_key_file: PathBuf::from("melt-dev-data-keys.json"),
             retention_months: None,
             jobs_interval_secs: 60,
+            shutdown_grace_secs: 30,
         }
     }
 }
