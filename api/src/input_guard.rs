@@ -46,7 +46,7 @@ impl ExtensionFactory for InputGuard {
 }
 
 fn refuse(place: &str, problem: &str) -> ServerError {
-    let mut error = ServerError::new(format!("{place}: text {problem}"), None);
+    let mut error = ServerError::new(format!("`{place}`: text {problem}"), None);
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", "BAD_USER_INPUT");
     extensions.set("argument", place);
@@ -94,9 +94,9 @@ fn check_arguments(
     owner: &str,
     arguments: impl Iterator<Item = (Name, Value)>,
 ) -> ServerResult<()> {
-    arguments.into_iter().try_for_each(|(name, value)| {
-        check_value(&format!("argument `{name}` of `{owner}`"), &value)
-    })
+    arguments
+        .into_iter()
+        .try_for_each(|(name, value)| check_value(&format!("{owner}({name})"), &value))
 }
 
 fn check_directives(directives: &[Positioned<Directive>]) -> ServerResult<()> {
@@ -128,9 +128,7 @@ fn check_variable_defaults(definitions: &[Positioned<VariableDefinition>]) -> Se
     definitions
         .iter()
         .try_for_each(|d| match &d.node.default_value {
-            Some(default) => {
-                check_value(&format!("variable `${}`", d.node.name.node), &default.node)
-            }
+            Some(default) => check_value(&format!("${}", d.node.name.node), &default.node),
             None => Ok(()),
         })
 }
@@ -138,7 +136,7 @@ fn check_variable_defaults(definitions: &[Positioned<VariableDefinition>]) -> Se
 /// Checks the variables and every inline argument of `document`.
 pub fn check_request(document: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
     variables.iter().try_for_each(|(name, value)| {
-        let place = format!("variable `${name}`");
+        let place = format!("${name}");
         if let Some(problem) = string_problem(name) {
             return Err(refuse(&place, &format!("name {problem}")));
         }
