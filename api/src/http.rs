@@ -30,6 +30,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::AuthState>,
     /// Keys protecting personal data.
     pub protection: Arc<crate::crypto::DataProtection>,
+    /// The application runtime, where everything that touches the pools runs.
+    pub runtime: crate::runtime::AppRuntime,
 }
 
 /// Per-request facts resolvers may need besides the viewer.
@@ -57,9 +59,14 @@ async fn viewer_of(state: &AppState, authorization: Option<Option<&str>>) -> Res
         tracing::debug!("authorization is not a bearer token");
         return Err(());
     };
-    crate::auth::token::verify(&state.auth.keys, &state.settings, token)
+    let (auth, settings, token) = (state.auth.clone(), state.settings.clone(), token.to_owned());
+    // A JWKS fetch uses a pooled HTTP connection: it belongs on the application runtime.
+    let verified = state
+        .runtime
+        .run(async move { crate::auth::token::verify(&auth.keys, &settings, &token).await })
         .await
-        .map_err(|reason| tracing::debug!(%reason, "access token refused"))
+        .map_err(|error| tracing::error!(error = ?error, "token verification stopped"))?;
+    verified.map_err(|reason| tracing::debug!(%reason, "access token refused"))
 }
 
 /// The caller of an HTTP request; 401 for a token that is not accepted.
@@ -241,8 +248,24 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
         .data(call.viewer.clone())
         .data(call.meta.clone())
         .data(accesses.clone());
-    let mut response = state.schema.execute(request).await;
-    if let Err(error) = accesses.flush(&state.db).await {
+    let (schema, db) = (state.schema.clone(), state.db.clone());
+    let executed = state
+        .runtime
+        .run(async move {
+            let response = schema.execute(request).await;
+            let flushed = accesses.flush(&db).await;
+            (response, flushed)
+        })
+        .await;
+    let (mut response, flushed) = match executed {
+        Ok(done) => done,
+        Err(error) => {
+            let error: async_graphql::Error = crate::error::GqlError::from(error).into();
+            let error = error.into_server_error(async_graphql::Pos::default());
+            (Response::from_errors(vec![error]), Ok(()))
+        }
+    };
+    if let Err(error) = flushed {
         // Personal data was read but its reads could not be logged: withhold it.
         tracing::error!(error = ?error, "cannot write the access log");
         let mut error = ServerError::new(
@@ -437,7 +460,8 @@ pub async fn graphql_ws(
     data.insert(Loaders::new(state.db.clone()));
     data.insert(request_meta(&req));
     let state = state.into_inner();
-    async_graphql_actix_web::GraphQLSubscription::new(state.schema.clone())
+    let executor = crate::runtime::AppExecutor::new(state.schema.clone(), state.runtime.clone());
+    async_graphql_actix_web::GraphQLSubscription::new(executor)
         .with_data(data)
         .on_connection_init(move |init| async move {
             let viewer = viewer_from_init(&state, &init).await?;
@@ -526,7 +550,14 @@ pub async fn health() -> HttpResponse {
 
 /// GET /ready: the database answers.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
+    let db = state.db.clone();
+    let pinged = state
+        .runtime
+        .run(async move { db.ping().await })
+        .await
+        .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))
+        .and_then(|pinged| pinged);
+    match pinged {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");

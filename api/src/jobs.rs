@@ -36,16 +36,40 @@ pub async fn run_once(db: &DatabaseConnection, settings: &Settings) -> anyhow::R
     Ok(RunReport { expired, erased })
 }
 
-/// Starts the periodic jobs (unless `jobs_interval_secs` is 0).
-pub fn spawn(db: DatabaseConnection, settings: Settings) {
-    if settings.jobs_interval_secs == 0 {
-        return;
+/// The running periodic jobs.
+#[derive(Debug)]
+pub struct Jobs {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Jobs {
+    /// Stops the jobs: no new run starts; a run in progress (its own transactions) may
+    /// finish within `grace`, after which it is abandoned.
+    pub async fn stop(self, grace: Duration) {
+        // An error means the task has already ended.
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(grace, self.task).await {
+            Ok(_) => tracing::info!("background jobs stopped"),
+            Err(_) => tracing::warn!("background jobs did not stop within the grace period"),
+        }
     }
-    tokio::spawn(async move {
+}
+
+/// Starts the periodic jobs (none when `jobs_interval_secs` is 0).
+pub fn spawn(db: DatabaseConnection, settings: Settings) -> Option<Jobs> {
+    if settings.jobs_interval_secs == 0 {
+        return None;
+    }
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(settings.jobs_interval_secs));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.changed() => break,
+            }
             match run_once(&db, &settings).await {
                 Ok(report) if report != RunReport::default() => {
                     tracing::info!(expired = report.expired, erased = report.erased, "jobs ran");
@@ -53,6 +77,10 @@ pub fn spawn(db: DatabaseConnection, settings: Settings) {
                 Ok(_) => {}
                 Err(error) => tracing::error!(error = %error, "background job failed"),
             }
+            if *stopped.borrow() {
+                break;
+            }
         }
     });
+    Some(Jobs { stop, task })
 }

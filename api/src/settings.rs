@@ -112,6 +112,9 @@ pub struct Settings {
     /// How often the background jobs (expiry, retention) run, in seconds; 0 disables
     /// them.
     pub jobs_interval_secs: u64,
+    /// On SIGTERM or Ctrl-C, how long requests in flight (and a background job run)
+    /// may take to finish before the process exits anyway, in seconds.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Settings {
@@ -158,6 +161,7 @@ impl Default for Settings {
             retention_months: None,
             receiver_access_days: 90,
             jobs_interval_secs: 60,
+            shutdown_grace_secs: 30,
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::graphql::build_schema;
 use crate::http::{AppState, routes};
 use crate::settings::Settings;
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use actix_web::{App, Error, HttpMessage, HttpServer, web};
 use anyhow::Context as _;
@@ -12,6 +12,7 @@ use futures_util::future::Either;
 use sea_orm::DatabaseConnection;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 
@@ -46,10 +47,13 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// The running application: a bound HTTP server.
+/// The running application: a bound HTTP server and its background tasks.
 pub struct Application {
     port: u16,
     server: Server,
+    jobs: Option<crate::jobs::Jobs>,
+    pruner: tokio::task::JoinHandle<()>,
+    grace: Duration,
 }
 
 impl Application {
@@ -83,8 +87,10 @@ impl Application {
             crate::crypto::DataProtection::from_settings(&settings)
                 .context("cannot set up the protection of personal data")?,
         );
-        crate::jobs::spawn(db.clone(), settings.clone());
+        let jobs = crate::jobs::spawn(db.clone(), settings.clone());
+        let grace = Duration::from_secs(settings.shutdown_grace_secs);
         let state = AppState {
+            runtime: crate::runtime::AppRuntime::current(),
             schema: build_schema(db.clone(), &settings, protection.clone()),
             protection,
             db,
@@ -94,8 +100,8 @@ impl Application {
         let max_body = state.settings.max_body_bytes;
         let limits = crate::rate_limit::Limits::new(&state.settings);
         let pruned = limits.clone();
-        tokio::spawn(async move {
-            let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        let pruner = tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every_minute.tick().await;
                 pruned.prune();
@@ -140,9 +146,18 @@ impl Application {
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes)
         })
+        // Signals are handled in `run`, the same way for SIGTERM and Ctrl-C.
+        .disable_signals()
+        .shutdown_timeout(grace.as_secs())
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            jobs,
+            pruner,
+            grace,
+        })
     }
 
     /// The port the server listens on.
@@ -150,8 +165,71 @@ impl Application {
         self.port
     }
 
-    /// Serves until stopped.
+    /// Serves until stopped. SIGTERM or Ctrl-C (SIGINT) starts a graceful shutdown: the
+    /// listening socket is closed at once (new connections are refused), requests in
+    /// flight finish within `shutdown_grace_secs` (then their connections are dropped),
+    /// the background jobs stop, and `run` returns. A second signal exits at once.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server,
+            jobs,
+            pruner,
+            grace,
+            ..
+        } = self;
+        // Registered before serving, so a signal is never missed nor fatal.
+        let signals = on_signal(server.handle())?;
+        let served = server.await;
+        signals.abort();
+        pruner.abort();
+        if let Some(jobs) = jobs {
+            jobs.stop(grace).await;
+        }
+        tracing::info!("server stopped");
+        served
     }
+}
+
+/// Waits for the first shutdown signal, then stops the server gracefully.
+#[cfg(unix)]
+fn on_signal(server: ServerHandle) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "shutting down: refusing new connections, finishing requests in flight"
+        );
+        let stopped = server.stop(true);
+        tokio::select! {
+            () = stopped => {}
+            _ = terminate.recv() => force_exit(),
+            _ = interrupt.recv() => force_exit(),
+        }
+    }))
+}
+
+/// Waits for Ctrl-C, then stops the server gracefully.
+#[cfg(not(unix))]
+fn on_signal(server: ServerHandle) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    Ok(tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("shutting down: refusing new connections, finishing requests in flight");
+            let stopped = server.stop(true);
+            tokio::select! {
+                () = stopped => {}
+                _ = tokio::signal::ctrl_c() => force_exit(),
+            }
+        }
+    }))
+}
+
+fn force_exit() {
+    tracing::warn!("second shutdown signal: exiting without waiting");
+    std::process::exit(1);
 }

@@ -48,6 +48,61 @@ pub struct FieldError {
 /// Either the result or the problems found in the input.
 pub type Checked<T> = Result<T, Vec<FieldError>>;
 
+/// Longest search text, in characters: longer ones are refused with `BAD_USER_INPUT`
+/// (a search is a few words; a long one only makes the `LIKE` pattern expensive).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// Bidi embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069): they
+/// reorder how the text around them is shown, so a name holding one can pass for
+/// another. Refused in names.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters of Unicode category Cf (format: zero-width spaces and joiners, bidi
+/// marks and controls, the BOM, tags, ...).
+pub fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{0600}'..='\u{0605}' | '\u{061C}' | '\u{06DD}' | '\u{070F}'
+        | '\u{0890}'..='\u{0891}' | '\u{08E2}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}' | '\u{110BD}' | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
+}
+
+/// True for a character that shows nothing by itself: whitespace, controls, format
+/// characters (Cf), and the other default-ignorable or blank-looking characters
+/// (combining grapheme joiner, variation selectors, Hangul fillers, braille blank, ...).
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || is_format(c)
+        || matches!(c,
+            '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FFA0}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// A search text: trimmed, blank is no search; control characters and texts longer
+/// than [`MAX_SEARCH_CHARS`] are refused with `BAD_USER_INPUT`.
+pub fn search(value: Option<String>) -> crate::error::AppResult<Option<String>> {
+    let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().any(crate::input_guard::is_forbidden_control) {
+        return Err(crate::error::AppError::BadUserInput(
+            "search must not contain control characters".to_owned(),
+        ));
+    }
+    if value.chars().nth(MAX_SEARCH_CHARS).is_some() {
+        return Err(crate::error::AppError::BadUserInput(format!(
+            "search must be at most {MAX_SEARCH_CHARS} characters"
+        )));
+    }
+    Ok(Some(value))
+}
+
 /// Collects field errors.
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -90,11 +145,23 @@ impl Validator {
         }
     }
 
-    /// A required text: trimmed, non-empty, at most `max` characters.
-    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
-        let value = value.trim();
-        if value.is_empty() {
-            self.add(field, FieldErrorCode::Required, "must not be blank");
+    /// Records what is wrong with a trimmed, non-blank text, if anything: control
+    /// characters (tab and newlines aside), no visible character, over `max` characters.
+    /// Returns whether it was fine.
+    fn check_text(&mut self, field: &str, value: &str, max: usize) -> bool {
+        let errors = self.errors.len();
+        if value.chars().any(crate::input_guard::is_forbidden_control) {
+            self.add(
+                field,
+                FieldErrorCode::Invalid,
+                "must not contain control characters",
+            );
+        } else if value.chars().all(is_invisible) {
+            self.add(
+                field,
+                FieldErrorCode::Invalid,
+                "must contain a visible character",
+            );
         } else if value.chars().count() > max {
             self.add(
                 field,
@@ -102,10 +169,60 @@ impl Validator {
                 format!("must be at most {max} characters"),
             );
         }
+        self.errors.len() == errors
+    }
+
+    /// A required name (or title, label, code): a single line of text with a visible
+    /// character, no bidi embedding/override/isolate controls, at most `max` characters.
+    pub fn name(&mut self, field: &str, value: &str, max: usize) -> String {
+        let errors = self.errors.len();
+        let value = self.text(field, value, max);
+        if self.errors.len() == errors {
+            self.check_single_line(field, &value);
+        }
+        value
+    }
+
+    /// An optional name: blank becomes None, otherwise the rules of [`Self::name`].
+    pub fn optional_name(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        max: usize,
+    ) -> Option<String> {
+        let errors = self.errors.len();
+        let value = self.optional_text(field, value, max)?;
+        if self.errors.len() == errors {
+            self.check_single_line(field, &value);
+        }
+        Some(value)
+    }
+
+    fn check_single_line(&mut self, field: &str, value: &str) {
+        if value.contains(['\t', '\n', '\r']) {
+            self.add(field, FieldErrorCode::Invalid, "must be a single line");
+        } else if value.chars().any(is_bidi_control) {
+            self.add(
+                field,
+                FieldErrorCode::Invalid,
+                "must not contain bidi embedding, override or isolate characters",
+            );
+        }
+    }
+
+    /// A required text: trimmed, non-empty, with a visible character, no control
+    /// characters but tab and newlines, at most `max` characters.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let value = value.trim();
+        if value.is_empty() {
+            self.add(field, FieldErrorCode::Required, "must not be blank");
+        } else {
+            self.check_text(field, value, max);
+        }
         value.to_owned()
     }
 
-    /// An optional text: blank becomes None; at most `max` characters.
+    /// An optional text: blank becomes None; otherwise the rules of [`Self::text`].
     pub fn optional_text(
         &mut self,
         field: &str,
@@ -113,13 +230,7 @@ impl Validator {
         max: usize,
     ) -> Option<String> {
         let value = value.map(str::trim).filter(|v| !v.is_empty())?;
-        if value.chars().count() > max {
-            self.add(
-                field,
-                FieldErrorCode::TooLong,
-                format!("must be at most {max} characters"),
-            );
-        }
+        self.check_text(field, value, max);
         Some(value.to_owned())
     }
 
@@ -195,6 +306,63 @@ mod tests {
         assert_eq!(errors[0].code, FieldErrorCode::Required);
         assert_eq!(errors[1].field, vec!["input", "address", "street"]);
         assert_eq!(errors[1].code, FieldErrorCode::TooLong);
+    }
+
+    #[test]
+    fn names_made_only_of_invisible_characters_are_refused() {
+        for hidden in [
+            "\u{200B}\u{200C}\u{200D}",
+            "\u{202E}\u{2066}",
+            "\u{FEFF}\u{2060}",
+            "\u{3164}\u{2800}",
+        ] {
+            let mut v = Validator::default();
+            v.name("name", hidden, 300);
+            let errors = v.finish();
+            assert_eq!(errors.len(), 1, "{hidden:?}");
+            assert_eq!(errors[0].code, FieldErrorCode::Invalid, "{hidden:?}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_controls_newlines_and_bidi_overrides() {
+        for bad in [
+            "Caritas\u{0}",
+            "\u{1b}[31mCaritas\u{1b}[0m",
+            "Caritas\ndi Pisa",
+            "Caritas \u{202E}asiP",
+        ] {
+            let mut v = Validator::default();
+            v.name("name", bad, 300);
+            assert_eq!(v.finish().len(), 1, "{bad:?}");
+        }
+        let mut v = Validator::default();
+        assert_eq!(
+            v.name("name", " Caffè \u{200D}Sociale ", 300),
+            "Caffè \u{200D}Sociale"
+        );
+        assert_eq!(v.text("reason", "riga 1\nriga 2", 300), "riga 1\nriga 2");
+        assert!(v.is_ok());
+    }
+
+    #[test]
+    fn optional_texts_refuse_invisible_values_and_controls() {
+        let mut v = Validator::default();
+        v.optional_text("description", Some("\u{200B}"), 10);
+        v.optional_text("description", Some("a\u{7}b"), 10);
+        v.optional_name("title", Some("a\u{2067}b"), 10);
+        assert_eq!(v.finish().len(), 3);
+    }
+
+    #[test]
+    fn searches_are_capped() {
+        assert_eq!(search(Some("  ".into())).ok(), Some(None));
+        assert_eq!(
+            search(Some(" Pisa ".into())).ok(),
+            Some(Some("Pisa".into()))
+        );
+        assert!(search(Some("x".repeat(MAX_SEARCH_CHARS + 1))).is_err());
+        assert!(search(Some("a\u{0}".into())).is_err());
     }
 
     #[test]

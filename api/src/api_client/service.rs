@@ -130,7 +130,7 @@ pub async fn create(
         .ok_or(AppError::NotFound("organization"))?;
     policy::require_org_admin(&actor.viewer, organization)?;
     let mut v = Validator::default();
-    let name = v.text("name", &new.name, MAX_NAME_CHARS);
+    let name = v.name("name", &new.name, MAX_NAME_CHARS);
     let mut granted: Vec<String> = Vec::new();
     for (i, scope) in new.scopes.iter().enumerate() {
         let scope = scope.trim();

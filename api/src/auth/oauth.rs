@@ -319,7 +319,18 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         &body,
     );
     let result = match parsed {
-        Ok(call) => issue(&state, call).await,
+        Ok(call) => {
+            // Client lookups use the pool: run them on the application runtime.
+            let state = state.get_ref().clone();
+            let runtime = state.runtime.clone();
+            runtime
+                .run(async move { issue(&state, call).await })
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::error!(error = ?error, "client authentication stopped");
+                    Err(OAuthError::ServerError)
+                })
+        }
         Err(error) => Err(error),
     };
     match result {

@@ -140,7 +140,7 @@ impl CatalogueQueries {
                 .map(Into::into)
                 .collect(),
             has_open_places: filter.has_open_places,
-            search: filter.search,
+            search: crate::validation::search(filter.search)?,
             near: filter
                 .near
                 .map(|n| Near::parse(n.latitude, n.longitude, n.radius_km))

@@ -540,9 +540,9 @@ async fn apply_service_fields(
 ) -> AppResult<Links> {
     let creating = before.is_none();
     let name = match (&fields.name, before) {
-        (Some(name), _) => v.text("name", name, 300),
+        (Some(name), _) => v.name("name", name, 300),
         (None, Some(b)) => b.name.clone(),
-        (None, None) => v.text("name", "", 300),
+        (None, None) => v.name("name", "", 300),
     };
     let description = match (&fields.description, before) {
         (Some(d), _) => v.text("description", d, 10_000),
@@ -550,7 +550,7 @@ async fn apply_service_fields(
         (None, None) => v.text("description", "", 10_000),
     };
     let alternate_name = match (&fields.alternate_name, before) {
-        (Some(a), _) => v.optional_text("alternateName", Some(a), 300),
+        (Some(a), _) => v.optional_name("alternateName", Some(a), 300),
         (None, Some(b)) => b.alternate_name.clone(),
         (None, None) => None,
     };

@@ -88,6 +88,7 @@ pub fn build_schema(
         .limit_complexity(settings.max_query_complexity)
         .limit_recursive_depth(settings.max_recursive_depth)
         .limit_directives(settings.max_directives)
+        .extension(crate::input_guard::InputGuard)
         .finish()
 }
 

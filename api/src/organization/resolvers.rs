@@ -56,7 +56,7 @@ impl OrganizationQueries {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
-            search: filter.search,
+            search: crate::validation::search(filter.search)?,
             municipality: filter
                 .municipality
                 .map(|id| expect_id(&id, NodeKind::Territory))

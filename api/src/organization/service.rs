@@ -355,7 +355,7 @@ pub async fn create_organization(
 ) -> AppResult<Checked<organization::Model>> {
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
-    let name = v.text("name", &input.name, 300);
+    let name = v.name("name", &input.name, 300);
     let details = check_details(&mut v, input.details);
     if !v.is_ok() {
         return Ok(Err(v.finish()));
@@ -409,7 +409,7 @@ pub async fn update_organization(
     let before = get(db, id).await?;
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
-    let name = changes.name.map(|n| v.text("name", &n, 300));
+    let name = changes.name.map(|n| v.name("name", &n, 300));
     let details = check_details(&mut v, changes.details);
     if !v.is_ok() {
         return Ok(Err(v.finish()));

@@ -121,7 +121,7 @@ async fn apply_location_fields(
     creating: bool,
 ) -> AppResult<()> {
     if creating || fields.name.is_some() {
-        row.name = Set(v.text("name", fields.name.as_deref().unwrap_or_default(), 300));
+        row.name = Set(v.name("name", fields.name.as_deref().unwrap_or_default(), 300));
     }
     if creating || fields.address.is_some() {
         let address = fields.address.as_deref().unwrap_or_default();
@@ -318,10 +318,10 @@ fn apply_contact_fields(
     creating: bool,
 ) {
     if creating || fields.name.is_some() {
-        row.name = Set(v.text("name", fields.name.as_deref().unwrap_or_default(), 200));
+        row.name = Set(v.name("name", fields.name.as_deref().unwrap_or_default(), 200));
     }
     if creating || fields.title.is_some() {
-        row.title = Set(v.optional_text("title", fields.title.as_deref(), 200));
+        row.title = Set(v.optional_name("title", fields.title.as_deref(), 200));
     }
     if creating || fields.department.is_some() {
         let department = fields.department.as_deref();

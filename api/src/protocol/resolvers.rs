@@ -61,7 +61,7 @@ impl ProtocolQueries {
                 .covers_municipality
                 .map(|id| expect_id(&id, NodeKind::Territory))
                 .transpose()?,
-            search: filter.search,
+            search: crate::validation::search(filter.search)?,
         };
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let with_total = ctx.look_ahead().field("totalCount").exists();

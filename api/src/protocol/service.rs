@@ -254,7 +254,7 @@ async fn check_fields(
     v: &mut Validator,
     input: &NewProtocol,
 ) -> AppResult<Fields> {
-    let title = v.text("title", &input.title, TITLE_MAX);
+    let title = v.name("title", &input.title, TITLE_MAX);
     let description = v.optional_text("description", input.description.as_deref(), DESCRIPTION_MAX);
     v.ordered(
         "validTo",
@@ -894,8 +894,8 @@ pub async fn sign(
             ),
         );
     }
-    let name = v.text("signedByName", &signature.signed_by_name, SIGNER_MAX);
-    let title = v.text("signedByTitle", &signature.signed_by_title, SIGNER_MAX);
+    let name = v.name("signedByName", &signature.signed_by_name, SIGNER_MAX);
+    let title = v.name("signedByTitle", &signature.signed_by_title, SIGNER_MAX);
     let document = signature.document_sha256.trim().to_ascii_lowercase();
     if document.is_empty() {
         v.add(

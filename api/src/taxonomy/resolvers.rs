@@ -43,7 +43,7 @@ impl TaxonomyQueries {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
-            search: filter.search,
+            search: crate::validation::search(filter.search)?,
         };
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let with_total = ctx.look_ahead().field("totalCount").exists();

@@ -109,7 +109,7 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<term::Model> 
 
 /// Checks a term code: 1–64 characters of letters, digits, `_` and `-`.
 fn check_code(v: &mut Validator, code: &str) -> String {
-    let code = v.text("code", code, 64);
+    let code = v.name("code", code, 64);
     if !code.is_empty()
         && !code
             .chars()
@@ -133,8 +133,8 @@ pub async fn create_term(
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
     let code = check_code(&mut v, &input.code);
-    let label_it = v.text("labelIt", &input.label_it, 200);
-    let label_en = v.text("labelEn", &input.label_en, 200);
+    let label_it = v.name("labelIt", &input.label_it, 200);
+    let label_en = v.name("labelEn", &input.label_en, 200);
     let description = v.optional_text("description", input.description.as_deref(), DESCRIPTION_MAX);
     if let Some(parent) = input.parent {
         match term::Entity::find_by_id(parent).one(db).await? {
@@ -207,8 +207,8 @@ pub async fn update_term(
     let before = get(db, id).await?;
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
-    let label_it = changes.label_it.map(|l| v.text("labelIt", &l, 200));
-    let label_en = changes.label_en.map(|l| v.text("labelEn", &l, 200));
+    let label_it = changes.label_it.map(|l| v.name("labelIt", &l, 200));
+    let label_en = changes.label_en.map(|l| v.name("labelEn", &l, 200));
     let description = changes
         .description
         .map(|d| v.optional_text("description", Some(&d), DESCRIPTION_MAX));

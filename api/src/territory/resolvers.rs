@@ -50,7 +50,7 @@ impl TerritoryQueries {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
-            search: filter.search,
+            search: crate::validation::search(filter.search)?,
             parent: filter
                 .parent
                 .map(|id| expect_id(&id, NodeKind::Territory))

@@ -248,7 +248,7 @@ async fn resolve_members(
 
 /// Checks a grouping code: 1–32 characters of letters, digits, `_` and `-`.
 fn check_grouping_code(v: &mut Validator, code: &str) -> String {
-    let code = v.text("code", code, 32);
+    let code = v.name("code", code, 32);
     if !code.is_empty()
         && !code
             .chars()
@@ -325,7 +325,7 @@ pub async fn create_grouping(
         );
     }
     let code = check_grouping_code(&mut v, &input.code);
-    let name = v.text("name", &input.name, 200);
+    let name = v.name("name", &input.name, 200);
     v.ordered(
         "validTo",
         input.valid_from,
@@ -415,7 +415,7 @@ pub async fn update_grouping(
             "only zones and hub areas can be changed",
         );
     }
-    let name = changes.name.map(|n| v.text("name", &n, 200));
+    let name = changes.name.map(|n| v.name("name", &n, 200));
     let valid_from = changes.valid_from.or(before.valid_from);
     let valid_to = changes.valid_to.unwrap_or(before.valid_to);
     let order_field = if changes.valid_to.is_some() {

@@ -1,0 +1,448 @@
+//! Hostile text in every string argument, found from the schema itself: NUL, a bidi
+//! override, an ANSI escape and an over-long value never cause an internal error, on
+//! either engine, for a regional administrator and for an operator. And names made only
+//! of invisible characters are refused.
+
+use async_graphql::parser::types::{
+    BaseType, Type, TypeDefinition, TypeKind, TypeSystemDefinition,
+};
+use melt_tests::{Role, TestApp, engines, flow, spawn_app_with};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The values sent in each string argument.
+fn hostile_values() -> Vec<(&'static str, String)> {
+    vec![
+        ("NUL", "Caritas\u{0}Pisa".to_owned()),
+        ("bidi override", "\u{202E}asiP satiraC".to_owned()),
+        ("ANSI escape", "\u{1b}[31mCaritas\u{1b}[0m".to_owned()),
+        ("200,000 characters", "x".repeat(200_000)),
+    ]
+}
+
+/// Counts ERROR events logged anywhere in this process (the app runs in it).
+fn error_counter() -> Arc<AtomicUsize> {
+    static COUNTER: std::sync::OnceLock<Arc<AtomicUsize>> = std::sync::OnceLock::new();
+    COUNTER
+        .get_or_init(|| {
+            let counter = Arc::new(AtomicUsize::new(0));
+            let layer = ErrorCount(counter.clone());
+            let subscriber = tracing_subscriber::registry().with(layer);
+            tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+            counter
+        })
+        .clone()
+}
+
+struct ErrorCount(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ErrorCount {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if *event.metadata().level() == tracing::Level::ERROR {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The parts of the schema operations are built from.
+struct Schema {
+    types: HashMap<String, TypeKind>,
+}
+
+/// One string leaf: a root field and the path to the leaf from its arguments.
+#[derive(Debug)]
+struct Target {
+    operation: &'static str,
+    field: String,
+    path: Vec<PathStep>,
+}
+
+#[derive(Clone, Debug)]
+enum PathStep {
+    Field(String),
+    Item,
+}
+
+fn named(ty: &Type) -> &str {
+    match &ty.base {
+        BaseType::Named(name) => name.as_str(),
+        BaseType::List(inner) => named(inner),
+    }
+}
+
+impl Schema {
+    fn load() -> Self {
+        let sdl = melt_api::graphql::schema::sdl();
+        let document = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+        let mut types = HashMap::new();
+        for definition in document.definitions {
+            if let TypeSystemDefinition::Type(ty) = definition {
+                let TypeDefinition { name, kind, .. } = ty.node;
+                types.insert(name.node.to_string(), kind);
+            }
+        }
+        Self { types }
+    }
+
+    fn root_fields(&self, root: &str) -> Vec<async_graphql::parser::types::FieldDefinition> {
+        match self.types.get(root) {
+            Some(TypeKind::Object(object)) => {
+                object.fields.iter().map(|f| f.node.clone()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Paths to every String/ID leaf of a value of type `ty`, through input objects
+    /// (recursively, each input type once per path) and lists.
+    fn string_paths(&self, ty: &Type, seen: &mut Vec<String>) -> Vec<Vec<PathStep>> {
+        if let BaseType::List(inner) = &ty.base {
+            return self
+                .string_paths(inner, seen)
+                .into_iter()
+                .map(|mut path| {
+                    path.insert(0, PathStep::Item);
+                    path
+                })
+                .collect();
+        }
+        let name = named(ty);
+        if matches!(name, "String" | "ID") {
+            return vec![Vec::new()];
+        }
+        let Some(TypeKind::InputObject(input)) = self.types.get(name) else {
+            return Vec::new();
+        };
+        if seen.iter().any(|s| s == name) {
+            return Vec::new();
+        }
+        seen.push(name.to_owned());
+        let mut paths = Vec::new();
+        for field in &input.fields {
+            for mut path in self.string_paths(&field.node.ty.node, seen) {
+                path.insert(0, PathStep::Field(field.node.name.node.to_string()));
+                paths.push(path);
+            }
+        }
+        seen.pop();
+        paths
+    }
+
+    /// A plausible value of type `ty` (required input fields filled).
+    fn placeholder(&self, ty: &Type, id: &str) -> Value {
+        if let BaseType::List(inner) = &ty.base {
+            return json!([self.placeholder(inner, id)]);
+        }
+        match named(ty) {
+            "ID" => json!(id),
+            "String" => json!("Segnaposto"),
+            "Int" => json!(1),
+            "Float" => json!(1.5),
+            "Boolean" => json!(false),
+            "Date" => json!("2026-01-01"),
+            "DateTime" => json!("2026-01-01T00:00:00Z"),
+            "JSON" => json!({}),
+            other => match self.types.get(other) {
+                Some(TypeKind::Enum(e)) => json!(e.values[0].node.value.node.as_str()),
+                Some(TypeKind::InputObject(input)) => {
+                    let mut object = serde_json::Map::new();
+                    for field in &input.fields {
+                        let field = &field.node;
+                        if !field.ty.node.nullable && field.default_value.is_none() {
+                            object.insert(
+                                field.name.node.to_string(),
+                                self.placeholder(&field.ty.node, id),
+                            );
+                        }
+                    }
+                    Value::Object(object)
+                }
+                _ => Value::Null,
+            },
+        }
+    }
+
+    /// `value` with `path` (below a value of type `ty`) set to `hostile`.
+    fn with_hostile(&self, ty: &Type, value: Value, path: &[PathStep], hostile: &str) -> Value {
+        let Some((step, rest)) = path.split_first() else {
+            return json!(hostile);
+        };
+        match (step, &ty.base) {
+            (PathStep::Item, BaseType::List(inner)) => {
+                let item = self.placeholder(inner, "");
+                let item = value
+                    .as_array()
+                    .and_then(|items| items.first().cloned())
+                    .unwrap_or(item);
+                json!([self.with_hostile(inner, item, rest, hostile)])
+            }
+            (PathStep::Field(name), _) => {
+                let Some(TypeKind::InputObject(input)) = self.types.get(named(ty)) else {
+                    return value;
+                };
+                let field = input
+                    .fields
+                    .iter()
+                    .find(|f| f.node.name.node.as_str() == name)
+                    .expect("the field is in the input type");
+                let mut object = value.as_object().cloned().unwrap_or_default();
+                let current = object
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| self.placeholder(&field.node.ty.node, ""));
+                object.insert(
+                    name.clone(),
+                    self.with_hostile(&field.node.ty.node, current, rest, hostile),
+                );
+                Value::Object(object)
+            }
+            _ => value,
+        }
+    }
+
+    fn selection(&self, ty: &Type) -> &'static str {
+        match self.types.get(named(ty)) {
+            Some(TypeKind::Object(_) | TypeKind::Interface(_) | TypeKind::Union(_)) => {
+                " { __typename }"
+            }
+            _ => "",
+        }
+    }
+
+    /// Every target of every root field.
+    fn targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        for (operation, root) in [("query", "Query"), ("mutation", "Mutation")] {
+            for field in self.root_fields(root) {
+                for argument in &field.arguments {
+                    for mut path in self.string_paths(&argument.node.ty.node, &mut Vec::new()) {
+                        path.insert(0, PathStep::Field(argument.node.name.node.to_string()));
+                        targets.push(Target {
+                            operation,
+                            field: field.name.node.to_string(),
+                            path,
+                        });
+                    }
+                }
+            }
+        }
+        targets
+    }
+
+    /// The operation and variables sending `hostile` at `target`.
+    fn operation(&self, target: &Target, hostile: &str, id: &str) -> (String, Value) {
+        let root = if target.operation == "query" {
+            "Query"
+        } else {
+            "Mutation"
+        };
+        let field = self
+            .root_fields(root)
+            .into_iter()
+            .find(|f| f.name.node.as_str() == target.field)
+            .expect("the root field exists");
+        let Some((PathStep::Field(hit), rest)) = target.path.split_first() else {
+            panic!("a target starts with an argument");
+        };
+        let (mut definitions, mut arguments) = (Vec::new(), Vec::new());
+        let mut variables = serde_json::Map::new();
+        for argument in &field.arguments {
+            let argument = &argument.node;
+            let name = argument.name.node.as_str();
+            let ty = &argument.ty.node;
+            let value = if name == hit {
+                let base = self.placeholder(ty, id);
+                self.with_hostile(ty, base, rest, hostile)
+            } else if !ty.nullable && argument.default_value.is_none() {
+                self.placeholder(ty, id)
+            } else {
+                continue;
+            };
+            definitions.push(format!("${name}: {ty}"));
+            arguments.push(format!("{name}: ${name}"));
+            variables.insert(name.to_owned(), value);
+        }
+        let query = format!(
+            "{} Probe({}) {{ {}({}){} }}",
+            target.operation,
+            definitions.join(", "),
+            target.field,
+            arguments.join(", "),
+            self.selection(&field.ty.node)
+        );
+        (query, Value::Object(variables))
+    }
+}
+
+fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn spawn(engine: melt_tests::Engine) -> TestApp {
+    spawn_app_with(engine, |settings| {
+        settings.rate_limit_client_per_minute = 0;
+        settings.rate_limit_ip_per_minute = 0;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_in_any_string_argument_never_causes_an_internal_error() {
+    let errors_logged = error_counter();
+    let schema = Schema::load();
+    let targets = schema.targets();
+    assert!(
+        targets.len() > 50,
+        "the schema has many string arguments: {}",
+        targets.len()
+    );
+    assert!(
+        targets.iter().any(|t| t.path.len() > 1),
+        "fields nested in input objects are found"
+    );
+    for engine in engines() {
+        let app = spawn(engine).await;
+        let regione = app.organization_id("Regione Toscana").await;
+        let pisa = app.organization_id("Centro per l'impiego di Pisa").await;
+        let tokens = [
+            (
+                "REGIONAL_ADMIN",
+                app.token(Some(regione), &[Role::RegionalAdmin]),
+            ),
+            ("OPERATOR", app.token(Some(pisa), &[Role::Operator])),
+        ];
+        let id = flow::gid(&app, "Caritas").await;
+        let before = errors_logged.load(Ordering::SeqCst);
+        let mut sent = 0;
+        for target in &targets {
+            for (label, hostile) in hostile_values() {
+                let (query, variables) = schema.operation(target, &hostile, &id);
+                for (role, token) in &tokens {
+                    let (status, body) = app.query_as(token, &query, variables.clone()).await;
+                    sent += 1;
+                    let what = format!(
+                        "[{engine:?}] {role} {} {} {:?} with {label}",
+                        target.operation, target.field, target.path
+                    );
+                    assert!(status < 500, "{what}: HTTP {status}: {body}");
+                    assert!(body.is_object(), "{what}: not JSON: {body}");
+                    assert!(
+                        !codes(&body).iter().any(|c| c == "INTERNAL_SERVER_ERROR"),
+                        "{what}: {query}\n{body}"
+                    );
+                    if label == "NUL" || label == "ANSI escape" || label.starts_with("200,000") {
+                        assert!(
+                            codes(&body).iter().any(|c| c == "BAD_USER_INPUT"),
+                            "{what}: refused at the boundary: {body}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            errors_logged.load(Ordering::SeqCst),
+            before,
+            "[{engine:?}] no ERROR was logged in {sent} requests"
+        );
+    }
+}
+
+/// Names made only of characters that show nothing, or of escapes.
+fn invisible_names() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("zero-width", "\u{200B}\u{200C}\u{200D}\u{2060}"),
+        ("bidi", "\u{202E}\u{2066}\u{2069}\u{202C}"),
+        ("zero-width and bidi", "\u{FEFF}\u{202D}\u{200B}"),
+        ("ANSI", "\u{1b}[31m\u{1b}[0m"),
+    ]
+}
+
+/// The refusal code: the userError's, or the boundary's BAD_USER_INPUT.
+fn refusal(body: &Value, payload: &str, object: &str) -> String {
+    let data = &body["data"][payload];
+    if let Some(code) = data["userErrors"][0]["code"].as_str() {
+        assert_eq!(
+            data["userErrors"][0]["field"],
+            json!(["input", "name"]),
+            "{body}"
+        );
+        assert!(data[object].is_null(), "{body}");
+        return code.to_owned();
+    }
+    codes(body).first().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn names_made_only_of_invisible_characters_are_refused() {
+    for engine in engines() {
+        let app = spawn(engine).await;
+        let regione = app.organization_id("Regione Toscana").await;
+        let token = app.token(Some(regione), &[Role::RegionalAdmin]);
+        let caritas = flow::gid(&app, "Caritas").await;
+        let caritas_admin = app.token(
+            Some(app.organization_id("Caritas").await),
+            &[Role::OrgAdmin],
+        );
+        for (label, name) in invisible_names() {
+            let expected = if label == "ANSI" {
+                "BAD_USER_INPUT"
+            } else {
+                "INVALID"
+            };
+            let create_org = "mutation($input: CreateOrganizationInput!) { createOrganization(input: $input) { organization { id } userErrors { field code message } } }";
+            let (_, body) = app
+                .query_as(
+                    &token,
+                    create_org,
+                    json!({ "input": { "name": name, "kind": "MUNICIPALITY", "sector": "PUBLIC" } }),
+                )
+                .await;
+            assert_eq!(
+                refusal(&body, "createOrganization", "organization"),
+                expected,
+                "[{engine:?}] organization named {label}: {body}"
+            );
+            let create_service = "mutation($input: CreateServiceInput!) { createService(input: $input) { service { id } userErrors { field code message } } }";
+            let (_, body) = app
+                .query_as(
+                    &caritas_admin,
+                    create_service,
+                    json!({ "input": { "provider": caritas, "name": name, "description": "Ascolto", "serviceTypes": ["JOB_ORIENTATION"], "serviceAreaIstatCodes": ["050026"] } }),
+                )
+                .await;
+            assert_eq!(
+                refusal(&body, "createService", "service"),
+                expected,
+                "[{engine:?}] service named {label}: {body}"
+            );
+            let create_site = "mutation($input: CreateLocationInput!) { createLocation(input: $input) { location { id } userErrors { field code message } } }";
+            let (_, body) = app
+                .query_as(
+                    &caritas_admin,
+                    create_site,
+                    json!({ "input": { "organization": caritas, "name": name, "address": "Via del Seminario 1", "municipalityIstatCode": "050026" } }),
+                )
+                .await;
+            assert_eq!(
+                refusal(&body, "createLocation", "location"),
+                expected,
+                "[{engine:?}] site named {label}: {body}"
+            );
+        }
+    }
+}
