@@ -274,7 +274,7 @@ async fn check_data(
     creating: bool,
 ) -> AppResult<CheckedData> {
     let given_name = match (data.given_name, creating) {
-        (Some(name), _) => Some(v.text("givenName", &name, 200)),
+        (Some(name), _) => Some(v.name("givenName", &name, 200)),
         (None, true) => {
             v.add("givenName", FieldErrorCode::Required, "must not be blank");
             None
@@ -282,7 +282,7 @@ async fn check_data(
         (None, false) => None,
     };
     let family_name = match (data.family_name, creating) {
-        (Some(name), _) => Some(v.text("familyName", &name, 200)),
+        (Some(name), _) => Some(v.name("familyName", &name, 200)),
         (None, true) => {
             v.add("familyName", FieldErrorCode::Required, "must not be blank");
             None
