@@ -360,7 +360,11 @@ async fn serve(
                         None => CloseReason { code: code.into(), description: Some(description) },
                     });
                 }
-                None => break Some(CloseReason { code: actix_ws::CloseCode::Normal, description: None }),
+                // graphql-ws (the older protocol) ends the stream after a refused init.
+                None => break Some(connection.identity().refused.map_or(
+                    CloseReason { code: actix_ws::CloseCode::Normal, description: None },
+                    Closing::reason,
+                )),
             },
             Some(why) = closings.recv() => break Some(why.reason()),
             () = &mut expiry, if armed => break Some(Closing::Expired.reason()),
