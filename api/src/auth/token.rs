@@ -255,3 +255,61 @@ fn viewer_of(settings: &Settings, claims: &Map<String, Value>) -> Result<Viewer,
             .map(str::to_owned),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            token_max_lifetime_secs: 100,
+            auth_leeway_secs: 0,
+            ..Settings::default()
+        }
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn lifetimes_issuers_and_issue_times_are_checked() {
+        let now = chrono::Utc::now().timestamp();
+        let check = |v: Value| check_times(&settings(), &claims(v)).is_ok();
+        assert!(check(
+            json!({ "iss": "melt", "iat": now, "exp": now + 100 })
+        ));
+        assert!(!check(
+            json!({ "iss": "melt", "iat": now, "exp": now + 101 })
+        ));
+        assert!(!check(json!({ "iss": "melt", "exp": now + 10 })), "no iat");
+        assert!(!check(
+            json!({ "iss": "melt", "iat": now + 50, "exp": now + 60 })
+        ));
+        assert!(!check(
+            json!({ "iss": ["melt"], "iat": now, "exp": now + 10 })
+        ));
+        assert!(!check(json!({ "iat": now, "exp": now + 10 })), "no iss");
+    }
+
+    #[test]
+    fn any_crit_header_is_refused() {
+        use base64::Engine;
+        let token = |header: Value| {
+            let encoded =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string());
+            format!("{encoded}.e30.c2ln")
+        };
+        assert!(refuse_critical_headers(&token(json!({ "alg": "EdDSA", "b64": true }))).is_ok());
+        for crit in [json!(["b64"]), json!([]), json!("exp"), Value::Null] {
+            let header = json!({ "alg": "EdDSA", "crit": crit });
+            assert!(
+                matches!(
+                    refuse_critical_headers(&token(header)),
+                    Err(TokenError::Critical(_))
+                ),
+                "{crit}"
+            );
+        }
+    }
+}
