@@ -175,6 +175,14 @@ pub fn token_request(args: &TokenArgs) -> anyhow::Result<TokenRequest> {
 /// when absent). No database is needed.
 pub fn mint_token(settings: &Settings, args: &TokenArgs) -> anyhow::Result<String> {
     let request = token_request(args)?;
+    if request.ttl.as_secs() > settings.token_max_lifetime_secs {
+        bail!(
+            "invalid --ttl `{}`: the service refuses tokens living longer than \
+             MELT_TOKEN_MAX_LIFETIME_SECS ({} s)",
+            args.ttl,
+            settings.token_max_lifetime_secs
+        );
+    }
     let key = ServerKey::load_or_create(&settings.signing_key_file)?;
     mint(&key, settings, &request)
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub protection: Arc<crate::crypto::DataProtection>,
     /// The application runtime, where everything that touches the pools runs.
     pub runtime: crate::runtime::AppRuntime,
+    /// Rate limits.
+    pub limits: Arc<crate::rate_limit::Limits>,
 }
 
 /// Per-request facts resolvers may need besides the viewer.
@@ -48,37 +50,153 @@ fn unauthorized() -> HttpResponse {
         .body(error_body("UNAUTHENTICATED", "the access token was not accepted").to_string())
 }
 
-/// The caller an `Authorization` value names: anonymous without one, else the verified
-/// bearer token's subject. Why a token was refused is logged at debug level and never
-/// returned; `Err(())` is all the caller learns.
-async fn viewer_of(state: &AppState, authorization: Option<Option<&str>>) -> Result<Viewer, ()> {
+fn internal_error() -> HttpResponse {
+    HttpResponse::InternalServerError()
+        .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+        .body(
+            error_body(
+                "INTERNAL_SERVER_ERROR",
+                "the caller could not be checked; try again later",
+            )
+            .to_string(),
+        )
+}
+
+/// Why a caller was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The token is not valid (signature, times, claims).
+    Token,
+    /// The token is valid but names an organization or API client that does not exist.
+    Unknown,
+    /// The token is valid but its API client was revoked.
+    Revoked,
+    /// The database could not be asked.
+    Internal,
+}
+
+/// The caller an `Authorization` value names: `None` (anonymous) without one, else the
+/// verified bearer token, whose organization and API client must still stand. Why a
+/// token was refused is logged at debug level and never returned.
+pub async fn identify(
+    state: &AppState,
+    authorization: Option<Option<&str>>,
+) -> Result<Option<crate::auth::token::Verified>, Refusal> {
+    use crate::auth::standing::{self, Standing};
     let Some(value) = authorization else {
-        return Ok(Viewer::anonymous());
+        return Ok(None);
     };
     let Some(token) = value.and_then(crate::auth::token::bearer) else {
         tracing::debug!("authorization is not a bearer token");
-        return Err(());
+        return Err(Refusal::Token);
     };
-    let (auth, settings, token) = (state.auth.clone(), state.settings.clone(), token.to_owned());
-    // A JWKS fetch uses a pooled HTTP connection: it belongs on the application runtime.
-    let verified = state
+    // Verification may fetch a JWKS and the standing check reads the database: both
+    // use pooled connections, so they run on the application runtime.
+    let (auth, settings, db, token) = (
+        state.auth.clone(),
+        state.settings.clone(),
+        state.db.clone(),
+        token.to_owned(),
+    );
+    let checked = state
         .runtime
-        .run(async move { crate::auth::token::verify(&auth.keys, &settings, &token).await })
+        .run(async move {
+            let verified = crate::auth::token::verify_token(&auth.keys, &settings, &token).await;
+            match verified {
+                Err(reason) => Err(reason),
+                Ok(verified) => {
+                    let standing = standing::check(&db, &verified.viewer).await;
+                    Ok((verified, standing))
+                }
+            }
+        })
         .await
-        .map_err(|error| tracing::error!(error = ?error, "token verification stopped"))?;
-    verified.map_err(|reason| tracing::debug!(%reason, "access token refused"))
+        .map_err(|error| {
+            tracing::error!(error = ?error, "token verification stopped");
+            Refusal::Internal
+        })?;
+    let (verified, standing) = checked.map_err(|reason| {
+        tracing::debug!(%reason, "access token refused");
+        Refusal::Token
+    })?;
+    match standing {
+        Ok(Standing::Good) => Ok(Some(verified)),
+        Ok(Standing::Unknown) => {
+            tracing::debug!("access token names an organization or client that does not exist");
+            Err(Refusal::Unknown)
+        }
+        Ok(Standing::Revoked) => {
+            tracing::debug!("access token of a revoked API client");
+            Err(Refusal::Revoked)
+        }
+        Err(error) => {
+            tracing::error!(error = ?error, "cannot check the caller's organization or client");
+            Err(Refusal::Internal)
+        }
+    }
 }
 
-/// The caller of an HTTP request; 401 for a token that is not accepted.
-pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<Viewer, HttpResponse> {
+/// The IP address of the peer.
+fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// Charges `operations` to the caller's bucket (the verified subject, else the IP
+/// address); the 429 answer when over the limit.
+fn charge(
+    state: &AppState,
+    req: &HttpRequest,
+    viewer: Option<&Viewer>,
+    operations: usize,
+) -> Result<(), Box<HttpResponse>> {
+    use crate::rate_limit::Payer;
+    let payer = match viewer {
+        Some(viewer) if !viewer.is_anonymous() => Payer::Verified(&viewer.subject),
+        _ => Payer::Address(peer_ip(req)),
+    };
+    let operations = u32::try_from(operations).unwrap_or(u32::MAX);
+    state
+        .limits
+        .charge(payer, operations)
+        .map_err(|wait| Box::new(crate::rate_limit::too_many_requests(wait)))
+}
+
+/// Charges the operations of an HTTP request and authenticates its caller: 401 for a
+/// token that is not accepted (the operations are then charged to the IP address), 429
+/// over the limit.
+async fn admit(
+    state: &AppState,
+    req: &HttpRequest,
+    operations: usize,
+) -> Result<Viewer, HttpResponse> {
     let header = req
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().ok());
-    viewer_of(state, header).await.map_err(|()| unauthorized())
+    match identify(state, header).await {
+        Ok(verified) => {
+            let viewer = verified.map_or_else(Viewer::anonymous, |v| v.viewer);
+            charge(state, req, Some(&viewer), operations).map_err(|too_many| *too_many)?;
+            Ok(viewer)
+        }
+        Err(Refusal::Internal) => Err(internal_error()),
+        Err(_) => {
+            charge(state, req, None, operations).map_err(|too_many| *too_many)?;
+            Err(unauthorized())
+        }
+    }
 }
 
-fn request_meta(req: &HttpRequest) -> RequestMeta {
+/// Charges one operation to the IP address of a request refused before its caller was
+/// known (bad media type, not GraphQL): the refusal, or 429 over the limit.
+fn refuse_unidentified(state: &AppState, req: &HttpRequest, refusal: HttpResponse) -> HttpResponse {
+    match charge(state, req, None, 1) {
+        Ok(()) => refusal,
+        Err(too_many) => *too_many,
+    }
+}
+
+pub(crate) fn request_meta(req: &HttpRequest) -> RequestMeta {
     RequestMeta {
         request_id: req
             .extensions()
@@ -301,15 +419,13 @@ fn accept_header(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// POST /graphql: any operation, single or batched.
-pub async fn graphql_post(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let Some(media) = negotiate(accept_header(&req)) else {
-        return not_acceptable();
-    };
+/// The media type and operations of a POST, or the answer refusing it.
+fn parse_post(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(MediaType, BatchRequest), Box<HttpResponse>> {
+    let media = negotiate(accept_header(req)).ok_or_else(|| Box::new(not_acceptable()))?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -322,21 +438,52 @@ pub async fn graphql_post(
         .trim()
         .to_ascii_lowercase();
     if essence != "application/json" {
-        return HttpResponse::UnsupportedMediaType()
-            .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
-            .body(
-                error_body(
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    "send the request as application/json",
-                )
-                .to_string(),
-            );
+        return Err(Box::new(
+            HttpResponse::UnsupportedMediaType()
+                .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+                .body(
+                    error_body(
+                        "UNSUPPORTED_MEDIA_TYPE",
+                        "send the request as application/json",
+                    )
+                    .to_string(),
+                ),
+        ));
     }
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(batch) => batch,
-        Err(_) => return bad_request(media, "the body is not a GraphQL request in JSON"),
+    let batch: BatchRequest = serde_json::from_slice(body).map_err(|_| {
+        Box::new(bad_request(
+            media,
+            "the body is not a GraphQL request in JSON",
+        ))
+    })?;
+    if let BatchRequest::Batch(requests) = &batch {
+        let max = state.settings.max_batch_size;
+        if requests.is_empty() || requests.len() > max {
+            return Err(Box::new(bad_request(
+                media,
+                &format!("a batch holds 1 to {max} operations"),
+            )));
+        }
+    }
+    Ok((media, batch))
+}
+
+/// POST /graphql: any operation, single or batched. Each operation of a batch is
+/// charged to the caller's rate limit.
+pub async fn graphql_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (media, batch) = match parse_post(&state, &req, &body) {
+        Ok(parsed) => parsed,
+        Err(refusal) => return refuse_unidentified(&state, &req, *refusal),
     };
-    let viewer = match authenticate(&state, &req).await {
+    let operations = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(requests) => requests.len(),
+    };
+    let viewer = match admit(&state, &req, operations).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
@@ -352,10 +499,6 @@ pub async fn graphql_post(
             reply(outcome.status, media, &outcome.body)
         }
         BatchRequest::Batch(requests) => {
-            let max = state.settings.max_batch_size;
-            if requests.is_empty() || requests.len() > max {
-                return bad_request(media, &format!("a batch holds 1 to {max} operations"));
-            }
             let mut bodies = Vec::with_capacity(requests.len());
             for request in requests {
                 bodies.push(execute(&state, request, &call).await.body);
@@ -379,22 +522,19 @@ fn wants_html(req: &HttpRequest) -> bool {
     accept_header(req).is_some_and(|a| a.contains("text/html"))
 }
 
-/// GET /graphql: queries only; from a browser without a query, the IDE.
-pub async fn graphql_get(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    params: Option<web::Query<GetParams>>,
-) -> HttpResponse {
-    let params = params.map(web::Query::into_inner);
+/// The operation of a GET, or the answer to send instead (the IDE, or a refusal).
+fn parse_get(
+    state: &AppState,
+    req: &HttpRequest,
+    params: Option<GetParams>,
+) -> Result<(MediaType, Request), Box<HttpResponse>> {
     let query = params.as_ref().and_then(|p| p.query.clone());
-    if query.is_none() && state.settings.graphiql && wants_html(&req) {
-        return graphiql_page();
+    if query.is_none() && state.settings.graphiql && wants_html(req) {
+        return Err(Box::new(graphiql_page()));
     }
-    let Some(media) = negotiate(accept_header(&req)) else {
-        return not_acceptable();
-    };
+    let media = negotiate(accept_header(req)).ok_or_else(|| Box::new(not_acceptable()))?;
     let (Some(params), Some(query)) = (params, query) else {
-        return bad_request(media, "missing `query` parameter");
+        return Err(Box::new(bad_request(media, "missing `query` parameter")));
     };
     let mut request = Request::new(query);
     if let Some(name) = params.operation_name {
@@ -403,15 +543,28 @@ pub async fn graphql_get(
     if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
         match serde_json::from_str::<serde_json::Value>(&variables) {
             Ok(value) => request = request.variables(async_graphql::Variables::from_json(value)),
-            Err(_) => return bad_request(media, "`variables` is not JSON"),
+            Err(_) => return Err(Box::new(bad_request(media, "`variables` is not JSON"))),
         }
     }
     if let Some(extensions) = params.extensions.filter(|e| !e.is_empty())
         && serde_json::from_str::<serde_json::Value>(&extensions).is_err()
     {
-        return bad_request(media, "`extensions` is not JSON");
+        return Err(Box::new(bad_request(media, "`extensions` is not JSON")));
     }
-    let viewer = match authenticate(&state, &req).await {
+    Ok((media, request))
+}
+
+/// GET /graphql: queries only; from a browser without a query, the IDE.
+pub async fn graphql_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    params: Option<web::Query<GetParams>>,
+) -> HttpResponse {
+    let (media, request) = match parse_get(&state, &req, params.map(web::Query::into_inner)) {
+        Ok(parsed) => parsed,
+        Err(answer) => return refuse_unidentified(&state, &req, *answer),
+    };
+    let viewer = match admit(&state, &req, 1).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
@@ -429,47 +582,6 @@ pub async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     response
-}
-
-/// The bearer token of a websocket's `connection_init` payload
-/// (`{"Authorization": "Bearer <JWT>"}`); none is anonymous.
-async fn viewer_from_init(
-    state: &AppState,
-    payload: &serde_json::Value,
-) -> Result<Viewer, async_graphql::Error> {
-    let header = payload
-        .get("Authorization")
-        .or_else(|| payload.get("authorization"))
-        .map(serde_json::Value::as_str);
-    viewer_of(state, header).await.map_err(|()| {
-        async_graphql::ErrorExtensions::extend_with(
-            async_graphql::Error::new("the access token was not accepted"),
-            |_, e| e.set("code", "UNAUTHENTICATED"),
-        )
-    })
-}
-
-/// GET /graphql/ws: GraphQL over websocket (graphql-ws and graphql-transport-ws
-/// protocols), authenticated by the `connection_init` payload.
-pub async fn graphql_ws(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> actix_web::Result<HttpResponse> {
-    let mut data = async_graphql::Data::default();
-    data.insert(Loaders::new(state.db.clone()));
-    data.insert(request_meta(&req));
-    let state = state.into_inner();
-    let executor = crate::runtime::AppExecutor::new(state.schema.clone(), state.runtime.clone());
-    async_graphql_actix_web::GraphQLSubscription::new(executor)
-        .with_data(data)
-        .on_connection_init(move |init| async move {
-            let viewer = viewer_from_init(&state, &init).await?;
-            let mut data = async_graphql::Data::default();
-            data.insert(viewer);
-            Ok(data)
-        })
-        .start(&req, payload)
 }
 
 /// Any other method on /graphql.
@@ -577,7 +689,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(graphql_get))
                 .default_service(web::to(graphql_other_method)),
         )
-        .route("/graphql/ws", web::get().to(graphql_ws))
+        .route("/graphql/ws", web::get().to(crate::websocket::graphql_ws))
         .route("/graphiql/{file}", web::get().to(graphiql_asset))
         .route("/oauth/token", web::post().to(crate::auth::oauth::token))
         .route(

@@ -32,3 +32,4 @@ pub mod taxonomy;
 pub mod telemetry;
 pub mod territory;
 pub mod validation;
+pub mod websocket;

@@ -83,11 +83,14 @@ pub struct Settings {
     pub signing_key_file: PathBuf,
     /// Lifetime of tokens issued by `POST /oauth/token`, in seconds.
     pub client_token_ttl_secs: u64,
-    /// Requests per minute allowed per authenticated client (token subject), with the
-    /// same burst; 0 disables the limit.
+    /// Longest lifetime (`exp - iat`) of an access token the service accepts, in
+    /// seconds; tokens without `iat` are refused.
+    pub token_max_lifetime_secs: u64,
+    /// GraphQL operations per minute allowed per verified caller (token subject), with
+    /// the same burst; 0 disables the limit.
     pub rate_limit_client_per_minute: u32,
-    /// Requests per minute allowed per client IP address, with the same burst; 0
-    /// disables the limit.
+    /// Requests (and GraphQL operations of callers without a verified token) per minute
+    /// allowed per client IP address, with the same burst; 0 disables the limit.
     pub rate_limit_ip_per_minute: u32,
     /// Requests per minute allowed to `POST /oauth/token` per IP address; 0 disables.
     pub token_rate_limit_per_minute: u32,
@@ -150,6 +153,7 @@ impl Default for Settings {
             auth_claim_name: "name".to_owned(),
             signing_key_file: PathBuf::from("melt-signing-key.pem"),
             client_token_ttl_secs: 900,
+            token_max_lifetime_secs: 3600,
             rate_limit_client_per_minute: 600,
             rate_limit_ip_per_minute: 1200,
             token_rate_limit_per_minute: 20,

@@ -5,7 +5,7 @@ use crate::http::{AppState, routes};
 use crate::settings::Settings;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, Error, HttpMessage, HttpServer, web};
 use anyhow::Context as _;
 use futures_util::future::Either;
@@ -89,8 +89,10 @@ impl Application {
         );
         let jobs = crate::jobs::spawn(db.clone(), settings.clone());
         let grace = Duration::from_secs(settings.shutdown_grace_secs);
+        let limits = crate::rate_limit::Limits::new(&settings);
         let state = AppState {
             runtime: crate::runtime::AppRuntime::current(),
+            limits: limits.clone(),
             schema: build_schema(db.clone(), &settings, protection.clone()),
             protection,
             db,
@@ -98,7 +100,6 @@ impl Application {
             auth: Arc::new(auth),
         };
         let max_body = state.settings.max_body_bytes;
-        let limits = crate::rate_limit::Limits::new(&state.settings);
         let pruned = limits.clone();
         let pruner = tokio::spawn(async move {
             let mut every_minute = tokio::time::interval(Duration::from_secs(60));
@@ -128,18 +129,18 @@ impl Application {
                     }
                 })
                 .wrap_fn(move |req, srv| {
-                    let subject = crate::rate_limit::unverified_subject(
-                        req.headers()
-                            .get(AUTHORIZATION)
-                            .and_then(|v| v.to_str().ok()),
-                    );
+                    // GraphQL requests are charged by their handlers, per operation and to
+                    // the verified caller; everything else here, to the IP address.
                     let ip = req.peer_addr().map(|a| a.ip());
-                    let verdict = limits.check(req.path(), ip, subject);
+                    let verdict = limits.check(req.path(), ip);
                     let response = match verdict {
                         Ok(()) => Either::Left(srv.call(req)),
-                        Err(wait) => Either::Right(std::future::ready(Ok(req.into_response(
-                            crate::rate_limit::too_many_requests(wait).map_into_boxed_body(),
-                        )))),
+                        Err(wait) => {
+                            let refusal = crate::rate_limit::refusal(req.path(), wait);
+                            Either::Right(std::future::ready(Ok(
+                                req.into_response(refusal.map_into_boxed_body())
+                            )))
+                        }
                     };
                     async move { Ok(response.await?.map_into_boxed_body()) }
                 })

@@ -186,7 +186,7 @@ fn bad_roles_and_organizations_are_refused_with_a_message() {
     let key = dir.path().join("key.pem");
     let org_id = to_global_id(NodeKind::Organization, uuid::Uuid::now_v7()).to_string();
     let service_id = to_global_id(NodeKind::Service, uuid::Uuid::now_v7()).to_string();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["token", "--org", &org_id, "--role", "SUPERUSER"],
             "unknown role",
@@ -215,6 +215,12 @@ fn bad_roles_and_organizations_are_refused_with_a_message() {
         (
             &["token", "--org", &org_id, "--scope", "everything"],
             "unknown scope",
+        ),
+        (
+            &[
+                "token", "--org", &org_id, "--role", "OPERATOR", "--ttl", "2h",
+            ],
+            "MELT_TOKEN_MAX_LIFETIME_SECS",
         ),
     ];
     for (args, message) in cases {

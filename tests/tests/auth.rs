@@ -175,7 +175,7 @@ async fn an_hs256_token_signed_with_the_rs256_public_key_is_refused() {
     let public_pem = std::fs::read(rsa_fixture("idp-rsa-public.pem")).expect("fixture");
     let claims = json!({
         "iss": app.settings.auth_issuer, "aud": app.settings.auth_audience, "sub": "attacker",
-        "exp": chrono_now() + 600, "roles": ["REGIONAL_ADMIN"],
+        "iat": chrono_now(), "exp": chrono_now() + 600, "roles": ["REGIONAL_ADMIN"],
     });
     let forged = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -358,4 +358,114 @@ mod key_sources {
         assert_eq!(body["data"]["viewer"]["roles"], json!(["AUDITOR"]));
         assert_eq!(body["data"]["viewer"]["organization"]["name"], "Forium");
     }
+}
+
+/// Signs any header and claims with the app's own key, byte for byte as given.
+fn sign_raw(app: &TestApp, header: &Value, claims: &Value) -> String {
+    let key = melt_api::auth::keys::ServerKey::load_or_create(&app.settings.signing_key_file)
+        .expect("key");
+    let message = format!("{}.{}", b64(header), b64(claims));
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &key.encoding,
+        jsonwebtoken::Algorithm::EdDSA,
+    )
+    .expect("sign");
+    format!("{message}.{signature}")
+}
+
+#[tokio::test]
+async fn a_token_naming_critical_header_extensions_is_refused() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let (mut header, claims, _) = parts(&app.token_with(request(&app)));
+        // Extension parameters alone are ignored, as RFC 7515 allows...
+        header["exp"] = json!(0);
+        header["b64"] = json!(true);
+        let control = sign_raw(&app, &header, &claims);
+        let (status, body) = app.query_as(&control, VIEWER, json!({})).await;
+        assert_eq!(
+            status, 200,
+            "[{engine:?}] the same header without crit: {body}"
+        );
+        // ...but not once `crit` says they must be understood.
+        for crit in [json!(["exp"]), json!(["b64"]), json!([]), json!("exp")] {
+            let mut critical = header.clone();
+            critical["crit"] = crit.clone();
+            let token = sign_raw(&app, &critical, &claims);
+            assert_refused(&app, &token, &format!("[{engine:?}] crit {crit}")).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_issuer_given_as_an_array_is_refused() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let (header, mut claims, _) = parts(&app.token_with(request(&app)));
+        claims["iss"] = json!([app.settings.auth_issuer]);
+        assert_refused(&app, &sign_raw(&app, &header, &claims), "iss array").await;
+        claims["iss"] = json!(app.settings.auth_issuer);
+        let (status, body) = app
+            .query_as(&sign_raw(&app, &header, &claims), VIEWER, json!({}))
+            .await;
+        assert_eq!(status, 200, "[{engine:?}] iss as a string: {body}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_living_longer_than_the_maximum_or_without_iat_are_refused() {
+    for engine in engines() {
+        let app = spawn_app_with(engine, |s| {
+            s.token_max_lifetime_secs = 1800;
+            s.client_token_ttl_secs = 600;
+        })
+        .await;
+        let (header, mut claims, _) = parts(&app.token_with(request(&app)));
+        let iat = claims["iat"].as_i64().unwrap_or_default();
+        claims["exp"] = json!(iat + 1800);
+        let (status, body) = app
+            .query_as(&sign_raw(&app, &header, &claims), VIEWER, json!({}))
+            .await;
+        assert_eq!(status, 200, "[{engine:?}] exactly the maximum: {body}");
+        claims["exp"] = json!(iat + 1801);
+        assert_refused(
+            &app,
+            &sign_raw(&app, &header, &claims),
+            "one second too long",
+        )
+        .await;
+        claims["exp"] = json!(iat + 600);
+        claims["iat"] = json!(iat + 600);
+        assert_refused(&app, &sign_raw(&app, &header, &claims), "iat in the future").await;
+        if let Some(claims) = claims.as_object_mut() {
+            claims.remove("iat");
+        }
+        assert_refused(&app, &sign_raw(&app, &header, &claims), "no iat").await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_for_an_organization_that_does_not_exist_is_refused() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let real = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
+        let (status, body) = app.query_as(&real, VIEWER, json!({})).await;
+        assert_eq!(status, 200, "[{engine:?}] {body}");
+        let ghost = app.token(Some(uuid::Uuid::now_v7()), &[Role::OrgAdmin]);
+        assert_refused(&app, &ghost, &format!("[{engine:?}] unknown organization")).await;
+    }
+}
+
+#[tokio::test]
+async fn the_maximum_lifetime_must_cover_the_servers_own_client_tokens() {
+    let database = melt_tests::TestDatabase::create(engines()[0]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut settings = melt_tests::test_settings(&database.url);
+    settings.signing_key_file = dir.path().join("key.pem");
+    settings.client_token_ttl_secs = 900;
+    settings.token_max_lifetime_secs = 600;
+    let db = melt_api::db::connect(&settings).await.expect("connect");
+    let built = melt_api::startup::Application::build_with_db(settings, db).await;
+    assert!(built.is_err(), "client tokens the server would refuse");
 }

@@ -404,12 +404,16 @@ async fn rotating_the_secret_refuses_the_old_one_at_once() {
 }
 
 #[tokio::test]
-async fn a_revoked_client_can_no_longer_obtain_tokens() {
+async fn a_revoked_client_can_no_longer_obtain_tokens_nor_use_those_it_holds() {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let client = create(&app, &admin, &org, &["services:write"]).await;
+        let issued = token_basic(&app, &client.id, &client.secret, &[GRANT]).await;
+        let held = issued.access_token().to_owned();
+        let (status, body) = app.query_as(&held, VIEWER, json!({})).await;
+        assert_eq!(status, 200, "[{engine:?}] before revocation: {body}");
 
         let input = json!({ "id": client.id, "expectedVersion": client.version });
         let (_, body) = app
@@ -421,6 +425,9 @@ async fn a_revoked_client_can_no_longer_obtain_tokens() {
 
         let refused = token_basic(&app, &client.id, &client.secret, &[GRANT]).await;
         refused.assert_error(401, "invalid_client", engine);
+        let (status, body) = app.query_as(&held, VIEWER, json!({})).await;
+        assert_eq!(status, 401, "[{engine:?}] a token issued before: {body}");
+        assert_eq!(first_error_code(&body), "UNAUTHENTICATED");
         // Same answer as for an unknown client.
         let unknown = to_global_id(NodeKind::ApiClient, uuid::Uuid::now_v7()).to_string();
         let stranger = token_basic(&app, &unknown, &client.secret, &[GRANT]).await;
@@ -695,5 +702,143 @@ async fn invalid_client_input_is_reported_as_user_errors_and_creates_nothing() {
         );
         let (_, body) = app.query_as(&admin, LIST, json!({ "org": org })).await;
         assert_eq!(body["data"]["apiClients"], json!([]), "[{engine:?}] {body}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Rate limits
+// ---------------------------------------------------------------------------------
+
+/// A real client of Forium and a token of it.
+async fn client_token(app: &TestApp) -> String {
+    let org = org_gid(app, "Forium").await;
+    let admin = admin_of(app, "Forium").await;
+    let client = create(app, &admin, &org, &["services:write"]).await;
+    token_basic(app, &client.id, &client.secret, &[GRANT])
+        .await
+        .access_token()
+        .to_owned()
+}
+
+/// The same claims signed with a key the server does not know, under the server's `kid`.
+fn forged_from(genuine: &str) -> String {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = genuine.split('.');
+    let header = parts.next().unwrap_or_default();
+    let payload = parts.next().unwrap_or_default();
+    let message = format!("{header}.{payload}");
+    let stranger = melt_api::auth::keys::ServerKey::from_pem(
+        &melt_api::auth::keys::ServerKey::generate_pem().expect("pem"),
+    )
+    .expect("key");
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &stranger.encoding,
+        jsonwebtoken::Algorithm::EdDSA,
+    )
+    .expect("sign");
+    let claims: Value =
+        serde_json::from_slice(&engine.decode(payload).unwrap_or_default()).unwrap_or_default();
+    assert!(
+        claims["sub"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("client:"))
+    );
+    format!("{message}.{signature}")
+}
+
+#[tokio::test]
+async fn forged_tokens_naming_a_client_do_not_spend_its_rate_limit() {
+    for engine in engines() {
+        let app = melt_tests::spawn_app_with(engine, |s| {
+            s.rate_limit_ip_per_minute = 3;
+            s.rate_limit_client_per_minute = 3;
+        })
+        .await;
+        // Creating the client is charged to its administrator, the token request to
+        // the address, which shares it with the forger (everyone is 127.0.0.1 here).
+        let genuine = client_token(&app).await;
+        let forged = forged_from(&genuine);
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(app.query_as(&forged, VIEWER, json!({})).await.0);
+        }
+        assert!(
+            statuses.contains(&401) && statuses.ends_with(&[429]),
+            "[{engine:?}] the forger is refused, then limited on its address: {statuses:?}"
+        );
+        for i in 0..3 {
+            let (status, body) = app.query_as(&genuine, VIEWER, json!({})).await;
+            assert_eq!(
+                status, 200,
+                "[{engine:?}] request {i} of the real client: {body}"
+            );
+            assert_eq!(body["data"]["viewer"]["kind"], "CLIENT");
+        }
+        let (status, body) = app.query_as(&genuine, VIEWER, json!({})).await;
+        assert_eq!(
+            status, 429,
+            "[{engine:?}] its own limit still holds: {body}"
+        );
+        assert_eq!(first_error_code(&body), "RATE_LIMITED");
+    }
+}
+
+async fn post_batch(app: &TestApp, token: &str, size: usize) -> (u16, Value) {
+    let batch: Vec<Value> = (0..size).map(|_| json!({ "query": VIEWER })).collect();
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(token)
+        .json(&batch)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_batch_of_ten_operations_counts_ten() {
+    for engine in engines() {
+        let app = melt_tests::spawn_app_with(engine, |s| {
+            s.rate_limit_ip_per_minute = 0;
+            s.rate_limit_client_per_minute = 10;
+        })
+        .await;
+        let token = client_token(&app).await;
+        let (status, body) = post_batch(&app, &token, 10).await;
+        assert_eq!(status, 200, "[{engine:?}] {body}");
+        assert_eq!(body.as_array().map(Vec::len), Some(10));
+        let (status, body) = app.query_as(&token, VIEWER, json!({})).await;
+        assert_eq!(
+            status, 429,
+            "[{engine:?}] the batch spent the whole budget: {body}"
+        );
+
+        // A batch larger than what is left is refused whole.
+        let fresh = client_token(&app).await;
+        assert_eq!(app.query_as(&fresh, VIEWER, json!({})).await.0, 200);
+        let (status, body) = post_batch(&app, &fresh, 10).await;
+        assert_eq!(status, 429, "[{engine:?}] 10 operations, 9 left: {body}");
+        assert_eq!(first_error_code(&body), "RATE_LIMITED");
+    }
+}
+
+#[tokio::test]
+async fn the_token_endpoint_answers_429_in_the_oauth_error_shape() {
+    for engine in engines() {
+        let app = melt_tests::spawn_app_with(engine, |s| s.token_rate_limit_per_minute = 1).await;
+        let first = token_form(&app, &[GRANT]).await;
+        first.assert_error(401, "invalid_client", engine);
+        let limited = token_form(&app, &[GRANT]).await;
+        limited.assert_error(429, "slow_down", engine);
+        let seconds: u64 = limited.header("retry-after").parse().unwrap_or_default();
+        assert!(
+            (1..=60).contains(&seconds),
+            "[{engine:?}] Retry-After {seconds}"
+        );
+        assert!(limited.body.get("errors").is_none(), "{}", limited.body);
     }
 }

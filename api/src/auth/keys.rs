@@ -183,6 +183,14 @@ impl KeyRing {
         if settings.auth_leeway_secs > 60 {
             bail!("auth_leeway_secs must be at most 60");
         }
+        if settings.token_max_lifetime_secs == 0
+            || settings.client_token_ttl_secs > settings.token_max_lifetime_secs
+        {
+            bail!(
+                "token_max_lifetime_secs must be positive and at least client_token_ttl_secs \
+                 (the service would refuse its own tokens)"
+            );
+        }
         let mut fixed = vec![VerificationKey {
             kid: Some(server.kid.clone()),
             algorithm: Algorithm::EdDSA,

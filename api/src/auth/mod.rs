@@ -5,6 +5,7 @@ pub mod keys;
 pub mod oauth;
 pub mod policy;
 pub mod resolvers;
+pub mod standing;
 pub mod token;
 pub mod viewer;
 

@@ -290,7 +290,11 @@ async fn issue(state: &AppState, call: TokenCall) -> Result<serde_json::Value, O
     let scopes = granted_scopes(call.scopes.as_deref(), &clients::scopes_of(&client))?;
     let ttl = state.settings.client_token_ttl_secs;
     let request = TokenRequest {
-        subject: format!("client:{}", to_global_id(NodeKind::ApiClient, client.id).0),
+        subject: format!(
+            "{}{}",
+            super::standing::CLIENT_SUBJECT_PREFIX,
+            to_global_id(NodeKind::ApiClient, client.id).0
+        ),
         kind: ViewerKind::Client,
         organization: Some(client.organization_id),
         roles: Vec::new(),

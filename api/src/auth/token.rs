@@ -26,9 +26,23 @@ pub enum TokenError {
     /// Signature, expiry, not-before, issuer or audience check failed.
     #[error("rejected: {0}")]
     Rejected(String),
-    /// The claims are not usable (e.g. the organization is not an organization ID).
+    /// The claims are not usable (e.g. the organization is not an organization ID, the
+    /// issuer is not a string, the lifetime is too long).
     #[error("bad claims: {0}")]
     Claims(String),
+    /// The header names extensions we must understand (`crit`, RFC 7515 §4.1.11): we
+    /// understand none.
+    #[error("critical header parameters not understood: {0}")]
+    Critical(String),
+}
+
+/// A verified token: who calls, and until when.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The caller.
+    pub viewer: Viewer,
+    /// The token's `exp` (seconds since the epoch).
+    pub expires_at: i64,
 }
 
 /// What a new token says.
@@ -118,7 +132,66 @@ pub async fn verify(
     settings: &Settings,
     token: &str,
 ) -> Result<Viewer, TokenError> {
+    verify_token(keys, settings, token)
+        .await
+        .map(|verified| verified.viewer)
+}
+
+/// Refuses a header with `crit` (RFC 7515 §4.1.11: a recipient that does not understand
+/// every listed extension must refuse the token; this service understands none, and an
+/// empty or malformed `crit` is invalid anyway).
+fn refuse_critical_headers(token: &str) -> Result<(), TokenError> {
+    use base64::Engine;
+    let encoded = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|e| TokenError::Malformed(e.to_string()))?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|e| TokenError::Malformed(e.to_string()))?;
+    match header.get("crit") {
+        None => Ok(()),
+        Some(crit) => Err(TokenError::Critical(crit.to_string())),
+    }
+}
+
+/// Checks what `jsonwebtoken` leaves open: `iss` is a single string (RFC 7519 §4.1.1;
+/// the library also takes an array), `iat` is present and not in the future, and the
+/// lifetime `exp - iat` is at most `token_max_lifetime_secs`. Returns `exp`.
+fn check_times(settings: &Settings, claims: &Map<String, Value>) -> Result<i64, TokenError> {
+    if !claims.get("iss").is_some_and(Value::is_string) {
+        return Err(TokenError::Claims("iss is not a string".into()));
+    }
+    let seconds = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| TokenError::Claims(format!("{name} is missing or not a number")))
+    };
+    let (issued, expires) = (seconds("iat")?, seconds("exp")?);
+    let leeway = i64::try_from(settings.auth_leeway_secs.min(60)).unwrap_or(60);
+    if issued > chrono::Utc::now().timestamp().saturating_add(leeway) {
+        return Err(TokenError::Claims("iat is in the future".into()));
+    }
+    let longest = i64::try_from(settings.token_max_lifetime_secs).unwrap_or(i64::MAX);
+    if expires.saturating_sub(issued) > longest {
+        return Err(TokenError::Claims(format!(
+            "lifetime {} s is over {longest} s",
+            expires.saturating_sub(issued)
+        )));
+    }
+    Ok(expires)
+}
+
+/// Verifies a bearer token: signature, `crit`, `exp`, `nbf`, `iss`, `aud`, `iat` and the
+/// longest lifetime. Whether the caller's organization or API client still exists is
+/// checked against the database by [`super::standing`].
+pub async fn verify_token(
+    keys: &KeyRing,
+    settings: &Settings,
+    token: &str,
+) -> Result<Verified, TokenError> {
     let header = decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+    refuse_critical_headers(token)?;
     let candidates = keys.keys_for(header.kid.as_deref(), header.alg).await;
     if candidates.is_empty() {
         return Err(TokenError::UnknownKey {
@@ -135,7 +208,11 @@ pub async fn verify(
         validation.validate_nbf = true;
         validation.leeway = settings.auth_leeway_secs.min(60);
         match decode::<Map<String, Value>>(token, &candidate.key, &validation) {
-            Ok(data) => return viewer_of(settings, &data.claims),
+            Ok(data) => {
+                let expires_at = check_times(settings, &data.claims)?;
+                let viewer = viewer_of(settings, &data.claims)?;
+                return Ok(Verified { viewer, expires_at });
+            }
             Err(error) => last_error = error.to_string(),
         }
     }
@@ -177,4 +254,62 @@ fn viewer_of(settings: &Settings, claims: &Map<String, Value>) -> Result<Viewer,
             .and_then(Value::as_str)
             .map(str::to_owned),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            token_max_lifetime_secs: 100,
+            auth_leeway_secs: 0,
+            ..Settings::default()
+        }
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn lifetimes_issuers_and_issue_times_are_checked() {
+        let now = chrono::Utc::now().timestamp();
+        let check = |v: Value| check_times(&settings(), &claims(v)).is_ok();
+        assert!(check(
+            json!({ "iss": "melt", "iat": now, "exp": now + 100 })
+        ));
+        assert!(!check(
+            json!({ "iss": "melt", "iat": now, "exp": now + 101 })
+        ));
+        assert!(!check(json!({ "iss": "melt", "exp": now + 10 })), "no iat");
+        assert!(!check(
+            json!({ "iss": "melt", "iat": now + 50, "exp": now + 60 })
+        ));
+        assert!(!check(
+            json!({ "iss": ["melt"], "iat": now, "exp": now + 10 })
+        ));
+        assert!(!check(json!({ "iat": now, "exp": now + 10 })), "no iss");
+    }
+
+    #[test]
+    fn any_crit_header_is_refused() {
+        use base64::Engine;
+        let token = |header: Value| {
+            let encoded =
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string());
+            format!("{encoded}.e30.c2ln")
+        };
+        assert!(refuse_critical_headers(&token(json!({ "alg": "EdDSA", "b64": true }))).is_ok());
+        for crit in [json!(["b64"]), json!([]), json!("exp"), Value::Null] {
+            let header = json!({ "alg": "EdDSA", "crit": crit });
+            assert!(
+                matches!(
+                    refuse_critical_headers(&token(header)),
+                    Err(TokenError::Critical(_))
+                ),
+                "{crit}"
+            );
+        }
+    }
 }
