@@ -128,7 +128,8 @@ pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
     best.map(|(_, _, media)| media)
 }
 
-fn error_body(code: &str, message: &str) -> serde_json::Value {
+/// A GraphQL-shaped error body: one error with its `extensions.code`.
+pub(crate) fn error_body(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
@@ -278,6 +279,16 @@ fn accept_header(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// A JSON array is a batch (even an empty one), anything else one request.
+/// async-graphql's own `BatchRequest` reads `[]` as one request with an empty query.
+fn batch_request(body: &[u8]) -> Option<BatchRequest> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        serde_json::from_slice(body).ok().map(BatchRequest::Batch)
+    } else {
+        serde_json::from_slice(body).ok().map(BatchRequest::Single)
+    }
+}
+
 /// POST /graphql: any operation, single or batched.
 pub async fn graphql_post(
     state: web::Data<AppState>,
@@ -309,9 +320,8 @@ pub async fn graphql_post(
                 .to_string(),
             );
     }
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
-        Ok(batch) => batch,
-        Err(_) => return bad_request(media, "the body is not a GraphQL request in JSON"),
+    let Some(batch) = batch_request(&body) else {
+        return bad_request(media, "the body is not a GraphQL request in JSON");
     };
     let viewer = match authenticate(&state, &req).await {
         Ok(viewer) => viewer,
