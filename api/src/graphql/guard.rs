@@ -450,10 +450,14 @@ impl Extension for GuardExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // Parse errors are left to async-graphql, which reports them as it always has.
-        let variables = request.variables.clone();
-        if let Ok(doc) = request.parsed_query()
-            && let Err(refusal) = check(doc, &variables, &self.limits)
-        {
+        // Borrowed out and back: `parsed_query` needs the request mutably.
+        let variables = std::mem::take(&mut request.variables);
+        let verdict = match request.parsed_query() {
+            Ok(doc) => check(doc, &variables, &self.limits).map(drop),
+            Err(_) => Ok(()),
+        };
+        request.variables = variables;
+        if let Err(refusal) = verdict {
             tracing::info!(code = refusal.code(), reason = %refusal.message(), "document refused");
             return Err(refusal.into_server_error());
         }
