@@ -253,7 +253,8 @@ pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
     best.map(|(_, _, media)| media)
 }
 
-fn error_body(code: &str, message: &str) -> serde_json::Value {
+/// A GraphQL-shaped error body: one error with its `extensions.code`.
+pub(crate) fn error_body(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
@@ -419,6 +420,16 @@ fn accept_header(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// A JSON array is a batch (even an empty one), anything else one request.
+/// async-graphql's own `BatchRequest` reads `[]` as one request with an empty query.
+fn batch_request(body: &[u8]) -> Option<BatchRequest> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        serde_json::from_slice(body).ok().map(BatchRequest::Batch)
+    } else {
+        serde_json::from_slice(body).ok().map(BatchRequest::Single)
+    }
+}
+
 /// The media type and operations of a POST, or the answer refusing it.
 fn parse_post(
     state: &AppState,
@@ -450,7 +461,7 @@ fn parse_post(
                 ),
         ));
     }
-    let batch: BatchRequest = serde_json::from_slice(body).map_err(|_| {
+    let batch = batch_request(body).ok_or_else(|| {
         Box::new(bad_request(
             media,
             "the body is not a GraphQL request in JSON",

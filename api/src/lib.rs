@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod http_guard;
 pub mod input_guard;
 pub mod jobs;
 pub mod loaders;

@@ -41,8 +41,21 @@ pub struct Settings {
     /// Maximum complexity of a GraphQL query (connections cost `first`/`last` times
     /// their selection).
     pub max_query_complexity: usize,
+    /// Maximum field selections of a query once its fragments are expanded (counted
+    /// without expanding them, before validation).
+    pub max_query_fields: usize,
     /// Maximum recursion depth while parsing a query.
     pub max_recursive_depth: usize,
+    /// Answer introspection (`__schema`, `__type`); GraphiQL needs it. Recommended off
+    /// in production.
+    pub introspection: bool,
+    /// Suggest field and argument names ("Did you mean ...?") in validation errors.
+    /// Recommended off in production.
+    pub field_suggestions: bool,
+    /// Maximum size of the request head (request line and headers), in bytes; larger:
+    /// 431 with code HEADERS_TOO_LARGE. actix-web refuses heads over 128 KiB or with
+    /// more than 96 headers itself, with an empty 431.
+    pub max_header_bytes: usize,
     /// Maximum number of directives on one field.
     pub max_directives: usize,
     /// Maximum size of a request body, in bytes.
@@ -133,7 +146,11 @@ impl Default for Settings {
             graphiql: true,
             max_query_depth: 16,
             max_query_complexity: 20_000,
+            max_query_fields: 5_000,
             max_recursive_depth: 32,
+            introspection: true,
+            field_suggestions: true,
+            max_header_bytes: 32 * 1024,
             max_directives: 8,
             max_body_bytes: 256 * 1024,
             max_batch_size: 10,

@@ -144,6 +144,7 @@ impl Application {
                     };
                     async move { Ok(response.await?.map_into_boxed_body()) }
                 })
+                .wrap(actix_web::middleware::from_fn(crate::http_guard::guard))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes)
         })

@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod enums;
+pub mod guard;
 pub mod node;
 pub mod payload;
 pub mod relay;

@@ -6,6 +6,7 @@ use crate::audit::resolvers::AuditQueries;
 use crate::auth::resolvers::ViewerQueries;
 use crate::catalogue::mutations::CatalogueMutations;
 use crate::catalogue::resolvers::CatalogueQueries;
+use crate::graphql::guard::{DocumentGuard, Limits};
 use crate::graphql::node::NodeQueries;
 use crate::organization::mutations::OrganizationMutations;
 use crate::organization::registry_mutations::RegistryMutations;
@@ -64,11 +65,17 @@ pub type MeltSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Complexity of a connection field: its selection costs once per requested item.
 pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let requested = first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| {
-        u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
-    });
+    let requested = page_items(first.map(i64::from), last.map(i64::from));
     let items = usize::try_from(requested).unwrap_or(usize::MAX);
     items.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// Items a connection is costed for: `first`, else `last`, else the default page size;
+/// at most the largest page.
+pub fn page_items(first: Option<i64>, last: Option<i64>) -> u64 {
+    first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| {
+        u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
+    })
 }
 
 /// Builds the schema with its limits. The database is in the schema data; per-request
@@ -78,18 +85,25 @@ pub fn build_schema(
     settings: &Settings,
     protection: std::sync::Arc<crate::crypto::DataProtection>,
 ) -> MeltSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(db)
         .data(protection)
         .data(crate::person::access::ReceiverAccess::days(
             settings.receiver_access_days,
         ))
+        .extension(DocumentGuard::new(Limits::from_settings(settings)))
+        .extension(crate::input_guard::InputGuard)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
         .limit_recursive_depth(settings.max_recursive_depth)
-        .limit_directives(settings.max_directives)
-        .extension(crate::input_guard::InputGuard)
-        .finish()
+        .limit_directives(settings.max_directives);
+    if !settings.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !settings.field_suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema without data or limits: for exporting and introspecting it.
