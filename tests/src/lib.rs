@@ -373,7 +373,9 @@ pub mod flow {
 
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-    pub async fn sent_referral_as(app: &TestApp, codice_fiscale: &str) -> (String, String) {
+    /// A person registered by the Pisa employment centre with consent for Caritas, and a
+    /// DRAFT referral to Caritas's first service: (person, referral, its row version).
+    pub async fn draft_referral_as(app: &TestApp, codice_fiscale: &str) -> (Value, Value) {
         let (sender, receiver) = ("Centro per l'impiego di Pisa", "Caritas diocesana di Pisa");
         let token = app.token(Some(app.organization_id(sender).await), &[Role::Operator]);
         let register = "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) { person { id } } }";
@@ -402,7 +404,7 @@ pub mod flow {
                 json!({ "o": gid(app, receiver).await }),
             )
             .await;
-        let create = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id rowVersion } } }";
+        let create = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id rowVersion receiverService { id } } } }";
         let referral = ok(
             app,
             &token,
@@ -414,6 +416,16 @@ pub mod flow {
         )
         .await["createReferral"]["referral"]
             .clone();
+        (person, referral)
+    }
+
+    /// The same, sent: (person, referral) global IDs.
+    pub async fn sent_referral_as(app: &TestApp, codice_fiscale: &str) -> (String, String) {
+        let (person, referral) = draft_referral_as(app, codice_fiscale).await;
+        let token = app.token(
+            Some(app.organization_id("Centro per l'impiego di Pisa").await),
+            &[Role::Operator],
+        );
         let send = "mutation($input: SendReferralInput!) { sendReferral(input: $input) { referral { id status } userErrors { message } } }";
         let sent = ok(
             app,

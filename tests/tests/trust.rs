@@ -103,61 +103,26 @@ async fn concurrent_registrations_of_one_codice_fiscale_end_with_one_record_per_
 }
 
 /// A draft referral from the sender to the receiver's first service, for a person with
-/// consent: (referral id, row version, service row id).
+/// consent: (referral id, service row id).
 async fn draft(app: &TestApp, cf: &str) -> (String, uuid::Uuid) {
-    let sender = app.organization_id(SENDER).await;
-    let token = app.token(Some(sender), &[Role::Operator]);
-    let person = ok(
-        app,
-        &token,
-        REGISTER,
-        person_input(&gid(app, SENDER).await, cf, "Anna"),
-    )
-    .await["registerPerson"]["person"]["id"]
-        .clone();
-    let consent = "mutation($input: RecordConsentInput!) { recordConsent(input: $input) { userErrors { message } } }";
-    ok(
-        app,
-        &token,
-        consent,
-        json!({
-            "person": person, "purpose": "Invio", "legalBasis": "CONSENT",
-            "recipients": [gid(app, RECEIVER).await], "grantedAt": "2026-01-01T00:00:00Z",
-            "evidenceKind": "DOCUMENT", "evidence": "Modulo firmato n. 77"
-        }),
-    )
-    .await;
-    let services = app
-        .data(
-            "query($o: ID) { services(filter: {provider: $o}, first: 1) { nodes { id } } }",
-            json!({ "o": gid(app, RECEIVER).await }),
-        )
-        .await;
-    let service = services["services"]["nodes"][0]["id"].clone();
-    let create = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id } } }";
-    let referral = ok(
-        app,
-        &token,
-        create,
-        json!({
-            "person": person, "receiverService": service,
-            "needs": ["EMPLOYMENT"], "reason": "Vittima di violenza domestica, urgente",
-        }),
-    )
-    .await["createReferral"]["referral"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let service_row = {
+    let (_, referral) = melt_tests::flow::draft_referral_as(app, cf).await;
+    let service = {
         use base64::Engine as _;
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(service.as_str().unwrap_or_default())
+            .decode(
+                referral["receiverService"]["id"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
             .unwrap_or_default();
         let text = String::from_utf8(raw).unwrap_or_default();
         uuid::Uuid::parse_str(text.split_once(':').map(|(_, u)| u).unwrap_or_default())
             .expect("service id")
     };
-    (referral, service_row)
+    (
+        referral["id"].as_str().unwrap_or_default().to_owned(),
+        service,
+    )
 }
 
 async fn send_code(app: &TestApp, referral: &str) -> String {
@@ -259,11 +224,10 @@ async fn free_text_is_encrypted_at_rest_and_erasure_leaves_no_personal_value_in_
         let events = body["data"]["rejectReferral"]["referral"]["events"].to_string();
         assert!(events.contains("La signora Anna non risponde"), "{events}");
         let plaintext = [
-            "Vittima di violenza",
+            "Orientamento",
             "La signora Anna",
-            "Modulo firmato",
-            "Esposito",
-            "anna.esposito",
+            "Modulo",
+            "Rossi",
             cf.as_str(),
         ];
         let tables = [
