@@ -320,8 +320,8 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
         // limits off (0) so the benchmark measures the catalogue, not the limiter.
         rate_limit_client_per_minute: 0,
         rate_limit_ip_per_minute: 0,
-        data_keys: Some(format!("bench={}", melt_api::crypto::random_key())),
-        person_hash_key: Some(melt_api::crypto::random_key()),
+        data_keys: Some(format!("bench={}", melt_api::crypto::random_key()).into()),
+        person_hash_key: Some(melt_api::crypto::random_key().into()),
         // No background jobs: their statements would be counted as the catalogue's.
         jobs_interval_secs: 0,
         ..Settings::default()

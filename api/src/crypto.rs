@@ -42,7 +42,11 @@ impl DataProtection {
     /// (and creates once) a development key file when `dev_data_keys` allows it.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         match (&settings.data_keys, &settings.person_hash_key) {
-            (Some(keys), Some(hash)) => Self::new(keys, settings.data_key_current.as_deref(), hash),
+            (Some(keys), Some(hash)) => Self::new(
+                keys.expose(),
+                settings.data_key_current.as_deref(),
+                hash.expose(),
+            ),
             (Some(_), None) | (None, Some(_)) => {
                 bail!("set both data_keys and person_hash_key")
             }
@@ -264,8 +268,8 @@ mod tests {
         };
         assert!(DataProtection::from_settings(&settings).is_err());
         let with_keys = Settings {
-            data_keys: Some(format!("k1={}", random_key())),
-            person_hash_key: Some(random_key()),
+            data_keys: Some(format!("k1={}", random_key()).into()),
+            person_hash_key: Some(random_key().into()),
             ..settings
         };
         assert!(DataProtection::from_settings(&with_keys).is_ok());

@@ -16,6 +16,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// A secret setting (keys, shared secrets): read like a string, never printed by
+/// `Debug`, so settings can be logged or shown in errors without leaking it.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret value, for the code that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(\"***\")")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
 /// Every setting of the service. See the README for each one.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -81,7 +112,7 @@ pub struct Settings {
     pub auth_jwks_url: Option<String>,
     /// HS256 shared secret: development only, at least 32 bytes, refused unless
     /// `auth_allow_hs256` is set.
-    pub auth_hs256_secret: Option<String>,
+    pub auth_hs256_secret: Option<Secret>,
     /// Development setting that allows `auth_hs256_secret`.
     pub auth_allow_hs256: bool,
     /// Claim naming the caller's organization (its global ID).
@@ -109,12 +140,12 @@ pub struct Settings {
     pub token_rate_limit_per_minute: u32,
     /// Keys that encrypt personal data: `id=base64(32 bytes)`, comma-separated. Old keys
     /// stay listed until `melt keys rotate-data` has re-encrypted everything.
-    pub data_keys: Option<String>,
+    pub data_keys: Option<Secret>,
     /// Id of the key new values are encrypted with (default: the last listed).
     pub data_key_current: Option<String>,
     /// Key of the keyed hash (HMAC-SHA-256) of codici fiscali: base64, at least 32 bytes.
     /// Never rotated: the hash is how a person is found again.
-    pub person_hash_key: Option<String>,
+    pub person_hash_key: Option<Secret>,
     /// Development setting: on SQLite without `data_keys`, generate keys once into
     /// `dev_data_key_file`. Never honoured on PostgreSQL.
     pub dev_data_keys: bool,
@@ -223,6 +254,28 @@ impl Settings {
 #[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = Settings {
+            data_keys: Some("k1=c2VjcmV0LWRhdGEta2V5".into()),
+            person_hash_key: Some("aGFzaC1rZXktdmFsdWU=".into()),
+            auth_hs256_secret: Some("a-shared-secret-of-some-length".into()),
+            ..Settings::default()
+        };
+        let printed = format!("{settings:?}");
+        for secret in [
+            "c2VjcmV0LWRhdGEta2V5",
+            "aGFzaC1rZXktdmFsdWU=",
+            "a-shared-secret",
+        ] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert_eq!(
+            settings.data_keys.as_ref().map(Secret::expose),
+            Some("k1=c2VjcmV0LWRhdGEta2V5")
+        );
+    }
 
     #[test]
     fn defaults_need_no_environment() {

@@ -150,8 +150,8 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
     let keys = tempfile::tempdir().expect("temporary directory");
     let mut settings = test_settings(&database.url);
     settings.signing_key_file = keys.path().join("signing-key.pem");
-    settings.data_keys = Some(format!("test1={}", melt_api::crypto::random_key()));
-    settings.person_hash_key = Some(melt_api::crypto::random_key());
+    settings.data_keys = Some(format!("test1={}", melt_api::crypto::random_key()).into());
+    settings.person_hash_key = Some(melt_api::crypto::random_key().into());
     adjust(&mut settings);
     let db = melt_api::db::connect(&settings).await.expect("connect");
     melt_api::db::migrate(&db).await.expect("migrate");

@@ -323,20 +323,20 @@ mod key_sources {
                 .map(|_| ())
         };
         let mut not_allowed = base();
-        not_allowed.auth_hs256_secret = Some("x".repeat(40));
+        not_allowed.auth_hs256_secret = Some("x".repeat(40).into());
         assert!(
             build(not_allowed).await.is_err(),
             "HS256 without the development setting"
         );
         let mut short = base();
-        short.auth_hs256_secret = Some("x".repeat(31));
+        short.auth_hs256_secret = Some("x".repeat(31).into());
         short.auth_allow_hs256 = true;
         assert!(build(short).await.is_err(), "a secret under 32 bytes");
         let mut lax = base();
         lax.auth_leeway_secs = 61;
         assert!(build(lax).await.is_err(), "a leeway over 60 s");
         let mut allowed = base();
-        allowed.auth_hs256_secret = Some("x".repeat(32));
+        allowed.auth_hs256_secret = Some("x".repeat(32).into());
         allowed.auth_allow_hs256 = true;
         assert!(build(allowed).await.is_ok());
     }

@@ -907,9 +907,9 @@ async fn rotate_data_reencrypts_to_the_new_key_and_values_still_decrypt() {
         let old_keys = app.settings.data_keys.clone().unwrap_or_default();
         let hash_key = app.settings.person_hash_key.clone().unwrap_or_default();
         let rotated = DataProtection::new(
-            &format!("{old_keys},test2={}", random_key()),
+            &format!("{},test2={}", old_keys.expose(), random_key()),
             None,
-            &hash_key,
+            hash_key.expose(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let changed = melt_api::person::service::rotate_data(&app.db, &rotated)

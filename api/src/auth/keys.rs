@@ -217,7 +217,7 @@ impl KeyRing {
                 key,
             });
         }
-        if let Some(secret) = &settings.auth_hs256_secret {
+        if let Some(secret) = settings.auth_hs256_secret.as_ref().map(|s| s.expose()) {
             if !settings.auth_allow_hs256 {
                 bail!("auth_hs256_secret is for development only: set auth_allow_hs256 to use it");
             }
