@@ -14,6 +14,7 @@
 //!
 //! Environment: `BENCH_CONCURRENCY` (client tasks, default 8), `BENCH_REQUESTS`
 //! (measured requests per scenario, default 2,000).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop it
 
 use anyhow::{Context as _, Result, bail, ensure};
 use entity::enums::{

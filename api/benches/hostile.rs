@@ -14,6 +14,8 @@
 //! ```
 //!
 //! Environment: `BENCH_REQUESTS` (requests per measure, default 50).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// test code: a failed step should stop it
 
 // async-graphql's executor futures nest deeper than the default limit.
 #![recursion_limit = "256"]

@@ -1,5 +1,6 @@
 //! The `melt` binary's `token` and `keys generate` subcommands: no database, the key
 //! file of the settings, tokens a server with the same settings accepts.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop it
 
 use base64::Engine;
 use melt_api::auth::keys::{KeyRing, ServerKey};

@@ -1,5 +1,6 @@
 //! `melt serve` through the built binary: a graceful shutdown on SIGTERM and Ctrl-C
 //! (SIGINT), and the mode of the SQLite file it creates.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop it
 
 use sea_orm::{ConnectionTrait, Database};
 use std::io::{Read, Write};
