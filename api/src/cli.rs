@@ -5,8 +5,9 @@ use crate::auth::token::{TokenRequest, mint};
 use crate::auth::viewer::{Role, ViewerKind, scopes};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::settings::Settings;
-use anyhow::{anyhow, bail};
+use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
+use migration::{Migrator, MigratorTrait};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -212,6 +213,121 @@ pub enum MigrateAction {
     Down,
     /// List migrations and whether each is applied.
     Status,
+}
+
+/// What a command ends with: done, or a command-line mistake to report on stderr
+/// (without a backtrace) with exit status 1.
+pub enum Outcome {
+    /// The command did its work.
+    Done,
+    /// The command was refused; the message says why.
+    Refused(anyhow::Error),
+}
+
+/// Runs one command of the `melt` binary. Commands that need no settings (exporting
+/// the schema, generating a key) run before settings and telemetry are loaded.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    match &command {
+        Command::ExportSchema { output } => return export_schema(output.as_deref()),
+        Command::Keys {
+            action: KeysAction::Generate { output },
+        } => return Ok(new_key(output.as_deref())),
+        _ => {}
+    }
+    let settings = Settings::load().context("invalid settings")?;
+    crate::telemetry::init(&settings);
+    match command {
+        // Only the token goes to stdout; logs go to stderr.
+        Command::Token(args) => Ok(match mint_token(&settings, &args) {
+            Ok(token) => {
+                println!("{token}");
+                Outcome::Done
+            }
+            Err(error) => Outcome::Refused(error),
+        }),
+        Command::Serve => serve(settings).await.map(|()| Outcome::Done),
+        Command::Migrate { action } => {
+            let db = crate::db::connect(&settings).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
+                MigrateAction::Status => Migrator::status(&db).await?,
+            }
+            Ok(Outcome::Done)
+        }
+        Command::Seed => {
+            let db = crate::db::connect(&settings).await?;
+            crate::db::migrate(&db).await?;
+            if crate::db::seed_demo(&db).await? {
+                tracing::info!("demo network loaded");
+            } else {
+                tracing::info!("demo network already present; nothing changed");
+            }
+            Ok(Outcome::Done)
+        }
+        Command::Keys {
+            action: KeysAction::RotateData,
+        } => {
+            let db = crate::db::connect(&settings).await?;
+            crate::db::migrate(&db).await?;
+            let protection = crate::crypto::DataProtection::from_settings(&settings)?;
+            let changed = crate::person::service::rotate_data(&db, &protection)
+                .await
+                .map_err(|e| anyhow!("re-encryption failed: {e:?}"))?;
+            tracing::info!(
+                rows = changed,
+                "personal data re-encrypted with the current key"
+            );
+            Ok(Outcome::Done)
+        }
+        // Handled above, before settings.
+        Command::ExportSchema { .. }
+        | Command::Keys {
+            action: KeysAction::Generate { .. },
+        } => Ok(Outcome::Done),
+    }
+}
+
+/// Generates a signing key: printed, or written to `output`.
+fn new_key(output: Option<&Path>) -> Outcome {
+    match generate_key(output) {
+        Ok(Some(pem)) => {
+            print!("{pem}");
+            Outcome::Done
+        }
+        Ok(None) => {
+            if let Some(path) = output {
+                eprintln!("wrote a new signing key to {}", path.display());
+            }
+            Outcome::Done
+        }
+        Err(error) => Outcome::Refused(error),
+    }
+}
+
+/// Prints the SDL, or writes it to `output`.
+fn export_schema(output: Option<&Path>) -> anyhow::Result<Outcome> {
+    let sdl = crate::graphql::schema::sdl();
+    match output {
+        Some(path) => {
+            std::fs::write(path, sdl).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => print!("{sdl}"),
+    }
+    Ok(Outcome::Done)
+}
+
+/// Builds the application and serves until a shutdown signal.
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = crate::startup::Application::build(settings.clone()).await?;
+    let base = format!("http://{}:{}", settings.host, app.port());
+    tracing::info!("GraphQL endpoint: {base}/graphql");
+    if settings.graphiql {
+        tracing::info!("GraphiQL IDE:     {base}/graphql (open it in a browser)");
+    }
+    app.run().await?;
+    Ok(())
 }
 
 #[cfg(test)]
