@@ -61,6 +61,18 @@ pub async fn seed_demo(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(loaded)
 }
 
+/// An in-memory SQLite database with the real migrations and the demo network, for
+/// service-level tests (one connection: each would have a database of its own).
+#[cfg(test)]
+pub(crate) async fn memory_with_demo() -> DatabaseConnection {
+    let mut options = ConnectOptions::new("sqlite::memory:");
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await.expect("in-memory SQLite");
+    migrate(&db).await.expect("migrations");
+    seed_demo(&db).await.expect("demo network");
+    db
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

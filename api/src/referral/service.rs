@@ -1337,3 +1337,75 @@ pub async fn counts(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 9, 0, 0)
+            .single()
+            .expect("a date")
+    }
+
+    #[test]
+    fn working_days_skip_weekends() {
+        // Wednesday 2 December 2026 + 3 working days = Monday 7 December.
+        assert_eq!(add_working_days(at(2026, 12, 2), 3), at(2026, 12, 7));
+        // From a Saturday, the first working day is Monday.
+        assert_eq!(add_working_days(at(2026, 12, 5), 1), at(2026, 12, 7));
+        // 10 working days are two calendar weeks from a weekday.
+        assert_eq!(add_working_days(at(2026, 12, 2), 10), at(2026, 12, 16));
+        // Nothing to add, or a negative count, leaves the date alone.
+        assert_eq!(add_working_days(at(2026, 12, 2), 0), at(2026, 12, 2));
+        assert_eq!(add_working_days(at(2026, 12, 2), -4), at(2026, 12, 2));
+    }
+
+    async fn org(db: &impl ConnectionTrait, name: &str) -> Uuid {
+        entity::organization::Entity::find()
+            .filter(entity::organization::Column::Name.contains(name))
+            .one(db)
+            .await
+            .expect("query")
+            .unwrap_or_else(|| panic!("no organization like {name}"))
+            .id
+    }
+
+    async fn municipality(db: &impl ConnectionTrait, istat: &str) -> Uuid {
+        let code = crate::territory::domain::IstatCode::parse(istat).expect("ISTAT code");
+        crate::territory::service::municipality_by_code(db, &code)
+            .await
+            .expect("query")
+            .expect("municipality")
+            .id
+    }
+
+    #[tokio::test]
+    async fn the_shared_protocol_needs_both_signatures_a_covered_municipality_and_a_date_in_force()
+    {
+        let db = crate::db::memory_with_demo().await;
+        let (pisa_centre, caritas, arci_prato) = (
+            org(&db, "impiego di Pisa").await,
+            org(&db, "Caritas diocesana di Pisa").await,
+            org(&db, "ARCI Comitato territoriale di Prato").await,
+        );
+        let pisa = municipality(&db, "050026").await;
+        let today = Utc::now().date_naive();
+        let found = shared_protocol(&db, pisa_centre, caritas, pisa, today)
+            .await
+            .expect("query");
+        assert!(found.is_some(), "both signed a protocol in force over Pisa");
+        // Invited is not signed.
+        let invited = shared_protocol(&db, pisa_centre, arci_prato, pisa, today)
+            .await
+            .expect("query");
+        assert!(invited.is_none());
+        // Before any protocol was in force.
+        let long_ago = NaiveDate::from_ymd_opt(1990, 1, 1).expect("a date");
+        let before = shared_protocol(&db, pisa_centre, caritas, pisa, long_ago)
+            .await
+            .expect("query");
+        assert!(before.is_none());
+    }
+}
