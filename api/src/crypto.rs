@@ -176,12 +176,6 @@ impl DataProtection {
         }
     }
 
-    /// True when `stored` is a value this service encrypted with a key it knows
-    /// (false for plaintext written before free text was encrypted).
-    pub fn is_encrypted(&self, stored: &str) -> bool {
-        self.decrypt(stored).is_ok()
-    }
-
     /// True when `stored` was encrypted with the current key.
     pub fn is_current(&self, stored: &str) -> bool {
         stored

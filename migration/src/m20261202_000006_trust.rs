@@ -94,6 +94,10 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
+        // An organization's auditor reads the access log of its own reads.
+        m.create_index(index("person_access", &["actor_organization_id"], false))
+            .await?;
+
         // The audit log never stores personal values: earlier entries about people kept
         // them in `before`/`after`; only the fact of the change stays.
         db.execute(
@@ -123,6 +127,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_index(
+            Index::drop()
+                .name("ix_person_access_actor_organization_id")
+                .table(n("person_access"))
+                .to_owned(),
+        )
+        .await?;
         m.drop_index(
             Index::drop()
                 .name("ix_referral_receiver_organization_id_sent_at")

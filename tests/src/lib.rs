@@ -243,6 +243,17 @@ impl TestApp {
     }
 }
 
+/// The row id behind a global ID (`base64url("Kind:uuid")`).
+pub fn row_id(global: &str) -> uuid::Uuid {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(global)
+        .unwrap_or_default();
+    let text = String::from_utf8(raw).unwrap_or_default();
+    let id = text.split_once(':').map(|(_, u)| u).unwrap_or_default();
+    uuid::Uuid::parse_str(id).unwrap_or_else(|e| panic!("bad id {global}: {e}"))
+}
+
 /// A valid personal codice fiscale: `prefix` (15 characters) and its check character.
 pub fn codice_fiscale(prefix: &str) -> String {
     ('A'..='Z')

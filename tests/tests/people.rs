@@ -3,7 +3,7 @@
 //! key rotation.
 
 use melt_api::crypto::{DataProtection, random_key};
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, codice_fiscale, engines, first_error_code, row_id, spawn_app};
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value as SqlValue};
 use serde_json::{Value, json};
@@ -33,16 +33,6 @@ const ACCESS_LOG: &str = "query($person: ID) {
     totalCount nodes { actorSubject actorOrganizationId personId fields purpose }
   }
 }";
-
-/// A valid personal codice fiscale made from a 15-character prefix.
-fn codice_fiscale(prefix: &str) -> String {
-    ('A'..='Z')
-        .map(|c| format!("{prefix}{c}"))
-        .find(|code| {
-            code.len() == 16 && melt_api::organization::domain::CodiceFiscale::parse(code).is_ok()
-        })
-        .unwrap_or_else(|| panic!("no check character for {prefix}"))
-}
 
 async fn org_gid(app: &TestApp, name: &str) -> String {
     let query = "query($name: String) { organizations(filter: {search: $name}, first: 1) { nodes { id } } }";
@@ -89,27 +79,9 @@ async fn registered(app: &TestApp, org: &str, cf: &str) -> String {
         .to_owned()
 }
 
-fn row_id(global: &str) -> Uuid {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(global)
-        .unwrap_or_default();
-    let text = String::from_utf8(raw).unwrap_or_default();
-    let uuid = text.split_once(':').map(|(_, u)| u).unwrap_or_default();
-    Uuid::parse_str(uuid).unwrap_or_else(|e| panic!("bad id {global}: {e}"))
-}
-
 /// Runs SQL written with `?` placeholders on either engine.
 async fn sql(app: &TestApp, text: &str, values: Vec<SqlValue>) {
-    let backend = app.db.get_database_backend();
-    app.db
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            placeholders(backend, text),
-            values,
-        ))
-        .await
-        .unwrap_or_else(|e| panic!("{text}: {e}"));
+    app.exec(text, values).await;
 }
 
 fn placeholders(backend: DatabaseBackend, text: &str) -> String {

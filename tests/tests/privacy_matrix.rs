@@ -10,7 +10,7 @@
 //! for its sender; nobody else sees anything, and a forbidden id reads as unknown.
 
 use melt_tests::{
-    Engine, Role, TestApp, codice_fiscale, engines, first_error_code, spawn_app_with,
+    Engine, Role, TestApp, codice_fiscale, engines, first_error_code, row_id, spawn_app_with,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -313,16 +313,6 @@ fn global(kind: &str, id: Uuid) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
 
-fn row(global_id: &str) -> Uuid {
-    use base64::Engine as _;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(global_id)
-        .unwrap_or_default();
-    let text = String::from_utf8(raw).unwrap_or_default();
-    Uuid::parse_str(text.split_once(':').map(|(_, u)| u).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("bad id {global_id}: {e}"))
-}
-
 async fn register(app: &TestApp, org: Uuid, tag: &str, cf: &str) -> Value {
     let token = app.token(Some(org), &[Role::Operator]);
     let input = json!({
@@ -426,7 +416,7 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
             "INSERT INTO referral (id, person_id, sender_organization_id, sender_operator, receiver_service_id, receiver_organization_id, needs, reason, priority, channel, status, row_version, created_at, updated_at, sent_at, receiver_access_until) VALUES (?, ?, ?, 'op', ?, ?, 'EMPLOYMENT', ?, 'NORMAL', 'OPERATOR', ?, 1, ?, ?, ?, ?)",
             vec![
                 referral.into(),
-                row(&gid).into(),
+                row_id(&gid).into(),
                 sender.into(),
                 service.into(),
                 receiver.into(),

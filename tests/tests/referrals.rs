@@ -28,27 +28,7 @@ fn now() -> DateTimeUtc {
 }
 
 async fn exec(app: &TestApp, sql: &str, values: Vec<sea_orm::Value>) -> u64 {
-    let backend = app.db.get_database_backend();
-    let mut sql = sql.to_owned();
-    if backend == DatabaseBackend::Postgres {
-        let mut n = 0;
-        sql = sql
-            .chars()
-            .map(|c| {
-                if c == '?' {
-                    n += 1;
-                    format!("${n}")
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect();
-    }
-    app.db
-        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await
-        .expect("statement")
-        .rows_affected()
+    app.exec(sql, values).await
 }
 
 async fn one_uuid(app: &TestApp, sql: &str, values: Vec<sea_orm::Value>) -> Uuid {

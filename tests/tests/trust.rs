@@ -4,7 +4,7 @@
 //! status. On SQLite and PostgreSQL.
 
 use melt_tests::flow::{gid, ok};
-use melt_tests::{Role, TestApp, codice_fiscale, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, codice_fiscale, engines, first_error_code, row_id, spawn_app};
 use sea_orm::{FromQueryResult, JsonValue, Statement};
 use serde_json::{Value, json};
 
@@ -106,19 +106,11 @@ async fn concurrent_registrations_of_one_codice_fiscale_end_with_one_record_per_
 /// consent: (referral id, service row id).
 async fn draft(app: &TestApp, cf: &str) -> (String, uuid::Uuid) {
     let (_, referral) = melt_tests::flow::draft_referral_as(app, cf).await;
-    let service = {
-        use base64::Engine as _;
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(
-                referral["receiverService"]["id"]
-                    .as_str()
-                    .unwrap_or_default(),
-            )
-            .unwrap_or_default();
-        let text = String::from_utf8(raw).unwrap_or_default();
-        uuid::Uuid::parse_str(text.split_once(':').map(|(_, u)| u).unwrap_or_default())
-            .expect("service id")
-    };
+    let service = row_id(
+        referral["receiverService"]["id"]
+            .as_str()
+            .unwrap_or_default(),
+    );
     (
         referral["id"].as_str().unwrap_or_default().to_owned(),
         service,
@@ -512,5 +504,42 @@ async fn protocols_filter_by_an_organizations_signatory_status() {
             "BAD_USER_INPUT",
             "[{engine:?}] {body}"
         );
+    }
+}
+
+#[tokio::test]
+async fn rotate_data_encrypts_free_text_written_in_plaintext_before_encryption() {
+    for engine in engines() {
+        let app = spawn_app(engine).await;
+        let (referral, _) = draft(&app, &codice_fiscale("SPSNNA90C44G707")).await;
+        // A row as a version before free-text encryption left it.
+        app.exec(
+            "UPDATE referral SET reason = 'Testo in chiaro di prima'",
+            vec![],
+        )
+        .await;
+        let changed = melt_api::person::service::rotate_data(&app.db, &app.protection())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(changed >= 1, "[{engine:?}] {changed}");
+        let rows = raw_rows(&app, "referral").await;
+        assert!(!rows.contains("Testo in chiaro"), "[{engine:?}] {rows}");
+        let token = app.token(Some(app.organization_id(SENDER).await), &[Role::Operator]);
+        let (_, body) = app
+            .query_as(
+                &token,
+                "query($id: ID!) { node(id: $id) { ... on Referral { reason } } }",
+                json!({ "id": referral }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["node"]["reason"], "Testo in chiaro di prima",
+            "[{engine:?}] {body}"
+        );
+        // A second run has nothing left to do for it.
+        let again = melt_api::person::service::rotate_data(&app.db, &app.protection())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(again, 0, "[{engine:?}]");
     }
 }

@@ -876,13 +876,11 @@ async fn rotate_text<E: EntityTrait>(
             let Some(value) = value.filter(|v| !v.is_empty()) else {
                 continue;
             };
-            if protection.is_current(&value) && protection.is_encrypted(&value) {
-                continue;
-            }
-            let plain = if protection.is_encrypted(&value) {
-                protection.decrypt(&value)?
-            } else {
-                value
+            let plain = match protection.decrypt(&value) {
+                Ok(_) if protection.is_current(&value) => continue,
+                Ok(plain) => plain,
+                // Plaintext from before free text was encrypted.
+                Err(_) => value,
             };
             E::update_many()
                 .col_expr(text, Expr::value(protection.encrypt(&plain)?))

@@ -49,12 +49,10 @@ pub struct Privacy<'a> {
     pub receiver_access: Duration,
 }
 
-impl Privacy<'_> {
-    /// Until when the receiver reads a referral that ends at `now`.
-    fn access_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now.checked_add_signed(self.receiver_access)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
-    }
+/// Until when the receiver reads a referral that ends at `now`, given the access period.
+fn access_until(now: DateTime<Utc>, period: Duration) -> DateTime<Utc> {
+    now.checked_add_signed(period)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The organization the caller acts for on referrals: an OPERATOR or ORG_ADMIN of it,
@@ -613,13 +611,11 @@ pub async fn shared_protocol(
 }
 
 fn invalid_state(message: impl Into<String>) -> Vec<crate::validation::FieldError> {
-    let mut v = Validator::default();
-    v.add("id", FieldErrorCode::InvalidState, message);
-    v.finish()
+    refused(FieldErrorCode::InvalidState, message)
 }
 
 /// One gate of sending, refused: the code a front end shows and the explanation.
-fn refused(code: FieldErrorCode, message: &str) -> Vec<crate::validation::FieldError> {
+fn refused(code: FieldErrorCode, message: impl Into<String>) -> Vec<crate::validation::FieldError> {
     let mut v = Validator::default();
     v.add("id", code, message);
     v.finish()
@@ -841,7 +837,7 @@ pub async fn transition(
         row.sent_at = Set(Some(now));
     }
     if lifecycle::is_final(target) {
-        row.receiver_access_until = Set(Some(privacy.access_until(now)));
+        row.receiver_access_until = Set(Some(access_until(now, privacy.receiver_access)));
     }
     let details = Details {
         reason_text: details
@@ -995,9 +991,7 @@ pub async fn expire_due<C: ConnectionTrait + TransactionTrait>(
     now: DateTime<Utc>,
     receiver_access: Duration,
 ) -> AppResult<u64> {
-    let until = now
-        .checked_add_signed(receiver_access)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let until = access_until(now, receiver_access);
     let details = Details {
         reason_code: Some("DUE_DATE_PASSED".to_owned()),
         ..Details::default()
