@@ -188,7 +188,7 @@ async fn over_http(bombs: &[(String, String)], requests: usize) -> Result<Vec<St
 
 /// The same documents on async-graphql without the guard or any limit: once each.
 async fn unguarded() -> Result<Vec<String>> {
-    let schema = melt_api::graphql::schema::bare_schema();
+    let schema = melt_api::schema::bare_schema();
     let mut rows = Vec::new();
     for levels in UNGUARDED_LEVELS {
         let query = fragment_bomb(levels);

@@ -308,7 +308,7 @@ fn new_key(output: Option<&Path>) -> Outcome {
 
 /// Prints the SDL, or writes it to `output`.
 fn export_schema(output: Option<&Path>) -> anyhow::Result<Outcome> {
-    let sdl = crate::graphql::schema::sdl();
+    let sdl = crate::schema::sdl();
     match output {
         Some(path) => {
             std::fs::write(path, sdl).with_context(|| format!("cannot write {}", path.display()))?

@@ -1,9 +1,87 @@
-//! Optimistic concurrency: every versioned row carries `row_version`; a change states
-//! the version it read and is refused with CONFLICT when the row moved on.
+//! Reading rows by id and optimistic concurrency: every versioned row carries
+//! `row_version`; a change states the version it read and is refused with CONFLICT when
+//! the row moved on.
+//!
+//! The tables are described by traits ([`Record`], [`Versioned`]) over their SeaORM
+//! entities, so that one generic [`get`] and one generic [`update`] serve every area.
 
 use crate::error::{AppError, AppResult};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::{
+    api_client, consent, contact, location, organization, person, protocol, referral, service,
+    signatory, term, territory,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
 use uuid::Uuid;
+
+/// A table whose rows have a UUID `id`.
+pub trait Record: EntityTrait {
+    /// What a missing row is called in NOT_FOUND (`service not found`).
+    const NAME: &'static str;
+    /// Its GraphQL type, as the audit log names it (`Service`).
+    const OBJECT_TYPE: &'static str;
+    /// The `id` column.
+    fn id_column() -> Self::Column;
+}
+
+/// A table whose rows carry `row_version` and `updated_at`.
+pub trait Versioned: Record {
+    /// The `row_version` column.
+    fn version_column() -> Self::Column;
+    /// The `updated_at` column.
+    fn updated_at_column() -> Self::Column;
+    /// The id and version of a row that was read.
+    fn id_and_version(model: &Self::Model) -> (Uuid, i32);
+}
+
+macro_rules! versioned {
+    ($($table:ident => $name:literal, $object_type:literal;)+) => {$(
+        impl Record for $table::Entity {
+            const NAME: &'static str = $name;
+            const OBJECT_TYPE: &'static str = $object_type;
+            fn id_column() -> Self::Column {
+                $table::Column::Id
+            }
+        }
+
+        impl Versioned for $table::Entity {
+            fn version_column() -> Self::Column {
+                $table::Column::RowVersion
+            }
+            fn updated_at_column() -> Self::Column {
+                $table::Column::UpdatedAt
+            }
+            fn id_and_version(model: &$table::Model) -> (Uuid, i32) {
+                (model.id, model.row_version)
+            }
+        }
+    )+};
+}
+
+versioned! {
+    api_client => "API client", "ApiClient";
+    consent => "consent", "Consent";
+    contact => "contact", "Contact";
+    location => "location", "Location";
+    organization => "organization", "Organization";
+    person => "person", "Person";
+    protocol => "protocol", "Protocol";
+    referral => "referral", "Referral";
+    service => "service", "Service";
+    signatory => "signatory", "Signatory";
+    term => "term", "Term";
+    territory => "territory", "Territory";
+}
+
+/// The row with `id`; NOT_FOUND when there is none.
+pub async fn get<E: Record>(db: &impl ConnectionTrait, id: Uuid) -> AppResult<E::Model> {
+    E::find()
+        .filter(E::id_column().eq(id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound(E::NAME))
+}
 
 /// Fails with CONFLICT when the caller expected another version than the stored one.
 pub fn check_expected(expected: Option<i32>, stored: i32) -> AppResult<()> {
@@ -27,56 +105,33 @@ pub fn check_updated(rows_affected: u64) -> AppResult<()> {
     }
 }
 
-/// Writes `row` (which must set `row_version` to `stored + 1`) only where the row still
-/// has `id` and the version `stored`; CONFLICT when someone changed it in between.
-pub async fn guarded_update<A, C>(
+/// Writes `row` only where the row read as `before` still has its version, bumping
+/// `row_version` and stamping `updated_at`; CONFLICT when the caller expected another
+/// version or someone changed the row in between. Returns the row as stored.
+pub async fn update<E, C>(
     db: &C,
-    row: A,
-    id: (<A::Entity as EntityTrait>::Column, Uuid),
-    version: (<A::Entity as EntityTrait>::Column, i32),
-) -> AppResult<()>
+    mut row: E::ActiveModel,
+    before: &E::Model,
+    expected: Option<i32>,
+) -> AppResult<E::Model>
 where
-    A: ActiveModelTrait + Send,
+    E: Versioned,
+    E::Model: IntoActiveModel<E::ActiveModel>,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
     C: ConnectionTrait,
 {
-    let result = <A::Entity as EntityTrait>::update_many()
+    let (id, stored) = E::id_and_version(before);
+    check_expected(expected, stored)?;
+    row.set(E::version_column(), (stored + 1).into());
+    row.set(E::updated_at_column(), chrono::Utc::now().into());
+    let result = E::update_many()
         .set(row)
-        .filter(id.0.eq(id.1))
-        .filter(version.0.eq(version.1))
+        .filter(E::id_column().eq(id))
+        .filter(E::version_column().eq(stored))
         .exec(db)
         .await?;
-    check_updated(result.rows_affected)
-}
-
-/// Saves a changed row with optimistic concurrency: checks the version the caller
-/// expected, bumps `row_version`, stamps `updated_at` and writes only if the row still has
-/// the version `stored` that was read. CONFLICT otherwise.
-pub async fn save<A, C>(
-    db: &C,
-    mut row: A,
-    id: Uuid,
-    stored: i32,
-    expected: Option<i32>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> AppResult<()>
-where
-    A: ActiveModelTrait + Send,
-    C: ConnectionTrait,
-{
-    check_expected(expected, stored)?;
-    let column = |name: &str| {
-        <<A::Entity as EntityTrait>::Column as std::str::FromStr>::from_str(name)
-            .map_err(|_| AppError::internal(anyhow::anyhow!("versioned table without {name}")))
-    };
-    row.set(column("row_version")?, (stored + 1).into());
-    row.set(column("updated_at")?, now.into());
-    guarded_update(
-        db,
-        row,
-        (column("id")?, id),
-        (column("row_version")?, stored),
-    )
-    .await
+    check_updated(result.rows_affected)?;
+    get::<E>(db, id).await
 }
 
 #[cfg(test)]
@@ -93,5 +148,33 @@ mod tests {
         ));
         assert!(matches!(check_updated(0), Err(AppError::Conflict(_))));
         assert!(check_updated(1).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_update_from_a_stale_read_is_a_conflict_and_changes_nothing() {
+        use sea_orm::ActiveValue::Set;
+        let db = crate::db::memory_with_demo().await;
+        let before = service::Entity::find().one(&db).await.unwrap().unwrap();
+        let mut row: service::ActiveModel = before.clone().into();
+        row.name = Set("Renamed".to_owned());
+        let after =
+            update::<service::Entity, _>(&db, row.clone(), &before, Some(before.row_version))
+                .await
+                .unwrap();
+        assert_eq!(after.row_version, before.row_version + 1);
+        assert_eq!(after.name, "Renamed");
+        // A second write from the same (now stale) read is refused.
+        let mut stale: service::ActiveModel = before.clone().into();
+        stale.name = Set("Lost".to_owned());
+        let refused = update::<service::Entity, _>(&db, stale, &before, None).await;
+        assert!(matches!(refused, Err(AppError::Conflict(_))));
+        assert_eq!(
+            get::<service::Entity>(&db, before.id).await.unwrap().name,
+            "Renamed"
+        );
+        assert!(matches!(
+            get::<service::Entity>(&db, Uuid::nil()).await,
+            Err(AppError::NotFound("service"))
+        ));
     }
 }

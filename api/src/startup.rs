@@ -1,7 +1,8 @@
 //! Building and running the application: database, migrations, demo data, HTTP server.
 
-use crate::graphql::build_schema;
-use crate::http::{AppState, routes};
+use crate::context::AppState;
+use crate::http::routes;
+use crate::schema::build_schema;
 use crate::settings::Settings;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
@@ -93,7 +94,6 @@ impl Application {
         let state = AppState {
             runtime: crate::runtime::AppRuntime::current(),
             limits: limits.clone(),
-            schema: build_schema(db.clone(), &settings, protection.clone()),
             protection,
             db,
             settings: Arc::new(settings),
@@ -108,11 +108,13 @@ impl Application {
                 pruned.prune();
             }
         });
+        let schema = web::Data::new(build_schema(&state));
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
             let limits = limits.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(schema.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
@@ -144,7 +146,7 @@ impl Application {
                     };
                     async move { Ok(response.await?.map_into_boxed_body()) }
                 })
-                .wrap(actix_web::middleware::from_fn(crate::http_guard::guard))
+                .wrap(actix_web::middleware::from_fn(crate::http::guard::guard))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes)
         })

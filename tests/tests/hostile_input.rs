@@ -79,7 +79,7 @@ fn named(ty: &Type) -> &str {
 
 impl Schema {
     fn load() -> Self {
-        let sdl = melt_api::graphql::schema::sdl();
+        let sdl = melt_api::schema::sdl();
         let document = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
         let mut types = HashMap::new();
         for definition in document.definitions {

@@ -562,7 +562,9 @@ async fn invalid_terms_are_reported_as_user_errors_and_change_nothing() {
         let errors = user_errors(&body["data"]["createTerm"]);
         assert_has_error(&errors, &["code"], "TOO_LONG", &body);
 
-        let update = json!({ "id": service_type["id"], "labelEn": " " });
+        let update = json!({
+            "id": service_type["id"], "expectedVersion": service_type["rowVersion"], "labelEn": " "
+        });
         let (_, body) = app
             .query_as(&admin(&app), UPDATE_TERM, json!({ "input": update }))
             .await;

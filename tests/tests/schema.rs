@@ -1,6 +1,6 @@
 //! The exported SDL is committed and complete.
 
-use melt_api::graphql::schema::{bare_schema, sdl};
+use melt_api::schema::{bare_schema, sdl};
 use serde_json::Value;
 
 /// The command that regenerates the committed schema.

@@ -2,13 +2,13 @@
 
 use super::service::{self, Issued, NewClient};
 use super::types::ApiClient;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::payload::{UserError, split, user_errors};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::validation::Checked;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 /// A new API client of an organization.
 #[derive(InputObject)]
@@ -95,9 +95,9 @@ impl ApiClientMutations {
             name: input.name,
             scopes: input.scopes,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::create(&txn, &actor(ctx), organization, new).await?;
+        let result = service::create(&txn, &ctx.actor()?, organization, new).await?;
         txn.commit().await?;
         let (api_client, client_secret, user_errors) = issued(result);
         Ok(CreateApiClientPayload {
@@ -116,9 +116,10 @@ impl ApiClientMutations {
         input: RotateApiClientSecretInput,
     ) -> GqlResult<RotateApiClientSecretPayload> {
         let id = expect_id(&input.id, NodeKind::ApiClient)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::rotate_secret(&txn, &actor(ctx), id, input.expected_version).await?;
+        let result =
+            service::rotate_secret(&txn, &ctx.actor()?, id, input.expected_version).await?;
         txn.commit().await?;
         let (api_client, client_secret, user_errors) = issued(result);
         Ok(RotateApiClientSecretPayload {
@@ -136,9 +137,9 @@ impl ApiClientMutations {
         input: RevokeApiClientInput,
     ) -> GqlResult<RevokeApiClientPayload> {
         let id = expect_id(&input.id, NodeKind::ApiClient)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::revoke(&txn, &actor(ctx), id, input.expected_version).await?;
+        let result = service::revoke(&txn, &ctx.actor()?, id, input.expected_version).await?;
         txn.commit().await?;
         let (api_client, user_errors) = split(result);
         Ok(RevokeApiClientPayload {

@@ -2,11 +2,10 @@
 
 use super::service;
 use super::types::ApiClient;
-use crate::auth::Viewer;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::relay::{NodeKind, expect_id};
 use async_graphql::{Context, ID, Object};
-use sea_orm::DatabaseConnection;
 
 /// API client queries.
 #[derive(Default)]
@@ -18,8 +17,8 @@ impl ApiClientQueries {
     /// ORG_ADMIN only. Secrets are never shown here.
     async fn api_clients(&self, ctx: &Context<'_>, organization: ID) -> GqlResult<Vec<ApiClient>> {
         let organization = expect_id(&organization, NodeKind::Organization)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let viewer = ctx.data_unchecked::<Viewer>();
+        let db = ctx.db()?;
+        let viewer = ctx.viewer()?;
         let clients = service::list(db, viewer, organization).await?;
         Ok(clients.into_iter().map(ApiClient).collect())
     }

@@ -263,16 +263,7 @@ async fn versioned_update(
     before: &api_client::Model,
     expected_version: Option<i32>,
 ) -> AppResult<api_client::Model> {
-    concurrency::save(
-        db,
-        row,
-        before.id,
-        before.row_version,
-        expected_version,
-        chrono::Utc::now(),
-    )
-    .await?;
-    get(db, before.id).await
+    concurrency::update::<api_client::Entity, _>(db, row, before, expected_version).await
 }
 
 /// The client these credentials belong to, if they are right and the client is not

@@ -2,13 +2,13 @@
 
 use super::service::{self, AuditQuery};
 use super::types::AuditEventConnection;
-use crate::auth::{Viewer, policy};
+use crate::auth::policy;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::relay::{NodeKind, expect_id, from_global_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
 
 /// Filter of `auditLog`. All given conditions must hold.
 #[derive(InputObject, Default)]
@@ -34,7 +34,7 @@ pub struct AuditQueries;
 #[Object]
 impl AuditQueries {
     /// Changes made through the API, newest first. AUDITOR and REGIONAL_ADMIN only.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -44,7 +44,7 @@ impl AuditQueries {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<AuditEventConnection> {
-        policy::require_auditor(ctx.data_unchecked::<Viewer>())?;
+        policy::require_auditor(ctx.viewer()?)?;
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = AuditQuery {
@@ -61,7 +61,7 @@ impl AuditQueries {
             from: filter.from,
             to: filter.to,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(AuditEventConnection::from_page(page, total))

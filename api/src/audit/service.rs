@@ -1,6 +1,7 @@
 //! Writing and reading the audit log.
 
-use crate::auth::viewer::{Viewer, ViewerKind};
+use crate::auth::viewer::ViewerKind;
+pub use crate::context::Actor;
 use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use chrono::{DateTime, Utc};
@@ -10,15 +11,6 @@ use sea_orm::{
 };
 use serde::Serialize;
 use uuid::Uuid;
-
-/// Who made a change, and in which request.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    /// The caller.
-    pub viewer: Viewer,
-    /// Id of the HTTP request.
-    pub request_id: Option<String>,
-}
 
 /// A change to record.
 pub struct Change<'a, B: Serialize, A: Serialize> {
@@ -68,6 +60,37 @@ pub async fn record<B: Serialize, A: Serialize>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Records a change of one versioned row (its table names the object type): a creation
+/// when `before` is `None`, a removal when `after` is `None`.
+pub async fn log<E>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &str,
+    before: Option<&E::Model>,
+    after: Option<&E::Model>,
+) -> AppResult<()>
+where
+    E: crate::concurrency::Versioned,
+    E::Model: Serialize,
+{
+    let Some(model) = after.or(before) else {
+        return Ok(());
+    };
+    let (object_id, _) = E::id_and_version(model);
+    record(
+        db,
+        actor,
+        Change {
+            operation,
+            object_type: E::OBJECT_TYPE,
+            object_id,
+            before,
+            after,
+        },
+    )
+    .await
 }
 
 /// What to list.

@@ -2,9 +2,7 @@
 //! in [`policy`].
 
 pub mod keys;
-pub mod oauth;
 pub mod policy;
-pub mod resolvers;
 pub mod standing;
 pub mod token;
 pub mod viewer;

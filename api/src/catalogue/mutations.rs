@@ -2,13 +2,13 @@
 
 use super::service::{self, CapacityChanges, ServiceFields};
 use super::types::Service;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::enums::{DeliveryMode, ServiceStatus};
 use crate::graphql::payload::{UserError, split};
 use crate::graphql::relay::{NodeKind, expect_id};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 /// A new service of the catalogue.
@@ -207,9 +207,9 @@ impl CatalogueMutations {
             service_area_istat_codes: Some(input.service_area_istat_codes),
             locations: location_ids(input.locations)?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::create_service(&txn, &actor(ctx), provider, fields).await?;
+        let result = service::create_service(&txn, &ctx.actor()?, provider, fields).await?;
         txn.commit().await?;
         let (service, user_errors) = split(result);
         Ok(CreateServicePayload {
@@ -246,10 +246,11 @@ impl CatalogueMutations {
             service_area_istat_codes: input.service_area_istat_codes,
             locations: location_ids(input.locations)?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::update_service(&txn, &actor(ctx), id, input.expected_version, fields).await?;
+            service::update_service(&txn, &ctx.actor()?, id, input.expected_version, fields)
+                .await?;
         txn.commit().await?;
         let (service, user_errors) = split(result);
         Ok(UpdateServicePayload {
@@ -267,11 +268,11 @@ impl CatalogueMutations {
         input: ChangeServiceStatusInput,
     ) -> GqlResult<ChangeServiceStatusPayload> {
         let id = expect_id(&input.id, NodeKind::Service)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let row = service::change_service_status(
             &txn,
-            &actor(ctx),
+            &ctx.actor()?,
             id,
             input.expected_version,
             input.status.into(),
@@ -298,10 +299,10 @@ impl CatalogueMutations {
             waitlist_length: input.waitlist_length.into(),
             typical_wait_days: input.typical_wait_days.into(),
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::update_capacity(&txn, &actor(ctx), id, input.expected_version, changes)
+            service::update_capacity(&txn, &ctx.actor()?, id, input.expected_version, changes)
                 .await?;
         txn.commit().await?;
         let (service, user_errors) = split(result);

@@ -3,13 +3,13 @@
 use super::domain::Near;
 use super::service::{self, ServiceOrder, ServiceQuery};
 use super::types::ServiceConnection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{DeliveryMode, OrderDirection, ServiceStatus};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::pagination::Window;
 use crate::territory::domain::IstatCode;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
-use sea_orm::DatabaseConnection;
 
 /// A circle on the map.
 #[derive(InputObject)]
@@ -84,7 +84,7 @@ pub struct CatalogueQueries;
 #[Object]
 impl CatalogueQueries {
     /// Services of the catalogue.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     #[allow(clippy::too_many_arguments)]
     async fn services(
         &self,
@@ -97,7 +97,7 @@ impl CatalogueQueries {
         before: Option<String>,
     ) -> GqlResult<ServiceConnection> {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let filter = filter.unwrap_or_default();
         let mut municipality = filter
             .municipality

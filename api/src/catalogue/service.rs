@@ -741,16 +741,7 @@ async fn versioned_update(
     before: &service::Model,
     expected_version: Option<i32>,
 ) -> AppResult<service::Model> {
-    concurrency::save(
-        db,
-        row,
-        before.id,
-        before.row_version,
-        expected_version,
-        chrono::Utc::now(),
-    )
-    .await?;
-    get_service(db, before.id).await
+    concurrency::update::<service::Entity, _>(db, row, before, expected_version).await
 }
 
 /// Adds a service to the catalogue for `provider`.

@@ -1,11 +1,12 @@
 //! GraphQL types of the service catalogue (HSDS 3.0 `service`).
 
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::connection::PageInfo;
 use crate::graphql::enums::{DeliveryMode, ServiceStatus, Taxonomy};
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::loaders::{
-    AreaOfService, Loaders, LocationById, LocationsOfService, OrganizationById, SchedulesOfService,
+    AreaOfService, LocationById, LocationsOfService, OrganizationById, SchedulesOfService,
     TermsOfService,
 };
 use crate::organization::types::{Location, Organization};
@@ -26,13 +27,9 @@ impl From<service::Model> for Service {
     }
 }
 
-fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
-}
-
 impl Service {
     async fn terms(&self, ctx: &Context<'_>, taxonomy: Taxonomy) -> GqlResult<Vec<Term>> {
-        let terms = loaders(ctx).0.load_one(TermsOfService(self.0.id)).await?;
+        let terms = ctx.loaders()?.0.load_one(TermsOfService(self.0.id)).await?;
         let wanted: entity::enums::Taxonomy = taxonomy.into();
         Ok(terms
             .unwrap_or_default()
@@ -119,7 +116,8 @@ impl Service {
     }
     /// The organization that provides the service.
     async fn provider(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.organization_id))
             .await?;
@@ -139,7 +137,7 @@ impl Service {
     }
     /// Municipalities the service covers.
     async fn service_area(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
-        let rows = loaders(ctx).0.load_one(AreaOfService(self.0.id)).await?;
+        let rows = ctx.loaders()?.0.load_one(AreaOfService(self.0.id)).await?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
@@ -148,7 +146,8 @@ impl Service {
     }
     /// Sites where the service is delivered.
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(LocationsOfService(self.0.id))
             .await?;
@@ -156,7 +155,8 @@ impl Service {
     }
     /// Opening hours.
     async fn schedules(&self, ctx: &Context<'_>) -> GqlResult<Vec<Schedule>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(SchedulesOfService(self.0.id))
             .await?;
@@ -240,7 +240,8 @@ impl Schedule {
         let Some(location) = self.0.location_id else {
             return Ok(None);
         };
-        Ok(loaders(ctx)
+        Ok(ctx
+            .loaders()?
             .0
             .load_one(LocationById(location))
             .await?

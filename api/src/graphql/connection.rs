@@ -1,5 +1,6 @@
 //! Relay cursor connections with `totalCount`.
 
+use crate::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use async_graphql::SimpleObject;
 
 /// Information about a page of a connection.
@@ -25,6 +26,21 @@ impl PageInfo {
             end_cursor: page.items.last().map(|(_, c)| c.clone()),
         }
     }
+}
+
+/// Complexity of a connection field: its selection costs once per requested item.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let requested = page_items(first.map(i64::from), last.map(i64::from));
+    let items = usize::try_from(requested).unwrap_or(usize::MAX);
+    items.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// Items a connection is costed for: `first`, else `last`, else the default page size;
+/// at most the largest page.
+pub fn page_items(first: Option<i64>, last: Option<i64>) -> u64 {
+    first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| {
+        u64::try_from(n).unwrap_or(0).min(MAX_PAGE_SIZE)
+    })
 }
 
 /// Declares `<Node>Connection` and `<Node>Edge` object types.

@@ -24,7 +24,7 @@
 //! - **recursion depth**: as async-graphql counts it (each field with a selection, each
 //!   fragment spread and each inline fragment is one level).
 
-use crate::graphql::schema::page_items;
+use crate::graphql::connection::page_items;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };

@@ -8,3 +8,4 @@ pub mod service;
 pub mod site_mutations;
 pub mod sites;
 pub mod types;
+pub mod viewer;

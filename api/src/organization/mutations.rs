@@ -2,12 +2,12 @@
 
 use super::service::{self, ProfileChanges};
 use super::types::Organization;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::payload::{UserError, split};
 use crate::graphql::relay::{NodeKind, expect_id};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 /// Changes to an organization's public profile. Omitted fields stay as they are; an
 /// empty string clears a field.
@@ -56,10 +56,11 @@ impl OrganizationMutations {
             email: input.email,
             phone: input.phone,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::update_profile(&txn, &actor(ctx), id, input.expected_version, changes).await?;
+            service::update_profile(&txn, &ctx.actor()?, id, input.expected_version, changes)
+                .await?;
         txn.commit().await?;
         let (organization, user_errors) = split(result);
         Ok(UpdateOrganizationProfilePayload {

@@ -4,14 +4,14 @@ use super::service::{
     self, NewOrganization, NewSuccession, OrganizationChanges, OrganizationDetails,
 };
 use super::types::{Organization, Succession};
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::enums::{OrganizationKind, Sector};
 use crate::graphql::payload::{UserError, split, user_errors};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 /// A new organization of the network.
 #[derive(InputObject)]
@@ -145,9 +145,9 @@ impl RegistryMutations {
                 phone: input.phone,
             },
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::create_organization(&txn, &actor(ctx), new).await?;
+        let result = service::create_organization(&txn, &ctx.actor()?, new).await?;
         txn.commit().await?;
         let (organization, user_errors) = split(result);
         Ok(CreateOrganizationPayload {
@@ -179,10 +179,10 @@ impl RegistryMutations {
                 phone: input.phone,
             },
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::update_organization(&txn, &actor(ctx), id, input.expected_version, changes)
+            service::update_organization(&txn, &ctx.actor()?, id, input.expected_version, changes)
                 .await?;
         txn.commit().await?;
         let (organization, user_errors) = split(result);
@@ -206,9 +206,9 @@ impl RegistryMutations {
             note: input.note,
             dissolve_predecessor: input.dissolve_predecessor,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::record_succession(&txn, &actor(ctx), new).await?;
+        let result = service::record_succession(&txn, &ctx.actor()?, new).await?;
         txn.commit().await?;
         Ok(match result {
             Ok((succession, predecessor)) => RecordSuccessionPayload {

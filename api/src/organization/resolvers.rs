@@ -2,12 +2,12 @@
 
 use super::service::{self, OrganizationQuery};
 use super::types::OrganizationConnection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
-use sea_orm::DatabaseConnection;
 
 /// Filter of `organizations`. All given conditions must hold.
 #[derive(InputObject, Default)]
@@ -31,7 +31,7 @@ pub struct OrganizationQueries;
 #[Object]
 impl OrganizationQueries {
     /// Organizations of the network, ordered by name.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn organizations(
         &self,
         ctx: &Context<'_>,
@@ -66,7 +66,7 @@ impl OrganizationQueries {
                 .map(|id| expect_id(&id, NodeKind::Protocol))
                 .transpose()?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(OrganizationConnection::from_page(page, total))

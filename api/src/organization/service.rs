@@ -167,16 +167,7 @@ pub async fn versioned_update(
     before: &organization::Model,
     expected_version: Option<i32>,
 ) -> AppResult<organization::Model> {
-    concurrency::save(
-        db,
-        row,
-        before.id,
-        before.row_version,
-        expected_version,
-        chrono::Utc::now(),
-    )
-    .await?;
-    get(db, before.id).await
+    concurrency::update::<organization::Entity, _>(db, row, before, expected_version).await
 }
 
 // ---------------------------------------------------------------------------------

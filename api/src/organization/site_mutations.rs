@@ -2,12 +2,12 @@
 
 use super::sites::{self, ContactFields, LocationFields};
 use super::types::{Contact, Location};
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::payload::{UserError, split, user_errors};
 use crate::graphql::relay::{NodeKind, expect_id, to_global_id};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 /// A new site of an organization.
 #[derive(InputObject)]
@@ -181,9 +181,9 @@ impl SiteMutations {
             latitude: input.latitude,
             longitude: input.longitude,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = sites::create_location(&txn, &actor(ctx), organization, fields).await?;
+        let result = sites::create_location(&txn, &ctx.actor()?, organization, fields).await?;
         txn.commit().await?;
         let (location, user_errors) = split(result);
         Ok(CreateLocationPayload {
@@ -208,10 +208,10 @@ impl SiteMutations {
             latitude: input.latitude,
             longitude: input.longitude,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            sites::update_location(&txn, &actor(ctx), id, input.expected_version, fields).await?;
+            sites::update_location(&txn, &ctx.actor()?, id, input.expected_version, fields).await?;
         txn.commit().await?;
         let (location, user_errors) = split(result);
         Ok(UpdateLocationPayload {
@@ -229,9 +229,10 @@ impl SiteMutations {
         input: DeleteLocationInput,
     ) -> GqlResult<DeleteLocationPayload> {
         let id = expect_id(&input.id, NodeKind::Location)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = sites::delete_location(&txn, &actor(ctx), id, input.expected_version).await?;
+        let result =
+            sites::delete_location(&txn, &ctx.actor()?, id, input.expected_version).await?;
         txn.commit().await?;
         Ok(match result {
             Ok(id) => DeleteLocationPayload {
@@ -260,9 +261,9 @@ impl SiteMutations {
             email: input.email,
             phone: input.phone,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = sites::create_contact(&txn, &actor(ctx), organization, fields).await?;
+        let result = sites::create_contact(&txn, &ctx.actor()?, organization, fields).await?;
         txn.commit().await?;
         let (contact, user_errors) = split(result);
         Ok(CreateContactPayload {
@@ -286,10 +287,10 @@ impl SiteMutations {
             email: input.email,
             phone: input.phone,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            sites::update_contact(&txn, &actor(ctx), id, input.expected_version, fields).await?;
+            sites::update_contact(&txn, &ctx.actor()?, id, input.expected_version, fields).await?;
         txn.commit().await?;
         let (contact, user_errors) = split(result);
         Ok(UpdateContactPayload {
@@ -306,9 +307,9 @@ impl SiteMutations {
         input: DeleteContactInput,
     ) -> GqlResult<DeleteContactPayload> {
         let id = expect_id(&input.id, NodeKind::Contact)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let id = sites::delete_contact(&txn, &actor(ctx), id, input.expected_version).await?;
+        let id = sites::delete_contact(&txn, &ctx.actor()?, id, input.expected_version).await?;
         txn.commit().await?;
         Ok(DeleteContactPayload {
             deleted_contact_id: Some(to_global_id(NodeKind::Contact, id)),

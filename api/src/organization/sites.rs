@@ -212,16 +212,8 @@ pub async fn update_location(
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
-    concurrency::save(
-        db,
-        row,
-        id,
-        before.row_version,
-        expected_version,
-        chrono::Utc::now(),
-    )
-    .await?;
-    let after = get_location(db, id).await?;
+    let after =
+        concurrency::update::<location::Entity, _>(db, row, &before, expected_version).await?;
     audit::record(
         db,
         actor,
@@ -395,16 +387,8 @@ pub async fn update_contact(
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
-    concurrency::save(
-        db,
-        row,
-        id,
-        before.row_version,
-        expected_version,
-        chrono::Utc::now(),
-    )
-    .await?;
-    let after = get_contact(db, id).await?;
+    let after =
+        concurrency::update::<contact::Entity, _>(db, row, &before, expected_version).await?;
     audit::record(
         db,
         actor,

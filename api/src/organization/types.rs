@@ -1,13 +1,14 @@
 //! GraphQL types of organizations.
 
 use crate::catalogue::types::Service;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
 use crate::loaders::{
-    ContactsOfOrganization, Loaders, LocationsOfOrganization, OrganizationById,
-    ServicesOfOrganization, SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
+    ContactsOfOrganization, LocationsOfOrganization, OrganizationById, ServicesOfOrganization,
+    SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
 };
 use crate::protocol::types::Signatory;
 use crate::territory::types::Territory;
@@ -24,10 +25,6 @@ impl From<organization::Model> for Organization {
     fn from(model: organization::Model) -> Self {
         Self(model)
     }
-}
-
-fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
 }
 
 /// A public or private body of the network: employment centre, social service,
@@ -93,7 +90,8 @@ impl Organization {
     }
     /// Sites of the organization.
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(LocationsOfOrganization(self.0.id))
             .await?;
@@ -101,7 +99,8 @@ impl Organization {
     }
     /// Contact people.
     async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Contact>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(ContactsOfOrganization(self.0.id))
             .await?;
@@ -109,7 +108,8 @@ impl Organization {
     }
     /// Services the organization provides, by name.
     async fn services(&self, ctx: &Context<'_>) -> GqlResult<Vec<Service>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(ServicesOfOrganization(self.0.id))
             .await?;
@@ -121,7 +121,8 @@ impl Organization {
     }
     /// The organization's adherences to protocols (invited, signed or withdrawn).
     async fn protocols(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(SignatoriesOfOrganization(self.0.id))
             .await?;
@@ -134,7 +135,8 @@ impl Organization {
     /// Successions this organization took part in: the bodies it took over, and the
     /// bodies that took over its duties.
     async fn successions(&self, ctx: &Context<'_>) -> GqlResult<Vec<Succession>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(SuccessionsOfOrganization(self.0.id))
             .await?;
@@ -205,7 +207,8 @@ impl Location {
     }
     /// The municipality the site is in.
     async fn municipality(&self, ctx: &Context<'_>) -> GqlResult<Option<Territory>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(TerritoryById(self.0.municipality_id))
             .await?;
@@ -213,7 +216,8 @@ impl Location {
     }
     /// The organization the site belongs to.
     async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.organization_id))
             .await?;
@@ -265,7 +269,8 @@ impl Contact {
     }
     /// The organization.
     async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.organization_id))
             .await?;
@@ -288,7 +293,8 @@ impl Succession {
     }
     /// The organization whose duties passed on.
     async fn predecessor(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.predecessor_id))
             .await?;
@@ -296,7 +302,8 @@ impl Succession {
     }
     /// The organization that took them over.
     async fn successor(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.successor_id))
             .await?;

@@ -175,35 +175,3 @@ pub async fn access_of(
         .map(|(_, access)| access)
         .next())
 }
-
-/// Reads of personal fields made while serving one request, written to the access log
-/// in one statement when the request ends (see [`crate::http`]). A poisoned lock still
-/// yields its entries: a privacy log never drops a read.
-#[derive(Default)]
-pub struct AccessCollector(std::sync::Mutex<Vec<entity::person_access::ActiveModel>>);
-
-impl AccessCollector {
-    /// Remembers one read.
-    pub fn push(&self, entry: entity::person_access::ActiveModel) {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(entry);
-    }
-
-    /// Writes every remembered read in one INSERT.
-    pub async fn flush(&self, db: &impl ConnectionTrait) -> AppResult<()> {
-        let entries = std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        for chunk in entries.chunks(500) {
-            entity::person_access::Entity::insert_many(chunk.to_vec())
-                .exec(db)
-                .await?;
-        }
-        Ok(())
-    }
-}

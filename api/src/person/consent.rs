@@ -195,14 +195,7 @@ pub async fn withdraw(
     row.withdrawn_at = Set(Some(now));
     row.row_version = Set(before.row_version + 1);
     row.updated_at = Set(now);
-    concurrency::guarded_update(
-        db,
-        row,
-        (consent::Column::Id, before.id),
-        (consent::Column::RowVersion, before.row_version),
-    )
-    .await?;
-    let after = get(db, id).await?;
+    let after = concurrency::update::<consent::Entity, _>(db, row, &before, None).await?;
     let cancelled = crate::referral::service::cancel_drafts_of_person(
         db,
         actor,

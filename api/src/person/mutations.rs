@@ -5,16 +5,14 @@ use super::data_subject;
 use super::domain::Contacts;
 use super::service::{self, PersonData};
 use super::types::{Consent, ContactChannel, EvidenceKind, Gender, LegalBasis, Person};
-use crate::crypto::DataProtection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::payload::{UserError, split, user_errors};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
-use std::sync::Arc;
+use sea_orm::TransactionTrait;
 
 /// How to reach a person.
 #[derive(InputObject, Clone, Default)]
@@ -213,13 +211,13 @@ impl PersonMutations {
             contacts: input.contacts.map(Into::into),
             contact_channel: input.contact_channel.map(Into::into),
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let db = ctx.db()?;
+        let protection = ctx.protection()?;
         let txn = db.begin().await?;
         let result = service::register(
             &txn,
             protection,
-            &actor(ctx),
+            &ctx.actor()?,
             organization,
             &input.codice_fiscale,
             data,
@@ -258,13 +256,13 @@ impl PersonMutations {
             contacts: input.contacts.map(Into::into),
             contact_channel: input.contact_channel.map(Into::into),
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let db = ctx.db()?;
+        let protection = ctx.protection()?;
         let txn = db.begin().await?;
         let result = service::update(
             &txn,
             protection,
-            &actor(ctx),
+            &ctx.actor()?,
             id,
             input.expected_version,
             data,
@@ -290,9 +288,9 @@ impl PersonMutations {
         input: ErasePersonInput,
     ) -> GqlResult<ErasePersonPayload> {
         let id = expect_id(&input.id, NodeKind::Person)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let person = service::erase_and_get(&txn, &actor(ctx), id).await?;
+        let person = service::erase_and_get(&txn, &ctx.actor()?, id).await?;
         txn.commit().await?;
         Ok(ErasePersonPayload {
             person: Some(person.into()),
@@ -331,10 +329,10 @@ impl PersonMutations {
             evidence_kind: input.evidence_kind.into(),
             evidence: input.evidence,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
-        let result = consent::record(&txn, protection, &actor(ctx), data).await?;
+        let protection = ctx.protection()?;
+        let result = consent::record(&txn, protection, &ctx.actor()?, data).await?;
         txn.commit().await?;
         let (consent, user_errors) = split(result);
         Ok(RecordConsentPayload {
@@ -352,9 +350,9 @@ impl PersonMutations {
         input: WithdrawConsentInput,
     ) -> GqlResult<WithdrawConsentPayload> {
         let id = expect_id(&input.id, NodeKind::Consent)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = consent::withdraw(&txn, &actor(ctx), id, input.expected_version).await?;
+        let result = consent::withdraw(&txn, &ctx.actor()?, id, input.expected_version).await?;
         txn.commit().await?;
         Ok(match result {
             Ok((consent, cancelled)) => WithdrawConsentPayload {
@@ -379,10 +377,10 @@ impl PersonMutations {
         ctx: &Context<'_>,
         input: DataSubjectRequestInput,
     ) -> GqlResult<ExportDataSubjectPayload> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let db = ctx.db()?;
+        let protection = ctx.protection()?;
         let txn = db.begin().await?;
-        let result = data_subject::export(&txn, protection, &actor(ctx), input.into()).await?;
+        let result = data_subject::export(&txn, protection, &ctx.actor()?, input.into()).await?;
         txn.commit().await?;
         let (data, user_errors) = split(result);
         Ok(ExportDataSubjectPayload {
@@ -399,10 +397,10 @@ impl PersonMutations {
         ctx: &Context<'_>,
         input: DataSubjectRequestInput,
     ) -> GqlResult<EraseDataSubjectPayload> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let db = ctx.db()?;
+        let protection = ctx.protection()?;
         let txn = db.begin().await?;
-        let result = data_subject::erase(&txn, protection, &actor(ctx), input.into()).await?;
+        let result = data_subject::erase(&txn, protection, &ctx.actor()?, input.into()).await?;
         txn.commit().await?;
         let (erased, user_errors) = split::<u64, u64>(result);
         Ok(EraseDataSubjectPayload {

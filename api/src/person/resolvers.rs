@@ -2,16 +2,12 @@
 
 use super::service::{self, AccessQuery, PersonQuery};
 use super::types::{PersonAccessConnection, PersonConnection};
-use crate::auth::Viewer;
-use crate::crypto::DataProtection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
-use std::sync::Arc;
 
 /// Filter of `persons`.
 #[derive(InputObject, Default)]
@@ -44,7 +40,7 @@ impl PersonQueries {
     /// People the caller's organization sees, newest first: its own records, and the
     /// records behind referrals it received while it may read them. Its OPERATOR,
     /// ORG_ADMIN or client with `persons:write`.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn persons(
         &self,
         ctx: &Context<'_>,
@@ -54,15 +50,15 @@ impl PersonQueries {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<PersonConnection> {
-        let viewer = ctx.data_unchecked::<Viewer>();
+        let viewer = ctx.viewer()?;
         service::acting_organization(viewer)?;
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = PersonQuery {
             codice_fiscale: filter.codice_fiscale,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let db = ctx.db()?;
+        let protection = ctx.protection()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) =
             service::list(db, protection, viewer, &query, &window, with_total).await?;
@@ -70,7 +66,7 @@ impl PersonQueries {
     }
 
     /// Reads of personal data, newest first. AUDITOR only.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn person_access_log(
         &self,
         ctx: &Context<'_>,
@@ -80,7 +76,7 @@ impl PersonQueries {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<PersonAccessConnection> {
-        let viewer = ctx.data_unchecked::<Viewer>();
+        let viewer = ctx.viewer()?;
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = AccessQuery {
@@ -96,7 +92,7 @@ impl PersonQueries {
             from: filter.from,
             to: filter.to,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) = service::access_log(db, viewer, &query, &window, with_total).await?;
         Ok(PersonAccessConnection::from_page(page, total))
@@ -113,10 +109,10 @@ impl PersonQueries {
         person_id: ID,
     ) -> GqlResult<Json<serde_json::Value>> {
         let id = expect_id(&person_id, NodeKind::Person)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let db = ctx.db()?;
+        let protection = ctx.protection()?;
         Ok(Json(
-            service::export(db, protection, &actor(ctx), id).await?,
+            service::export(db, protection, &ctx.actor()?, id).await?,
         ))
     }
 }

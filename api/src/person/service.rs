@@ -618,14 +618,7 @@ async fn versioned_update(
     concurrency::check_expected(expected_version, before.row_version)?;
     row.row_version = Set(before.row_version + 1);
     row.updated_at = Set(Utc::now());
-    concurrency::guarded_update(
-        db,
-        row,
-        (person::Column::Id, before.id),
-        (person::Column::RowVersion, before.row_version),
-    )
-    .await?;
-    get(db, before.id).await
+    concurrency::update::<person::Entity, _>(db, row, before, None).await
 }
 
 /// Erases the caller's organization's own record of a person irreversibly (its

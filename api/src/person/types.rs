@@ -2,20 +2,17 @@
 
 use super::access::{Access, Field};
 use super::service::{self, PersonalField};
-use crate::crypto::DataProtection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
-use crate::loaders::{Loaders, OrganizationById, ProtocolById, TerritoryById};
+use crate::loaders::{OrganizationById, ProtocolById, TerritoryById};
 use crate::organization::types::Organization;
 use crate::protocol::types::Protocol;
 use crate::territory::types::Territory;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{consent, person, person_access};
-use sea_orm::DatabaseConnection;
-use std::sync::Arc;
 
 macro_rules! person_enum {
     ($(#[$meta:meta])* $name:ident => $stored:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
@@ -127,11 +124,11 @@ pub(crate) async fn record_read(
     person: uuid::Uuid,
     field: &str,
 ) -> GqlResult<()> {
-    let entry = service::access_entry(&actor(ctx), person, field, "read");
-    match ctx.data_opt::<Arc<crate::person::access::AccessCollector>>() {
-        Some(collector) => collector.push(entry),
+    let entry = service::access_entry(&ctx.actor()?, person, field, "read");
+    match ctx.access_log() {
+        Some(log) => log.push(entry),
         None => {
-            let db = ctx.data_unchecked::<DatabaseConnection>();
+            let db = ctx.db()?;
             sea_orm::ActiveModelTrait::insert(entry, db).await?;
         }
     }
@@ -142,13 +139,13 @@ impl Person {
     /// How the caller's organization sees this person (the rule of
     /// [`crate::person::access`], batched per request); NOT_FOUND when it does not.
     async fn access(&self, ctx: &Context<'_>) -> GqlResult<Access> {
-        let actor = actor(ctx);
+        let actor = ctx.actor()?;
         let organization = service::acting_organization(&actor.viewer)?;
         let key = crate::loaders::PersonAccessOf {
             person: self.0.id,
             organization,
         };
-        let access = ctx.data_unchecked::<Loaders>().0.load_one(key).await?;
+        let access = ctx.loaders()?.0.load_one(key).await?;
         Ok(access.ok_or(crate::error::AppError::NotFound("person"))?)
     }
 
@@ -169,7 +166,7 @@ impl Person {
         if !self.read(ctx, field.kind(), field.name()).await? {
             return Ok(None);
         }
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let protection = ctx.protection()?;
         Ok(service::decrypt_field(protection, &self.0, field)?)
     }
 }
@@ -243,7 +240,7 @@ impl Person {
         {
             return Ok(None);
         }
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         Ok(loaders
             .0
             .load_one(TerritoryById(id))
@@ -270,7 +267,7 @@ impl Person {
     /// The organization whose record this is (it registered the person).
     async fn registered_by(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
         self.access(ctx).await?;
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         Ok(loaders
             .0
             .load_one(OrganizationById(self.0.registered_by_organization_id))
@@ -293,7 +290,7 @@ impl Person {
         if !self.read(ctx, Field::Consents, "consents").await? {
             return Ok(Vec::new());
         }
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         Ok(super::consent::of_person(db, self.0.id)
             .await?
             .into_iter()
@@ -335,9 +332,9 @@ impl Consent {
     }
     /// Organizations the data may be shared with.
     async fn recipients(&self, ctx: &Context<'_>) -> GqlResult<Vec<Organization>> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let ids = super::consent::recipients_of(db, self.0.id).await?;
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         let found = loaders
             .0
             .load_many(ids.iter().copied().map(OrganizationById))
@@ -353,7 +350,7 @@ impl Consent {
         let Some(id) = self.0.protocol_id else {
             return Ok(None);
         };
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         Ok(loaders
             .0
             .load_one(ProtocolById(id))
@@ -380,12 +377,12 @@ impl Consent {
     /// the person is erased).
     async fn evidence(&self, ctx: &Context<'_>) -> GqlResult<String> {
         record_read(ctx, self.0.person_id, "consent.evidence").await?;
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let protection = ctx.protection()?;
         Ok(protection.decrypt_text(&self.0.evidence)?)
     }
     /// The organization that recorded it.
     async fn recorded_by(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         Ok(loaders
             .0
             .load_one(OrganizationById(self.0.recorded_by_organization_id))

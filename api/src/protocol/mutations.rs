@@ -3,14 +3,14 @@
 
 use super::service::{self, Amendment, NewProtocol, Signature};
 use super::types::{Protocol, Signatory};
+use crate::context::ContextExt;
 use crate::error::{AppResult, GqlResult};
-use crate::graphql::actor;
 use crate::graphql::enums::SignatoryRole;
 use crate::graphql::payload::{UserError, split};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 /// A new protocol, created as a DRAFT, version 1.
@@ -234,9 +234,9 @@ impl ProtocolMutations {
                 .map(|id| expect_id(&id, NodeKind::Organization))
                 .transpose()?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::create(&txn, &actor(ctx), new).await?;
+        let result = service::create(&txn, &ctx.actor()?, new).await?;
         txn.commit().await?;
         let (protocol, user_errors) = split(result);
         Ok(CreateProtocolPayload {
@@ -264,10 +264,10 @@ impl ProtocolMutations {
             response_time_days: input.response_time_days,
             scope: input.scope.as_deref().map(territories).transpose()?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::create_version(&txn, &actor(ctx), id, input.expected_version, amendment)
+            service::create_version(&txn, &ctx.actor()?, id, input.expected_version, amendment)
                 .await?;
         txn.commit().await?;
         let (protocol, user_errors) = split(result);
@@ -284,10 +284,10 @@ impl ProtocolMutations {
         input: OpenProtocolForSignatureInput,
     ) -> GqlResult<OpenProtocolForSignaturePayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::open_for_signature(&txn, &actor(ctx), id, input.expected_version).await?;
+            service::open_for_signature(&txn, &ctx.actor()?, id, input.expected_version).await?;
         txn.commit().await?;
         let (protocol, user_errors) = split(result);
         Ok(OpenProtocolForSignaturePayload {
@@ -304,9 +304,9 @@ impl ProtocolMutations {
         input: PutProtocolInForceInput,
     ) -> GqlResult<PutProtocolInForcePayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::put_in_force(&txn, &actor(ctx), id, input.expected_version).await?;
+        let result = service::put_in_force(&txn, &ctx.actor()?, id, input.expected_version).await?;
         txn.commit().await?;
         let (protocol, user_errors) = split(result);
         Ok(PutProtocolInForcePayload {
@@ -322,11 +322,16 @@ impl ProtocolMutations {
         input: TerminateProtocolInput,
     ) -> GqlResult<TerminateProtocolPayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result =
-            service::terminate(&txn, &actor(ctx), id, input.expected_version, &input.reason)
-                .await?;
+        let result = service::terminate(
+            &txn,
+            &ctx.actor()?,
+            id,
+            input.expected_version,
+            &input.reason,
+        )
+        .await?;
         txn.commit().await?;
         let (protocol, user_errors) = split(result);
         Ok(TerminateProtocolPayload {
@@ -345,10 +350,16 @@ impl ProtocolMutations {
     ) -> GqlResult<InviteSignatoryPayload> {
         let protocol = expect_id(&input.protocol, NodeKind::Protocol)?;
         let organization = expect_id(&input.organization, NodeKind::Organization)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result =
-            service::invite(&txn, &actor(ctx), protocol, organization, input.role.into()).await?;
+        let result = service::invite(
+            &txn,
+            &ctx.actor()?,
+            protocol,
+            organization,
+            input.role.into(),
+        )
+        .await?;
         txn.commit().await?;
         let (signatory, user_errors) = split(result);
         Ok(InviteSignatoryPayload {
@@ -371,10 +382,10 @@ impl ProtocolMutations {
             signed_by_title: input.signed_by_title,
             document_sha256: input.document_sha256,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::sign(&txn, &actor(ctx), id, input.expected_version, signature).await?;
+            service::sign(&txn, &ctx.actor()?, id, input.expected_version, signature).await?;
         txn.commit().await?;
         let (signatory, user_errors) = split(result);
         Ok(SignProtocolPayload {
@@ -391,10 +402,16 @@ impl ProtocolMutations {
         input: WithdrawSignatoryInput,
     ) -> GqlResult<WithdrawSignatoryPayload> {
         let id = expect_id(&input.signatory, NodeKind::Signatory)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result =
-            service::withdraw(&txn, &actor(ctx), id, input.expected_version, &input.reason).await?;
+        let result = service::withdraw(
+            &txn,
+            &ctx.actor()?,
+            id,
+            input.expected_version,
+            &input.reason,
+        )
+        .await?;
         txn.commit().await?;
         let (signatory, user_errors) = split(result);
         Ok(WithdrawSignatoryPayload {

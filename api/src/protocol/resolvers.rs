@@ -2,12 +2,12 @@
 
 use super::service::{self, ProtocolQuery};
 use super::types::ProtocolConnection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{ProtocolStatus, SignatoryStatus};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
-use sea_orm::DatabaseConnection;
 
 /// Filter of `protocols`. All given conditions must hold.
 #[derive(InputObject, Default)]
@@ -33,7 +33,7 @@ pub struct ProtocolQueries;
 #[Object]
 impl ProtocolQueries {
     /// Protocols of understanding, ordered by title.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn protocols(
         &self,
         ctx: &Context<'_>,
@@ -63,7 +63,7 @@ impl ProtocolQueries {
                 .transpose()?,
             search: crate::validation::search(filter.search)?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(ProtocolConnection::from_page(page, total))

@@ -468,14 +468,7 @@ async fn save_protocol(
 ) -> AppResult<protocol::Model> {
     row.row_version = Set(before.row_version + 1);
     row.updated_at = Set(Utc::now());
-    concurrency::guarded_update(
-        db,
-        row,
-        (protocol::Column::Id, before.id),
-        (protocol::Column::RowVersion, before.row_version),
-    )
-    .await?;
-    get(db, before.id).await
+    concurrency::update::<protocol::Entity, _>(db, row, before, None).await
 }
 
 /// Moves a protocol to `status` and records it, with an optional reason.
@@ -728,14 +721,7 @@ async fn save_signatory(
 ) -> AppResult<signatory::Model> {
     row.row_version = Set(before.row_version + 1);
     row.updated_at = Set(Utc::now());
-    concurrency::guarded_update(
-        db,
-        row,
-        (signatory::Column::Id, before.id),
-        (signatory::Column::RowVersion, before.row_version),
-    )
-    .await?;
-    get_signatory(db, before.id).await
+    concurrency::update::<signatory::Entity, _>(db, row, before, None).await
 }
 
 /// Regional administrators, or an administrator of one of the protocol's promoters.

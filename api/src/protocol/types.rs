@@ -1,21 +1,16 @@
 //! GraphQL types of protocols.
 
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{ProtocolStatus, SignatoryRole, SignatoryStatus};
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
-use crate::loaders::{
-    Loaders, OrganizationById, ProtocolById, ScopeOfProtocol, SignatoriesOfProtocol,
-};
+use crate::loaders::{OrganizationById, ProtocolById, ScopeOfProtocol, SignatoriesOfProtocol};
 use crate::organization::types::Organization;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::{protocol, signatory};
-
-fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
-}
 
 /// A protocol of understanding (Protocollo d'intesa): two organizations may exchange a
 /// referral only under a protocol in force that both signed and whose scope covers the
@@ -84,7 +79,8 @@ impl Protocol {
         let Some(previous) = self.0.supersedes_id else {
             return Ok(None);
         };
-        Ok(loaders(ctx)
+        Ok(ctx
+            .loaders()?
             .0
             .load_one(ProtocolById(previous))
             .await?
@@ -92,7 +88,11 @@ impl Protocol {
     }
     /// Territories the protocol covers.
     async fn scope(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
-        let rows = loaders(ctx).0.load_one(ScopeOfProtocol(self.0.id)).await?;
+        let rows = ctx
+            .loaders()?
+            .0
+            .load_one(ScopeOfProtocol(self.0.id))
+            .await?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
@@ -101,7 +101,8 @@ impl Protocol {
     }
     /// Organizations invited to, signing or withdrawn from the protocol.
     async fn signatories(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
-        let rows = loaders(ctx)
+        let rows = ctx
+            .loaders()?
             .0
             .load_one(SignatoriesOfProtocol(self.0.id))
             .await?;
@@ -147,7 +148,8 @@ impl Signatory {
     }
     /// The protocol.
     async fn protocol(&self, ctx: &Context<'_>) -> GqlResult<Option<Protocol>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(ProtocolById(self.0.protocol_id))
             .await?;
@@ -155,7 +157,8 @@ impl Signatory {
     }
     /// The organization.
     async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.organization_id))
             .await?;

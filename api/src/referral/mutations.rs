@@ -3,15 +3,13 @@
 use super::lifecycle::Action;
 use super::service::{self, Details, NewReferral};
 use super::types::{DeclinedBy, Outcome, Priority, Referral, ReferralChannel};
-use crate::crypto::DataProtection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::payload::{UserError, split};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::person::access::ReceiverAccess;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
-use std::sync::Arc;
+use sea_orm::TransactionTrait;
 
 /// Declares the payload of a referral mutation.
 macro_rules! payload {
@@ -157,16 +155,16 @@ async fn run(
     details: Details,
 ) -> GqlResult<(Option<Referral>, Vec<UserError>)> {
     let id = expect_id(id, NodeKind::Referral)?;
-    let db = ctx.data_unchecked::<DatabaseConnection>();
+    let db = ctx.db()?;
     let privacy = service::Privacy {
-        protection: ctx.data_unchecked::<Arc<DataProtection>>(),
-        receiver_access: ctx.data_unchecked::<ReceiverAccess>().0,
+        protection: ctx.protection()?,
+        receiver_access: ReceiverAccess::days(ctx.settings()?.receiver_access_days).0,
     };
     let txn = db.begin().await?;
     let result = service::transition(
         &txn,
         privacy,
-        &actor(ctx),
+        &ctx.actor()?,
         id,
         expected_version,
         action,
@@ -205,10 +203,10 @@ impl ReferralMutations {
             channel: input.channel.map(Into::into),
             idempotency_key: input.idempotency_key,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
-        let result = service::create(&txn, protection, &actor(ctx), new).await?;
+        let protection = ctx.protection()?;
+        let result = service::create(&txn, protection, &ctx.actor()?, new).await?;
         txn.commit().await?;
         let (referral, user_errors) = split(result);
         Ok(CreateReferralPayload {
@@ -457,13 +455,13 @@ impl ReferralMutations {
     ) -> GqlResult<RerouteReferralPayload> {
         let id = expect_id(&input.id, NodeKind::Referral)?;
         let receiver_service = expect_id(&input.receiver_service, NodeKind::Service)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let protection = ctx.protection()?;
         let result = service::reroute(
             &txn,
             protection,
-            &actor(ctx),
+            &ctx.actor()?,
             id,
             receiver_service,
             input.reason,

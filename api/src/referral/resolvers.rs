@@ -6,13 +6,12 @@ use super::types::{
 };
 use crate::audit::service::Actor;
 use crate::auth::Viewer;
+use crate::context::ContextExt;
 use crate::error::{AppResult, GqlResult};
-use crate::graphql::actor;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::loaders::{Loaders, ReferralById};
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
 
 /// Filter of `referrals`. All given conditions must hold.
 #[derive(InputObject)]
@@ -63,7 +62,7 @@ impl ReferralQueries {
     /// then soonest due (no due date last). OPERATOR and ORG_ADMIN of an organization,
     /// or its client with `referrals:write`. Reading SENT referrals in the inbox marks
     /// them RECEIVED.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn referrals(
         &self,
         ctx: &Context<'_>,
@@ -73,7 +72,7 @@ impl ReferralQueries {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<ReferralConnection> {
-        let actor = actor(ctx);
+        let actor = ctx.actor()?;
         crate::referral::service::acting_organization(&actor.viewer)?;
         let window = ListWindow::new(first, after.as_deref(), last, before.as_deref())?;
         let query = ReferralQuery {
@@ -100,7 +99,7 @@ impl ReferralQueries {
                 .map(Into::into)
                 .collect(),
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) = service::list(db, &actor, &query, &window, with_total).await?;
         Ok(ReferralConnection::from_page(page, total))
@@ -113,8 +112,8 @@ impl ReferralQueries {
         ctx: &Context<'_>,
         direction: ReferralDirection,
     ) -> GqlResult<Vec<StatusCount>> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let viewer = ctx.data_unchecked::<Viewer>();
+        let db = ctx.db()?;
+        let viewer = ctx.viewer()?;
         let counts = service::counts(db, viewer, direction.into()).await?;
         Ok(counts
             .into_iter()

@@ -852,13 +852,7 @@ pub async fn transition(
     row.status = Set(target);
     row.row_version = Set(before.row_version + 1);
     row.updated_at = Set(now);
-    concurrency::guarded_update(
-        db,
-        row,
-        (referral::Column::Id, before.id),
-        (referral::Column::RowVersion, before.row_version),
-    )
-    .await?;
+    let _ = concurrency::update::<referral::Entity, _>(db, row, &before, None).await?;
     append_event(
         db,
         &EventActor::of(&actor.viewer),

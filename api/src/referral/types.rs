@@ -1,24 +1,16 @@
 //! GraphQL types of referrals.
 
 use super::service::{self, Direction};
-use crate::auth::Viewer;
 use crate::catalogue::types::Service;
-use crate::crypto::DataProtection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::relay::{NodeKind, to_global_id};
-use crate::loaders::{
-    EventsOfReferral, Loaders, OrganizationById, ProtocolById, ReferralById, ServiceById,
-};
+use crate::loaders::{EventsOfReferral, OrganizationById, ProtocolById, ReferralById, ServiceById};
 use crate::organization::types::Organization;
 use crate::protocol::types::Protocol;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{referral, referral_event};
-use std::sync::Arc;
-
-fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
-    ctx.data_unchecked::<Loaders>()
-}
 
 /// Declares a GraphQL enum with conversions to and from the stored enum.
 macro_rules! mirror_enum {
@@ -167,7 +159,7 @@ impl Referral {
     /// [`crate::person::access`]), as if it did not exist. Every path to a referral
     /// already filters; this guards the fields that carry personal data.
     fn check_visible(&self, ctx: &Context<'_>) -> GqlResult<()> {
-        if service::is_visible_to(ctx.data_unchecked::<Viewer>(), &self.0) {
+        if service::is_visible_to(ctx.viewer()?, &self.0) {
             Ok(())
         } else {
             Err(crate::error::AppError::NotFound("referral").into())
@@ -195,7 +187,8 @@ impl Referral {
     /// reading personal fields is logged).
     async fn person(&self, ctx: &Context<'_>) -> GqlResult<Option<crate::person::types::Person>> {
         self.check_visible(ctx)?;
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(crate::loaders::PersonById(self.0.person_id))
             .await?;
@@ -203,7 +196,8 @@ impl Referral {
     }
     /// The sending organization.
     async fn sender(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.sender_organization_id))
             .await?;
@@ -215,7 +209,8 @@ impl Referral {
     }
     /// The service the person is referred to.
     async fn receiver_service(&self, ctx: &Context<'_>) -> GqlResult<Option<Service>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(ServiceById(self.0.receiver_service_id))
             .await?;
@@ -223,7 +218,8 @@ impl Referral {
     }
     /// The receiving organization (the service's provider).
     async fn receiver(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = loaders(ctx)
+        let row = ctx
+            .loaders()?
             .0
             .load_one(OrganizationById(self.0.receiver_organization_id))
             .await?;
@@ -234,7 +230,7 @@ impl Referral {
         let Some(id) = self.0.protocol_id else {
             return Ok(None);
         };
-        let row = loaders(ctx).0.load_one(ProtocolById(id)).await?;
+        let row = ctx.loaders()?.0.load_one(ProtocolById(id)).await?;
         Ok(row.map(Protocol))
     }
     /// NEED term codes.
@@ -246,7 +242,7 @@ impl Referral {
     async fn reason(&self, ctx: &Context<'_>) -> GqlResult<String> {
         self.check_visible(ctx)?;
         crate::person::types::record_read(ctx, self.0.person_id, "referral.reason").await?;
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let protection = ctx.protection()?;
         Ok(protection.decrypt_text(&self.0.reason)?)
     }
     /// How urgent it is.
@@ -273,8 +269,8 @@ impl Referral {
         let Some(id) = self.0.rerouted_from_id else {
             return Ok(None);
         };
-        let viewer = ctx.data_unchecked::<Viewer>();
-        let row = loaders(ctx).0.load_one(ReferralById(id)).await?;
+        let viewer = ctx.viewer()?;
+        let row = ctx.loaders()?.0.load_one(ReferralById(id)).await?;
         Ok(row
             .filter(|r| service::is_visible_to(viewer, r))
             .map(Referral))
@@ -298,7 +294,11 @@ impl Referral {
     /// Every step of its lifecycle, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<ReferralEvent>> {
         self.check_visible(ctx)?;
-        let rows = loaders(ctx).0.load_one(EventsOfReferral(self.0.id)).await?;
+        let rows = ctx
+            .loaders()?
+            .0
+            .load_one(EventsOfReferral(self.0.id))
+            .await?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
@@ -341,7 +341,7 @@ impl ReferralEvent {
         let Some(id) = self.0.actor_organization_id else {
             return Ok(None);
         };
-        let row = loaders(ctx).0.load_one(OrganizationById(id)).await?;
+        let row = ctx.loaders()?.0.load_one(OrganizationById(id)).await?;
         Ok(row.map(Organization))
     }
     /// Coded reason.
@@ -355,7 +355,7 @@ impl ReferralEvent {
             return Ok(None);
         };
         crate::person::types::record_read(ctx, self.1, "referralEvent.reasonText").await?;
-        let protection = ctx.data_unchecked::<Arc<DataProtection>>();
+        let protection = ctx.protection()?;
         Ok(Some(protection.decrypt_text(stored)?))
     }
     /// Who declined, on a rejection.

@@ -3,12 +3,10 @@
 use super::service::{self, NewTerm, TermChanges};
 use super::types::Term;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::enums::Taxonomy;
-use crate::graphql::payload::{UserError, split};
+use crate::graphql::mutation::{mutate, payload};
 use crate::graphql::relay::{NodeKind, expect_id};
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use async_graphql::{Context, ID, InputObject, Object};
 
 /// A new term of a taxonomy.
 #[derive(InputObject)]
@@ -27,22 +25,13 @@ pub struct CreateTermInput {
     pub parent: Option<ID>,
 }
 
-/// Result of `createTerm`.
-#[derive(SimpleObject)]
-pub struct CreateTermPayload {
-    /// The new term; null when there are user errors.
-    pub term: Option<Term>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// Changes to a term. Omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateTermInput {
     /// The term.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// New Italian label (1–200 characters).
     pub label_it: Option<String>,
     /// New English label (1–200 characters).
@@ -51,13 +40,9 @@ pub struct UpdateTermInput {
     pub description: Option<String>,
 }
 
-/// Result of `updateTerm`.
-#[derive(SimpleObject)]
-pub struct UpdateTermPayload {
-    /// The term after the change; null when there are user errors.
-    pub term: Option<Term>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+payload! {
+    CreateTermPayload("createTerm") { term: Term, "The new term" }
+    UpdateTermPayload("updateTerm") { term: Term, "The term after the change" }
 }
 
 /// Taxonomy mutations.
@@ -85,12 +70,10 @@ impl TaxonomyMutations {
             description: input.description,
             parent,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let txn = db.begin().await?;
-        let result = service::create_term(&txn, &actor(ctx), new).await?;
-        txn.commit().await?;
-        let (term, user_errors) = split(result);
-        Ok(CreateTermPayload { term, user_errors })
+        mutate(ctx, async |db, actor| {
+            service::create_term(db, actor, new).await
+        })
+        .await
     }
 
     /// Changes the labels or description of a term. REGIONAL_ADMIN only.
@@ -105,12 +88,10 @@ impl TaxonomyMutations {
             label_en: input.label_en,
             description: input.description,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let txn = db.begin().await?;
-        let result =
-            service::update_term(&txn, &actor(ctx), id, input.expected_version, changes).await?;
-        txn.commit().await?;
-        let (term, user_errors) = split(result);
-        Ok(UpdateTermPayload { term, user_errors })
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            service::update_term(db, actor, id, expected, changes).await
+        })
+        .await
     }
 }

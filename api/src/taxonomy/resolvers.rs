@@ -2,11 +2,11 @@
 
 use super::service::{self, TermQuery};
 use super::types::TermConnection;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::Taxonomy;
 use crate::pagination::Window;
 use async_graphql::{Context, InputObject, Object};
-use sea_orm::DatabaseConnection;
 
 /// Filter of `terms`.
 #[derive(InputObject, Default)]
@@ -24,7 +24,7 @@ pub struct TaxonomyQueries;
 #[Object]
 impl TaxonomyQueries {
     /// Taxonomy terms, ordered by code.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn terms(
         &self,
         ctx: &Context<'_>,
@@ -45,7 +45,7 @@ impl TaxonomyQueries {
                 .collect(),
             search: crate::validation::search(filter.search)?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(TermConnection::from_page(page, total))

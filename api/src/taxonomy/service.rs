@@ -1,9 +1,9 @@
 //! Taxonomy term queries.
 
-use crate::audit::service::{self as audit, Actor, Change};
+use crate::audit::service::{self as audit, Actor};
 use crate::auth::policy;
 use crate::concurrency;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::Utc;
@@ -99,14 +99,6 @@ pub struct TermChanges {
 /// Longest description of a term.
 const DESCRIPTION_MAX: usize = 4000;
 
-/// Loads a term or fails with NOT_FOUND.
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<term::Model> {
-    term::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("term"))
-}
-
 /// Checks a term code: 1–64 characters of letters, digits, `_` and `-`.
 fn check_code(v: &mut Validator, code: &str) -> String {
     let code = v.name("code", code, 64);
@@ -181,18 +173,7 @@ pub async fn create_term(
     }
     .insert(db)
     .await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "createTerm",
-            object_type: "Term",
-            object_id: id,
-            before: None::<&term::Model>,
-            after: Some(&after),
-        },
-    )
-    .await?;
+    audit::log::<term::Entity>(db, actor, "createTerm", None, Some(&after)).await?;
     Ok(Ok(after))
 }
 
@@ -201,10 +182,10 @@ pub async fn update_term(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     changes: TermChanges,
 ) -> AppResult<Checked<term::Model>> {
-    let before = get(db, id).await?;
+    let before = concurrency::get::<term::Entity>(db, id).await?;
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
     let label_it = changes.label_it.map(|l| v.name("labelIt", &l, 200));
@@ -225,27 +206,8 @@ pub async fn update_term(
     if let Some(description) = description {
         row.description = Set(description);
     }
-    concurrency::save(
-        db,
-        row,
-        before.id,
-        before.row_version,
-        expected_version,
-        Utc::now(),
-    )
-    .await?;
-    let after = get(db, id).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "updateTerm",
-            object_type: "Term",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-    )
-    .await?;
+    let after =
+        concurrency::update::<term::Entity, _>(db, row, &before, Some(expected_version)).await?;
+    audit::log::<term::Entity>(db, actor, "updateTerm", Some(&before), Some(&after)).await?;
     Ok(Ok(after))
 }

@@ -1,9 +1,10 @@
 //! GraphQL types of taxonomies.
 
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::Taxonomy;
 use crate::graphql::relay::{NodeKind, to_global_id};
-use crate::loaders::{Loaders, TermById};
+use crate::loaders::TermById;
 use async_graphql::{Context, Enum, ID, Object};
 use entity::term;
 
@@ -63,7 +64,7 @@ impl Term {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         Ok(loaders.0.load_one(TermById(parent)).await?.map(Term))
     }
 }

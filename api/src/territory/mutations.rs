@@ -2,14 +2,14 @@
 
 use super::service::{self, GroupingChanges, NewGrouping};
 use super::types::Territory;
+use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::actor;
 use crate::graphql::enums::TerritoryKind;
 use crate::graphql::payload::{UserError, split};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::TransactionTrait;
 
 /// A new zone or hub area: a named set of municipalities with validity dates.
 #[derive(InputObject)]
@@ -84,9 +84,9 @@ impl TerritoryMutations {
             valid_to: input.valid_to.map(|d| d.0),
             municipality_istat_codes: input.municipality_istat_codes,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
-        let result = service::create_grouping(&txn, &actor(ctx), new).await?;
+        let result = service::create_grouping(&txn, &ctx.actor()?, new).await?;
         txn.commit().await?;
         let (territory, user_errors) = split(result);
         Ok(CreateTerritoryGroupingPayload {
@@ -114,10 +114,10 @@ impl TerritoryMutations {
             valid_to,
             municipality_istat_codes: input.municipality_istat_codes,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let txn = db.begin().await?;
         let result =
-            service::update_grouping(&txn, &actor(ctx), id, input.expected_version, changes)
+            service::update_grouping(&txn, &ctx.actor()?, id, input.expected_version, changes)
                 .await?;
         txn.commit().await?;
         let (territory, user_errors) = split(result);

@@ -3,12 +3,12 @@
 use super::domain::IstatCode;
 use super::service::{self, TerritoryQuery};
 use super::types::{Territory, TerritoryConnection};
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::TerritoryKind;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
-use sea_orm::DatabaseConnection;
 
 /// Filter of `territories`. All given conditions must hold.
 #[derive(InputObject, Default)]
@@ -31,7 +31,7 @@ pub struct TerritoryQueries;
 #[Object]
 impl TerritoryQueries {
     /// Territories, ordered by name.
-    #[graphql(complexity = "crate::graphql::schema::page_cost(first, last, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
     async fn territories(
         &self,
         ctx: &Context<'_>,
@@ -60,7 +60,7 @@ impl TerritoryQueries {
                 .map(|id| expect_id(&id, NodeKind::Territory))
                 .transpose()?,
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(TerritoryConnection::from_page(page, total))
@@ -73,7 +73,7 @@ impl TerritoryQueries {
         istat_code: String,
     ) -> GqlResult<Option<Territory>> {
         let code = IstatCode::parse(&istat_code)?;
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = ctx.db()?;
         Ok(service::municipality_by_code(db, &code)
             .await?
             .map(Territory))

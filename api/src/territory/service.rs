@@ -448,15 +448,7 @@ pub async fn update_grouping(
     row.valid_from = Set(valid_from);
     row.valid_to = Set(valid_to);
     let now = Utc::now();
-    concurrency::save(
-        db,
-        row,
-        before.id,
-        before.row_version,
-        expected_version,
-        now,
-    )
-    .await?;
+    let _ = concurrency::update::<territory::Entity, _>(db, row, &before, expected_version).await?;
     if let Some(members) = members {
         territory_member::Entity::delete_many()
             .filter(territory_member::Column::GroupingId.eq(id))

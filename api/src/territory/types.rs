@@ -1,10 +1,11 @@
 //! GraphQL types of territories.
 
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::TerritoryKind;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
-use crate::loaders::{Loaders, MunicipalitiesOfTerritory, TerritoryById};
+use crate::loaders::{MunicipalitiesOfTerritory, TerritoryById};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::territory;
@@ -70,7 +71,7 @@ impl Territory {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         Ok(loaders
             .0
             .load_one(TerritoryById(parent))
@@ -79,7 +80,7 @@ impl Territory {
     }
     /// The municipalities this territory is made of, by ISTAT code.
     async fn municipalities(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         let rows = loaders
             .0
             .load_one(MunicipalitiesOfTerritory(self.0.id))

@@ -12,11 +12,12 @@
 //! the socket stays open. Every operation gets DataLoaders of its own, so no cache
 //! outlives an operation.
 
+use super::admission::{Refusal, identify, request_meta};
 use crate::auth::Viewer;
 use crate::auth::standing::{self, Standing};
-use crate::http::{AppState, Refusal};
-use crate::loaders::Loaders;
+use crate::context::{AppState, operation_data};
 use crate::rate_limit::Payer;
+use crate::schema::MeltSchema;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseReason, Session};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocket, WebSocketProtocols, WsMessage};
@@ -76,6 +77,7 @@ struct Identity {
 /// One socket: the caller and the way to close it.
 struct Connection {
     state: Arc<AppState>,
+    schema: MeltSchema,
     ip: Option<IpAddr>,
     identity: Mutex<Identity>,
     closing: mpsc::UnboundedSender<Closing>,
@@ -172,7 +174,7 @@ impl Connection {
             .get("Authorization")
             .or_else(|| payload.get("authorization"))
             .map(serde_json::Value::as_str);
-        match crate::http::identify(&self.state, header).await {
+        match identify(&self.state, header).await {
             Ok(verified) => {
                 let (viewer, expires_at) = match verified {
                     Some(v) => (v.viewer, Some(v.expires_at)),
@@ -214,8 +216,8 @@ impl Executor for Gate {
     fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
         let connection = self.0.clone();
         async move {
-            let request = request.data(Loaders::new(connection.state.db.clone()));
-            connection.state.schema.execute(request).await
+            let request = operation_data(request, &connection.state, None, None, None);
+            connection.schema.execute(request).await
         }
     }
 
@@ -228,9 +230,8 @@ impl Executor for Gate {
         let stream = async move {
             match connection.admit().await {
                 Verdict::Run => {
-                    let request = request.data(Loaders::new(connection.state.db.clone()));
+                    let request = operation_data(request, &connection.state, None, None, None);
                     connection
-                        .state
                         .schema
                         .execute_stream_with_session_data(request, session_data.unwrap_or_default())
                 }
@@ -260,6 +261,7 @@ fn protocol_of(req: &HttpRequest) -> Option<WebSocketProtocols> {
 /// GET /graphql/ws: upgrades to a websocket speaking graphql-transport-ws or graphql-ws.
 pub async fn graphql_ws(
     state: web::Data<AppState>,
+    schema: web::Data<MeltSchema>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
@@ -279,12 +281,13 @@ pub async fn graphql_ws(
     let (closing, closings) = mpsc::unbounded_channel();
     let connection = Arc::new(Connection {
         state: state.into_inner(),
+        schema: schema.get_ref().clone(),
         ip: req.peer_addr().map(|a| a.ip()),
         identity: Mutex::new(Identity::default()),
         closing,
     });
     let mut data = Data::default();
-    data.insert(crate::http::request_meta(&req));
+    data.insert(request_meta(&req));
     actix_web::rt::spawn(serve(
         connection, session, messages, protocol, data, closings,
     ));

@@ -6,11 +6,11 @@
 //! a short-lived JWT signed with the server's own key. Errors have the RFC 6749 §5.2
 //! shape: `{"error": "...", "error_description": "..."}`.
 
-use super::token::{TokenRequest, mint};
-use super::viewer::ViewerKind;
 use crate::api_client::service as clients;
+use crate::auth::token::{TokenRequest, mint};
+use crate::auth::viewer::ViewerKind;
+use crate::context::AppState;
 use crate::graphql::relay::{NodeKind, expect_id, to_global_id};
-use crate::http::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -292,7 +292,7 @@ async fn issue(state: &AppState, call: TokenCall) -> Result<serde_json::Value, O
     let request = TokenRequest {
         subject: format!(
             "{}{}",
-            super::standing::CLIENT_SUBJECT_PREFIX,
+            crate::auth::standing::CLIENT_SUBJECT_PREFIX,
             to_global_id(NodeKind::ApiClient, client.id).0
         ),
         kind: ViewerKind::Client,

@@ -4,6 +4,7 @@ use crate::api_client::types::ApiClient;
 use crate::audit::types::AuditEvent;
 use crate::auth::{Viewer, policy};
 use crate::catalogue::types::Service;
+use crate::context::ContextExt;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::graphql::relay::{NodeKind, from_global_id};
 use crate::loaders::{
@@ -138,8 +139,8 @@ impl NodeQueries {
     /// The object with this global ID, or null if there is none.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
         let (kind, uuid) = from_global_id(&id)?;
-        let viewer = ctx.data_unchecked::<Viewer>();
-        Ok(load(ctx.data_unchecked::<Loaders>(), viewer, kind, uuid).await?)
+        let viewer = ctx.viewer()?;
+        Ok(load(ctx.loaders()?, viewer, kind, uuid).await?)
     }
 
     /// The objects with these global IDs (at most 100), in the same order; null where
@@ -153,8 +154,8 @@ impl NodeQueries {
             .iter()
             .map(|id| from_global_id(id))
             .collect::<AppResult<Vec<_>>>()?;
-        let loaders = ctx.data_unchecked::<Loaders>();
-        let viewer = ctx.data_unchecked::<Viewer>();
+        let loaders = ctx.loaders()?;
+        let viewer = ctx.viewer()?;
         let loads = parsed
             .into_iter()
             .map(|(kind, uuid)| load(loaders, viewer, kind, uuid));

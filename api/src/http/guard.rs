@@ -12,7 +12,7 @@
 //! - Every response to a caller that sent `Authorization`, and every response of
 //!   `/graphql`, carries `Cache-Control: no-store`.
 
-use crate::http::AppState;
+use crate::context::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -87,5 +87,5 @@ fn is_json(response: &ServiceResponse<BoxBody>) -> bool {
 fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
-        .body(crate::http::error_body(code, message).to_string())
+        .body(super::error_body(code, message).to_string())
 }

@@ -1,9 +1,10 @@
 //! The `viewer` query.
 
-use super::viewer::{Viewer, ViewerKind};
+use crate::auth::viewer::{Viewer, ViewerKind};
+use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::relay::{NodeKind, to_global_id};
-use crate::loaders::{Loaders, OrganizationById};
+use crate::loaders::OrganizationById;
 use crate::organization::types::Organization;
 use async_graphql::{Context, Enum, ID, Object};
 
@@ -34,14 +35,14 @@ pub enum RoleName {
     DataProtectionOfficer,
 }
 
-impl From<super::Role> for RoleName {
-    fn from(role: super::Role) -> Self {
+impl From<crate::auth::Role> for RoleName {
+    fn from(role: crate::auth::Role) -> Self {
         match role {
-            super::Role::RegionalAdmin => Self::RegionalAdmin,
-            super::Role::OrgAdmin => Self::OrgAdmin,
-            super::Role::Operator => Self::Operator,
-            super::Role::Auditor => Self::Auditor,
-            super::Role::DataProtectionOfficer => Self::DataProtectionOfficer,
+            crate::auth::Role::RegionalAdmin => Self::RegionalAdmin,
+            crate::auth::Role::OrgAdmin => Self::OrgAdmin,
+            crate::auth::Role::Operator => Self::Operator,
+            crate::auth::Role::Auditor => Self::Auditor,
+            crate::auth::Role::DataProtectionOfficer => Self::DataProtectionOfficer,
         }
     }
 }
@@ -79,7 +80,7 @@ impl ViewerInfo {
         let Some(id) = self.0.organization else {
             return Ok(None);
         };
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = ctx.loaders()?;
         Ok(loaders
             .0
             .load_one(OrganizationById(id))
@@ -103,7 +104,7 @@ pub struct ViewerQueries;
 #[Object]
 impl ViewerQueries {
     /// Who is calling: anonymous callers get `kind: ANONYMOUS`.
-    async fn viewer(&self, ctx: &Context<'_>) -> ViewerInfo {
-        ViewerInfo(ctx.data_unchecked::<Viewer>().clone())
+    async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<ViewerInfo> {
+        Ok(ViewerInfo(ctx.viewer()?.clone()))
     }
 }

@@ -1,209 +1,23 @@
-//! HTTP surface: GraphQL over HTTP (POST and GET), GraphiQL, health and readiness.
+//! GraphQL over HTTP: POST and GET on `/graphql`.
 //!
 //! Status codes and media types follow the GraphQL-over-HTTP specification:
 //! `application/graphql-response+json` answers 400 to a request that fails to parse
 //! or validate, `application/json` answers 200 with the errors in the body; a mutation
 //! over GET is 405 with `Allow: POST`.
 
+use super::admission::{admit, refuse_unidentified, request_meta};
+use super::error_body;
+use super::graphiql::graphiql_page;
 use crate::auth::Viewer;
-use crate::graphql::MeltSchema;
-use crate::loaders::Loaders;
+use crate::context::{AccessLog, AppState, RequestMeta, operation_data};
+use crate::schema::MeltSchema;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Request, Response, ServerError};
-use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use std::sync::Arc;
-
-/// Everything the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database pool.
-    pub db: DatabaseConnection,
-    /// The executable schema.
-    pub schema: MeltSchema,
-    /// Settings.
-    pub settings: Arc<crate::settings::Settings>,
-    /// Signing and verification keys.
-    pub auth: Arc<crate::auth::AuthState>,
-    /// Keys protecting personal data.
-    pub protection: Arc<crate::crypto::DataProtection>,
-    /// The application runtime, where everything that touches the pools runs.
-    pub runtime: crate::runtime::AppRuntime,
-    /// Rate limits.
-    pub limits: Arc<crate::rate_limit::Limits>,
-}
-
-/// Per-request facts resolvers may need besides the viewer.
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeta {
-    /// The request id (also in the `x-request-id` header and the logs).
-    pub request_id: Option<String>,
-}
-
-fn unauthorized() -> HttpResponse {
-    HttpResponse::Unauthorized()
-        .insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#))
-        .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
-        .body(error_body("UNAUTHENTICATED", "the access token was not accepted").to_string())
-}
-
-fn internal_error() -> HttpResponse {
-    HttpResponse::InternalServerError()
-        .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
-        .body(
-            error_body(
-                "INTERNAL_SERVER_ERROR",
-                "the caller could not be checked; try again later",
-            )
-            .to_string(),
-        )
-}
-
-/// Why a caller was not accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// The token is not valid (signature, times, claims).
-    Token,
-    /// The token is valid but names an organization or API client that does not exist.
-    Unknown,
-    /// The token is valid but its API client was revoked.
-    Revoked,
-    /// The database could not be asked.
-    Internal,
-}
-
-/// The caller an `Authorization` value names: `None` (anonymous) without one, else the
-/// verified bearer token, whose organization and API client must still stand. Why a
-/// token was refused is logged at debug level and never returned.
-pub async fn identify(
-    state: &AppState,
-    authorization: Option<Option<&str>>,
-) -> Result<Option<crate::auth::token::Verified>, Refusal> {
-    use crate::auth::standing::{self, Standing};
-    let Some(value) = authorization else {
-        return Ok(None);
-    };
-    let Some(token) = value.and_then(crate::auth::token::bearer) else {
-        tracing::debug!("authorization is not a bearer token");
-        return Err(Refusal::Token);
-    };
-    // Verification may fetch a JWKS and the standing check reads the database: both
-    // use pooled connections, so they run on the application runtime.
-    let (auth, settings, db, token) = (
-        state.auth.clone(),
-        state.settings.clone(),
-        state.db.clone(),
-        token.to_owned(),
-    );
-    let checked = state
-        .runtime
-        .run(async move {
-            let verified = crate::auth::token::verify_token(&auth.keys, &settings, &token).await;
-            match verified {
-                Err(reason) => Err(reason),
-                Ok(verified) => {
-                    let standing = standing::check(&db, &verified.viewer).await;
-                    Ok((verified, standing))
-                }
-            }
-        })
-        .await
-        .map_err(|error| {
-            tracing::error!(error = ?error, "token verification stopped");
-            Refusal::Internal
-        })?;
-    let (verified, standing) = checked.map_err(|reason| {
-        tracing::debug!(%reason, "access token refused");
-        Refusal::Token
-    })?;
-    match standing {
-        Ok(Standing::Good) => Ok(Some(verified)),
-        Ok(Standing::Unknown) => {
-            tracing::debug!("access token names an organization or client that does not exist");
-            Err(Refusal::Unknown)
-        }
-        Ok(Standing::Revoked) => {
-            tracing::debug!("access token of a revoked API client");
-            Err(Refusal::Revoked)
-        }
-        Err(error) => {
-            tracing::error!(error = ?error, "cannot check the caller's organization or client");
-            Err(Refusal::Internal)
-        }
-    }
-}
-
-/// The IP address of the peer.
-fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
-}
-
-/// Charges `operations` to the caller's bucket (the verified subject, else the IP
-/// address); the 429 answer when over the limit.
-fn charge(
-    state: &AppState,
-    req: &HttpRequest,
-    viewer: Option<&Viewer>,
-    operations: usize,
-) -> Result<(), Box<HttpResponse>> {
-    use crate::rate_limit::Payer;
-    let payer = match viewer {
-        Some(viewer) if !viewer.is_anonymous() => Payer::Verified(&viewer.subject),
-        _ => Payer::Address(peer_ip(req)),
-    };
-    let operations = u32::try_from(operations).unwrap_or(u32::MAX);
-    state
-        .limits
-        .charge(payer, operations)
-        .map_err(|wait| Box::new(crate::rate_limit::too_many_requests(wait)))
-}
-
-/// Charges the operations of an HTTP request and authenticates its caller: 401 for a
-/// token that is not accepted (the operations are then charged to the IP address), 429
-/// over the limit.
-async fn admit(
-    state: &AppState,
-    req: &HttpRequest,
-    operations: usize,
-) -> Result<Viewer, HttpResponse> {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().ok());
-    match identify(state, header).await {
-        Ok(verified) => {
-            let viewer = verified.map_or_else(Viewer::anonymous, |v| v.viewer);
-            charge(state, req, Some(&viewer), operations).map_err(|too_many| *too_many)?;
-            Ok(viewer)
-        }
-        Err(Refusal::Internal) => Err(internal_error()),
-        Err(_) => {
-            charge(state, req, None, operations).map_err(|too_many| *too_many)?;
-            Err(unauthorized())
-        }
-    }
-}
-
-/// Charges one operation to the IP address of a request refused before its caller was
-/// known (bad media type, not GraphQL): the refusal, or 429 over the limit.
-fn refuse_unidentified(state: &AppState, req: &HttpRequest, refusal: HttpResponse) -> HttpResponse {
-    match charge(state, req, None, 1) {
-        Ok(()) => refusal,
-        Err(too_many) => *too_many,
-    }
-}
-
-pub(crate) fn request_meta(req: &HttpRequest) -> RequestMeta {
-    RequestMeta {
-        request_id: req
-            .extensions()
-            .get::<tracing_actix_web::RequestId>()
-            .map(ToString::to_string),
-    }
-}
 
 /// The two GraphQL response media types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,11 +65,6 @@ pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
         }
     }
     best.map(|(_, _, media)| media)
-}
-
-/// A GraphQL-shaped error body: one error with its `extensions.code`.
-pub(crate) fn error_body(code: &str, message: &str) -> serde_json::Value {
-    serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
 fn reply(status: StatusCode, media: MediaType, body: &serde_json::Value) -> HttpResponse {
@@ -325,6 +134,7 @@ struct Outcome {
 
 /// Who calls, and how: the parts of the HTTP request an operation runs with.
 struct Call {
+    schema: MeltSchema,
     viewer: Viewer,
     meta: RequestMeta,
     media: MediaType,
@@ -361,13 +171,15 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
         };
     }
     let parse_failed = parsed.is_err();
-    let accesses = Arc::new(crate::person::access::AccessCollector::default());
-    let request = request
-        .data(Loaders::new(state.db.clone()))
-        .data(call.viewer.clone())
-        .data(call.meta.clone())
-        .data(accesses.clone());
-    let (schema, db) = (state.schema.clone(), state.db.clone());
+    let accesses = Arc::new(AccessLog::default());
+    let request = operation_data(
+        request,
+        state,
+        Some(call.viewer.clone()),
+        Some(call.meta.clone()),
+        Some(accesses.clone()),
+    );
+    let (schema, db) = (call.schema.clone(), state.db.clone());
     let executed = state
         .runtime
         .run(async move {
@@ -483,6 +295,7 @@ fn parse_post(
 /// charged to the caller's rate limit.
 pub async fn graphql_post(
     state: web::Data<AppState>,
+    schema: web::Data<MeltSchema>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -499,6 +312,7 @@ pub async fn graphql_post(
         Err(response) => return response,
     };
     let call = Call {
+        schema: schema.get_ref().clone(),
         viewer,
         meta: request_meta(&req),
         media,
@@ -568,6 +382,7 @@ fn parse_get(
 /// GET /graphql: queries only; from a browser without a query, the IDE.
 pub async fn graphql_get(
     state: web::Data<AppState>,
+    schema: web::Data<MeltSchema>,
     req: HttpRequest,
     params: Option<web::Query<GetParams>>,
 ) -> HttpResponse {
@@ -580,6 +395,7 @@ pub async fn graphql_get(
         Err(response) => return response,
     };
     let call = Call {
+        schema: schema.get_ref().clone(),
         viewer,
         meta: request_meta(&req),
         media,
@@ -605,108 +421,6 @@ pub async fn graphql_other_method(req: HttpRequest) -> HttpResponse {
     HttpResponse::build(allow)
         .insert_header((header::ALLOW, "GET, POST"))
         .finish()
-}
-
-/// The vendored GraphiQL assets (from the npm registry, see `api/assets/graphiql`).
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
-        "init.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/init.js"),
-    ),
-    (
-        "graphiql.min.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/graphiql.min.js"),
-    ),
-    (
-        "graphiql.min.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../assets/graphiql/graphiql.min.css"),
-    ),
-    (
-        "react.production.min.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/react.production.min.js"),
-    ),
-    (
-        "react-dom.production.min.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../assets/graphiql/react-dom.production.min.js"),
-    ),
-    (
-        "LICENSES.txt",
-        "text/plain; charset=utf-8",
-        include_bytes!("../assets/graphiql/LICENSES.txt"),
-    ),
-];
-
-/// The page loads only same-origin assets.
-const GRAPHIQL_CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; \
-    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
-
-fn graphiql_page() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, GRAPHIQL_CSP))
-        .body(include_str!("../assets/graphiql/index.html"))
-}
-
-/// GET /graphiql/{file}: an asset of the IDE.
-pub async fn graphiql_asset(state: web::Data<AppState>, file: web::Path<String>) -> HttpResponse {
-    if !state.settings.graphiql {
-        return HttpResponse::NotFound().finish();
-    }
-    match ASSETS.iter().find(|(name, _, _)| *name == file.as_str()) {
-        Some((_, content_type, bytes)) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, *content_type))
-            .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-            .body(*bytes),
-        None => HttpResponse::NotFound().finish(),
-    }
-}
-
-/// GET /health: the process is up.
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
-}
-
-/// GET /ready: the database answers.
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let db = state.db.clone();
-    let pinged = state
-        .runtime
-        .run(async move { db.ping().await })
-        .await
-        .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))
-        .and_then(|pinged| pinged);
-    match pinged {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "unavailable", "reason": "database" }))
-        }
-    }
-}
-
-/// Registers every route.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready))
-        .service(
-            web::resource("/graphql")
-                .route(web::post().to(graphql_post))
-                .route(web::get().to(graphql_get))
-                .default_service(web::to(graphql_other_method)),
-        )
-        .route("/graphql/ws", web::get().to(crate::websocket::graphql_ws))
-        .route("/graphiql/{file}", web::get().to(graphiql_asset))
-        .route("/oauth/token", web::post().to(crate::auth::oauth::token))
-        .route(
-            "/.well-known/jwks.json",
-            web::get().to(crate::auth::oauth::jwks),
-        );
 }
 
 #[cfg(test)]
