@@ -272,7 +272,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             let db = crate::db::connect(&settings).await?;
             crate::db::migrate(&db).await?;
             let protection = crate::crypto::DataProtection::from_settings(&settings)?;
-            let changed = crate::person::service::rotate_data(&db, &protection)
+            let changed = crate::person::protection::rotate_data(&db, &protection)
                 .await
                 .map_err(|e| anyhow!("re-encryption failed: {e:?}"))?;
             tracing::info!(

@@ -23,12 +23,12 @@ pub struct RunReport {
 pub async fn run_once(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<RunReport> {
     let now = Utc::now();
     let receiver_access =
-        crate::person::access::ReceiverAccess::days(settings.receiver_access_days);
-    let expired = crate::referral::service::expire_due(db, now, receiver_access.0)
+        crate::privacy::access::ReceiverAccess::days(settings.receiver_access_days);
+    let expired = crate::referral::transition::expire_due(db, now, receiver_access.0)
         .await
         .map_err(|e| anyhow::anyhow!("expiry job: {e:?}"))?;
     let erased = match settings.retention_months {
-        Some(months) => crate::person::service::erase_retained(db, months, now)
+        Some(months) => crate::casework::erase_retained(db, months, now)
             .await
             .map_err(|e| anyhow::anyhow!("retention job: {e:?}"))?,
         None => 0,

@@ -7,6 +7,7 @@
 pub mod api_client;
 pub mod audit;
 pub mod auth;
+pub mod casework;
 pub mod catalogue;
 pub mod cli;
 pub mod concurrency;
@@ -22,6 +23,7 @@ pub mod loaders;
 pub mod organization;
 pub mod pagination;
 pub mod person;
+pub mod privacy;
 pub mod protocol;
 pub mod rate_limit;
 pub mod referral;

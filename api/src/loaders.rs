@@ -297,7 +297,7 @@ linked!(
 linked!(ScopeOfProtocol, protocol_scope, ProtocolId, territory, Code);
 
 /// How an organization sees a person (absent: not at all), by the rule of
-/// [`crate::person::access`].
+/// [`crate::privacy::access`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PersonAccessOf {
     /// The person.
@@ -307,7 +307,7 @@ pub struct PersonAccessOf {
 }
 
 impl Loader<PersonAccessOf> for DbLoader {
-    type Value = crate::person::access::Access;
+    type Value = crate::privacy::access::Access;
     type Error = Arc<DbErr>;
 
     /// Two statements per organization asking (in practice, one organization per
@@ -315,7 +315,7 @@ impl Loader<PersonAccessOf> for DbLoader {
     async fn load(
         &self,
         keys: &[PersonAccessOf],
-    ) -> LoadResult<PersonAccessOf, crate::person::access::Access> {
+    ) -> LoadResult<PersonAccessOf, crate::privacy::access::Access> {
         let mut by_org: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for key in keys {
             by_org.entry(key.organization).or_default().push(key.person);
@@ -324,7 +324,7 @@ impl Loader<PersonAccessOf> for DbLoader {
         let mut map = HashMap::new();
         for (organization, persons) in by_org {
             let found =
-                crate::person::access::access_to(&self.db, &persons, organization, now).await?;
+                crate::privacy::access::access_to(&self.db, &persons, organization, now).await?;
             for (person, access) in found {
                 map.insert(
                     PersonAccessOf {

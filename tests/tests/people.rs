@@ -845,7 +845,7 @@ async fn retention_erases_only_people_whose_referrals_are_all_closed_long_enough
         insert_referral(&app, mixed, forium, cpi, "REJECTED", years_ago(0)).await;
 
         let now = DateTimeUtc::from(SystemTime::now());
-        let erased = melt_api::person::service::erase_retained(&app.db, 12, now)
+        let erased = melt_api::casework::erase_retained(&app.db, 12, now)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(erased, 1, "[{engine:?}]");
@@ -863,7 +863,7 @@ async fn retention_erases_only_people_whose_referrals_are_all_closed_long_enough
         }
         let by_system = "SELECT COUNT(*) AS n FROM audit_event WHERE operation = 'erasePerson' AND actor_subject = 'system'";
         assert_eq!(count(&app, by_system, vec![]).await, 1);
-        let again = melt_api::person::service::erase_retained(&app.db, 12, now)
+        let again = melt_api::casework::erase_retained(&app.db, 12, now)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again, 0, "[{engine:?}] already erased");
@@ -884,7 +884,7 @@ async fn rotate_data_reencrypts_to_the_new_key_and_values_still_decrypt() {
             hash_key.expose(),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let changed = melt_api::person::service::rotate_data(&app.db, &rotated)
+        let changed = melt_api::person::protection::rotate_data(&app.db, &rotated)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(changed, 2, "[{engine:?}]");
@@ -906,7 +906,7 @@ async fn rotate_data_reencrypts_to_the_new_key_and_values_still_decrypt() {
                 .as_deref()
                 .is_some_and(|v| v.starts_with("test2:"))
         );
-        let again = melt_api::person::service::rotate_data(&app.db, &rotated)
+        let again = melt_api::person::protection::rotate_data(&app.db, &rotated)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again, 0, "[{engine:?}] nothing left to rotate");

@@ -255,7 +255,7 @@ async fn expire_one(app: &TestApp, referral: &Value) -> u64 {
         vec![id.into()],
     )
     .await;
-    melt_api::referral::service::expire_due(&app.db, now(), chrono::Duration::days(90))
+    melt_api::referral::transition::expire_due(&app.db, now(), chrono::Duration::days(90))
         .await
         .expect("expire")
 }
@@ -754,12 +754,12 @@ async fn expiry_marks_only_overdue_sent_and_received_referrals_and_only_once() {
         )
         .await;
         let expired =
-            melt_api::referral::service::expire_due(&app.db, now(), chrono::Duration::days(90))
+            melt_api::referral::transition::expire_due(&app.db, now(), chrono::Duration::days(90))
                 .await
                 .expect("expire");
         assert_eq!(expired, 2, "[{engine:?}]");
         let again =
-            melt_api::referral::service::expire_due(&app.db, now(), chrono::Duration::days(90))
+            melt_api::referral::transition::expire_due(&app.db, now(), chrono::Duration::days(90))
                 .await
                 .expect("expire again");
         assert_eq!(again, 0);
@@ -907,7 +907,7 @@ async fn withdrawing_consent_cancels_only_the_persons_drafts() {
             },
             request_id: None,
         };
-        let cancelled = melt_api::referral::service::cancel_drafts_of_person(
+        let cancelled = melt_api::referral::transition::cancel_drafts_of_person(
             &app.db,
             &actor,
             f.person,

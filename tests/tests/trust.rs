@@ -518,7 +518,7 @@ async fn rotate_data_encrypts_free_text_written_in_plaintext_before_encryption()
             vec![],
         )
         .await;
-        let changed = melt_api::person::service::rotate_data(&app.db, &app.protection())
+        let changed = melt_api::person::protection::rotate_data(&app.db, &app.protection())
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(changed >= 1, "[{engine:?}] {changed}");
@@ -537,7 +537,7 @@ async fn rotate_data_encrypts_free_text_written_in_plaintext_before_encryption()
             "[{engine:?}] {body}"
         );
         // A second run has nothing left to do for it.
-        let again = melt_api::person::service::rotate_data(&app.db, &app.protection())
+        let again = melt_api::person::protection::rotate_data(&app.db, &app.protection())
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again, 0, "[{engine:?}]");

@@ -28,6 +28,8 @@ macro_rules! mirror_enum {
     };
 }
 
+pub(crate) use mirror_enum;
+
 mirror_enum!(
     /// Kind of a territory.
     TerritoryKind => entity::enums::TerritoryKind {

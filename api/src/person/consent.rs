@@ -169,18 +169,18 @@ pub async fn record(
     Ok(Ok(row))
 }
 
-/// Withdraws a consent of the caller's organization's own record and cancels the person's draft referrals in the same
-/// transaction. Returns the consent and how many drafts were cancelled.
+/// Withdraws a consent of the caller's organization's own record (the person's drafts
+/// are cancelled by [`crate::casework::withdraw_consent`]).
 pub async fn withdraw(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
-) -> AppResult<Checked<(consent::Model, u64)>> {
+    expected_version: i32,
+) -> AppResult<Checked<consent::Model>> {
     let before = visible(db, &actor.viewer, id)
         .await?
         .ok_or(AppError::NotFound("consent"))?;
-    concurrency::check_expected(expected_version, before.row_version)?;
+    concurrency::check_expected(Some(expected_version), before.row_version)?;
     if before.withdrawn_at.is_some() {
         let mut v = Validator::default();
         v.add(
@@ -193,16 +193,7 @@ pub async fn withdraw(
     let now = Utc::now();
     let mut row: consent::ActiveModel = before.clone().into();
     row.withdrawn_at = Set(Some(now));
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(now);
     let after = concurrency::update::<consent::Entity, _>(db, row, &before, None).await?;
-    let cancelled = crate::referral::service::cancel_drafts_of_person(
-        db,
-        actor,
-        before.person_id,
-        "CONSENT_WITHDRAWN",
-    )
-    .await?;
     let recipients = recipients_of(db, id).await?;
     audit::record(
         db,
@@ -216,7 +207,7 @@ pub async fn withdraw(
         },
     )
     .await?;
-    Ok(Ok((after, cancelled)))
+    Ok(Ok(after))
 }
 
 /// The consents of a person, newest first.

@@ -3,14 +3,15 @@
 //! Only the regional data protection officer may do this, with a stated reason; each
 //! request is audited (ids and counts, never values) and exports are access-logged.
 
-use super::access::Access;
 use super::domain;
-use super::service::{self as people, log_access};
+use super::privacy::log_access;
+use super::protection;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
 use crate::auth::viewer::{Role, ViewerKind};
 use crate::crypto::DataProtection;
 use crate::error::AppResult;
+use crate::privacy::access::Access;
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use entity::person;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -92,14 +93,14 @@ pub async fn export(
             "dataSubjectExport",
         )
         .await?;
-        out.push(people::holdings(db, protection, row, Access::Owner, None).await?);
+        out.push(protection::holdings(db, protection, row, Access::Owner, None).await?);
     }
     record(db, actor, "exportDataSubject", &rows, &reason).await?;
     Ok(Ok(json!({ "records": out })))
 }
 
 /// Erases every organization's record of the person (see
-/// [`people::erase_row`]). Returns the number of records erased now.
+/// [`protection::erase_row`]). Returns the number of records erased now.
 pub async fn erase(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -114,7 +115,7 @@ pub async fn erase(
     record(db, actor, "eraseDataSubject", &rows, &reason).await?;
     let mut erased = 0;
     for row in rows {
-        if people::erase_row(db, actor, row, "eraseDataSubject").await? {
+        if protection::erase_row(db, actor, row, "eraseDataSubject").await? {
             erased += 1;
         }
     }

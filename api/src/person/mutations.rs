@@ -3,16 +3,18 @@
 use super::consent::{self, ConsentData};
 use super::data_subject;
 use super::domain::Contacts;
+use super::protection;
 use super::service::{self, PersonData};
 use super::types::{Consent, ContactChannel, EvidenceKind, Gender, LegalBasis, Person};
+use crate::casework;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::mutation::{in_transaction, mutate, payload};
 use crate::graphql::payload::{UserError, split, user_errors};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 
 /// How to reach a person.
 #[derive(InputObject, Clone, Default)]
@@ -85,7 +87,7 @@ pub struct UpdatePersonInput {
     /// The person.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// Given name.
     pub given_name: Option<String>,
     /// Family name.
@@ -106,20 +108,14 @@ pub struct UpdatePersonInput {
     pub contact_channel: Option<ContactChannel>,
 }
 
-/// Result of `updatePerson`.
-#[derive(SimpleObject)]
-pub struct UpdatePersonPayload {
-    /// The person after the change; null when there are user errors.
-    pub person: Option<Person>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// The person whose personal data to erase.
 #[derive(InputObject)]
 pub struct ErasePersonInput {
     /// The person.
     pub id: ID,
+    /// The `rowVersion` you read; a stale one is refused with CONFLICT (not checked
+    /// once the person is erased: erasing again changes nothing).
+    pub expected_version: i32,
 }
 
 /// Result of `erasePerson`.
@@ -155,22 +151,13 @@ pub struct RecordConsentInput {
     pub evidence: String,
 }
 
-/// Result of `recordConsent`.
-#[derive(SimpleObject)]
-pub struct RecordConsentPayload {
-    /// The consent; null when there are user errors.
-    pub consent: Option<Consent>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// The consent to withdraw.
 #[derive(InputObject)]
 pub struct WithdrawConsentInput {
     /// The consent.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
 }
 
 /// Result of `withdrawConsent`.
@@ -182,6 +169,11 @@ pub struct WithdrawConsentPayload {
     pub cancelled_draft_referrals: i32,
     /// Problems with the input; nothing was changed when there are any.
     pub user_errors: Vec<UserError>,
+}
+
+payload! {
+    UpdatePersonPayload("updatePerson") { person: Person, "The person after the change" }
+    RecordConsentPayload("recordConsent") { consent: Consent, "The consent" }
 }
 
 /// Mutations on people and consents.
@@ -211,19 +203,12 @@ impl PersonMutations {
             contacts: input.contacts.map(Into::into),
             contact_channel: input.contact_channel.map(Into::into),
         };
-        let db = ctx.db()?;
         let protection = ctx.protection()?;
-        let txn = db.begin().await?;
-        let result = service::register(
-            &txn,
-            protection,
-            &ctx.actor()?,
-            organization,
-            &input.codice_fiscale,
-            data,
-        )
+        let codice_fiscale = input.codice_fiscale;
+        let result = in_transaction(ctx, async |db, actor| {
+            service::register(db, protection, actor, organization, &codice_fiscale, data).await
+        })
         .await?;
-        txn.commit().await?;
         Ok(match result {
             Ok(registered) => RegisterPersonPayload {
                 person: Some(registered.person.into()),
@@ -256,24 +241,12 @@ impl PersonMutations {
             contacts: input.contacts.map(Into::into),
             contact_channel: input.contact_channel.map(Into::into),
         };
-        let db = ctx.db()?;
         let protection = ctx.protection()?;
-        let txn = db.begin().await?;
-        let result = service::update(
-            &txn,
-            protection,
-            &ctx.actor()?,
-            id,
-            input.expected_version,
-            data,
-        )
-        .await?;
-        txn.commit().await?;
-        let (person, user_errors) = split(result);
-        Ok(UpdatePersonPayload {
-            person,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            service::update(db, protection, actor, id, expected, data).await
         })
+        .await
     }
 
     /// Erases the caller's organization's own record of a person irreversibly (right
@@ -288,10 +261,11 @@ impl PersonMutations {
         input: ErasePersonInput,
     ) -> GqlResult<ErasePersonPayload> {
         let id = expect_id(&input.id, NodeKind::Person)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let person = service::erase_and_get(&txn, &ctx.actor()?, id).await?;
-        txn.commit().await?;
+        let expected = input.expected_version;
+        let person = in_transaction(ctx, async |db, actor| {
+            protection::erase(db, actor, id, expected).await
+        })
+        .await?;
         Ok(ErasePersonPayload {
             person: Some(person.into()),
             user_errors: Vec::new(),
@@ -329,16 +303,11 @@ impl PersonMutations {
             evidence_kind: input.evidence_kind.into(),
             evidence: input.evidence,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
         let protection = ctx.protection()?;
-        let result = consent::record(&txn, protection, &ctx.actor()?, data).await?;
-        txn.commit().await?;
-        let (consent, user_errors) = split(result);
-        Ok(RecordConsentPayload {
-            consent,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            consent::record(db, protection, actor, data).await
         })
+        .await
     }
 
     /// Withdraws a consent of the caller's organization's own record of the person; the
@@ -350,10 +319,11 @@ impl PersonMutations {
         input: WithdrawConsentInput,
     ) -> GqlResult<WithdrawConsentPayload> {
         let id = expect_id(&input.id, NodeKind::Consent)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = consent::withdraw(&txn, &ctx.actor()?, id, input.expected_version).await?;
-        txn.commit().await?;
+        let expected = input.expected_version;
+        let result = in_transaction(ctx, async |db, actor| {
+            casework::withdraw_consent(db, actor, id, expected).await
+        })
+        .await?;
         Ok(match result {
             Ok((consent, cancelled)) => WithdrawConsentPayload {
                 consent: Some(consent.into()),
@@ -377,11 +347,12 @@ impl PersonMutations {
         ctx: &Context<'_>,
         input: DataSubjectRequestInput,
     ) -> GqlResult<ExportDataSubjectPayload> {
-        let db = ctx.db()?;
         let protection = ctx.protection()?;
-        let txn = db.begin().await?;
-        let result = data_subject::export(&txn, protection, &ctx.actor()?, input.into()).await?;
-        txn.commit().await?;
+        let request = input.into();
+        let result = in_transaction(ctx, async |db, actor| {
+            data_subject::export(db, protection, actor, request).await
+        })
+        .await?;
         let (data, user_errors) = split(result);
         Ok(ExportDataSubjectPayload {
             data: data.map(Json),
@@ -397,11 +368,12 @@ impl PersonMutations {
         ctx: &Context<'_>,
         input: DataSubjectRequestInput,
     ) -> GqlResult<EraseDataSubjectPayload> {
-        let db = ctx.db()?;
         let protection = ctx.protection()?;
-        let txn = db.begin().await?;
-        let result = data_subject::erase(&txn, protection, &ctx.actor()?, input.into()).await?;
-        txn.commit().await?;
+        let request = input.into();
+        let result = in_transaction(ctx, async |db, actor| {
+            data_subject::erase(db, protection, actor, request).await
+        })
+        .await?;
         let (erased, user_errors) = split::<u64, u64>(result);
         Ok(EraseDataSubjectPayload {
             erased_records: erased.map(|n| i32::try_from(n).unwrap_or(i32::MAX)),

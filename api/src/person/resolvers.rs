@@ -1,6 +1,8 @@
 //! Queries on people: `persons`, `personAccessLog`, `exportPersonData`.
 
-use super::service::{self, AccessQuery, PersonQuery};
+use super::privacy::{self, AccessQuery};
+use super::protection;
+use super::service::{self, PersonQuery};
 use super::types::{PersonAccessConnection, PersonConnection};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
@@ -94,7 +96,7 @@ impl PersonQueries {
         };
         let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
-        let (page, total) = service::access_log(db, viewer, &query, &window, with_total).await?;
+        let (page, total) = privacy::access_log(db, viewer, &query, &window, with_total).await?;
         Ok(PersonAccessConnection::from_page(page, total))
     }
 
@@ -112,7 +114,7 @@ impl PersonQueries {
         let db = ctx.db()?;
         let protection = ctx.protection()?;
         Ok(Json(
-            service::export(db, protection, &ctx.actor()?, id).await?,
+            protection::export(db, protection, &ctx.actor()?, id).await?,
         ))
     }
 }

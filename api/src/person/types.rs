@@ -1,46 +1,21 @@
 //! GraphQL types of people, consents and the access log.
 
-use super::access::{Access, Field};
-use super::service::{self, PersonalField};
+use super::privacy::{PersonalField, Reader};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::enums::mirror_enum;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
 use crate::loaders::{OrganizationById, ProtocolById, TerritoryById};
 use crate::organization::types::Organization;
+use crate::privacy::access::{Access, Field};
 use crate::protocol::types::Protocol;
 use crate::territory::types::Territory;
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{consent, person, person_access};
 
-macro_rules! person_enum {
-    ($(#[$meta:meta])* $name:ident => $stored:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl From<$stored> for $name {
-            fn from(value: $stored) -> Self {
-                match value {
-                    $(<$stored>::$variant => Self::$variant,)+
-                }
-            }
-        }
-
-        impl From<$name> for $stored {
-            fn from(value: $name) -> Self {
-                match value {
-                    $($name::$variant => Self::$variant,)+
-                }
-            }
-        }
-    };
-}
-
-person_enum!(
+mirror_enum!(
     /// How a person prefers to be contacted.
     ContactChannel => entity::enums::ContactChannel {
         /// By email.
@@ -58,7 +33,7 @@ person_enum!(
     }
 );
 
-person_enum!(
+mirror_enum!(
     /// Gender as the person declares it.
     Gender => entity::enums::Gender {
         /// Female.
@@ -72,7 +47,7 @@ person_enum!(
     }
 );
 
-person_enum!(
+mirror_enum!(
     /// Legal basis of processing personal data (GDPR art. 6).
     LegalBasis => entity::enums::LegalBasis {
         /// The person's consent.
@@ -84,7 +59,7 @@ person_enum!(
     }
 );
 
-person_enum!(
+mirror_enum!(
     /// Evidence of a consent or legal basis.
     EvidenceKind => entity::enums::EvidenceKind {
         /// A signed document (its reference in `evidence`).
@@ -107,7 +82,7 @@ pub struct PersonContacts {
 }
 
 /// A person referred between services: one organization's record of them (see the
-/// GraphQL description below and [`crate::person::access`]).
+/// GraphQL description below and [`crate::privacy::access`]).
 #[derive(Clone, Debug)]
 pub struct Person(pub person::Model);
 
@@ -117,57 +92,27 @@ impl From<person::Model> for Person {
     }
 }
 
-/// Logs a read of `field` of `person` by the caller: with the request's other reads in
-/// one statement, or at once where no collector is installed (websockets).
-pub(crate) async fn record_read(
-    ctx: &Context<'_>,
-    person: uuid::Uuid,
-    field: &str,
-) -> GqlResult<()> {
-    let entry = service::access_entry(&ctx.actor()?, person, field, "read");
-    match ctx.access_log() {
-        Some(log) => log.push(entry),
-        None => {
-            let db = ctx.db()?;
-            sea_orm::ActiveModelTrait::insert(entry, db).await?;
-        }
-    }
-    Ok(())
+/// How this operation reads people's data (see [`Reader`]).
+pub(crate) fn reader<'a>(ctx: &'a Context<'_>) -> GqlResult<Reader<'a>> {
+    Ok(Reader {
+        actor: ctx.actor()?,
+        loaders: ctx.loaders()?,
+        log: ctx.access_log(),
+        protection: ctx.protection()?,
+    })
 }
 
 impl Person {
-    /// How the caller's organization sees this person (the rule of
-    /// [`crate::person::access`], batched per request); NOT_FOUND when it does not.
     async fn access(&self, ctx: &Context<'_>) -> GqlResult<Access> {
-        let actor = ctx.actor()?;
-        let organization = service::acting_organization(&actor.viewer)?;
-        let key = crate::loaders::PersonAccessOf {
-            person: self.0.id,
-            organization,
-        };
-        let access = ctx.loaders()?.0.load_one(key).await?;
-        Ok(access.ok_or(crate::error::AppError::NotFound("person"))?)
+        Ok(reader(ctx)?.access(self.0.id).await?)
     }
 
-    /// Checks that the caller may read `field` and logs the read (with the request's
-    /// other reads, in one statement; at once where no collector is installed, as on
-    /// websockets). False when the caller sees the person but not this field.
     async fn read(&self, ctx: &Context<'_>, field: Field, name: &str) -> GqlResult<bool> {
-        let access = self.access(ctx).await?;
-        if !access.shares(field) {
-            return Ok(false);
-        }
-        record_read(ctx, self.0.id, name).await?;
-        Ok(true)
+        Ok(reader(ctx)?.read(self.0.id, field, name).await?)
     }
 
-    /// Reads and decrypts a personal field.
     async fn personal(&self, ctx: &Context<'_>, field: PersonalField) -> GqlResult<Option<String>> {
-        if !self.read(ctx, field.kind(), field.name()).await? {
-            return Ok(None);
-        }
-        let protection = ctx.protection()?;
-        Ok(service::decrypt_field(protection, &self.0, field)?)
+        Ok(reader(ctx)?.personal(&self.0, field).await?)
     }
 }
 
@@ -376,7 +321,9 @@ impl Consent {
     /// Reference to the evidence (encrypted at rest; reading it is logged; empty once
     /// the person is erased).
     async fn evidence(&self, ctx: &Context<'_>) -> GqlResult<String> {
-        record_read(ctx, self.0.person_id, "consent.evidence").await?;
+        reader(ctx)?
+            .log_read(self.0.person_id, "consent.evidence")
+            .await?;
         let protection = ctx.protection()?;
         Ok(protection.decrypt_text(&self.0.evidence)?)
     }

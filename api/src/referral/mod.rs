@@ -1,7 +1,10 @@
 //! Referrals of people between labour and social services, and their state machine.
 
+pub mod create;
+pub mod inbox;
 pub mod lifecycle;
 pub mod mutations;
 pub mod resolvers;
 pub mod service;
+pub mod transition;
 pub mod types;

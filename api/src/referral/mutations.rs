@@ -1,43 +1,30 @@
 //! Referral mutations: create, one per transition of the lifecycle, and re-route.
 
+use super::create::{self, NewReferral, Reroute};
 use super::lifecycle::Action;
-use super::service::{self, Details, NewReferral};
+use super::service::{self, Details};
+use super::transition;
 use super::types::{DeclinedBy, Outcome, Priority, Referral, ReferralChannel};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::payload::{UserError, split};
+use crate::graphql::mutation::{Payload, mutate, payload};
 use crate::graphql::relay::{NodeKind, expect_id};
-use crate::person::access::ReceiverAccess;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::TransactionTrait;
-
-/// Declares the payload of a referral mutation.
-macro_rules! payload {
-    ($($name:ident => $mutation:literal;)+) => {$(
-        #[doc = concat!("Result of `", $mutation, "`.")]
-        #[derive(SimpleObject)]
-        pub struct $name {
-            /// The referral after the change; null when there are user errors.
-            pub referral: Option<Referral>,
-            /// Problems with the input; nothing was changed when there are any.
-            pub user_errors: Vec<UserError>,
-        }
-    )+};
-}
+use crate::privacy::access::ReceiverAccess;
+use async_graphql::{Context, ID, InputObject, Object};
 
 payload! {
-    CreateReferralPayload => "createReferral";
-    SendReferralPayload => "sendReferral";
-    MarkReferralReceivedPayload => "markReferralReceived";
-    AcceptReferralPayload => "acceptReferral";
-    RejectReferralPayload => "rejectReferral";
-    StartReferralPayload => "startReferral";
-    HoldReferralPayload => "holdReferral";
-    ResumeReferralPayload => "resumeReferral";
-    CompleteReferralPayload => "completeReferral";
-    FailReferralPayload => "failReferral";
-    CancelReferralPayload => "cancelReferral";
-    RerouteReferralPayload => "rerouteReferral";
+    CreateReferralPayload("createReferral") { referral: Referral, "The referral after the change" }
+    SendReferralPayload("sendReferral") { referral: Referral, "The referral after the change" }
+    MarkReferralReceivedPayload("markReferralReceived") { referral: Referral, "The referral after the change" }
+    AcceptReferralPayload("acceptReferral") { referral: Referral, "The referral after the change" }
+    RejectReferralPayload("rejectReferral") { referral: Referral, "The referral after the change" }
+    StartReferralPayload("startReferral") { referral: Referral, "The referral after the change" }
+    HoldReferralPayload("holdReferral") { referral: Referral, "The referral after the change" }
+    ResumeReferralPayload("resumeReferral") { referral: Referral, "The referral after the change" }
+    CompleteReferralPayload("completeReferral") { referral: Referral, "The referral after the change" }
+    FailReferralPayload("failReferral") { referral: Referral, "The referral after the change" }
+    CancelReferralPayload("cancelReferral") { referral: Referral, "The referral after the change" }
+    RerouteReferralPayload("rerouteReferral") { referral: Referral, "The referral after the change" }
 }
 
 /// Declares the input of a transition that needs nothing but the referral.
@@ -49,7 +36,7 @@ macro_rules! plain_input {
             /// The referral.
             pub id: ID,
             /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-            pub expected_version: Option<i32>,
+            pub expected_version: i32,
         }
     )+};
 }
@@ -71,7 +58,7 @@ macro_rules! reason_input {
             /// The referral.
             pub id: ID,
             /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-            pub expected_version: Option<i32>,
+            pub expected_version: i32,
             /// Coded reason (required).
             pub reason_code: Option<String>,
             /// Explanation for people.
@@ -92,7 +79,7 @@ pub struct RejectReferralInput {
     /// The referral.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// Coded reason (required).
     pub reason_code: Option<String>,
     /// Explanation for people.
@@ -107,7 +94,7 @@ pub struct CompleteReferralInput {
     /// The referral.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// The outcome (required).
     pub outcome: Option<Outcome>,
 }
@@ -139,6 +126,8 @@ pub struct CreateReferralInput {
 pub struct RerouteReferralInput {
     /// The referral that ended (REJECTED, EXPIRED, FAILED or CANCELLED).
     pub id: ID,
+    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+    pub expected_version: i32,
     /// The service to refer the person to now.
     pub receiver_service: ID,
     /// Why; the original reason when omitted.
@@ -147,32 +136,35 @@ pub struct RerouteReferralInput {
     pub idempotency_key: Option<String>,
 }
 
-async fn run(
+/// Applies `action` to the referral `id` as the caller.
+async fn run<P>(
     ctx: &Context<'_>,
     id: &ID,
-    expected_version: Option<i32>,
+    expected_version: i32,
     action: Action,
     details: Details,
-) -> GqlResult<(Option<Referral>, Vec<UserError>)> {
+) -> GqlResult<P>
+where
+    P: Payload<Object = Referral>,
+{
     let id = expect_id(id, NodeKind::Referral)?;
-    let db = ctx.db()?;
     let privacy = service::Privacy {
         protection: ctx.protection()?,
         receiver_access: ReceiverAccess::days(ctx.settings()?.receiver_access_days).0,
     };
-    let txn = db.begin().await?;
-    let result = service::transition(
-        &txn,
-        privacy,
-        &ctx.actor()?,
-        id,
-        expected_version,
-        action,
-        details,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(split(result))
+    mutate(ctx, async |db, actor| {
+        transition::transition(db, privacy, actor, id, expected_version, action, details).await
+    })
+    .await
+}
+
+/// A transition's coded reason.
+fn reason(reason_code: Option<String>, reason_text: Option<String>) -> Details {
+    Details {
+        reason_code,
+        reason_text,
+        ..Details::default()
+    }
 }
 
 /// Referral mutations. The caller acts for its organization: an OPERATOR or
@@ -203,16 +195,11 @@ impl ReferralMutations {
             channel: input.channel.map(Into::into),
             idempotency_key: input.idempotency_key,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
         let protection = ctx.protection()?;
-        let result = service::create(&txn, protection, &ctx.actor()?, new).await?;
-        txn.commit().await?;
-        let (referral, user_errors) = split(result);
-        Ok(CreateReferralPayload {
-            referral,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            create::create(db, protection, actor, new).await
         })
+        .await
     }
 
     /// Sends a DRAFT (sender): needs a valid consent for the receiver and a protocol in
@@ -223,18 +210,15 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: SendReferralInput,
     ) -> GqlResult<SendReferralPayload> {
-        let (referral, user_errors) = run(
+        let details = Details::default();
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Send,
-            Details::default(),
+            details,
         )
-        .await?;
-        Ok(SendReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Marks a SENT referral RECEIVED (receiver; also happens on its first read).
@@ -243,18 +227,8 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: MarkReferralReceivedInput,
     ) -> GqlResult<MarkReferralReceivedPayload> {
-        let (referral, user_errors) = run(
-            ctx,
-            &input.id,
-            input.expected_version,
-            Action::MarkReceived,
-            Details::default(),
-        )
-        .await?;
-        Ok(MarkReferralReceivedPayload {
-            referral,
-            user_errors,
-        })
+        let (id, expected) = (&input.id, input.expected_version);
+        run(ctx, id, expected, Action::MarkReceived, Details::default()).await
     }
 
     /// Accepts a SENT or RECEIVED referral (receiver).
@@ -263,18 +237,15 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: AcceptReferralInput,
     ) -> GqlResult<AcceptReferralPayload> {
-        let (referral, user_errors) = run(
+        let details = Details::default();
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Accept,
-            Details::default(),
+            details,
         )
-        .await?;
-        Ok(AcceptReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Rejects a SENT or RECEIVED referral (receiver), with a coded reason and who
@@ -285,23 +256,17 @@ impl ReferralMutations {
         input: RejectReferralInput,
     ) -> GqlResult<RejectReferralPayload> {
         let details = Details {
-            reason_code: input.reason_code,
-            reason_text: input.reason_text,
             declined_by: input.declined_by.map(Into::into),
-            outcome: None,
+            ..reason(input.reason_code, input.reason_text)
         };
-        let (referral, user_errors) = run(
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Reject,
             details,
         )
-        .await?;
-        Ok(RejectReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Starts work on an ACCEPTED referral (receiver).
@@ -310,18 +275,15 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: StartReferralInput,
     ) -> GqlResult<StartReferralPayload> {
-        let (referral, user_errors) = run(
+        let details = Details::default();
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Start,
-            Details::default(),
+            details,
         )
-        .await?;
-        Ok(StartReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Puts an ACCEPTED or IN_PROGRESS referral ON_HOLD (receiver), with a coded
@@ -331,23 +293,15 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: HoldReferralInput,
     ) -> GqlResult<HoldReferralPayload> {
-        let details = Details {
-            reason_code: input.reason_code,
-            reason_text: input.reason_text,
-            ..Details::default()
-        };
-        let (referral, user_errors) = run(
+        let details = reason(input.reason_code, input.reason_text);
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Hold,
             details,
         )
-        .await?;
-        Ok(HoldReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Resumes an ON_HOLD referral (receiver).
@@ -356,18 +310,15 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: ResumeReferralInput,
     ) -> GqlResult<ResumeReferralPayload> {
-        let (referral, user_errors) = run(
+        let details = Details::default();
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Resume,
-            Details::default(),
+            details,
         )
-        .await?;
-        Ok(ResumeReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Completes an IN_PROGRESS referral (receiver), with a coded outcome.
@@ -380,18 +331,14 @@ impl ReferralMutations {
             outcome: input.outcome.map(Into::into),
             ..Details::default()
         };
-        let (referral, user_errors) = run(
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Complete,
             details,
         )
-        .await?;
-        Ok(CompleteReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Ends an ACCEPTED, IN_PROGRESS or ON_HOLD referral without success (receiver),
@@ -401,23 +348,15 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: FailReferralInput,
     ) -> GqlResult<FailReferralPayload> {
-        let details = Details {
-            reason_code: input.reason_code,
-            reason_text: input.reason_text,
-            ..Details::default()
-        };
-        let (referral, user_errors) = run(
+        let details = reason(input.reason_code, input.reason_text);
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Fail,
             details,
         )
-        .await?;
-        Ok(FailReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Cancels a referral with a coded reason: the sender before it ends, the receiver
@@ -427,23 +366,15 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: CancelReferralInput,
     ) -> GqlResult<CancelReferralPayload> {
-        let details = Details {
-            reason_code: input.reason_code,
-            reason_text: input.reason_text,
-            ..Details::default()
-        };
-        let (referral, user_errors) = run(
+        let details = reason(input.reason_code, input.reason_text);
+        run(
             ctx,
             &input.id,
             input.expected_version,
             Action::Cancel,
             details,
         )
-        .await?;
-        Ok(CancelReferralPayload {
-            referral,
-            user_errors,
-        })
+        .await
     }
 
     /// Re-routes a REJECTED, EXPIRED, FAILED or CANCELLED referral to another service
@@ -453,26 +384,17 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: RerouteReferralInput,
     ) -> GqlResult<RerouteReferralPayload> {
-        let id = expect_id(&input.id, NodeKind::Referral)?;
-        let receiver_service = expect_id(&input.receiver_service, NodeKind::Service)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
+        let reroute = Reroute {
+            id: expect_id(&input.id, NodeKind::Referral)?,
+            expected_version: input.expected_version,
+            receiver_service: expect_id(&input.receiver_service, NodeKind::Service)?,
+            reason: input.reason,
+            idempotency_key: input.idempotency_key,
+        };
         let protection = ctx.protection()?;
-        let result = service::reroute(
-            &txn,
-            protection,
-            &ctx.actor()?,
-            id,
-            receiver_service,
-            input.reason,
-            input.idempotency_key,
-        )
-        .await?;
-        txn.commit().await?;
-        let (referral, user_errors) = split(result);
-        Ok(RerouteReferralPayload {
-            referral,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            create::reroute(db, protection, actor, reroute).await
         })
+        .await
     }
 }

@@ -1,6 +1,8 @@
 //! The `referrals` and `referralCounts` queries, and referrals through `node(id:)`.
 
-use super::service::{self, ListWindow, ReferralQuery};
+use super::inbox::{self, ListWindow, ReferralQuery};
+use super::service;
+use super::transition::mark_received_on_read;
 use super::types::{
     Priority, Referral, ReferralConnection, ReferralDirection, ReferralStatus, StatusCount,
 };
@@ -48,7 +50,7 @@ pub async fn load_node(
         viewer: viewer.clone(),
         request_id: None,
     };
-    let rows = service::mark_received_on_read(loaders.db(), &actor, vec![row]).await?;
+    let rows = mark_received_on_read(loaders.db(), &actor, vec![row]).await?;
     Ok(rows.into_iter().next().map(Referral))
 }
 
@@ -101,7 +103,7 @@ impl ReferralQueries {
         };
         let db = ctx.db()?;
         let with_total = ctx.look_ahead().field("totalCount").exists();
-        let (page, total) = service::list(db, &actor, &query, &window, with_total).await?;
+        let (page, total) = inbox::list(db, &actor, &query, &window, with_total).await?;
         Ok(ReferralConnection::from_page(page, total))
     }
 
@@ -114,7 +116,7 @@ impl ReferralQueries {
     ) -> GqlResult<Vec<StatusCount>> {
         let db = ctx.db()?;
         let viewer = ctx.viewer()?;
-        let counts = service::counts(db, viewer, direction.into()).await?;
+        let counts = inbox::counts(db, viewer, direction.into()).await?;
         Ok(counts
             .into_iter()
             .map(|(status, count)| StatusCount {

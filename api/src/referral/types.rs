@@ -1,9 +1,11 @@
 //! GraphQL types of referrals.
 
-use super::service::{self, Direction};
+use super::inbox::Direction;
+use super::service;
 use crate::catalogue::types::Service;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::enums::mirror_enum;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::loaders::{EventsOfReferral, OrganizationById, ProtocolById, ReferralById, ServiceById};
 use crate::organization::types::Organization;
@@ -11,33 +13,6 @@ use crate::protocol::types::Protocol;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{referral, referral_event};
-
-/// Declares a GraphQL enum with conversions to and from the stored enum.
-macro_rules! mirror_enum {
-    ($(#[$meta:meta])* $name:ident => $stored:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl From<$stored> for $name {
-            fn from(value: $stored) -> Self {
-                match value {
-                    $(<$stored>::$variant => Self::$variant,)+
-                }
-            }
-        }
-
-        impl From<$name> for $stored {
-            fn from(value: $name) -> Self {
-                match value {
-                    $($name::$variant => Self::$variant,)+
-                }
-            }
-        }
-    };
-}
 
 mirror_enum!(
     /// Where a referral is in its lifecycle.
@@ -156,7 +131,7 @@ impl From<referral::Model> for Referral {
 
 impl Referral {
     /// Refuses a caller whose organization may not read this referral now (the rule of
-    /// [`crate::person::access`]), as if it did not exist. Every path to a referral
+    /// [`crate::privacy::access`]), as if it did not exist. Every path to a referral
     /// already filters; this guards the fields that carry personal data.
     fn check_visible(&self, ctx: &Context<'_>) -> GqlResult<()> {
         if service::is_visible_to(ctx.viewer()?, &self.0) {
@@ -241,7 +216,9 @@ impl Referral {
     /// the person is erased).
     async fn reason(&self, ctx: &Context<'_>) -> GqlResult<String> {
         self.check_visible(ctx)?;
-        crate::person::types::record_read(ctx, self.0.person_id, "referral.reason").await?;
+        crate::person::types::reader(ctx)?
+            .log_read(self.0.person_id, "referral.reason")
+            .await?;
         let protection = ctx.protection()?;
         Ok(protection.decrypt_text(&self.0.reason)?)
     }
@@ -354,7 +331,9 @@ impl ReferralEvent {
         let Some(stored) = self.0.reason_text.as_deref() else {
             return Ok(None);
         };
-        crate::person::types::record_read(ctx, self.1, "referralEvent.reasonText").await?;
+        crate::person::types::reader(ctx)?
+            .log_read(self.1, "referralEvent.reasonText")
+            .await?;
         let protection = ctx.protection()?;
         Ok(Some(protection.decrypt_text(stored)?))
     }

@@ -1,0 +1,311 @@
+//! Creating a referral (a DRAFT from the caller's organization), with idempotent
+//! retries, and re-routing one that ended without help.
+
+use super::lifecycle::{self};
+use super::service::{
+    Details, EventActor, MAX_IDEMPOTENCY_KEY, MAX_REASON, acting_organization, append_event,
+    audit_change, get_visible,
+};
+use crate::audit::service::Actor;
+use crate::auth::viewer::ViewerKind;
+use crate::concurrency;
+use crate::crypto::DataProtection;
+use crate::error::{AppError, AppResult};
+use crate::validation::{Checked, FieldErrorCode, Validator};
+use chrono::Utc;
+use entity::enums::{Priority, ReferralChannel, ReferralStatus, Taxonomy};
+use entity::{consent, referral, service, term};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::transition::status_name;
+
+/// A new referral.
+#[derive(Clone, Debug)]
+pub struct NewReferral {
+    /// The person referred.
+    pub person: Uuid,
+    /// The service referred to; its provider receives the referral.
+    pub receiver_service: Uuid,
+    /// NEED term codes.
+    pub needs: Vec<String>,
+    /// Why the person is referred.
+    pub reason: String,
+    /// Priority.
+    pub priority: Priority,
+    /// The consent it relies on, if already known.
+    pub consent: Option<Uuid>,
+    /// How it came in; defaults from the caller (OPERATOR for people, PARTNER_SYSTEM
+    /// for machine clients).
+    pub channel: Option<ReferralChannel>,
+    /// Key that makes retries safe: the same key from the same organization returns
+    /// the first referral.
+    pub idempotency_key: Option<String>,
+}
+
+fn request_hash(input: &NewReferral, needs: &[String], rerouted_from: Option<Uuid>) -> String {
+    let normal = serde_json::json!({
+        "person": input.person,
+        "service": input.receiver_service,
+        "needs": needs,
+        "reason": input.reason.trim(),
+        "priority": input.priority,
+        "consent": input.consent,
+        "channel": input.channel,
+        "reroutedFrom": rerouted_from,
+    });
+    let digest = Sha256::digest(normal.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a DRAFT referral from the caller's organization.
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    db: &impl ConnectionTrait,
+    protection: &DataProtection,
+    actor: &Actor,
+    input: NewReferral,
+) -> AppResult<Checked<referral::Model>> {
+    let sender = acting_organization(&actor.viewer)?;
+    insert(db, protection, actor, sender, input, None).await
+}
+
+async fn insert(
+    db: &impl ConnectionTrait,
+    protection: &DataProtection,
+    actor: &Actor,
+    sender: Uuid,
+    input: NewReferral,
+    rerouted_from: Option<Uuid>,
+) -> AppResult<Checked<referral::Model>> {
+    let mut v = Validator::default();
+    let mut needs: Vec<String> = input
+        .needs
+        .iter()
+        .map(|n| n.trim().to_ascii_uppercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    needs.sort();
+    needs.dedup();
+    let key = v.optional_text(
+        "idempotencyKey",
+        input.idempotency_key.as_deref(),
+        MAX_IDEMPOTENCY_KEY,
+    );
+    let hash = request_hash(&input, &needs, rerouted_from);
+    if let Some(key) = &key {
+        let existing = referral::Entity::find()
+            .filter(referral::Column::SenderOrganizationId.eq(sender))
+            .filter(referral::Column::IdempotencyKey.eq(key.clone()))
+            .one(db)
+            .await?;
+        if let Some(existing) = existing {
+            return if existing.request_hash.as_deref() == Some(hash.as_str()) {
+                Ok(Ok(existing))
+            } else {
+                Err(AppError::Conflict(
+                    "this idempotency key was already used for a different referral".to_owned(),
+                ))
+            };
+        }
+    }
+    let reason = v.text("reason", &input.reason, MAX_REASON);
+    let is_client = actor.viewer.kind == ViewerKind::Client;
+    let channel = match (input.channel, is_client) {
+        (None, false) => ReferralChannel::Operator,
+        (None, true) => ReferralChannel::PartnerSystem,
+        (Some(ReferralChannel::PartnerSystem), false) | (Some(ReferralChannel::Operator), true) => {
+            v.add(
+                "channel",
+                FieldErrorCode::Invalid,
+                "people refer through OPERATOR, partner systems through PARTNER_SYSTEM",
+            );
+            ReferralChannel::Operator
+        }
+        (Some(channel), _) => channel,
+    };
+    // A referral is sent from the sender's own record of the person.
+    if crate::privacy::access::access_of(db, input.person, sender).await?
+        != Some(crate::privacy::access::Access::Owner)
+    {
+        v.add(
+            "person",
+            FieldErrorCode::NotFound,
+            "no such person among your organization's records",
+        );
+    }
+    let service = service::Entity::find_by_id(input.receiver_service)
+        .one(db)
+        .await?;
+    if service.is_none() {
+        v.add(
+            "receiverService",
+            FieldErrorCode::NotFound,
+            "no such service",
+        );
+    }
+    if needs.is_empty() {
+        v.add("needs", FieldErrorCode::Required, "name at least one need");
+    } else {
+        let known = term::Entity::find()
+            .filter(term::Column::Taxonomy.eq(Taxonomy::Need))
+            .filter(term::Column::Code.is_in(needs.clone()))
+            .count(db)
+            .await?;
+        if known != needs.len() as u64 {
+            v.add("needs", FieldErrorCode::Invalid, "unknown NEED term code");
+        }
+    }
+    if let Some(consent) = input.consent {
+        let found = consent::Entity::find_by_id(consent)
+            .filter(consent::Column::PersonId.eq(input.person))
+            .count(db)
+            .await?;
+        if found == 0 {
+            v.add(
+                "consent",
+                FieldErrorCode::NotFound,
+                "no such consent of the person",
+            );
+        }
+    }
+    let Some(service) = service else {
+        return Ok(Err(v.finish()));
+    };
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let now = Utc::now();
+    let row = referral::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        person_id: Set(input.person),
+        sender_organization_id: Set(sender),
+        sender_operator: Set(actor.viewer.subject.clone()),
+        receiver_service_id: Set(service.id),
+        receiver_organization_id: Set(service.organization_id),
+        protocol_id: Set(None),
+        needs: Set(needs.join(" ")),
+        reason: Set(protection.encrypt_text(&reason)?),
+        priority: Set(input.priority),
+        due_at: Set(None),
+        consent_id: Set(input.consent),
+        channel: Set(channel),
+        rerouted_from_id: Set(rerouted_from),
+        status: Set(ReferralStatus::Draft),
+        outcome: Set(None),
+        sent_at: Set(None),
+        receiver_access_until: Set(None),
+        idempotency_key: Set(key),
+        request_hash: Set(Some(hash)),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|error| match error.sql_err() {
+        // A concurrent request with the same key won the race: retrying returns its
+        // referral (or CONFLICT if the payloads differ).
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AppError::Conflict(
+            "a request with this idempotency key was processed concurrently; retry it".to_owned(),
+        ),
+        _ => AppError::from(error),
+    })?;
+    let action = if rerouted_from.is_some() {
+        "REROUTE"
+    } else {
+        "CREATE"
+    };
+    append_event(
+        db,
+        &EventActor::of(&actor.viewer),
+        row.id,
+        action,
+        None,
+        ReferralStatus::Draft,
+        &Details::default(),
+    )
+    .await?;
+    let operation = if rerouted_from.is_some() {
+        "rerouteReferral"
+    } else {
+        "createReferral"
+    };
+    audit_change(db, actor, operation, None, &row).await?;
+    Ok(Ok(row))
+}
+
+/// A referral that ended without help, to send to another service.
+#[derive(Clone, Debug)]
+pub struct Reroute {
+    /// The referral that ended.
+    pub id: Uuid,
+    /// The `rowVersion` the caller read of it.
+    pub expected_version: i32,
+    /// The service to refer the person to now.
+    pub receiver_service: Uuid,
+    /// Why; the original reason when omitted.
+    pub reason: Option<String>,
+    /// Makes retries safe.
+    pub idempotency_key: Option<String>,
+}
+
+/// Re-routes a referral that ended without help (REJECTED, EXPIRED, FAILED, CANCELLED)
+/// to another service: a new DRAFT linked to it. Sender only.
+#[tracing::instrument(skip(db, protection, actor, reroute), fields(referral = %reroute.id))]
+pub async fn reroute(
+    db: &impl ConnectionTrait,
+    protection: &DataProtection,
+    actor: &Actor,
+    reroute: Reroute,
+) -> AppResult<Checked<referral::Model>> {
+    let Reroute {
+        id,
+        expected_version,
+        receiver_service,
+        reason,
+        idempotency_key,
+    } = reroute;
+    let original = get_visible(db, &actor.viewer, id).await?;
+    let org = acting_organization(&actor.viewer)?;
+    if org != original.sender_organization_id {
+        return Err(AppError::Forbidden(
+            "only the sender may re-route a referral".to_owned(),
+        ));
+    }
+    concurrency::check_expected(Some(expected_version), original.row_version)?;
+    if !lifecycle::can_reroute(original.status) {
+        let mut v = Validator::default();
+        v.add(
+            "id",
+            FieldErrorCode::InvalidState,
+            format!(
+                "cannot re-route a referral in state {}",
+                status_name(original.status)
+            ),
+        );
+        return Ok(Err(v.finish()));
+    }
+    let input = NewReferral {
+        person: original.person_id,
+        receiver_service,
+        needs: original
+            .needs
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        reason: match reason.filter(|r| !r.trim().is_empty()) {
+            Some(reason) => reason,
+            None => protection.decrypt_text(&original.reason)?,
+        },
+        priority: original.priority,
+        consent: original.consent_id,
+        channel: None,
+        idempotency_key,
+    };
+    insert(db, protection, actor, org, input, Some(original.id)).await
+}

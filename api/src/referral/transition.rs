@@ -1,0 +1,637 @@
+//! The state machine at work: one transition for the caller's side, the legal basis
+//! of sending, the receiver's first read, cancelling a person's drafts, and expiry.
+
+use super::lifecycle::{self, Action, Side};
+use super::service::{
+    Details, EventActor, MAX_REASON, MAX_REASON_CODE, Privacy, access_until, acting_organization,
+    append_event, audit_change, get, get_visible, sides_of,
+};
+use crate::audit::service::Actor;
+use crate::concurrency;
+use crate::error::{AppError, AppResult};
+use crate::validation::{Checked, FieldErrorCode, Validator};
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use entity::enums::{ProtocolStatus, ReferralStatus, ServiceStatus, SignatoryStatus};
+use entity::{
+    consent, person, protocol, protocol_scope, referral, service, service_area, signatory,
+};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
+};
+use uuid::Uuid;
+
+/// The stored name of a status, for messages.
+pub fn status_name(status: ReferralStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Send => "send",
+        Action::MarkReceived => "mark as received",
+        Action::Accept => "accept",
+        Action::Reject => "reject",
+        Action::Start => "start",
+        Action::Hold => "put on hold",
+        Action::Resume => "resume",
+        Action::Complete => "complete",
+        Action::Fail => "fail",
+        Action::Cancel => "cancel",
+        Action::Expire => "expire",
+    }
+}
+
+/// The mutation name of an action, recorded in the audit log.
+fn operation(action: Action) -> &'static str {
+    match action {
+        Action::Send => "sendReferral",
+        Action::MarkReceived => "markReferralReceived",
+        Action::Accept => "acceptReferral",
+        Action::Reject => "rejectReferral",
+        Action::Start => "startReferral",
+        Action::Hold => "holdReferral",
+        Action::Resume => "resumeReferral",
+        Action::Complete => "completeReferral",
+        Action::Fail => "failReferral",
+        Action::Cancel => "cancelReferral",
+        Action::Expire => "expireReferral",
+    }
+}
+
+/// `days` working days (Monday to Friday) after `from`.
+pub fn add_working_days(from: DateTime<Utc>, days: i32) -> DateTime<Utc> {
+    let mut at = from;
+    let mut left = std::cmp::max(days, 0);
+    while left > 0 {
+        at += Duration::days(1);
+        if !matches!(at.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    at
+}
+
+/// The protocol in force, signed by both organizations, whose scope covers the
+/// municipality: the legal basis of sending a referral between them.
+pub async fn shared_protocol(
+    db: &impl ConnectionTrait,
+    sender: Uuid,
+    receiver: Uuid,
+    municipality: Uuid,
+    today: chrono::NaiveDate,
+) -> AppResult<Option<protocol::Model>> {
+    let covering = crate::territory::service::covering(db, municipality).await?;
+    if covering.is_empty() {
+        return Ok(None);
+    }
+    let signed_by = |org: Uuid| {
+        Query::select()
+            .column(signatory::Column::ProtocolId)
+            .from(signatory::Entity)
+            .and_where(signatory::Column::OrganizationId.eq(org))
+            .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
+            .to_owned()
+    };
+    let in_scope = Query::select()
+        .column(protocol_scope::Column::ProtocolId)
+        .from(protocol_scope::Entity)
+        .and_where(protocol_scope::Column::TerritoryId.is_in(covering))
+        .to_owned();
+    Ok(protocol::Entity::find()
+        .filter(in_force_on(today))
+        .filter(protocol::Column::Id.in_subquery(in_scope))
+        .filter(protocol::Column::Id.in_subquery(signed_by(sender)))
+        .filter(protocol::Column::Id.in_subquery(signed_by(receiver)))
+        .order_by_asc(protocol::Column::ResponseTimeDays)
+        .order_by_asc(protocol::Column::Id)
+        .one(db)
+        .await?)
+}
+
+fn invalid_state(message: impl Into<String>) -> Vec<crate::validation::FieldError> {
+    refused(FieldErrorCode::InvalidState, message)
+}
+
+/// One gate of sending, refused: the code a front end shows and the explanation.
+fn refused(code: FieldErrorCode, message: impl Into<String>) -> Vec<crate::validation::FieldError> {
+    let mut v = Validator::default();
+    v.add("id", code, message);
+    v.finish()
+}
+
+/// The legal basis of sending a referral, or the first gate it fails, each with its own
+/// code: the service is not ACTIVE; its area does not cover the person's
+/// municipality (or that is unknown); no valid consent for the receiver; no protocol in
+/// force that both organizations are signatories of; the receiver invited but not
+/// signed; the person's municipality outside every such protocol's scope.
+async fn sending_basis(
+    db: &impl ConnectionTrait,
+    row: &referral::Model,
+    now: DateTime<Utc>,
+) -> AppResult<Checked<(consent::Model, protocol::Model)>> {
+    let service = service::Entity::find_by_id(row.receiver_service_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("service"))?;
+    if service.status != ServiceStatus::Active {
+        return Ok(Err(refused(
+            FieldErrorCode::ServiceNotActive,
+            "the service is not ACTIVE",
+        )));
+    }
+    let person = person::Entity::find_by_id(row.person_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("person"))?;
+    let Some(municipality) = person.residence_municipality_id else {
+        return Ok(Err(refused(
+            FieldErrorCode::ResidenceUnknown,
+            "the person's residence municipality is unknown: no service area or protocol can cover it",
+        )));
+    };
+    let in_area = service_area::Entity::find()
+        .filter(service_area::Column::ServiceId.eq(service.id))
+        .filter(service_area::Column::MunicipalityId.eq(municipality))
+        .count(db)
+        .await?;
+    if in_area == 0 {
+        return Ok(Err(refused(
+            FieldErrorCode::OutsideServiceArea,
+            "the service's area does not cover the person's municipality",
+        )));
+    }
+    let Some(consent) = crate::privacy::consent::valid_consent_for(
+        db,
+        row.person_id,
+        row.receiver_organization_id,
+        now,
+    )
+    .await?
+    else {
+        return Ok(Err(refused(
+            FieldErrorCode::NoValidConsent,
+            "no valid consent (or other legal basis) covers sharing the person's data with the receiver",
+        )));
+    };
+    let today = now.date_naive();
+    if let Some(protocol) = shared_protocol(
+        db,
+        row.sender_organization_id,
+        row.receiver_organization_id,
+        municipality,
+        today,
+    )
+    .await?
+    {
+        return Ok(Ok((consent, protocol)));
+    }
+    // Why not: the protocols in force the sender signed, and where the receiver stands.
+    let in_force = protocols_in_force_signed_by(db, row.sender_organization_id, today).await?;
+    let receiver = signatory::Entity::find()
+        .filter(signatory::Column::OrganizationId.eq(row.receiver_organization_id))
+        .filter(signatory::Column::ProtocolId.is_in(in_force))
+        .all(db)
+        .await?;
+    let (code, message) = if receiver.is_empty() {
+        (
+            FieldErrorCode::NoProtocolInForce,
+            "no protocol in force binds the sender and the receiver",
+        )
+    } else if receiver.iter().all(|s| s.status != SignatoryStatus::Signed) {
+        (
+            FieldErrorCode::ReceiverNotSigned,
+            "the receiver is invited to a protocol in force with the sender but has not signed it",
+        )
+    } else {
+        (
+            FieldErrorCode::OutsideProtocolScope,
+            "the person's municipality is outside the scope of every protocol in force both organizations signed",
+        )
+    };
+    Ok(Err(refused(code, message)))
+}
+
+/// Ids of the protocols in force on `today` that `organization` has signed.
+async fn protocols_in_force_signed_by(
+    db: &impl ConnectionTrait,
+    organization: Uuid,
+    today: chrono::NaiveDate,
+) -> AppResult<Vec<Uuid>> {
+    let signed = Query::select()
+        .column(signatory::Column::ProtocolId)
+        .from(signatory::Entity)
+        .and_where(signatory::Column::OrganizationId.eq(organization))
+        .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
+        .to_owned();
+    Ok(protocol::Entity::find()
+        .select_only()
+        .column(protocol::Column::Id)
+        .filter(in_force_on(today))
+        .filter(protocol::Column::Id.in_subquery(signed))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Condition on `protocol` rows: in force on `today`.
+fn in_force_on(today: chrono::NaiveDate) -> Condition {
+    Condition::all()
+        .add(protocol::Column::Status.eq(ProtocolStatus::InForce))
+        .add(
+            Condition::any()
+                .add(protocol::Column::ValidFrom.is_null())
+                .add(protocol::Column::ValidFrom.lte(today)),
+        )
+        .add(
+            Condition::any()
+                .add(protocol::Column::ValidTo.is_null())
+                .add(protocol::Column::ValidTo.gte(today)),
+        )
+}
+
+/// Applies `action` to a referral for the caller's organization (the side it takes
+/// decides what it may do). A state the action does not apply to is a user error
+/// INVALID_STATE; an action only the other side may take is FORBIDDEN; an
+/// organization that neither sends nor receives the referral gets NOT_FOUND.
+#[tracing::instrument(skip(db, privacy, actor, details))]
+pub async fn transition(
+    db: &impl ConnectionTrait,
+    privacy: Privacy<'_>,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i32,
+    action: Action,
+    details: Details,
+) -> AppResult<Checked<referral::Model>> {
+    let before = get_visible(db, &actor.viewer, id).await?;
+    let org = acting_organization(&actor.viewer)?;
+    let sides = sides_of(org, &before);
+    let target = sides
+        .iter()
+        .find_map(|side| lifecycle::next(before.status, action, *side));
+    let Some(target) = target else {
+        let other_side_may = [Side::Sender, Side::Receiver]
+            .into_iter()
+            .filter(|s| !sides.contains(s))
+            .any(|s| lifecycle::next(before.status, action, s).is_some());
+        if other_side_may {
+            return Err(AppError::Forbidden(format!(
+                "only the other organization may {} this referral",
+                verb(action)
+            )));
+        }
+        concurrency::check_expected(Some(expected_version), before.row_version)?;
+        return Ok(Err(invalid_state(format!(
+            "cannot {} a referral in state {}",
+            verb(action),
+            status_name(before.status)
+        ))));
+    };
+    concurrency::check_expected(Some(expected_version), before.row_version)?;
+    let mut v = Validator::default();
+    let reason_code = if action.needs_reason() {
+        let code = v.text(
+            "reasonCode",
+            details.reason_code.as_deref().unwrap_or_default(),
+            MAX_REASON_CODE,
+        );
+        Some(code)
+    } else {
+        v.optional_text(
+            "reasonCode",
+            details.reason_code.as_deref(),
+            MAX_REASON_CODE,
+        )
+    };
+    let reason_text = v.optional_text("reasonText", details.reason_text.as_deref(), MAX_REASON);
+    if action.needs_declined_by() && details.declined_by.is_none() {
+        v.add(
+            "declinedBy",
+            FieldErrorCode::Required,
+            "say who declined: PROVIDER or PERSON",
+        );
+    }
+    if action.needs_outcome() && details.outcome.is_none() {
+        v.add("outcome", FieldErrorCode::Required, "give the outcome");
+    }
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let details = Details {
+        reason_code,
+        reason_text,
+        declined_by: details.declined_by.filter(|_| action.needs_declined_by()),
+        outcome: details.outcome.filter(|_| action.needs_outcome()),
+    };
+    let now = Utc::now();
+    let mut row: referral::ActiveModel = before.clone().into();
+    if action == Action::Send {
+        let (consent, protocol) = match sending_basis(db, &before, now).await? {
+            Ok(basis) => basis,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        row.consent_id = Set(Some(consent.id));
+        row.protocol_id = Set(Some(protocol.id));
+        row.due_at = Set(Some(add_working_days(now, protocol.response_time_days)));
+        row.sent_at = Set(Some(now));
+    }
+    if lifecycle::is_final(target) {
+        row.receiver_access_until = Set(Some(access_until(now, privacy.receiver_access)));
+    }
+    let details = Details {
+        reason_text: details
+            .reason_text
+            .map(|text| privacy.protection.encrypt_text(&text))
+            .transpose()?,
+        ..details
+    };
+    if details.outcome.is_some() {
+        row.outcome = Set(details.outcome);
+    }
+    row.status = Set(target);
+    row.row_version = Set(before.row_version + 1);
+    row.updated_at = Set(now);
+    let _ = concurrency::update::<referral::Entity, _>(db, row, &before, None).await?;
+    append_event(
+        db,
+        &EventActor::of(&actor.viewer),
+        before.id,
+        action.as_str(),
+        Some(before.status),
+        target,
+        &details,
+    )
+    .await?;
+    let after = get(db, before.id).await?;
+    audit_change(db, actor, operation(action), Some(&before), &after).await?;
+    Ok(Ok(after))
+}
+
+/// Moves the referral to `to` only if it is still at `status` and `version`; true when
+/// this call did it (so several replicas never both do).
+async fn guarded_status(
+    db: &impl ConnectionTrait,
+    row: &referral::Model,
+    to: ReferralStatus,
+    now: DateTime<Utc>,
+    receiver_access_until: Option<DateTime<Utc>>,
+) -> AppResult<bool> {
+    let mut update = referral::Entity::update_many();
+    if let Some(until) = receiver_access_until {
+        update = update.col_expr(referral::Column::ReceiverAccessUntil, Expr::val(until));
+    }
+    let result = update
+        .col_expr(referral::Column::Status, Expr::val(to))
+        .col_expr(
+            referral::Column::RowVersion,
+            Expr::col(referral::Column::RowVersion).add(1),
+        )
+        .col_expr(referral::Column::UpdatedAt, Expr::val(now))
+        .filter(referral::Column::Id.eq(row.id))
+        .filter(referral::Column::Status.eq(row.status))
+        .filter(referral::Column::RowVersion.eq(row.row_version))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Marks SENT referrals the viewer's organization receives as RECEIVED: their
+/// receiver has read them. Returns the rows as they are now.
+pub async fn mark_received_on_read<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    actor: &Actor,
+    rows: Vec<referral::Model>,
+) -> AppResult<Vec<referral::Model>> {
+    let Ok(org) = acting_organization(&actor.viewer) else {
+        return Ok(rows);
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.status != ReferralStatus::Sent || row.receiver_organization_id != org {
+            out.push(row);
+            continue;
+        }
+        let txn = db.begin().await?;
+        if guarded_status(&txn, &row, ReferralStatus::Received, Utc::now(), None).await? {
+            append_event(
+                &txn,
+                &EventActor::of(&actor.viewer),
+                row.id,
+                Action::MarkReceived.as_str(),
+                Some(ReferralStatus::Sent),
+                ReferralStatus::Received,
+                &Details::default(),
+            )
+            .await?;
+            let after = get(&txn, row.id).await?;
+            audit_change(&txn, actor, "markReferralReceived", Some(&row), &after).await?;
+        }
+        let now = get(&txn, row.id).await?;
+        txn.commit().await?;
+        out.push(now);
+    }
+    Ok(out)
+}
+
+/// Cancels the person's DRAFT referrals (their consent was withdrawn), with an event
+/// each. Returns how many were cancelled.
+pub async fn cancel_drafts_of_person(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    person: Uuid,
+    reason_code: &str,
+) -> AppResult<u64> {
+    let drafts = referral::Entity::find()
+        .filter(referral::Column::PersonId.eq(person))
+        .filter(referral::Column::Status.eq(ReferralStatus::Draft))
+        .all(db)
+        .await?;
+    let details = Details {
+        reason_code: Some(reason_code.to_owned()),
+        ..Details::default()
+    };
+    let mut cancelled = 0;
+    for row in drafts {
+        let now = Utc::now();
+        if !guarded_status(db, &row, ReferralStatus::Cancelled, now, Some(now)).await? {
+            continue;
+        }
+        append_event(
+            db,
+            &EventActor::of(&actor.viewer),
+            row.id,
+            Action::Cancel.as_str(),
+            Some(ReferralStatus::Draft),
+            ReferralStatus::Cancelled,
+            &details,
+        )
+        .await?;
+        let after = get(db, row.id).await?;
+        audit_change(db, actor, "cancelReferral", Some(&row), &after).await?;
+        cancelled += 1;
+    }
+    Ok(cancelled)
+}
+
+/// Most referrals one round of [`expire_due`] looks at.
+const EXPIRY_BATCH: u64 = 500;
+
+/// Marks SENT and RECEIVED referrals whose due date passed EXPIRED, each with a
+/// system event. Safe with several replicas: every row is a guarded update, and only
+/// the replica whose update took writes the event. Returns how many it expired.
+pub async fn expire_due<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    receiver_access: Duration,
+) -> AppResult<u64> {
+    let until = access_until(now, receiver_access);
+    let details = Details {
+        reason_code: Some("DUE_DATE_PASSED".to_owned()),
+        ..Details::default()
+    };
+    let mut expired = 0;
+    let mut skipped: Vec<Uuid> = Vec::new();
+    loop {
+        let mut select = referral::Entity::find()
+            .filter(
+                referral::Column::Status.is_in([ReferralStatus::Sent, ReferralStatus::Received]),
+            )
+            .filter(referral::Column::DueAt.lt(now));
+        if !skipped.is_empty() {
+            select = select.filter(referral::Column::Id.is_not_in(skipped.clone()));
+        }
+        let due = select
+            .order_by_asc(referral::Column::DueAt)
+            .limit(EXPIRY_BATCH)
+            .all(db)
+            .await?;
+        if due.is_empty() {
+            break;
+        }
+        for row in due {
+            match expire_one(db, &row, now, until, &details).await {
+                Ok(true) => expired += 1,
+                Ok(false) => skipped.push(row.id),
+                // Another replica is writing this row right now (SQLite reports the
+                // collision instead of waiting): it is theirs.
+                Err(AppError::Conflict(_)) => skipped.push(row.id),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(expired)
+}
+
+/// Expires one referral in its own transaction; false when another replica (or a
+/// transition) changed it first.
+async fn expire_one<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    row: &referral::Model,
+    now: DateTime<Utc>,
+    receiver_access_until: DateTime<Utc>,
+    details: &Details,
+) -> AppResult<bool> {
+    let txn = db.begin().await?;
+    if !guarded_status(
+        &txn,
+        row,
+        ReferralStatus::Expired,
+        now,
+        Some(receiver_access_until),
+    )
+    .await?
+    {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    append_event(
+        &txn,
+        &EventActor::system(),
+        row.id,
+        Action::Expire.as_str(),
+        Some(row.status),
+        ReferralStatus::Expired,
+        details,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 9, 0, 0)
+            .single()
+            .expect("a date")
+    }
+
+    #[test]
+    fn working_days_skip_weekends() {
+        // Wednesday 2 December 2026 + 3 working days = Monday 7 December.
+        assert_eq!(add_working_days(at(2026, 12, 2), 3), at(2026, 12, 7));
+        // From a Saturday, the first working day is Monday.
+        assert_eq!(add_working_days(at(2026, 12, 5), 1), at(2026, 12, 7));
+        // 10 working days are two calendar weeks from a weekday.
+        assert_eq!(add_working_days(at(2026, 12, 2), 10), at(2026, 12, 16));
+        // Nothing to add, or a negative count, leaves the date alone.
+        assert_eq!(add_working_days(at(2026, 12, 2), 0), at(2026, 12, 2));
+        assert_eq!(add_working_days(at(2026, 12, 2), -4), at(2026, 12, 2));
+    }
+
+    async fn org(db: &impl ConnectionTrait, name: &str) -> Uuid {
+        entity::organization::Entity::find()
+            .filter(entity::organization::Column::Name.contains(name))
+            .one(db)
+            .await
+            .expect("query")
+            .unwrap_or_else(|| panic!("no organization like {name}"))
+            .id
+    }
+
+    async fn municipality(db: &impl ConnectionTrait, istat: &str) -> Uuid {
+        let code = crate::territory::domain::IstatCode::parse(istat).expect("ISTAT code");
+        crate::territory::service::municipality_by_code(db, &code)
+            .await
+            .expect("query")
+            .expect("municipality")
+            .id
+    }
+
+    #[tokio::test]
+    async fn the_shared_protocol_needs_both_signatures_a_covered_municipality_and_a_date_in_force()
+    {
+        let db = crate::db::memory_with_demo().await;
+        let (pisa_centre, caritas, arci_prato) = (
+            org(&db, "impiego di Pisa").await,
+            org(&db, "Caritas diocesana di Pisa").await,
+            org(&db, "ARCI Comitato territoriale di Prato").await,
+        );
+        let pisa = municipality(&db, "050026").await;
+        let today = Utc::now().date_naive();
+        let found = shared_protocol(&db, pisa_centre, caritas, pisa, today)
+            .await
+            .expect("query");
+        assert!(found.is_some(), "both signed a protocol in force over Pisa");
+        // Invited is not signed.
+        let invited = shared_protocol(&db, pisa_centre, arci_prato, pisa, today)
+            .await
+            .expect("query");
+        assert!(invited.is_none());
+        // Before any protocol was in force.
+        let long_ago = NaiveDate::from_ymd_opt(1990, 1, 1).expect("a date");
+        let before = shared_protocol(&db, pisa_centre, caritas, pisa, long_ago)
+            .await
+            .expect("query");
+        assert!(before.is_none());
+    }
+}
