@@ -29,6 +29,34 @@ pub fn engines() -> Vec<Engine> {
     engines
 }
 
+/// Runs the calling test alone, in a child process of this test binary: for tests that
+/// install a process-wide tracing subscriber, which would see (and be seen by) every
+/// other test of the binary. `test` is the test's full name, e.g. `privacy::some_test`.
+///
+/// Returns `true` in the child, where the caller then runs its body. In the parent it
+/// waits for the child, fails with its output unless that one test passed there, and
+/// returns `false`.
+pub fn in_own_process(test: &str) -> bool {
+    const CHILD: &str = "MELT_TESTS_OWN_PROCESS";
+    if std::env::var(CHILD).is_ok_and(|name| name == test) {
+        return true;
+    }
+    let binary = std::env::current_exe().expect("path of the test binary");
+    let output = std::process::Command::new(binary)
+        .args([test, "--exact", "--test-threads=1"])
+        .env(CHILD, test)
+        .output()
+        .expect("run the test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{test} in its own process: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    false
+}
+
 /// A database created for one test, dropped with it.
 pub struct TestDatabase {
     /// URL of the database.

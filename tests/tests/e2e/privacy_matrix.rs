@@ -16,8 +16,11 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use uuid::Uuid;
 
-const SCHEMA: &str = include_str!("../../schema.graphql");
-const PERSONAL: &str = include_str!("../../schema.personal.txt");
+const SCHEMA: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"));
+const PERSONAL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../schema.personal.txt"
+));
 
 /// Types whose objects carry personal data.
 const PERSONAL_TYPES: [&str; 6] = [
