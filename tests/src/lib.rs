@@ -282,6 +282,12 @@ pub fn row_id(global: &str) -> uuid::Uuid {
     uuid::Uuid::parse_str(id).unwrap_or_else(|e| panic!("bad id {global}: {e}"))
 }
 
+/// The global ID of a row (`base64url("Kind:uuid")`): the inverse of [`row_id`].
+pub fn global_id(kind: &str, id: uuid::Uuid) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}
+
 /// A valid personal codice fiscale: `prefix` (15 characters) and its check character.
 pub fn codice_fiscale(prefix: &str) -> String {
     ('A'..='Z')
@@ -298,6 +304,29 @@ pub fn first_error_code(body: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The `userErrors` of a mutation payload, as (field, code) pairs.
+pub fn user_errors(payload: &Value) -> Vec<(Value, String)> {
+    payload["userErrors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["field"].clone(),
+                        e["code"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A token for an administrator of the demo organization whose name contains `name`.
+pub async fn admin_of(app: &TestApp, name: &str) -> String {
+    app.token(Some(app.organization_id(name).await), &[Role::OrgAdmin])
 }
 
 pub use melt_api::auth::Role;

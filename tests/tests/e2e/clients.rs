@@ -5,7 +5,7 @@
 
 use melt_api::auth::viewer::ViewerKind;
 use melt_api::graphql::relay::{NodeKind, to_global_id};
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, admin_of, engines, first_error_code, spawn_app};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -41,11 +41,6 @@ const VIEWER: &str = "{ viewer { kind subject scopes roles organization { name }
 /// Global ID of a demo organization.
 async fn org_gid(app: &TestApp, name: &str) -> String {
     to_global_id(NodeKind::Organization, app.organization_id(name).await).to_string()
-}
-
-/// An ORG_ADMIN token of a demo organization.
-async fn admin_of(app: &TestApp, name: &str) -> String {
-    app.token(Some(app.organization_id(name).await), &[Role::OrgAdmin])
 }
 
 /// A created client: its global ID, its secret and its row version.

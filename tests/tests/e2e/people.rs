@@ -3,6 +3,7 @@
 //! key rotation.
 
 use melt_api::crypto::{DataProtection, random_key};
+use melt_tests::flow::gid;
 use melt_tests::{Role, TestApp, codice_fiscale, engines, first_error_code, row_id, spawn_app};
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value as SqlValue};
@@ -34,15 +35,6 @@ const ACCESS_LOG: &str = "query($person: ID) {
   }
 }";
 
-async fn org_gid(app: &TestApp, name: &str) -> String {
-    let query = "query($name: String) { organizations(filter: {search: $name}, first: 1) { nodes { id } } }";
-    let data = app.data(query, json!({ "name": name })).await;
-    data["organizations"]["nodes"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn person_input(org: &str, cf: &str) -> Value {
     json!({
         "organization": org,
@@ -70,7 +62,7 @@ async fn register(app: &TestApp, token: &str, input: Value) -> Value {
 /// Registers the specimen person for the organization named `org`; returns its ID.
 async fn registered(app: &TestApp, org: &str, cf: &str) -> String {
     let token = app.token(Some(app.organization_id(org).await), &[Role::Operator]);
-    let body = register(app, &token, person_input(&org_gid(app, org).await, cf)).await;
+    let body = register(app, &token, person_input(&gid(app, org).await, cf)).await;
     let payload = &body["data"]["registerPerson"];
     assert_eq!(payload["userErrors"], json!([]), "{body}");
     payload["person"]["id"]
@@ -202,12 +194,7 @@ async fn a_registered_person_reads_back_decrypted_and_the_table_holds_no_plainte
     for engine in engines() {
         let app = spawn_app(engine).await;
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::Operator]);
-        let body = register(
-            &app,
-            &token,
-            person_input(&org_gid(&app, "Forium").await, CF),
-        )
-        .await;
+        let body = register(&app, &token, person_input(&gid(&app, "Forium").await, CF)).await;
         let payload = &body["data"]["registerPerson"];
         assert_eq!(payload["userErrors"], json!([]), "[{engine:?}] {body}");
         assert_eq!(payload["alreadyRegistered"], false);
@@ -306,7 +293,7 @@ async fn registering_a_codice_fiscale_known_elsewhere_gives_the_organization_its
             "[{engine:?}] not involved yet: {before}"
         );
 
-        let mut input = person_input(&org_gid(&app, "impiego di Pisa").await, &CF.to_lowercase());
+        let mut input = person_input(&gid(&app, "impiego di Pisa").await, &CF.to_lowercase());
         input["givenName"] = json!("Other");
         let body = register(&app, &token, input.clone()).await;
         let payload = &body["data"]["registerPerson"];
@@ -506,7 +493,7 @@ async fn invalid_person_input_is_reported_as_user_errors_and_changes_nothing() {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::Operator]);
-        let mut input = person_input(&org_gid(&app, "Forium").await, "RSSMRA85T10A562T");
+        let mut input = person_input(&gid(&app, "Forium").await, "RSSMRA85T10A562T");
         input["citizenship"] = json!("ita");
         input["residenceMunicipalityIstatCode"] = json!("999999");
         input["birthDate"] = json!("2999-01-01");
@@ -547,20 +534,20 @@ async fn invalid_person_input_is_reported_as_user_errors_and_changes_nothing() {
             Some(app.organization_id("CNA Pisa").await),
             &[Role::Operator],
         );
-        let body = register(&app, &cna, person_input(&org_gid(&app, "Forium").await, CF)).await;
+        let body = register(&app, &cna, person_input(&gid(&app, "Forium").await, CF)).await;
         assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
         let regional = app.token(None, &[Role::RegionalAdmin]);
         let body = register(
             &app,
             &regional,
-            person_input(&org_gid(&app, "Forium").await, CF),
+            person_input(&gid(&app, "Forium").await, CF),
         )
         .await;
         assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
         let body = app
             .query(
                 REGISTER,
-                json!({ "input": person_input(&org_gid(&app, "Forium").await, CF) }),
+                json!({ "input": person_input(&gid(&app, "Forium").await, CF) }),
             )
             .await;
         assert_eq!(
@@ -628,7 +615,7 @@ async fn a_consent_is_recorded_listed_and_withdrawn_cancelling_draft_referrals()
         let token = app.token(Some(forium), &[Role::Operator]);
         let input = json!({
             "person": id, "purpose": "Orientamento al lavoro", "legalBasis": "CONSENT",
-            "recipients": [org_gid(&app, "impiego di Pisa").await],
+            "recipients": [gid(&app, "impiego di Pisa").await],
             "grantedAt": "2026-01-10T09:00:00Z", "expiresAt": "2027-01-10T09:00:00Z",
             "evidenceKind": "DOCUMENT", "evidence": "Modulo firmato n. 42"
         });

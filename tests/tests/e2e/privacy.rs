@@ -2,6 +2,7 @@
 //! flow, captured at TRACE level in JSON, never contain the person's names, codice
 //! fiscale or contacts.
 
+use melt_tests::flow::gid;
 use melt_tests::{Role, TestApp, engines, in_own_process, spawn_app_with};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -34,16 +35,6 @@ async fn call(app: &TestApp, token: &str, query: &str, input: Value) -> Value {
     assert_eq!(status, 200, "{body}");
     assert!(body.get("errors").is_none(), "{body}");
     body["data"].clone()
-}
-
-async fn gid(app: &TestApp, name: &str) -> String {
-    let query =
-        "query($s: String) { organizations(filter: {search: $s}, first: 1) { nodes { id } } }";
-    let data = app.data(query, json!({ "s": name })).await;
-    data["organizations"]["nodes"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Registers a person, records consent, and walks a referral from creation to completion,

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use melt_api::audit::service::Actor;
 use melt_api::auth::Viewer;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, engines, first_error_code, global_id, spawn_app};
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::{Value, json};
@@ -18,10 +18,6 @@ const SENDER: &str = "Centro per l'impiego di Pisa";
 const RECEIVER: &str = "Caritas diocesana di Pisa";
 const OUTSIDER: &str = "Forium";
 const UNSIGNED: &str = "ARCI Comitato territoriale di Prato";
-
-fn gid(kind: &str, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
 
 fn now() -> DateTimeUtc {
     DateTimeUtc::from(SystemTime::now())
@@ -154,8 +150,8 @@ async fn create(app: &TestApp, f: &Fixture, key: Option<&str>) -> Value {
         "mutation($input: CreateReferralInput!) {{ createReferral(input: $input) {{ referral {{ {FIELDS} }} userErrors {{ field code message }} }} }}"
     );
     let input = json!({
-        "person": gid("Person", f.person),
-        "receiverService": gid("Service", f.service),
+        "person": global_id("Person", f.person),
+        "receiverService": global_id("Service", f.service),
         "needs": ["EMPLOYMENT", "HOUSING"],
         "reason": "Needs help finding work and a home",
         "priority": "HIGH",
@@ -513,8 +509,8 @@ async fn a_repeated_create_with_the_same_key_returns_the_first_referral() {
         // The same key with another payload is a conflict.
         let query = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id } } }";
         let input = json!({
-            "person": gid("Person", f.person),
-            "receiverService": gid("Service", f.service),
+            "person": global_id("Person", f.person),
+            "receiverService": global_id("Service", f.service),
             "needs": ["EMPLOYMENT"],
             "reason": "Something else entirely",
             "idempotencyKey": "key-1",
@@ -533,8 +529,8 @@ async fn creating_a_referral_validates_its_input_and_the_callers_involvement() {
         let f = fixture(&app).await;
         let query = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id } userErrors { field code } } }";
         let input = json!({
-            "person": gid("Person", f.person),
-            "receiverService": gid("Service", f.service),
+            "person": global_id("Person", f.person),
+            "receiverService": global_id("Service", f.service),
             "needs": ["NOT_A_NEED"],
             "reason": " ",
         });
@@ -557,8 +553,8 @@ async fn creating_a_referral_validates_its_input_and_the_callers_involvement() {
 
         // An organization not involved with the person cannot refer them.
         let input = json!({
-            "person": gid("Person", f.person),
-            "receiverService": gid("Service", f.service),
+            "person": global_id("Person", f.person),
+            "receiverService": global_id("Service", f.service),
             "needs": ["EMPLOYMENT"],
             "reason": "Work",
         });
@@ -793,7 +789,7 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
         let query = format!(
             "mutation($input: RerouteReferralInput!) {{ rerouteReferral(input: $input) {{ referral {{ {FIELDS} }} userErrors {{ field code message }} }} }}"
         );
-        let input = json!({ "id": rejected["id"], "receiverService": gid("Service", other) });
+        let input = json!({ "id": rejected["id"], "receiverService": global_id("Service", other) });
         let (_, body) = app
             .query_as(&f.receiver_token, &query, json!({ "input": input.clone() }))
             .await;
@@ -810,7 +806,7 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
 
         // An open referral cannot be re-routed.
         let open = in_state(&app, &f, "SENT").await;
-        let input = json!({ "id": open["id"], "receiverService": gid("Service", other) });
+        let input = json!({ "id": open["id"], "receiverService": global_id("Service", other) });
         let (_, body) = app
             .query_as(&f.sender_token, &query, json!({ "input": input }))
             .await;

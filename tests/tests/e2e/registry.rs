@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use melt_api::auth::token::TokenRequest;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app, user_errors};
 use serde_json::{Value, json};
 
 const CREATE_GROUPING: &str = "mutation($input: CreateTerritoryGroupingInput!) {
@@ -93,22 +93,6 @@ fn admin(app: &TestApp) -> String {
 
 fn auditor(app: &TestApp) -> String {
     app.token(None, &[Role::Auditor])
-}
-
-/// The `userErrors` of a payload as `(field path, code)` pairs.
-fn user_errors(payload: &Value) -> Vec<(Value, String)> {
-    payload["userErrors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| {
-            (
-                e["field"].clone(),
-                e["code"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// Asserts that `errors` holds an error on `field` (below `input`) with `code`.

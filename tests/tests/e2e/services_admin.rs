@@ -3,7 +3,7 @@
 
 use melt_api::auth::token::TokenRequest;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, admin_of, engines, first_error_code, spawn_app, user_errors};
 use serde_json::{Value, json};
 
 const CREATE_SERVICE: &str = "mutation($input: CreateServiceInput!) {
@@ -115,10 +115,6 @@ async fn org(app: &TestApp, name: &str) -> Org {
     }
 }
 
-async fn admin(app: &TestApp, name: &str) -> String {
-    app.token(Some(app.organization_id(name).await), &[Role::OrgAdmin])
-}
-
 async fn client(app: &TestApp, name: &str, scope: &str) -> String {
     app.token_with(TokenRequest {
         subject: format!("client:test-{}", uuid::Uuid::now_v7()),
@@ -166,30 +162,12 @@ fn codes(list: &Value) -> Vec<String> {
     out
 }
 
-/// `(field path, code)` of each user error.
-fn user_errors(payload: &Value) -> Vec<(Value, String)> {
-    payload["userErrors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    (
-                        e["field"].clone(),
-                        e["code"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn an_org_admin_creates_a_service_that_the_catalogue_finds_with_its_area_and_languages() {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let input = new_service(&forium.id, &forium.site.0);
         let (status, body) = app
             .query_as(&token, CREATE_SERVICE, json!({ "input": input }))
@@ -257,7 +235,7 @@ async fn only_the_providers_own_admin_may_create_a_service() {
         let count = "query($p: ID!) { services(filter: {provider: $p}) { totalCount } }";
         let before = app.data(count, json!({ "p": forium.id })).await;
         let (_, body) = app
-            .query_as(&admin(&app, "Forium").await, CREATE_SERVICE, input)
+            .query_as(&admin_of(&app, "Forium").await, CREATE_SERVICE, input)
             .await;
         assert_eq!(
             payload(&body, "createService")["userErrors"],
@@ -367,7 +345,7 @@ async fn invalid_service_input_is_reported_on_the_offending_fields_and_changes_n
         let app = spawn_app(engine).await;
         let forium = org(&app, "Forium").await;
         let cna = org(&app, "CNA Pisa").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let mut input = new_service(&forium.id, &forium.site.0);
         input["serviceAreaIstatCodes"] = json!(["050026", "999999", "12"]);
         input["serviceTypes"] = json!(["TUTORING", "NO_SUCH_TYPE"]);
@@ -451,7 +429,7 @@ async fn an_update_replaces_the_given_lists_keeps_search_in_sync_and_is_audited(
     for engine in engines() {
         let app = spawn_app(engine).await;
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let (id, version) = forium.service.clone();
         let input = json!({
             "id": id, "expectedVersion": version, "name": "Bilancio delle competenze per la città",
@@ -508,7 +486,7 @@ async fn a_stale_expected_version_is_a_conflict_for_services_and_sites() {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let (id, version) = forium.service.clone();
         let first =
             json!({ "input": { "id": id, "expectedVersion": version, "waitlistLength": 4 } });
@@ -547,7 +525,7 @@ async fn a_capacity_update_shows_in_the_open_places_filter() {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let filter = "query($p: ID!, $open: Boolean) {
           services(filter: {provider: $p, hasOpenPlaces: $open}) { totalCount nodes { id } }
         }";
@@ -598,7 +576,7 @@ async fn a_site_is_created_validated_changed_and_deleted_unless_a_service_is_del
     for engine in engines() {
         let app = spawn_app(engine).await;
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
 
         let in_use = json!({ "input": { "id": forium.site.0, "expectedVersion": forium.site.1 } });
         let (_, body) = app.query_as(&token, DELETE_LOCATION, in_use).await;
@@ -693,7 +671,7 @@ async fn an_org_admin_manages_the_contacts_of_their_own_organization() {
     for engine in engines() {
         let app = spawn_app(engine).await;
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let other = app.token(
             Some(app.organization_id("CNA Pisa").await),
             &[Role::OrgAdmin],
