@@ -57,6 +57,14 @@ pub fn in_own_process(test: &str) -> bool {
     false
 }
 
+/// Runs `test` on every engine of [`engines`], each time on a fresh app from
+/// [`spawn_app`]. `test` gets the engine, to name it in its messages, and the app.
+pub async fn on_every_engine(test: impl AsyncFn(Engine, TestApp)) {
+    for engine in engines() {
+        test(engine, spawn_app(engine).await).await;
+    }
+}
+
 /// A database created for one test, dropped with it.
 pub struct TestDatabase {
     /// URL of the database.

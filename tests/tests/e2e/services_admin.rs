@@ -3,7 +3,7 @@
 
 use melt_api::auth::token::TokenRequest;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, admin_of, engines, first_error_code, spawn_app, user_errors};
+use melt_tests::{Role, TestApp, admin_of, first_error_code, on_every_engine, user_errors};
 use serde_json::{Value, json};
 
 const CREATE_SERVICE: &str = "mutation($input: CreateServiceInput!) {
@@ -164,8 +164,7 @@ fn codes(list: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn an_org_admin_creates_a_service_that_the_catalogue_finds_with_its_area_and_languages() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let token = admin_of(&app, "Forium").await;
         let input = new_service(&forium.id, &forium.site.0);
@@ -203,13 +202,13 @@ async fn an_org_admin_creates_a_service_that_the_catalogue_finds_with_its_area_a
         }";
         let data = app.data(in_cascina, json!({ "provider": forium.id })).await;
         assert_eq!(data["services"]["totalCount"], 1, "[{engine:?}] {data}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_providers_own_admin_may_create_a_service() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let own = Some(app.organization_id("Forium").await);
         let other = Some(app.organization_id("CNA Pisa").await);
@@ -248,13 +247,13 @@ async fn only_the_providers_own_admin_may_create_a_service() {
             before["services"]["totalCount"].as_i64().map(|n| n + 1),
             "[{engine:?}] only the admin's attempt created a service"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_other_service_mutations_are_refused_to_everyone_but_the_provider() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let own = Some(app.organization_id("Forium").await);
         let other = Some(app.organization_id("CNA Pisa").await);
@@ -295,13 +294,13 @@ async fn the_other_service_mutations_are_refused_to_everyone_but_the_provider() 
             forium.service.1,
             "[{engine:?}] nothing changed"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_machine_client_needs_services_write_for_services_and_organization_write_for_sites() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let services_client = client(&app, "Forium", "services:write").await;
         let sites_client = client(&app, "Forium", "organization:write").await;
@@ -336,13 +335,13 @@ async fn a_machine_client_needs_services_write_for_services_and_organization_wri
         let event = &body["data"]["auditLog"]["nodes"][0];
         assert_eq!(event["operation"], "updateServiceCapacity", "{body}");
         assert_eq!(event["actorKind"], "CLIENT");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_service_input_is_reported_on_the_offending_fields_and_changes_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let cna = org(&app, "CNA Pisa").await;
         let token = admin_of(&app, "Forium").await;
@@ -421,13 +420,13 @@ async fn invalid_service_input_is_reported_on_the_offending_fields_and_changes_n
             "[{engine:?}] {body}"
         );
         assert_eq!(org(&app, "Forium").await.service.1, forium.service.1);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_update_replaces_the_given_lists_keeps_search_in_sync_and_is_audited() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let token = admin_of(&app, "Forium").await;
         let (id, version) = forium.service.clone();
@@ -478,13 +477,13 @@ async fn an_update_replaces_the_given_lists_keeps_search_in_sync_and_is_audited(
         );
         assert_eq!(log["nodes"][0]["operation"], "changeServiceStatus");
         assert_eq!(log["nodes"][0]["after"]["status"], "TEMPORARILY_CLOSED");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_for_services_and_sites() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let token = admin_of(&app, "Forium").await;
         let (id, version) = forium.service.clone();
@@ -517,13 +516,13 @@ async fn a_stale_expected_version_is_a_conflict_for_services_and_sites() {
         let (_, body) = app.query_as(&token, UPDATE_LOCATION, stale).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
         assert_eq!(org(&app, "Forium").await.site.1, site_version);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_capacity_update_shows_in_the_open_places_filter() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let token = admin_of(&app, "Forium").await;
         let filter = "query($p: ID!, $open: Boolean) {
@@ -568,13 +567,13 @@ async fn a_capacity_update_shows_in_the_open_places_filter() {
             ],
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_site_is_created_validated_changed_and_deleted_unless_a_service_is_delivered_there() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let token = admin_of(&app, "Forium").await;
 
@@ -663,13 +662,13 @@ async fn a_site_is_created_validated_changed_and_deleted_unless_a_service_is_del
         );
         assert!(log["nodes"][0]["after"].is_null());
         assert_eq!(log["nodes"][0]["before"]["name"], "Aula Cascina");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_org_admin_manages_the_contacts_of_their_own_organization() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let token = admin_of(&app, "Forium").await;
         let other = app.token(
@@ -741,5 +740,6 @@ async fn an_org_admin_manages_the_contacts_of_their_own_organization() {
             body["data"]["auditLog"]["totalCount"], 3,
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
