@@ -29,6 +29,42 @@ pub fn engines() -> Vec<Engine> {
     engines
 }
 
+/// Runs the calling test alone, in a child process of this test binary: for tests that
+/// install a process-wide tracing subscriber, which would see (and be seen by) every
+/// other test of the binary. `test` is the test's full name, e.g. `privacy::some_test`.
+///
+/// Returns `true` in the child, where the caller then runs its body. In the parent it
+/// waits for the child, fails with its output unless that one test passed there, and
+/// returns `false`.
+pub fn in_own_process(test: &str) -> bool {
+    const CHILD: &str = "MELT_TESTS_OWN_PROCESS";
+    if std::env::var(CHILD).is_ok_and(|name| name == test) {
+        return true;
+    }
+    let binary = std::env::current_exe().expect("path of the test binary");
+    let output = std::process::Command::new(binary)
+        .args([test, "--exact", "--test-threads=1"])
+        .env(CHILD, test)
+        .output()
+        .expect("run the test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{test} in its own process: {}\n{stdout}\n{stderr}",
+        output.status
+    );
+    false
+}
+
+/// Runs `test` on every engine of [`engines`], each time on a fresh app from
+/// [`spawn_app`]. `test` gets the engine, to name it in its messages, and the app.
+pub async fn on_every_engine(test: impl AsyncFn(Engine, TestApp)) {
+    for engine in engines() {
+        test(engine, spawn_app(engine).await).await;
+    }
+}
+
 /// A database created for one test, dropped with it.
 pub struct TestDatabase {
     /// URL of the database.
@@ -254,6 +290,12 @@ pub fn row_id(global: &str) -> uuid::Uuid {
     uuid::Uuid::parse_str(id).unwrap_or_else(|e| panic!("bad id {global}: {e}"))
 }
 
+/// The global ID of a row (`base64url("Kind:uuid")`): the inverse of [`row_id`].
+pub fn global_id(kind: &str, id: uuid::Uuid) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}
+
 /// A valid personal codice fiscale: `prefix` (15 characters) and its check character.
 pub fn codice_fiscale(prefix: &str) -> String {
     ('A'..='Z')
@@ -270,6 +312,29 @@ pub fn first_error_code(body: &Value) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The `userErrors` of a mutation payload, as (field, code) pairs.
+pub fn user_errors(payload: &Value) -> Vec<(Value, String)> {
+    payload["userErrors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["field"].clone(),
+                        e["code"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A token for an administrator of the demo organization whose name contains `name`.
+pub async fn admin_of(app: &TestApp, name: &str) -> String {
+    app.token(Some(app.organization_id(name).await), &[Role::OrgAdmin])
 }
 
 pub use melt_api::auth::Role;

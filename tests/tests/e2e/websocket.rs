@@ -6,7 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use melt_api::auth::token::TokenRequest;
 use melt_api::auth::viewer::ViewerKind;
 use melt_api::graphql::relay::{NodeKind, to_global_id};
-use melt_tests::{Role, TestApp, engines, spawn_app, spawn_app_with};
+use melt_tests::{Role, TestApp, engines, on_every_engine, spawn_app, spawn_app_with};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -49,8 +49,7 @@ async fn send(socket: &mut Socket, value: Value) {
 
 #[tokio::test]
 async fn a_websocket_authenticated_in_connection_init_runs_as_the_caller() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
         let mut socket = connect(&app).await;
         let init = json!({ "Authorization": format!("Bearer {token}") });
@@ -78,7 +77,8 @@ async fn a_websocket_authenticated_in_connection_init_runs_as_the_caller() {
             result["payload"]["data"]["viewer"]["organization"]["name"],
             "Forium"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -220,8 +220,7 @@ const REVOKE_CLIENT: &str = "mutation($input: RevokeApiClientInput!) {
 
 #[tokio::test]
 async fn a_revoked_clients_socket_is_closed_with_4403_before_its_next_operation() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = app.organization_id("Forium").await;
         let admin = app.token(Some(org), &[Role::OrgAdmin]);
         let org_gid = to_global_id(NodeKind::Organization, org).to_string();
@@ -260,19 +259,20 @@ async fn a_revoked_clients_socket_is_closed_with_4403_before_its_next_operation(
         let mutation = "mutation($input: CreateServiceInput!) { createService(input: $input) { userErrors { message } } }";
         subscribe(&mut socket, "2", mutation, json!({ "input": {} })).await;
         assert_eq!(close_code(&mut socket).await, Some(4403), "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_socket_whose_token_names_an_unknown_organization_is_closed_with_4403() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let ghost = app.token(Some(uuid::Uuid::now_v7()), &[Role::OrgAdmin]);
         let mut socket = open(&app, Some(&ghost)).await;
         assert_eq!(close_code(&mut socket).await, Some(4403), "[{engine:?}]");
         let mut socket = open(&app, Some("not-a-token")).await;
         assert_eq!(close_code(&mut socket).await, Some(4403), "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -319,8 +319,7 @@ async fn websocket_operations_count_against_the_callers_limit() {
 
 #[tokio::test]
 async fn loader_caches_do_not_cross_websocket_operations() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = app.organization_id("Forium").await;
         let id = to_global_id(NodeKind::Organization, org).to_string();
         let token = app.token(Some(org), &[Role::OrgAdmin]);
@@ -342,5 +341,6 @@ async fn loader_caches_do_not_cross_websocket_operations() {
             after["data"]["node"]["name"], "Renamed between operations",
             "[{engine:?}] {after}"
         );
-    }
+    })
+    .await;
 }

@@ -10,14 +10,18 @@
 //! for its sender; nobody else sees anything, and a forbidden id reads as unknown.
 
 use melt_tests::{
-    Engine, Role, TestApp, codice_fiscale, engines, first_error_code, row_id, spawn_app_with,
+    Engine, Role, TestApp, codice_fiscale, engines, first_error_code, global_id, row_id,
+    spawn_app_with,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use uuid::Uuid;
 
-const SCHEMA: &str = include_str!("../../schema.graphql");
-const PERSONAL: &str = include_str!("../../schema.personal.txt");
+const SCHEMA: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"));
+const PERSONAL: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../schema.personal.txt"
+));
 
 /// Types whose objects carry personal data.
 const PERSONAL_TYPES: [&str; 6] = [
@@ -308,15 +312,10 @@ const REGISTER: &str = "mutation($input: RegisterPersonInput!) { registerPerson(
 const CONSENT: &str = "mutation($input: RecordConsentInput!) { recordConsent(input: $input) {
   consent { id } userErrors { code message } } }";
 
-fn global(kind: &str, id: Uuid) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
 async fn register(app: &TestApp, org: Uuid, tag: &str, cf: &str) -> Value {
     let token = app.token(Some(org), &[Role::Operator]);
     let input = json!({
-        "organization": global("Organization", org),
+        "organization": global_id("Organization", org),
         "codiceFiscale": cf,
         "givenName": format!("Given{tag}"),
         "familyName": format!("Family{tag}"),
@@ -385,7 +384,7 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
                     "person": gid,
                     "purpose": "referral",
                     "legalBasis": "CONSENT",
-                    "recipients": [global("Organization", receiver)],
+                    "recipients": [global_id("Organization", receiver)],
                     "grantedAt": "2026-01-01T00:00:00Z",
                     "evidenceKind": "DOCUMENT",
                     "evidence": evidence,
@@ -451,7 +450,7 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
             email: format!("mail{tag}@example.it"),
             evidence,
             consent_gid: Some(consent_gid),
-            referral_gid: Some(global("Referral", referral)),
+            referral_gid: Some(global_id("Referral", referral)),
             reason,
             event_reason,
         });
@@ -876,7 +875,7 @@ async fn log_probes(app: &TestApp, net: &Network, covered: &mut BTreeSet<String>
             .unwrap_or_default();
         assert!(!entries.is_empty() || org == net.outsider, "{body}");
         for entry in entries {
-            let own_read = entry["actorOrganizationId"] == json!(global("Organization", org));
+            let own_read = entry["actorOrganizationId"] == json!(global_id("Organization", org));
             let own_record = entry["personId"]
                 .as_str()
                 .is_some_and(|p| own_records.contains(p));
@@ -992,7 +991,7 @@ fn fill(sdl: &Sdl, fields: &[Field], target: &str, person: &str, org: Uuid) -> V
         let value = match (field.name.as_str(), ty) {
             ("id", _) => json!(target),
             ("person", _) => json!(person),
-            ("organization", _) => json!(global("Organization", org)),
+            ("organization", _) => json!(global_id("Organization", org)),
             ("codiceFiscale", _) => json!(codice_fiscale("RSSMRA85T10A999")),
             (_, "ID") => json!(target),
             (_, "String") => json!("x"),

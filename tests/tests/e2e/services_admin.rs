@@ -3,7 +3,7 @@
 
 use melt_api::auth::token::TokenRequest;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, admin_of, first_error_code, on_every_engine, user_errors};
 use serde_json::{Value, json};
 
 const CREATE_SERVICE: &str = "mutation($input: CreateServiceInput!) {
@@ -115,10 +115,6 @@ async fn org(app: &TestApp, name: &str) -> Org {
     }
 }
 
-async fn admin(app: &TestApp, name: &str) -> String {
-    app.token(Some(app.organization_id(name).await), &[Role::OrgAdmin])
-}
-
 async fn client(app: &TestApp, name: &str, scope: &str) -> String {
     app.token_with(TokenRequest {
         subject: format!("client:test-{}", uuid::Uuid::now_v7()),
@@ -166,30 +162,11 @@ fn codes(list: &Value) -> Vec<String> {
     out
 }
 
-/// `(field path, code)` of each user error.
-fn user_errors(payload: &Value) -> Vec<(Value, String)> {
-    payload["userErrors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| {
-                    (
-                        e["field"].clone(),
-                        e["code"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn an_org_admin_creates_a_service_that_the_catalogue_finds_with_its_area_and_languages() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let input = new_service(&forium.id, &forium.site.0);
         let (status, body) = app
             .query_as(&token, CREATE_SERVICE, json!({ "input": input }))
@@ -225,13 +202,13 @@ async fn an_org_admin_creates_a_service_that_the_catalogue_finds_with_its_area_a
         }";
         let data = app.data(in_cascina, json!({ "provider": forium.id })).await;
         assert_eq!(data["services"]["totalCount"], 1, "[{engine:?}] {data}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_providers_own_admin_may_create_a_service() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let own = Some(app.organization_id("Forium").await);
         let other = Some(app.organization_id("CNA Pisa").await);
@@ -257,7 +234,7 @@ async fn only_the_providers_own_admin_may_create_a_service() {
         let count = "query($p: ID!) { services(filter: {provider: $p}) { totalCount } }";
         let before = app.data(count, json!({ "p": forium.id })).await;
         let (_, body) = app
-            .query_as(&admin(&app, "Forium").await, CREATE_SERVICE, input)
+            .query_as(&admin_of(&app, "Forium").await, CREATE_SERVICE, input)
             .await;
         assert_eq!(
             payload(&body, "createService")["userErrors"],
@@ -270,13 +247,13 @@ async fn only_the_providers_own_admin_may_create_a_service() {
             before["services"]["totalCount"].as_i64().map(|n| n + 1),
             "[{engine:?}] only the admin's attempt created a service"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_other_service_mutations_are_refused_to_everyone_but_the_provider() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let own = Some(app.organization_id("Forium").await);
         let other = Some(app.organization_id("CNA Pisa").await);
@@ -317,13 +294,13 @@ async fn the_other_service_mutations_are_refused_to_everyone_but_the_provider() 
             forium.service.1,
             "[{engine:?}] nothing changed"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_machine_client_needs_services_write_for_services_and_organization_write_for_sites() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let services_client = client(&app, "Forium", "services:write").await;
         let sites_client = client(&app, "Forium", "organization:write").await;
@@ -358,16 +335,16 @@ async fn a_machine_client_needs_services_write_for_services_and_organization_wri
         let event = &body["data"]["auditLog"]["nodes"][0];
         assert_eq!(event["operation"], "updateServiceCapacity", "{body}");
         assert_eq!(event["actorKind"], "CLIENT");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_service_input_is_reported_on_the_offending_fields_and_changes_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
         let cna = org(&app, "CNA Pisa").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let mut input = new_service(&forium.id, &forium.site.0);
         input["serviceAreaIstatCodes"] = json!(["050026", "999999", "12"]);
         input["serviceTypes"] = json!(["TUTORING", "NO_SUCH_TYPE"]);
@@ -443,15 +420,15 @@ async fn invalid_service_input_is_reported_on_the_offending_fields_and_changes_n
             "[{engine:?}] {body}"
         );
         assert_eq!(org(&app, "Forium").await.service.1, forium.service.1);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_update_replaces_the_given_lists_keeps_search_in_sync_and_is_audited() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let (id, version) = forium.service.clone();
         let input = json!({
             "id": id, "expectedVersion": version, "name": "Bilancio delle competenze per la città",
@@ -500,15 +477,15 @@ async fn an_update_replaces_the_given_lists_keeps_search_in_sync_and_is_audited(
         );
         assert_eq!(log["nodes"][0]["operation"], "changeServiceStatus");
         assert_eq!(log["nodes"][0]["after"]["status"], "TEMPORARILY_CLOSED");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_for_services_and_sites() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let (id, version) = forium.service.clone();
         let first =
             json!({ "input": { "id": id, "expectedVersion": version, "waitlistLength": 4 } });
@@ -539,15 +516,15 @@ async fn a_stale_expected_version_is_a_conflict_for_services_and_sites() {
         let (_, body) = app.query_as(&token, UPDATE_LOCATION, stale).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
         assert_eq!(org(&app, "Forium").await.site.1, site_version);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_capacity_update_shows_in_the_open_places_filter() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let filter = "query($p: ID!, $open: Boolean) {
           services(filter: {provider: $p, hasOpenPlaces: $open}) { totalCount nodes { id } }
         }";
@@ -590,15 +567,15 @@ async fn a_capacity_update_shows_in_the_open_places_filter() {
             ],
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_site_is_created_validated_changed_and_deleted_unless_a_service_is_delivered_there() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
 
         let in_use = json!({ "input": { "id": forium.site.0, "expectedVersion": forium.site.1 } });
         let (_, body) = app.query_as(&token, DELETE_LOCATION, in_use).await;
@@ -685,15 +662,15 @@ async fn a_site_is_created_validated_changed_and_deleted_unless_a_service_is_del
         );
         assert!(log["nodes"][0]["after"].is_null());
         assert_eq!(log["nodes"][0]["before"]["name"], "Aula Cascina");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_org_admin_manages_the_contacts_of_their_own_organization() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = org(&app, "Forium").await;
-        let token = admin(&app, "Forium").await;
+        let token = admin_of(&app, "Forium").await;
         let other = app.token(
             Some(app.organization_id("CNA Pisa").await),
             &[Role::OrgAdmin],
@@ -763,5 +740,6 @@ async fn an_org_admin_manages_the_contacts_of_their_own_organization() {
             body["data"]["auditLog"]["totalCount"], 3,
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }

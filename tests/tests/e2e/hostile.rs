@@ -3,7 +3,9 @@
 //! empty batches; and nothing sent to an authenticated caller is cached.
 
 use futures_util::{SinkExt, StreamExt};
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app, spawn_app_with};
+use melt_tests::{
+    Role, TestApp, engines, first_error_code, on_every_engine, spawn_app, spawn_app_with,
+};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -58,8 +60,7 @@ async fn health(app: &TestApp) -> StatusCode {
 async fn a_fragment_bomb_is_refused_with_a_code_and_health_still_answers() {
     let bomb = fragment_bomb(24);
     assert!(bomb.len() < 1_100, "the bomb is about 1 KB");
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let body = app.query(&bomb, json!({})).await;
         assert_eq!(first_error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
         assert!(body["data"].is_null(), "{body}");
@@ -86,7 +87,8 @@ async fn a_fragment_bomb_is_refused_with_a_code_and_health_still_answers() {
         assert_eq!(bodies[1]["data"]["__typename"], "Query", "{bodies}");
 
         assert_eq!(health(&app).await, StatusCode::OK, "{engine:?}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -133,8 +135,7 @@ async fn a_fragment_bomb_over_a_websocket_is_refused_with_a_code() {
 async fn a_fragment_cycle_is_refused_with_a_code() {
     let cycle = "query { ...A } fragment A on Query { __typename ...B ...B } \
                  fragment B on Query { __typename ...A ...A }";
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let body = app.query(cycle, json!({})).await;
         assert_eq!(
             first_error_code(&body),
@@ -144,18 +145,19 @@ async fn a_fragment_cycle_is_refused_with_a_code() {
         let message = body["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(message.contains("within itself"), "{body}");
         assert_eq!(health(&app).await, StatusCode::OK, "{engine:?}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_introspection_alias_bomb_is_refused_with_a_code() {
     let bomb = introspection_alias_bomb();
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let body = app.query(&bomb, json!({})).await;
         assert_eq!(first_error_code(&body), "QUERY_TOO_COMPLEX", "{body}");
         assert!(body["data"].is_null(), "{body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -242,19 +244,18 @@ async fn headers_over_the_limit_are_431_in_json_with_a_code() {
 
 #[tokio::test]
 async fn an_empty_batch_is_400_with_a_code() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let response = post(&app, None, "[]".to_owned()).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{engine:?}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(first_error_code(&body), "BAD_REQUEST", "{body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn responses_to_an_authenticated_caller_are_not_stored() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let token = app.token(None, &[Role::RegionalAdmin]);
         let body = json!({ "query": "{ viewer { kind } }" }).to_string();
         let response = post(&app, Some(&token), body.clone()).await;
@@ -278,5 +279,6 @@ async fn responses_to_an_authenticated_caller_are_not_stored() {
             anonymous.headers().get(CACHE_CONTROL).map(|v| v.as_bytes()),
             Some(&b"no-store"[..])
         );
-    }
+    })
+    .await;
 }

@@ -2,7 +2,7 @@
 
 use melt_api::auth::token::TokenRequest;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, engines, spawn_app, spawn_app_with};
+use melt_tests::{Role, TestApp, engines, on_every_engine, spawn_app, spawn_app_with};
 use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -20,8 +20,7 @@ async fn without_a_token_the_viewer_is_anonymous() {
 
 #[tokio::test]
 async fn a_token_minted_by_the_server_names_the_caller() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = app.organization_id("Forium").await;
         let token = app.token(Some(org), &[Role::OrgAdmin, Role::Operator]);
         let (status, body) = app.query_as(&token, VIEWER, json!({})).await;
@@ -30,7 +29,8 @@ async fn a_token_minted_by_the_server_names_the_caller() {
         assert_eq!(viewer["kind"], "USER");
         assert_eq!(viewer["roles"], json!(["ORG_ADMIN", "OPERATOR"]));
         assert_eq!(viewer["organization"]["name"], "Forium");
-    }
+    })
+    .await;
 }
 
 fn request(app: &TestApp) -> TokenRequest {
@@ -376,8 +376,7 @@ fn sign_raw(app: &TestApp, header: &Value, claims: &Value) -> String {
 
 #[tokio::test]
 async fn a_token_naming_critical_header_extensions_is_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (mut header, claims, _) = parts(&app.token_with(request(&app)));
         // Extension parameters alone are ignored, as RFC 7515 allows...
         header["exp"] = json!(0);
@@ -395,13 +394,13 @@ async fn a_token_naming_critical_header_extensions_is_refused() {
             let token = sign_raw(&app, &critical, &claims);
             assert_refused(&app, &token, &format!("[{engine:?}] crit {crit}")).await;
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_issuer_given_as_an_array_is_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (header, mut claims, _) = parts(&app.token_with(request(&app)));
         claims["iss"] = json!([app.settings.auth_issuer]);
         assert_refused(&app, &sign_raw(&app, &header, &claims), "iss array").await;
@@ -410,7 +409,8 @@ async fn an_issuer_given_as_an_array_is_refused() {
             .query_as(&sign_raw(&app, &header, &claims), VIEWER, json!({}))
             .await;
         assert_eq!(status, 200, "[{engine:?}] iss as a string: {body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -447,14 +447,14 @@ async fn tokens_living_longer_than_the_maximum_or_without_iat_are_refused() {
 
 #[tokio::test]
 async fn a_token_for_an_organization_that_does_not_exist_is_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let real = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
         let (status, body) = app.query_as(&real, VIEWER, json!({})).await;
         assert_eq!(status, 200, "[{engine:?}] {body}");
         let ghost = app.token(Some(uuid::Uuid::now_v7()), &[Role::OrgAdmin]);
         assert_refused(&app, &ghost, &format!("[{engine:?}] unknown organization")).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

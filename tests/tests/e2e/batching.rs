@@ -1,7 +1,7 @@
 //! Relations load in batches: SQL statements per request follow the nesting depth,
 //! never the page size.
 
-use melt_tests::{TestApp, engines, spawn_app};
+use melt_tests::{TestApp, on_every_engine};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
@@ -104,8 +104,7 @@ async fn statements_for(app: &TestApp, page: usize) -> usize {
 
 #[tokio::test]
 async fn statements_per_request_do_not_grow_with_the_page_size() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         grow_catalogue(&app, 100).await;
         let small = statements_for(&app, 5).await;
         let large = statements_for(&app, 100).await;
@@ -118,13 +117,13 @@ async fn statements_per_request_do_not_grow_with_the_page_size() {
             large <= 10,
             "[{engine:?}] {large} statements for a 100-item page"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn loader_caches_do_not_cross_requests() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let query = "{ organizations(first: 1) { nodes { id name } } }";
         let first = app.data(query, json!({})).await;
         let id = first["organizations"]["nodes"][0]["id"]
@@ -143,7 +142,8 @@ async fn loader_caches_do_not_cross_requests() {
             after["node"]["name"], "Renamed between requests",
             "[{engine:?}]"
         );
-    }
+    })
+    .await;
 }
 
 const INBOX: &str = "query($n: Int) {
@@ -169,8 +169,7 @@ async fn inbox_statements(app: &TestApp, token: &str, page: usize) -> usize {
 
 #[tokio::test]
 async fn reading_personal_fields_of_a_page_of_referrals_costs_the_same_for_any_page_size() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         for _ in 0..6 {
             melt_tests::flow::sent_referral_for(&app).await;
         }
@@ -184,5 +183,6 @@ async fn reading_personal_fields_of_a_page_of_referrals_costs_the_same_for_any_p
             small, large,
             "[{engine:?}] 2 referrals: {small} statements, 6: {large}"
         );
-    }
+    })
+    .await;
 }

@@ -2,9 +2,7 @@
 //! TERMINATED, amendments as new versions, invitations, signatures and withdrawals;
 //! who may do each, validation, concurrency and the audit log.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, engines, first_error_code, global_id, spawn_app};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------
@@ -278,10 +276,6 @@ fn signatory_of<'a>(protocol: &'a Value, organization: &str) -> &'a Value {
                 .find(|s| s["organization"]["name"] == organization)
         })
         .unwrap_or(&Value::Null)
-}
-
-fn global_id(kind: &str, uuid: uuid::Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{kind}:{uuid}"))
 }
 
 /// The tokens that are refused, with the expected code, besides the allowed ones.

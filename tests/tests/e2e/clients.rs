@@ -5,7 +5,7 @@
 
 use melt_api::auth::viewer::ViewerKind;
 use melt_api::graphql::relay::{NodeKind, to_global_id};
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, admin_of, engines, first_error_code, on_every_engine};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
@@ -41,11 +41,6 @@ const VIEWER: &str = "{ viewer { kind subject scopes roles organization { name }
 /// Global ID of a demo organization.
 async fn org_gid(app: &TestApp, name: &str) -> String {
     to_global_id(NodeKind::Organization, app.organization_id(name).await).to_string()
-}
-
-/// An ORG_ADMIN token of a demo organization.
-async fn admin_of(app: &TestApp, name: &str) -> String {
-    app.token(Some(app.organization_id(name).await), &[Role::OrgAdmin])
 }
 
 /// A created client: its global ID, its secret and its row version.
@@ -157,8 +152,7 @@ const GRANT: (&str, &str) = ("grant_type", "client_credentials");
 
 #[tokio::test]
 async fn an_org_admin_creates_a_client_whose_secret_is_shown_only_once() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let input = json!({ "organization": org, "name": "  Gestionale SIL  ",
@@ -249,13 +243,13 @@ async fn an_org_admin_creates_a_client_whose_secret_is_shown_only_once() {
             !text.contains("argon2") && !text.contains("secret_hash"),
             "{text}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_partner_system_gets_a_token_by_basic_or_body_credentials_and_calls_the_api() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let client = create(
@@ -331,13 +325,13 @@ async fn a_partner_system_gets_a_token_by_basic_or_body_credentials_and_calls_th
         let listed = &body["data"]["apiClients"][0];
         assert!(listed["lastUsedAt"].is_string(), "[{engine:?}] {body}");
         assert_eq!(listed["rowVersion"].as_i64(), Some(client.version));
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn rotating_the_secret_refuses_the_old_one_at_once() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let client = create(&app, &admin, &org, &["services:write"]).await;
@@ -400,13 +394,13 @@ async fn rotating_the_secret_refuses_the_old_one_at_once() {
         let text = body.to_string();
         assert!(!text.contains(&new_secret) && !text.contains(&client.secret));
         assert!(!text.contains("argon2"), "{text}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_revoked_client_can_no_longer_obtain_tokens_nor_use_those_it_holds() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let client = create(&app, &admin, &org, &["services:write"]).await;
@@ -452,13 +446,13 @@ async fn a_revoked_client_can_no_longer_obtain_tokens_nor_use_those_it_holds() {
         }
         let (_, body) = app.query_as(&admin, LIST, json!({ "org": org })).await;
         assert!(body["data"]["apiClients"][0]["revokedAt"].is_string());
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn token_requests_get_rfc_shaped_errors() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let client = create(&app, &admin, &org, &["services:write"]).await;
@@ -513,13 +507,13 @@ async fn token_requests_get_rfc_shaped_errors() {
 
         // None of these consumed the client: the right request still works.
         assert_eq!(token_basic(&app, id, secret, &[GRANT]).await.status, 200);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_jwks_endpoint_serves_the_key_whose_kid_the_tokens_carry() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let client = create(&app, &admin, &org, &["services:write"]).await;
@@ -568,13 +562,13 @@ async fn the_jwks_endpoint_serves_the_key_whose_kid_the_tokens_carry() {
             u64::try_from(lifetime).ok(),
             Some(app.settings.client_token_ttl_secs)
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_organizations_admin_manages_its_clients() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = org_gid(&app, "Forium").await;
         let own = Some(app.organization_id("Forium").await);
         let other = Some(app.organization_id("CNA Pisa").await);
@@ -651,13 +645,13 @@ async fn only_the_organizations_admin_manages_its_clients() {
         );
         assert!(listed[0]["revokedAt"].is_null());
         assert_eq!(listed[0]["rowVersion"].as_i64(), Some(client.version));
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_client_input_is_reported_as_user_errors_and_creates_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = org_gid(&app, "Forium").await;
         let admin = admin_of(&app, "Forium").await;
         let input = json!({ "organization": org, "name": "   ",
@@ -702,7 +696,8 @@ async fn invalid_client_input_is_reported_as_user_errors_and_creates_nothing() {
         );
         let (_, body) = app.query_as(&admin, LIST, json!({ "org": org })).await;
         assert_eq!(body["data"]["apiClients"], json!([]), "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------

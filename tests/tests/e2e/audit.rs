@@ -1,6 +1,6 @@
 //! The audit log: who reads it, and its filters.
 
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, first_error_code, on_every_engine};
 use serde_json::{Value, json};
 
 const PROFILE: &str = "mutation($input: UpdateOrganizationProfileInput!) {
@@ -63,8 +63,7 @@ fn nodes(body: &Value) -> Vec<Value> {
 
 #[tokio::test]
 async fn only_auditors_and_the_regional_administration_read_the_audit_log() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         make_changes(&app).await;
         for role in [Role::Auditor, Role::RegionalAdmin] {
             let (_, body) = app
@@ -110,13 +109,13 @@ async fn only_auditors_and_the_regional_administration_read_the_audit_log() {
             )
             .await;
         assert!(hidden["data"]["node"].is_null(), "[{engine:?}] {hidden}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_audit_log_filters_by_actor_organization_operation_and_time_and_pages() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (forium_admin, _) = make_changes(&app).await;
         let auditor = app.token(None, &[Role::Auditor]);
         let query = |filter: Value| {
@@ -187,13 +186,13 @@ async fn the_audit_log_filters_by_actor_organization_operation_and_time_and_page
             .await;
         assert_eq!(nodes(&page2).len(), 1, "[{engine:?}] {page2}");
         assert_eq!(nodes(&page2)[0]["id"], all[3]["id"]);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn every_audited_object_id_refetches_its_object() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let admin = app.token(None, &[Role::RegionalAdmin]);
         let record = "mutation($input: RecordSuccessionInput!) {
           recordSuccession(input: $input) { succession { id } userErrors { code } }
@@ -228,5 +227,6 @@ async fn every_audited_object_id_refetches_its_object() {
             );
             assert_eq!(body["data"]["node"]["id"], event["objectId"]);
         }
-    }
+    })
+    .await;
 }

@@ -3,7 +3,8 @@
 //! key rotation.
 
 use melt_api::crypto::{DataProtection, random_key};
-use melt_tests::{Role, TestApp, codice_fiscale, engines, first_error_code, row_id, spawn_app};
+use melt_tests::flow::gid;
+use melt_tests::{Role, TestApp, codice_fiscale, first_error_code, on_every_engine, row_id};
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value as SqlValue};
 use serde_json::{Value, json};
@@ -34,15 +35,6 @@ const ACCESS_LOG: &str = "query($person: ID) {
   }
 }";
 
-async fn org_gid(app: &TestApp, name: &str) -> String {
-    let query = "query($name: String) { organizations(filter: {search: $name}, first: 1) { nodes { id } } }";
-    let data = app.data(query, json!({ "name": name })).await;
-    data["organizations"]["nodes"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn person_input(org: &str, cf: &str) -> Value {
     json!({
         "organization": org,
@@ -70,7 +62,7 @@ async fn register(app: &TestApp, token: &str, input: Value) -> Value {
 /// Registers the specimen person for the organization named `org`; returns its ID.
 async fn registered(app: &TestApp, org: &str, cf: &str) -> String {
     let token = app.token(Some(app.organization_id(org).await), &[Role::Operator]);
-    let body = register(app, &token, person_input(&org_gid(app, org).await, cf)).await;
+    let body = register(app, &token, person_input(&gid(app, org).await, cf)).await;
     let payload = &body["data"]["registerPerson"];
     assert_eq!(payload["userErrors"], json!([]), "{body}");
     payload["person"]["id"]
@@ -199,15 +191,9 @@ fn years_ago(years: u64) -> DateTimeUtc {
 
 #[tokio::test]
 async fn a_registered_person_reads_back_decrypted_and_the_table_holds_no_plaintext() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::Operator]);
-        let body = register(
-            &app,
-            &token,
-            person_input(&org_gid(&app, "Forium").await, CF),
-        )
-        .await;
+        let body = register(&app, &token, person_input(&gid(&app, "Forium").await, CF)).await;
         let payload = &body["data"]["registerPerson"];
         assert_eq!(payload["userErrors"], json!([]), "[{engine:?}] {body}");
         assert_eq!(payload["alreadyRegistered"], false);
@@ -289,14 +275,14 @@ async fn a_registered_person_reads_back_decrypted_and_the_table_holds_no_plainte
                 "[{engine:?}] audit holds {plain}: {text}"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn registering_a_codice_fiscale_known_elsewhere_gives_the_organization_its_own_record_and_reveals_nothing()
  {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let id = registered(&app, "Forium", CF).await;
         let cpi = app.organization_id("impiego di Pisa").await;
         let token = app.token(Some(cpi), &[Role::OrgAdmin]);
@@ -306,7 +292,7 @@ async fn registering_a_codice_fiscale_known_elsewhere_gives_the_organization_its
             "[{engine:?}] not involved yet: {before}"
         );
 
-        let mut input = person_input(&org_gid(&app, "impiego di Pisa").await, &CF.to_lowercase());
+        let mut input = person_input(&gid(&app, "impiego di Pisa").await, &CF.to_lowercase());
         input["givenName"] = json!("Other");
         let body = register(&app, &token, input.clone()).await;
         let payload = &body["data"]["registerPerson"];
@@ -347,13 +333,13 @@ async fn registering_a_codice_fiscale_known_elsewhere_gives_the_organization_its
             body["data"]["persons"]["totalCount"], 1,
             "[{engine:?}] only its own record: {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_organization_not_involved_cannot_see_the_person_anywhere() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let id = registered(&app, "Forium", CF).await;
         let (forium_id, other_id) = (
             app.organization_id("Forium").await,
@@ -426,13 +412,13 @@ async fn an_organization_not_involved_cannot_see_the_person_anywhere() {
             body["data"]["node"]["familyName"], "Rossini",
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn every_read_of_personal_fields_appears_in_the_access_log_for_auditors_only() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let id = registered(&app, "Forium", CF).await;
         let forium = app.organization_id("Forium").await;
         let reader = app.token(Some(forium), &[Role::Operator]);
@@ -498,15 +484,15 @@ async fn every_read_of_personal_fields_appears_in_the_access_log_for_auditors_on
         }
         let body = app.query(ACCESS_LOG, json!({})).await;
         assert_eq!(first_error_code(&body), "UNAUTHENTICATED", "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_person_input_is_reported_as_user_errors_and_changes_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::Operator]);
-        let mut input = person_input(&org_gid(&app, "Forium").await, "RSSMRA85T10A562T");
+        let mut input = person_input(&gid(&app, "Forium").await, "RSSMRA85T10A562T");
         input["citizenship"] = json!("ita");
         input["residenceMunicipalityIstatCode"] = json!("999999");
         input["birthDate"] = json!("2999-01-01");
@@ -547,20 +533,20 @@ async fn invalid_person_input_is_reported_as_user_errors_and_changes_nothing() {
             Some(app.organization_id("CNA Pisa").await),
             &[Role::Operator],
         );
-        let body = register(&app, &cna, person_input(&org_gid(&app, "Forium").await, CF)).await;
+        let body = register(&app, &cna, person_input(&gid(&app, "Forium").await, CF)).await;
         assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
         let regional = app.token(None, &[Role::RegionalAdmin]);
         let body = register(
             &app,
             &regional,
-            person_input(&org_gid(&app, "Forium").await, CF),
+            person_input(&gid(&app, "Forium").await, CF),
         )
         .await;
         assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
         let body = app
             .query(
                 REGISTER,
-                json!({ "input": person_input(&org_gid(&app, "Forium").await, CF) }),
+                json!({ "input": person_input(&gid(&app, "Forium").await, CF) }),
             )
             .await;
         assert_eq!(
@@ -568,13 +554,13 @@ async fn invalid_person_input_is_reported_as_user_errors_and_changes_nothing() {
             "UNAUTHENTICATED",
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_update_changes_the_person_and_a_stale_version_is_a_conflict() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let id = registered(&app, "Forium", CF).await;
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
         let update = "mutation($input: UpdatePersonInput!) { updatePerson(input: $input) {
@@ -600,7 +586,8 @@ async fn an_update_changes_the_person_and_a_stale_version_is_a_conflict() {
             json!(["input", "citizenship"]),
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 const RECORD: &str = "mutation($input: RecordConsentInput!) {
@@ -620,15 +607,14 @@ const WITHDRAW: &str = "mutation($input: WithdrawConsentInput!) {
 
 #[tokio::test]
 async fn a_consent_is_recorded_listed_and_withdrawn_cancelling_draft_referrals() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let id = registered(&app, "Forium", CF).await;
         let forium = app.organization_id("Forium").await;
         let cpi = app.organization_id("impiego di Pisa").await;
         let token = app.token(Some(forium), &[Role::Operator]);
         let input = json!({
             "person": id, "purpose": "Orientamento al lavoro", "legalBasis": "CONSENT",
-            "recipients": [org_gid(&app, "impiego di Pisa").await],
+            "recipients": [gid(&app, "impiego di Pisa").await],
             "grantedAt": "2026-01-10T09:00:00Z", "expiresAt": "2027-01-10T09:00:00Z",
             "evidenceKind": "DOCUMENT", "evidence": "Modulo firmato n. 42"
         });
@@ -713,13 +699,13 @@ async fn a_consent_is_recorded_listed_and_withdrawn_cancelling_draft_referrals()
             body["data"]["withdrawConsent"]["userErrors"][0]["code"], "INVALID_STATE",
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_export_contains_the_persons_data_and_is_logged() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let id = registered(&app, "Forium", CF).await;
         let forium = app.organization_id("Forium").await;
         let cpi = app.organization_id("impiego di Pisa").await;
@@ -765,13 +751,13 @@ async fn the_export_contains_the_persons_data_and_is_logged() {
         let regional = app.token(None, &[Role::RegionalAdmin]);
         let (_, body) = app.query_as(&regional, export, json!({ "id": id })).await;
         assert_eq!(first_error_code(&body), "FORBIDDEN", "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn erasing_a_person_clears_every_personal_value_and_keeps_the_referrals_coded_facts() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let id = registered(&app, "Forium", CF).await;
         let forium = app.organization_id("Forium").await;
         let cpi = app.organization_id("impiego di Pisa").await;
@@ -819,13 +805,13 @@ async fn erasing_a_person_clears_every_personal_value_and_keeps_the_referrals_co
         // The codice fiscale can be registered again as a new person.
         let again = registered(&app, "Forium", CF).await;
         assert_ne!(again, id);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn retention_erases_only_people_whose_referrals_are_all_closed_long_enough() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = app.organization_id("Forium").await;
         let cpi = app.organization_id("impiego di Pisa").await;
         let old_closed =
@@ -867,13 +853,13 @@ async fn retention_erases_only_people_whose_referrals_are_all_closed_long_enough
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again, 0, "[{engine:?}] already erased");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn rotate_data_reencrypts_to_the_new_key_and_values_still_decrypt() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let first = row_id(&registered(&app, "Forium", CF).await);
         let second = row_id(&registered(&app, "Forium", &codice_fiscale("BNCLRA90A41G702")).await);
         let old_keys = app.settings.data_keys.clone().unwrap_or_default();
@@ -910,5 +896,6 @@ async fn rotate_data_reencrypts_to_the_new_key_and_values_still_decrypt() {
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again, 0, "[{engine:?}] nothing left to rotate");
-    }
+    })
+    .await;
 }

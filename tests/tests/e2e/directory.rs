@@ -5,7 +5,7 @@
 //! with the unfiltered list filtered here by reading each node's fields, and counts are
 //! checked against the database or the ISTAT table the migrations load.
 
-use melt_tests::{TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{TestApp, first_error_code, on_every_engine};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -515,8 +515,7 @@ fn missing_id_like(real: &str) -> String {
 
 #[tokio::test]
 async fn services_filtered_by_service_type_are_those_tagged_with_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         let one = assert_filter_narrows(
             &app,
@@ -541,13 +540,13 @@ async fn services_filtered_by_service_type_are_those_tagged_with_it() {
             two.len() > one.len(),
             "[{engine:?}] a second service type should add services"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_target_group_are_those_meant_for_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let all = service_nodes(&app, Value::Null).await;
         assert_filter_narrows(
             &app,
@@ -568,13 +567,13 @@ async fn services_filtered_by_target_group_are_those_meant_for_it() {
             },
         )
         .await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_language_are_those_that_speak_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let all = service_nodes(&app, Value::Null).await;
         assert_filter_narrows(&app, SERVICES, &all, json!({ "languages": ["ar"] }), |s| {
             codes(s, "languages").contains("ar")
@@ -591,13 +590,13 @@ async fn services_filtered_by_language_are_those_that_speak_it() {
             },
         )
         .await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_municipality_are_those_whose_area_covers_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         for istat_code in ["050026", "048017"] {
             let town = municipality(&app, istat_code).await;
@@ -629,13 +628,13 @@ async fn services_filtered_by_municipality_are_those_whose_area_covers_it() {
                 "[{engine:?}] services covering {istat_code} differ from the database"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_istat_code_are_those_filtered_by_the_municipality_id() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         let pisa = municipality(&app, "050026").await;
         let pisa_id = id(&pisa);
@@ -661,13 +660,13 @@ async fn services_filtered_by_istat_code_are_those_filtered_by_the_municipality_
             "BAD_USER_INPUT",
             "[{engine:?}] a five-digit ISTAT code: {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_territory_are_those_whose_area_meets_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         for (kind, search) in [
             ("ZONE", "pisana"),
@@ -696,13 +695,13 @@ async fn services_filtered_by_territory_are_those_whose_area_meets_it() {
             all.iter().filter(|s| !area(s).is_empty()).map(id).collect();
         assert!(!expected.is_empty(), "[{engine:?}] no service has an area");
         assert_eq!(ids(&got), expected, "[{engine:?}] services in the region");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_delivery_mode_are_delivered_that_way() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let all = service_nodes(&app, Value::Null).await;
         assert_filter_narrows(
             &app,
@@ -720,13 +719,13 @@ async fn services_filtered_by_delivery_mode_are_delivered_that_way() {
             |s| s["deliveryMode"] == "REMOTE" || s["deliveryMode"] == "HYBRID",
         )
         .await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_provider_are_those_of_that_organization() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         let providers: BTreeSet<String> = all.iter().map(|s| id(&s["provider"])).collect();
         assert!(
@@ -739,13 +738,13 @@ async fn services_filtered_by_provider_are_those_of_that_organization() {
             })
             .await;
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_status_have_that_status() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let all = service_nodes(&app, Value::Null).await;
         assert_filter_narrows(
             &app,
@@ -763,13 +762,13 @@ async fn services_filtered_by_status_have_that_status() {
             |s| s["status"] == "INACTIVE" || s["status"] == "TEMPORARILY_CLOSED",
         )
         .await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filtered_by_open_places_have_or_lack_open_places() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         let open = |s: &Value| s["capacity"]["openPlaces"].as_i64().is_some_and(|n| n > 0);
         let with =
@@ -788,13 +787,13 @@ async fn services_filtered_by_open_places_have_or_lack_open_places() {
             "[{engine:?}] a service is both open and full"
         );
         assert_eq!(with.len() + without.len(), all.len(), "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_search_ignores_case_and_accents() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         let with_citta: BTreeSet<String> = all
             .iter()
@@ -838,13 +837,13 @@ async fn services_search_ignores_case_and_accents() {
                 .collect();
             assert_eq!(ids(&got), expected, "[{engine:?}] searching {term:?}");
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_search_finds_a_service_by_its_alternate_name() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         let named: Vec<&Value> = all
             .iter()
@@ -863,15 +862,15 @@ async fn services_search_finds_a_service_by_its_alternate_name() {
                 service["name"]
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_near_a_point_are_those_with_a_site_within_the_radius() {
     const PISA: (f64, f64) = (43.7167, 10.4017);
     const RADIUS_KM: f64 = 10.0;
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let everything = service_edges(&app, Value::Null).await;
         for edge in &everything {
             assert!(
@@ -947,13 +946,13 @@ async fn services_near_a_point_are_those_with_a_site_within_the_radius() {
                 service["name"]
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_filters_combine_as_a_conjunction() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = service_nodes(&app, Value::Null).await;
         let zone = territory(&app, "ZONE", "pisana").await;
         let members: BTreeSet<String> = list(&zone, "municipalities").iter().map(id).collect();
@@ -987,7 +986,8 @@ async fn services_filters_combine_as_a_conjunction() {
             smaller_than_some_part,
             "[{engine:?}] combining filters narrowed nothing"
         );
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -1002,8 +1002,7 @@ async fn service_page(app: &TestApp, variables: Value) -> Value {
 #[tokio::test]
 async fn services_forward_pagination_walks_every_service_once() {
     const PAGE: usize = 7;
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let in_db = sql_count(&app, "SELECT COUNT(*) FROM service").await;
         assert!(
             in_db > PAGE as u64,
@@ -1073,14 +1072,14 @@ async fn services_forward_pagination_walks_every_service_once() {
             sql_count(&app, "SELECT COUNT(*) FROM service WHERE status = 'ACTIVE'").await;
         assert_eq!(active.len() as u64, active_in_db, "[{engine:?}]");
         assert!(active_in_db < in_db, "[{engine:?}] every service is active");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_backward_pagination_walks_the_same_services_in_reverse() {
     const PAGE: usize = 6;
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forward = id_list(
             &walk(&app, SERVICE_PAGE, json!({}), 100)
                 .await
@@ -1137,13 +1136,13 @@ async fn services_backward_pagination_walks_the_same_services_in_reverse() {
             backward, reversed,
             "[{engine:?}] backward paging is not forward paging reversed"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn services_ordered_descending_are_the_reverse_of_ascending() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         for field in ["NAME", "CREATED_AT", "UPDATED_AT"] {
             let read = |direction: &'static str| {
                 let app = &app;
@@ -1200,13 +1199,13 @@ async fn services_ordered_descending_are_the_reverse_of_ascending() {
             names.first(),
             names.last()
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn page_sizes_above_one_hundred_are_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         for (query, variables) in [
             (SERVICE_PAGE, json!({ "first": 101 })),
             (SERVICE_PAGE, json!({ "last": 101 })),
@@ -1237,13 +1236,13 @@ async fn page_sizes_above_one_hundred_are_refused() {
             !list(&body["data"]["conn"], "edges").is_empty(),
             "[{engine:?}]"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_garbage_cursor_is_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let valid = service_page(&app, json!({ "first": 2 })).await;
         let valid = text(&valid["pageInfo"], "endCursor").to_owned();
         let works = app
@@ -1275,7 +1274,8 @@ async fn a_garbage_cursor_is_refused() {
             "BAD_USER_INPUT",
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -1284,8 +1284,7 @@ async fn a_garbage_cursor_is_refused() {
 
 #[tokio::test]
 async fn an_organizations_services_are_provided_by_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let organizations = walk(
             &app,
             "query($first: Int, $after: String) {
@@ -1321,13 +1320,13 @@ async fn an_organizations_services_are_provided_by_it() {
             all,
             "[{engine:?}]"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_services_provider_lists_the_service() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let services = walk(
             &app,
             "query($first: Int, $after: String) {
@@ -1349,13 +1348,13 @@ async fn a_services_provider_lists_the_service() {
                 "[{engine:?}] the provider of {service} does not list it"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_protocols_signatories_list_the_protocol_among_their_organizations_adherences() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let protocols = walk(
             &app,
             "query($first: Int, $after: String) {
@@ -1397,14 +1396,14 @@ async fn a_protocols_signatories_list_the_protocol_among_their_organizations_adh
         let in_db = sql_count(&app, "SELECT COUNT(*) FROM signatory").await;
         assert!(checked > 0, "[{engine:?}] no signatory");
         assert_eq!(checked, in_db, "[{engine:?}] signatories listed");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_provinces_municipalities_are_its_children_as_listed_by_istat() {
     let istat = istat_municipalities();
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let provinces = all_nodes(&app, TERRITORIES, json!({ "kinds": ["PROVINCE"] })).await;
         let codes_in_csv: BTreeSet<String> = istat.iter().map(|(_, p)| p.clone()).collect();
         let province_codes: BTreeSet<String> = provinces
@@ -1452,7 +1451,8 @@ async fn a_provinces_municipalities_are_its_children_as_listed_by_istat() {
             expected,
             "[{engine:?}] municipalities of the province of Pisa"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -1460,8 +1460,7 @@ async fn the_region_is_made_of_every_tuscan_municipality() {
     let istat = istat_municipalities();
     let expected: BTreeSet<String> = istat.iter().map(|(m, _)| m.clone()).collect();
     assert_eq!(expected.len(), istat.len(), "duplicate ISTAT codes");
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let region = territory(&app, "REGION", "").await;
         let municipalities = list(&region, "municipalities");
         assert_eq!(municipalities.len(), istat.len(), "[{engine:?}]");
@@ -1472,7 +1471,8 @@ async fn the_region_is_made_of_every_tuscan_municipality() {
         assert_eq!(got, expected, "[{engine:?}]");
         let listed = all_nodes(&app, TERRITORIES, json!({ "kinds": ["MUNICIPALITY"] })).await;
         assert_eq!(ids(&listed), ids(municipalities), "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -1492,8 +1492,7 @@ async fn the_zona_pisana_is_made_of_its_nine_municipalities() {
     .into_iter()
     .map(str::to_owned)
     .collect();
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let zone = territory(&app, "ZONE", "pisana").await;
         assert_eq!(zone["name"], "Zona pisana", "[{engine:?}]");
         let municipalities = list(&zone, "municipalities");
@@ -1526,7 +1525,8 @@ async fn the_zona_pisana_is_made_of_its_nine_municipalities() {
             !ids(&containing).contains(&id(&zone)),
             "[{engine:?}] the Zona pisana contains Firenze"
         );
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -1613,8 +1613,7 @@ async fn samples(app: &TestApp) -> Vec<(String, &'static str, &'static str, Valu
 
 #[tokio::test]
 async fn node_refetches_every_kind_of_object() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let samples = samples(&app).await;
         let distinct: BTreeSet<&String> = samples.iter().map(|(id, ..)| id).collect();
         assert_eq!(
@@ -1629,13 +1628,13 @@ async fn node_refetches_every_kind_of_object() {
             assert_eq!(node["id"], global_id.as_str(), "[{engine:?}] {typename}");
             assert_eq!(node[field], value, "[{engine:?}] {typename}.{field}");
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn nodes_keep_the_order_of_ids_and_give_null_for_missing_rows() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let samples = samples(&app).await;
         let find = |typename: &str| {
             samples
@@ -1678,13 +1677,13 @@ async fn nodes_keep_the_order_of_ids_and_give_null_for_missing_rows() {
         }
         let data = app.data(NODES, json!({ "ids": [] })).await;
         assert_eq!(data["nodes"], json!([]), "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_malformed_id_is_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let samples = samples(&app).await;
         let real = samples[0].0.clone();
         let uuid = uuid::Uuid::now_v7();
@@ -1709,13 +1708,13 @@ async fn a_malformed_id_is_refused() {
                 "[{engine:?}] nodes([real, {bad:?}]): {body}"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_id_of_another_type_is_refused_by_filters() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let samples = samples(&app).await;
         let find = |typename: &str| {
             samples
@@ -1759,7 +1758,8 @@ async fn an_id_of_another_type_is_refused_by_filters() {
             )
             .await;
         assert!(body.get("errors").is_none(), "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -1768,8 +1768,7 @@ async fn an_id_of_another_type_is_refused_by_filters() {
 
 #[tokio::test]
 async fn organizations_filtered_by_kind_and_sector_have_them() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let all = all_nodes(&app, ORGANIZATIONS, Value::Null).await;
         assert_filter_narrows(
             &app,
@@ -1806,13 +1805,13 @@ async fn organizations_filtered_by_kind_and_sector_have_them() {
             },
         )
         .await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn organizations_search_ignores_case_and_accents() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = all_nodes(&app, ORGANIZATIONS, Value::Null).await;
         let accented: BTreeSet<String> = all
             .iter()
@@ -1834,13 +1833,13 @@ async fn organizations_search_ignores_case_and_accents() {
                 "[{engine:?}] {term:?} misses an organization named with \"Società\""
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn organizations_filtered_by_municipality_have_a_site_there() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |_, app| {
         let all = all_nodes(&app, ORGANIZATIONS, Value::Null).await;
         for istat_code in ["050026", "048017"] {
             let town = id(&municipality(&app, istat_code).await);
@@ -1857,13 +1856,13 @@ async fn organizations_filtered_by_municipality_have_a_site_there() {
             )
             .await;
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn organizations_filtered_by_signed_protocol_are_those_that_signed_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = all_nodes(&app, ORGANIZATIONS, Value::Null).await;
         let melt = melt_protocol(&app).await;
         let melt_id = id(&melt);
@@ -1893,13 +1892,13 @@ async fn organizations_filtered_by_signed_protocol_are_those_that_signed_it() {
             .map(|s| id(&s["organization"]))
             .collect();
         assert!(ids(&got).is_disjoint(&not_signed), "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn protocols_filtered_by_status_have_that_status() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = all_nodes(&app, PROTOCOLS, Value::Null).await;
         for status in ["IN_FORCE", "DRAFT"] {
             let got = assert_filter_narrows(
@@ -1929,13 +1928,13 @@ async fn protocols_filtered_by_status_have_that_status() {
             .map(id)
             .collect();
         assert_eq!(ids(&both), expected, "[{engine:?}]");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn protocols_filtered_by_organization_are_those_it_adheres_to() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = all_nodes(&app, PROTOCOLS, Value::Null).await;
         let organizations: BTreeSet<String> = all
             .iter()
@@ -1965,13 +1964,13 @@ async fn protocols_filtered_by_organization_are_those_it_adheres_to() {
             narrowed,
             "[{engine:?}] every signatory adheres to every protocol"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn protocols_covering_a_municipality_have_it_in_their_scope() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = all_nodes(&app, PROTOCOLS, Value::Null).await;
         let melt = id(&melt_protocol(&app).await);
         let draft = id(&zona_pisana_draft(&app).await);
@@ -2012,13 +2011,13 @@ async fn protocols_covering_a_municipality_have_it_in_their_scope() {
             !ids(&got).contains(&draft),
             "[{engine:?}] the Zona pisana draft covers Firenze"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn terms_filtered_by_taxonomy_belong_to_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = all_nodes(&app, TERMS, Value::Null).await;
         let in_db = sql_count(&app, "SELECT COUNT(*) FROM term").await;
         assert_eq!(all.len() as u64, in_db, "[{engine:?}] terms");
@@ -2045,13 +2044,13 @@ async fn terms_filtered_by_taxonomy_belong_to_it() {
             all.len(),
             "[{engine:?}] every term has one of the taxonomies"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn term_labels_are_given_in_italian_or_english() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let all = all_nodes(&app, TERMS, Value::Null).await;
         let backend = app.db.get_database_backend();
         let rows = app
@@ -2094,13 +2093,13 @@ async fn term_labels_are_given_in_italian_or_english() {
             }
         }
         assert!(translated > 0, "[{engine:?}] no label differs in English");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_melt_protocol_in_force_shows_who_signed_it() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let melt = melt_protocol(&app).await;
         assert_eq!(melt["status"], "IN_FORCE", "[{engine:?}]");
         let signatories = list(&melt, "signatories");
@@ -2161,13 +2160,13 @@ async fn the_melt_protocol_in_force_shows_who_signed_it() {
             .collect();
         names.sort();
         assert_eq!(names, from_db, "[{engine:?}] who signed MeLT");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn terms_search_ignores_case_and_treats_underscores_literally() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let query = "query($s: String) { terms(filter: {search: $s}, first: 100) { nodes { code label } } }";
         let codes = |data: &Value| -> Vec<String> {
             data["terms"]["nodes"]
@@ -2194,5 +2193,6 @@ async fn terms_search_ignores_case_and_treats_underscores_literally() {
             by_label.contains(&"JOB_ORIENTATION".to_owned()),
             "[{engine:?}] {by_label:?}"
         );
-    }
+    })
+    .await;
 }

@@ -1,7 +1,7 @@
 //! `updateOrganizationProfile`: who may change an organization's profile, validation,
 //! concurrency and the audit log. The pattern for every mutation test.
 
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, first_error_code, on_every_engine};
 use serde_json::{Value, json};
 
 const UPDATE: &str = "mutation($input: UpdateOrganizationProfileInput!) {
@@ -30,8 +30,7 @@ fn payload(body: &Value) -> &Value {
 
 #[tokio::test]
 async fn an_org_admin_changes_their_own_profile_and_it_is_audited() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (id, version) = org(&app, "Forium").await;
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
         let input =
@@ -64,13 +63,13 @@ async fn an_org_admin_changes_their_own_profile_and_it_is_audited() {
         assert_eq!(event["actorKind"], "USER");
         assert_eq!(event["after"]["website"], "https://forium.example.it");
         assert_ne!(event["before"]["website"], event["after"]["website"]);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_organizations_own_admin_may_change_its_profile() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (id, _) = org(&app, "Forium").await;
         let own = Some(app.organization_id("Forium").await);
         let other = Some(app.organization_id("CNA Pisa").await);
@@ -99,13 +98,13 @@ async fn only_the_organizations_own_admin_may_change_its_profile() {
             json!([]),
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_input_is_reported_as_user_errors_and_changes_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (id, version) = org(&app, "Forium").await;
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
         let input = json!({ "id": id, "website": "not a url", "email": "nobody" });
@@ -133,13 +132,13 @@ async fn invalid_input_is_reported_as_user_errors_and_changes_nothing() {
             version,
             "[{engine:?}] nothing changed"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (id, version) = org(&app, "Forium").await;
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
         let first = json!({ "input": { "id": id, "expectedVersion": version, "phone": "1" } });
@@ -151,5 +150,6 @@ async fn a_stale_expected_version_is_a_conflict() {
         );
         let (_, body) = app.query_as(&token, UPDATE, first).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }

@@ -4,7 +4,7 @@
 //! status. On SQLite and PostgreSQL.
 
 use melt_tests::flow::{gid, ok};
-use melt_tests::{Role, TestApp, codice_fiscale, engines, first_error_code, row_id, spawn_app};
+use melt_tests::{Role, TestApp, codice_fiscale, first_error_code, on_every_engine, row_id};
 use sea_orm::{FromQueryResult, JsonValue, Statement};
 use serde_json::{Value, json};
 
@@ -51,8 +51,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn concurrent_registrations_of_one_codice_fiscale_end_with_one_record_per_organization() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let cf = codice_fiscale("SPSNNA90C44G702");
         let mut calls = Vec::new();
         for org_name in [SENDER, RECEIVER] {
@@ -99,7 +98,8 @@ async fn concurrent_registrations_of_one_codice_fiscale_end_with_one_record_per_
             2,
             "[{engine:?}] one record per organization"
         );
-    }
+    })
+    .await;
 }
 
 /// A draft referral from the sender to the receiver's first service, for a person with
@@ -130,8 +130,7 @@ async fn send_code(app: &TestApp, referral: &str) -> String {
 
 #[tokio::test]
 async fn each_sending_gate_refuses_with_its_own_code() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (referral, service) = draft(&app, &codice_fiscale("SPSNNA90C44G703")).await;
         let receiver = app.organization_id(RECEIVER).await;
         // The person's municipality outside every shared protocol's scope.
@@ -193,13 +192,13 @@ async fn each_sending_gate_refuses_with_its_own_code() {
             body["data"]["node"]["status"], "DRAFT",
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn free_text_is_encrypted_at_rest_and_erasure_leaves_no_personal_value_in_the_tables() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let cf = codice_fiscale("SPSNNA90C44G704");
         let (referral, _) = draft(&app, &cf).await;
         assert_eq!(send_code(&app, &referral).await, "SENT", "[{engine:?}]");
@@ -314,13 +313,13 @@ async fn free_text_is_encrypted_at_rest_and_erasure_leaves_no_personal_value_in_
             .await,
             1
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_audit_log_records_which_fields_of_a_person_changed_never_their_values() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let org = app.organization_id(SENDER).await;
         let token = app.token(Some(org), &[Role::Operator]);
         let cf = codice_fiscale("SPSNNA90C44G705");
@@ -375,14 +374,14 @@ async fn the_audit_log_records_which_fields_of_a_person_changed_never_their_valu
                 "[{engine:?}] {value}: {text}"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_data_protection_officer_answers_a_data_subject_across_the_network_with_a_reason()
 {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let cf = codice_fiscale("SPSNNA90C44G706");
         for org in [SENDER, RECEIVER] {
             let token = app.token(Some(app.organization_id(org).await), &[Role::Operator]);
@@ -467,13 +466,13 @@ async fn only_the_data_protection_officer_answers_a_data_subject_across_the_netw
                 .all(|e| e["after"]["reason"] == "Richiesta prot. 2026/118")
         );
         assert!(!body.to_string().contains(&cf), "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn protocols_filter_by_an_organizations_signatory_status() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let query = "query($o: ID, $s: SignatoryStatus) { protocols(filter: {organization: $o, signatoryStatus: $s}) { totalCount } }";
         let invited = gid(&app, "ARCI Comitato territoriale di Prato").await;
         let signed = gid(&app, RECEIVER).await;
@@ -504,13 +503,13 @@ async fn protocols_filter_by_an_organizations_signatory_status() {
             "BAD_USER_INPUT",
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn rotate_data_encrypts_free_text_written_in_plaintext_before_encryption() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let (referral, _) = draft(&app, &codice_fiscale("SPSNNA90C44G707")).await;
         // A row as a version before free-text encryption left it.
         app.exec(
@@ -541,5 +540,6 @@ async fn rotate_data_encrypts_free_text_written_in_plaintext_before_encryption()
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again, 0, "[{engine:?}]");
-    }
+    })
+    .await;
 }

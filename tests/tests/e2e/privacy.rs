@@ -2,12 +2,13 @@
 //! flow, captured at TRACE level in JSON, never contain the person's names, codice
 //! fiscale or contacts.
 
-use melt_tests::{Role, TestApp, engines, spawn_app_with};
+use melt_tests::flow::gid;
+use melt_tests::{Role, TestApp, engines, in_own_process, spawn_app_with};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-/// Collects every log line of this test binary.
+/// Collects every log line of this process.
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
@@ -34,16 +35,6 @@ async fn call(app: &TestApp, token: &str, query: &str, input: Value) -> Value {
     assert_eq!(status, 200, "{body}");
     assert!(body.get("errors").is_none(), "{body}");
     body["data"].clone()
-}
-
-async fn gid(app: &TestApp, name: &str) -> String {
-    let query =
-        "query($s: String) { organizations(filter: {search: $s}, first: 1) { nodes { id } } }";
-    let data = app.data(query, json!({ "s": name })).await;
-    data["organizations"]["nodes"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Registers a person, records consent, and walks a referral from creation to completion,
@@ -151,6 +142,10 @@ async fn full_flow(app: &TestApp) {
 
 #[tokio::test]
 async fn a_whole_referral_flow_leaves_no_personal_data_in_the_logs() {
+    // The subscriber is the process's: alone, it captures the logs of this flow only.
+    if !in_own_process("privacy::a_whole_referral_flow_leaves_no_personal_data_in_the_logs") {
+        return;
+    }
     let capture = Capture::default();
     let writer = capture.clone();
     tracing_subscriber::fmt()

@@ -1,6 +1,6 @@
 //! GraphQL over HTTP: methods, media types, status codes, limits, the IDE, health.
 
-use melt_tests::{engines, first_error_code, spawn_app, spawn_app_with};
+use melt_tests::{engines, first_error_code, on_every_engine, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use serde_json::{Value, json};
@@ -9,8 +9,7 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 #[tokio::test]
 async fn a_query_over_get_runs() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let response = app
             .client
             .get(format!("{}/graphql", app.address))
@@ -29,13 +28,13 @@ async fn a_query_over_get_runs() {
             .cloned()
             .unwrap_or_default();
         assert_eq!(nodes.len(), 2, "{engine:?}: {body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_mutation_over_get_is_refused_with_405_and_allow_post() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let response = app
             .client
             .get(format!("{}/graphql", app.address))
@@ -54,7 +53,8 @@ async fn a_mutation_over_get_is_refused_with_405_and_allow_post() {
         );
         let body: Value = response.json().await.expect("json");
         assert_eq!(first_error_code(&body), "METHOD_NOT_ALLOWED");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -251,8 +251,7 @@ async fn connections_are_costed_by_their_page_size() {
 
 #[tokio::test]
 async fn internal_errors_are_masked_with_an_error_id() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         // Break the database under the running app.
         sea_orm::ConnectionTrait::execute_unprepared(&app.db, "DROP TABLE signatory")
             .await
@@ -286,7 +285,8 @@ async fn internal_errors_are_masked_with_an_error_id() {
                 "{engine:?}: database text leaked ({leak}): {body}"
             );
         }
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -368,8 +368,7 @@ async fn the_ide_can_be_turned_off() {
 
 #[tokio::test]
 async fn health_and_readiness_answer_and_requests_carry_an_id() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let health = app
             .client
             .get(format!("{}/health", app.address))
@@ -386,7 +385,8 @@ async fn health_and_readiness_answer_and_requests_carry_an_id() {
         assert_eq!(ready.status(), StatusCode::OK, "{engine:?}");
         let id = ready.headers().get("x-request-id").cloned();
         assert!(id.is_some_and(|v| !v.is_empty()), "{engine:?}");
-    }
+    })
+    .await;
 }
 
 /// The introspection query GraphiQL and other tools send (graphql-js `getIntrospectionQuery`).

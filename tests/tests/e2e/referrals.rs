@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use melt_api::audit::service::Actor;
 use melt_api::auth::Viewer;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, first_error_code, global_id, on_every_engine};
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::{Value, json};
@@ -18,10 +18,6 @@ const SENDER: &str = "Centro per l'impiego di Pisa";
 const RECEIVER: &str = "Caritas diocesana di Pisa";
 const OUTSIDER: &str = "Forium";
 const UNSIGNED: &str = "ARCI Comitato territoriale di Prato";
-
-fn gid(kind: &str, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
 
 fn now() -> DateTimeUtc {
     DateTimeUtc::from(SystemTime::now())
@@ -154,8 +150,8 @@ async fn create(app: &TestApp, f: &Fixture, key: Option<&str>) -> Value {
         "mutation($input: CreateReferralInput!) {{ createReferral(input: $input) {{ referral {{ {FIELDS} }} userErrors {{ field code message }} }} }}"
     );
     let input = json!({
-        "person": gid("Person", f.person),
-        "receiverService": gid("Service", f.service),
+        "person": global_id("Person", f.person),
+        "receiverService": global_id("Service", f.service),
         "needs": ["EMPLOYMENT", "HOUSING"],
         "reason": "Needs help finding work and a home",
         "priority": "HIGH",
@@ -342,8 +338,7 @@ const STATES: [&str; 11] = [
 
 #[tokio::test]
 async fn every_transition_of_the_design_table_succeeds_for_its_side_and_every_other_is_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let mut successes = 0;
         for state in STATES {
@@ -403,13 +398,13 @@ async fn every_transition_of_the_design_table_succeeds_for_its_side_and_every_ot
             successes, 23,
             "[{engine:?}] allowed (state, action, side) triples"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn sending_records_the_protocol_and_a_due_date_in_working_days() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let draft = create_draft(&app, &f).await;
         assert_eq!(draft["protocol"], Value::Null);
@@ -424,13 +419,13 @@ async fn sending_records_the_protocol_and_a_due_date_in_working_days() {
         let events = sent["events"].as_array().cloned().unwrap_or_default();
         let actions: Vec<&str> = events.iter().filter_map(|e| e["action"].as_str()).collect();
         assert_eq!(actions, ["CREATE", "SEND"]);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn sending_without_a_valid_consent_for_the_receiver_is_refused() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         exec(
             &app,
@@ -449,14 +444,14 @@ async fn sending_without_a_valid_consent_for_the_receiver_is_refused() {
             reload(&app, &f.sender_token, &draft).await["status"],
             "DRAFT"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn sending_to_an_organization_invited_to_the_protocol_but_not_signed_is_refused_with_its_own_code()
  {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let mut f = fixture(&app).await;
         let unsigned = app.organization_id(UNSIGNED).await;
         f.service = service_of(&app, unsigned).await;
@@ -490,13 +485,13 @@ async fn sending_to_an_organization_invited_to_the_protocol_but_not_signed_is_re
             body["data"]["sendReferral"]["userErrors"][0]["code"], "RESIDENCE_UNKNOWN",
             "[{engine:?}] {body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_repeated_create_with_the_same_key_returns_the_first_referral() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let first = create(&app, &f, Some("key-1")).await;
         let second = create(&app, &f, Some("key-1")).await;
@@ -513,8 +508,8 @@ async fn a_repeated_create_with_the_same_key_returns_the_first_referral() {
         // The same key with another payload is a conflict.
         let query = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id } } }";
         let input = json!({
-            "person": gid("Person", f.person),
-            "receiverService": gid("Service", f.service),
+            "person": global_id("Person", f.person),
+            "receiverService": global_id("Service", f.service),
             "needs": ["EMPLOYMENT"],
             "reason": "Something else entirely",
             "idempotencyKey": "key-1",
@@ -523,18 +518,18 @@ async fn a_repeated_create_with_the_same_key_returns_the_first_referral() {
             .query_as(&f.sender_token, query, json!({ "input": input }))
             .await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn creating_a_referral_validates_its_input_and_the_callers_involvement() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let query = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id } userErrors { field code } } }";
         let input = json!({
-            "person": gid("Person", f.person),
-            "receiverService": gid("Service", f.service),
+            "person": global_id("Person", f.person),
+            "receiverService": global_id("Service", f.service),
             "needs": ["NOT_A_NEED"],
             "reason": " ",
         });
@@ -557,8 +552,8 @@ async fn creating_a_referral_validates_its_input_and_the_callers_involvement() {
 
         // An organization not involved with the person cannot refer them.
         let input = json!({
-            "person": gid("Person", f.person),
-            "receiverService": gid("Service", f.service),
+            "person": global_id("Person", f.person),
+            "receiverService": global_id("Service", f.service),
             "needs": ["EMPLOYMENT"],
             "reason": "Work",
         });
@@ -579,13 +574,13 @@ async fn creating_a_referral_validates_its_input_and_the_callers_involvement() {
         assert_eq!(first_error_code(&body), "FORBIDDEN", "{body}");
         let body = app.query(query, json!({ "input": input })).await;
         assert_eq!(first_error_code(&body), "UNAUTHENTICATED", "{body}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_and_a_missing_reason_is_required() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let draft = create_draft(&app, &f).await;
         let sent = must(&app, &f.sender_token, "send", &draft).await;
@@ -603,15 +598,15 @@ async fn a_stale_expected_version_is_a_conflict_and_a_missing_reason_is_required
         assert_eq!(errors[0]["field"], json!(["input", "reasonCode"]), "{body}");
         assert_eq!(errors[0]["code"], "REQUIRED");
         assert_eq!(errors[1]["field"], json!(["input", "declinedBy"]));
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn two_concurrent_accepts_of_one_referral_let_exactly_one_succeed() {
     // On PostgreSQL the row-version guard decides; SQLite refuses the colliding writer
     // outright, which the API reports as CONFLICT too.
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let sent = in_state(&app, &f, "RECEIVED").await;
         let (a, b) = tokio::join!(
@@ -633,13 +628,13 @@ async fn two_concurrent_accepts_of_one_referral_let_exactly_one_succeed() {
             .as_array()
             .map(|e| e.iter().filter(|e| e["action"] == "ACCEPT").count());
         assert_eq!(accepts, Some(1));
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_uninvolved_organization_cannot_see_referrals_or_their_events() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let sent = in_state(&app, &f, "SENT").await;
         let list = format!(
@@ -688,13 +683,13 @@ async fn an_uninvolved_organization_cannot_see_referrals_or_their_events() {
         let node = &body["data"]["referrals"]["nodes"][0];
         assert_eq!(node["status"], "SENT");
         assert_eq!(node["events"].as_array().map(Vec::len), Some(2));
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_receivers_first_read_marks_a_sent_referral_received() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let by_node = in_state(&app, &f, "SENT").await;
         let read = reload(&app, &f.receiver_token, &by_node).await;
@@ -721,13 +716,13 @@ async fn the_receivers_first_read_marks_a_sent_referral_received() {
             reload(&app, &f.sender_token, &by_list).await["status"],
             "RECEIVED"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn expiry_marks_only_overdue_sent_and_received_referrals_and_only_once() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let overdue_sent = in_state(&app, &f, "SENT").await;
         let overdue_received = in_state(&app, &f, "RECEIVED").await;
@@ -780,20 +775,20 @@ async fn expiry_marks_only_overdue_sent_and_received_referrals_and_only_once() {
         assert_eq!(last["action"], "EXPIRE");
         assert_eq!(last["actorSubject"], "system");
         assert_eq!(last["reasonCode"], "DUE_DATE_PASSED");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let rejected = in_state(&app, &f, "REJECTED").await;
         let other = service_of(&app, f.sender).await;
         let query = format!(
             "mutation($input: RerouteReferralInput!) {{ rerouteReferral(input: $input) {{ referral {{ {FIELDS} }} userErrors {{ field code message }} }} }}"
         );
-        let input = json!({ "id": rejected["id"], "receiverService": gid("Service", other) });
+        let input = json!({ "id": rejected["id"], "receiverService": global_id("Service", other) });
         let (_, body) = app
             .query_as(&f.receiver_token, &query, json!({ "input": input.clone() }))
             .await;
@@ -810,7 +805,7 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
 
         // An open referral cannot be re-routed.
         let open = in_state(&app, &f, "SENT").await;
-        let input = json!({ "id": open["id"], "receiverService": gid("Service", other) });
+        let input = json!({ "id": open["id"], "receiverService": global_id("Service", other) });
         let (_, body) = app
             .query_as(&f.sender_token, &query, json!({ "input": input }))
             .await;
@@ -818,13 +813,13 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
             body["data"]["rerouteReferral"]["userErrors"][0]["code"], "INVALID_STATE",
             "{body}"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn counts_per_status_and_the_inbox_order_follow_priority_and_due_date() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         in_state(&app, &f, "DRAFT").await;
         in_state(&app, &f, "ACCEPTED").await;
@@ -886,13 +881,13 @@ async fn counts_per_status_and_the_inbox_order_follow_priority_and_due_date() {
         let mut sorted = dues.clone();
         sorted.sort();
         assert_eq!(dues, sorted, "{page1} {page2}");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn withdrawing_consent_cancels_only_the_persons_drafts() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let draft = in_state(&app, &f, "DRAFT").await;
         let sent = in_state(&app, &f, "SENT").await;
@@ -924,5 +919,6 @@ async fn withdrawing_consent_cancels_only_the_persons_drafts() {
             .unwrap_or_default();
         assert_eq!(last["reasonCode"], "CONSENT_WITHDRAWN");
         assert_eq!(reload(&app, &f.sender_token, &sent).await["status"], "SENT");
-    }
+    })
+    .await;
 }

@@ -2,7 +2,7 @@
 //! through `jobs::run_once` as every replica runs them.
 
 use melt_tests::flow::{sent_referral, sent_referral_for};
-use melt_tests::{TestApp, engines, spawn_app_with};
+use melt_tests::{TestApp, engines, on_every_engine, spawn_app_with};
 use sea_orm::ConnectionTrait;
 
 async fn status_of(app: &TestApp) -> Vec<String> {
@@ -80,8 +80,7 @@ async fn the_jobs_expire_overdue_referrals_then_erase_closed_cases_once() {
 
 #[tokio::test]
 async fn two_replicas_running_the_jobs_at_once_expire_each_referral_once() {
-    for engine in engines() {
-        let app = spawn_app_with(engine, |_| {}).await;
+    on_every_engine(async |engine, app| {
         for _ in 0..3 {
             sent_referral_for(&app).await;
         }
@@ -113,5 +112,6 @@ async fn two_replicas_running_the_jobs_at_once_expire_each_referral_once() {
             .expect("count")
             .and_then(|r| r.try_get::<i64>("", "n").ok());
         assert_eq!(events, Some(3), "[{engine:?}] one event per referral");
-    }
+    })
+    .await;
 }

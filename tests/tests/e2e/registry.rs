@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use melt_api::auth::token::TokenRequest;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, engines, first_error_code, spawn_app};
+use melt_tests::{Role, TestApp, first_error_code, on_every_engine, user_errors};
 use serde_json::{Value, json};
 
 const CREATE_GROUPING: &str = "mutation($input: CreateTerritoryGroupingInput!) {
@@ -93,22 +93,6 @@ fn admin(app: &TestApp) -> String {
 
 fn auditor(app: &TestApp) -> String {
     app.token(None, &[Role::Auditor])
-}
-
-/// The `userErrors` of a payload as `(field path, code)` pairs.
-fn user_errors(payload: &Value) -> Vec<(Value, String)> {
-    payload["userErrors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| {
-            (
-                e["field"].clone(),
-                e["code"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// Asserts that `errors` holds an error on `field` (below `input`) with `code`.
@@ -205,8 +189,7 @@ fn codes(territory: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_regional_admin_creates_and_reshapes_a_zone_and_both_changes_are_audited() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let input = json!({
             "kind": "ZONE", "code": "ZONA_TEST", "name": "Zona di prova Città",
             "validFrom": "2026-01-01", "validTo": "2027-12-31",
@@ -284,13 +267,13 @@ async fn a_regional_admin_creates_and_reshapes_a_zone_and_both_changes_are_audit
             update_event["after"]["municipality_istat_codes"],
             json!(["050008", "050037"])
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_regional_administration_may_change_territory_groupings() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let create = json!({ "input": {
             "kind": "HUB_AREA", "code": "AREA_X", "name": "Area X",
             "municipalityIstatCodes": ["050026"]
@@ -309,13 +292,13 @@ async fn only_the_regional_administration_may_change_territory_groupings() {
             0,
             "[{engine:?}] nothing created"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_groupings_are_reported_as_user_errors_and_change_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let before = app.data(ZONES, json!({})).await["territories"]["totalCount"].clone();
         let input = json!({
             "kind": "PROVINCE", "code": "ZONA_PISANA", "name": "  ",
@@ -399,13 +382,13 @@ async fn invalid_groupings_are_reported_as_user_errors_and_change_nothing() {
             0,
             "[{engine:?}] nothing audited"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_of_a_grouping_is_a_conflict() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let pisana = zone(&app, "Zona pisana").await;
         let input = json!({ "input": {
             "id": pisana["id"], "expectedVersion": pisana["rowVersion"], "name": "Zona pisana 2"
@@ -420,7 +403,8 @@ async fn a_stale_expected_version_of_a_grouping_is_a_conflict() {
         );
         let (_, body) = app.query_as(&admin(&app), UPDATE_GROUPING, input).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -429,8 +413,7 @@ async fn a_stale_expected_version_of_a_grouping_is_a_conflict() {
 
 #[tokio::test]
 async fn a_regional_admin_creates_and_relabels_a_term_and_both_changes_are_audited() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let parent = term(&app, "Bilancio di competenze", "SKILLS_ASSESSMENT").await;
         let input = json!({
             "taxonomy": "SERVICE_TYPE", "code": "SKILLS_ASSESSMENT_DIGITAL",
@@ -483,13 +466,13 @@ async fn a_regional_admin_creates_and_relabels_a_term_and_both_changes_are_audit
         );
         assert_eq!(update_event["after"]["label_it"], "Competenze digitali");
         assert_eq!(update_event["after"]["description"], Value::Null);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_regional_administration_may_change_terms() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let total = app.data(TERMS, json!({})).await["terms"]["totalCount"].clone();
         let create = json!({ "input": {
             "taxonomy": "NEED", "code": "NEW_NEED", "labelIt": "Nuovo", "labelEn": "New"
@@ -508,13 +491,13 @@ async fn only_the_regional_administration_may_change_terms() {
             existing["label"],
             "[{engine:?}] nothing changed"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_terms_are_reported_as_user_errors_and_change_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let total = app.data(TERMS, json!({})).await["terms"]["totalCount"].clone();
         let service_type = term(&app, "Bilancio di competenze", "SKILLS_ASSESSMENT").await;
         // Duplicate code within the taxonomy; parent from another taxonomy; blank label.
@@ -581,13 +564,13 @@ async fn invalid_terms_are_reported_as_user_errors_and_change_nothing() {
             service_type["rowVersion"],
             "[{engine:?}] nothing changed"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_of_a_term_is_a_conflict() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let existing = term(&app, "Bilancio di competenze", "SKILLS_ASSESSMENT").await;
         let input = json!({ "input": {
             "id": existing["id"], "expectedVersion": existing["rowVersion"], "labelEn": "Skills"
@@ -600,7 +583,8 @@ async fn a_stale_expected_version_of_a_term_is_a_conflict() {
         );
         let (_, body) = app.query_as(&admin(&app), UPDATE_TERM, input).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -609,8 +593,7 @@ async fn a_stale_expected_version_of_a_term_is_a_conflict() {
 
 #[tokio::test]
 async fn a_regional_admin_registers_and_updates_an_organization_and_both_changes_are_audited() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let input = json!({
             "name": "Cooperativa Sociale Àncora", "kind": "SOCIAL_COOPERATIVE",
             "sector": "THIRD_SECTOR", "description": "Inserimento lavorativo.",
@@ -679,13 +662,13 @@ async fn a_regional_admin_registers_and_updates_an_organization_and_both_changes
         assert_eq!(update_event["before"]["email"], "info@ancora.example.it");
         assert_eq!(update_event["after"]["name"], "Cooperativa Sociale Bussola");
         assert_eq!(update_event["after"]["email"], Value::Null);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn only_the_regional_administration_may_change_the_registry_of_organizations() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let create = json!({ "input": {
             "name": "Ente abusivo", "kind": "OTHER", "sector": "PRIVATE"
         }});
@@ -721,13 +704,13 @@ async fn only_the_regional_administration_may_change_the_registry_of_organizatio
             json!([]),
             "[{engine:?}] no succession"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_organizations_are_reported_as_user_errors_and_change_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let total = app.data(ORGS, json!({})).await["organizations"]["totalCount"].clone();
         let input = json!({
             "name": " ", "kind": "EMPLOYER", "sector": "PRIVATE",
@@ -775,13 +758,13 @@ async fn invalid_organizations_are_reported_as_user_errors_and_change_nothing() 
             after["codiceFiscale"], forium["codiceFiscale"],
             "[{engine:?}]"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_expected_version_of_an_organization_is_a_conflict() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = organization(&app, "Forium").await;
         let input = json!({ "input": {
             "id": forium["id"], "expectedVersion": forium["rowVersion"], "phone": "050 1"
@@ -794,7 +777,8 @@ async fn a_stale_expected_version_of_an_organization_is_a_conflict() {
         );
         let (_, body) = app.query_as(&admin(&app), UPDATE_ORG, input).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
-    }
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------
@@ -803,8 +787,7 @@ async fn a_stale_expected_version_of_an_organization_is_a_conflict() {
 
 #[tokio::test]
 async fn a_recorded_succession_dissolves_the_predecessor_and_is_audited() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let copernico = organization(&app, "Copernico").await;
         let forium = organization(&app, "Forium").await;
         assert_eq!(copernico["dissolvedOn"], Value::Null);
@@ -881,13 +864,13 @@ async fn a_recorded_succession_dissolves_the_predecessor_and_is_audited() {
         let errors = user_errors(&body["data"]["recordSuccession"]);
         assert_eq!(errors.len(), 1, "[{engine:?}] {body}");
         assert_has_error(&errors, &["successor"], "TAKEN", &body);
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_succession_without_dissolution_leaves_the_predecessor_as_it_was() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let cna = organization(&app, "CNA Pisa").await;
         let forium = organization(&app, "Forium").await;
         let input = json!({
@@ -907,13 +890,13 @@ async fn a_succession_without_dissolution_leaves_the_predecessor_as_it_was() {
             0,
             "[{engine:?}] the predecessor itself did not change"
         );
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_successions_are_reported_as_user_errors_and_change_nothing() {
-    for engine in engines() {
-        let app = spawn_app(engine).await;
+    on_every_engine(async |engine, app| {
         let forium = organization(&app, "Forium").await;
         // An organization cannot succeed itself.
         let input = json!({
@@ -946,5 +929,6 @@ async fn invalid_successions_are_reported_as_user_errors_and_change_nothing() {
         assert_eq!(after["successions"], json!([]), "[{engine:?}]");
         let log = audit(&app, &Value::Null, Some("recordSuccession")).await;
         assert_eq!(log["totalCount"], 0, "[{engine:?}] nothing audited");
-    }
+    })
+    .await;
 }

@@ -1,0 +1,25 @@
+//! End-to-end tests of the MeLT network API over HTTP, in one test binary: each module
+//! was a test file of its own, and the harness is `melt_tests` (tests/src/lib.rs).
+//!
+//! Run one area with a filter, e.g. `cargo test -p melt-tests referrals::`.
+
+mod audit;
+mod auth;
+mod batching;
+mod clients;
+mod directory;
+mod hostile;
+mod hostile_input;
+mod http;
+mod jobs;
+mod people;
+mod privacy;
+mod privacy_matrix;
+mod profile;
+mod protocols;
+mod referrals;
+mod registry;
+mod schema;
+mod services_admin;
+mod trust;
+mod websocket;
