@@ -4,7 +4,7 @@
 use sea_orm_migration::prelude::*;
 use std::collections::BTreeMap;
 
-use crate::text::fold;
+use melt_text::fold;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

@@ -1,7 +1,3 @@
-//! Text folding shared by migrations, seeders and the API's search filters.
+//! Text folding, from the crate the API shares ([`melt_text`]).
 
-/// Folds text for accent- and case-insensitive search: "Città di Castello" becomes
-/// "citta di castello". Stored beside searchable names and applied to search terms.
-pub fn fold(text: &str) -> String {
-    deunicode::deunicode(text).to_lowercase()
-}
+pub use melt_text::fold;

@@ -378,6 +378,15 @@ impl TestApp {
         (status, body)
     }
 
+    /// The `rowVersion` of a person, consent or referral as `token`'s caller reads it
+    /// now (for the `expectedVersion` every change states).
+    pub async fn row_version(&self, token: &str, id: &Value) -> Value {
+        let query = "query($id: ID!) { node(id: $id) {
+            ... on Person { rowVersion } ... on Consent { rowVersion } ... on Referral { rowVersion } } }";
+        let (_, body) = self.query_as(token, query, json!({ "id": id })).await;
+        body["data"]["node"]["rowVersion"].clone()
+    }
+
     /// Row id of the demo organization whose name contains `name`.
     pub async fn organization_id(&self, name: &str) -> uuid::Uuid {
         let backend = self.db.get_database_backend();

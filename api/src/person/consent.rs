@@ -59,6 +59,7 @@ fn audit_view(row: &consent::Model, recipients: &[Uuid]) -> serde_json::Value {
 }
 
 /// Loads a consent or fails with NOT_FOUND.
+#[tracing::instrument(skip_all, fields(%id))]
 pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<consent::Model> {
     consent::Entity::find_by_id(id)
         .one(db)
@@ -68,6 +69,7 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<consent::Mode
 
 /// Records a consent on the caller's organization's own record of the person (its
 /// operator, administrator or client). The evidence is encrypted like the names.
+#[tracing::instrument(skip_all)]
 pub async fn record(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -171,6 +173,7 @@ pub async fn record(
 
 /// Withdraws a consent of the caller's organization's own record (the person's drafts
 /// are cancelled by [`crate::casework::withdraw_consent`]).
+#[tracing::instrument(skip_all, fields(%id))]
 pub async fn withdraw(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -211,6 +214,7 @@ pub async fn withdraw(
 }
 
 /// The consents of a person, newest first.
+#[tracing::instrument(skip_all, fields(%person))]
 pub async fn of_person(db: &impl ConnectionTrait, person: Uuid) -> AppResult<Vec<consent::Model>> {
     Ok(consent::Entity::find()
         .filter(consent::Column::PersonId.eq(person))
@@ -221,6 +225,7 @@ pub async fn of_person(db: &impl ConnectionTrait, person: Uuid) -> AppResult<Vec
 }
 
 /// The recipient organizations named by a consent.
+#[tracing::instrument(skip_all)]
 pub async fn recipients_of(db: &impl ConnectionTrait, consent: Uuid) -> AppResult<Vec<Uuid>> {
     Ok(consent_recipient::Entity::find()
         .filter(consent_recipient::Column::ConsentId.eq(consent))
@@ -234,6 +239,7 @@ pub async fn recipients_of(db: &impl ConnectionTrait, consent: Uuid) -> AppResul
 
 /// The consent if it belongs to the caller's organization's own record of the person
 /// (consents are never shared with a referral's receiver), None otherwise.
+#[tracing::instrument(skip_all, fields(%id))]
 pub async fn visible(
     db: &impl ConnectionTrait,
     viewer: &crate::auth::Viewer,

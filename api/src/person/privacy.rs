@@ -113,6 +113,7 @@ pub fn decrypt_field(
 }
 
 /// Appends a row to the access log.
+#[tracing::instrument(skip_all, fields(%person))]
 pub async fn log_access(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -202,6 +203,7 @@ fn access_sort() -> Sort<person_access::Entity> {
 }
 
 /// Lists reads of personal data, newest first (AUDITOR only; see the scope below).
+#[tracing::instrument(skip_all)]
 pub async fn access_log(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

@@ -173,6 +173,7 @@ impl ListCursor {
 
 /// Lists the caller's inbox or outbox, most urgent first, then soonest due (referrals
 /// without a due date last). Reading SENT referrals in the inbox marks them RECEIVED.
+#[tracing::instrument(skip_all)]
 pub async fn list<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -255,6 +256,7 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
 
 /// How many referrals of the caller's inbox or outbox are in each status (every
 /// status, zeros included, in lifecycle order).
+#[tracing::instrument(skip_all)]
 pub async fn counts(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

@@ -210,6 +210,7 @@ pub(crate) async fn append_event(
 }
 
 /// Loads a referral (any organization's) or fails with NOT_FOUND.
+#[tracing::instrument(skip_all, fields(%id))]
 pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<referral::Model> {
     referral::Entity::find_by_id(id)
         .one(db)
@@ -219,6 +220,7 @@ pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<referral::Mod
 
 /// Loads a referral the caller's organization sends or receives; others read it as
 /// missing (NOT_FOUND), so that they do not learn it exists.
+#[tracing::instrument(skip_all, fields(%id))]
 pub async fn get_visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

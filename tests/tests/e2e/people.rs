@@ -374,10 +374,10 @@ async fn an_organization_not_involved_cannot_see_the_person_anywhere() {
         let export = "query($id: ID!) { exportPersonData(personId: $id) }";
         let (_, body) = app.query_as(&stranger, export, json!({ "id": id })).await;
         assert_eq!(first_error_code(&body), "NOT_FOUND", "[{engine:?}] {body}");
-        let erase = "mutation($id: ID!) { erasePerson(input: {id: $id}) { person { id } } }";
+        let erase = "mutation($id: ID!) { erasePerson(input: {id: $id, expectedVersion: 1}) { person { id } } }";
         let (_, body) = app.query_as(&stranger, erase, json!({ "id": id })).await;
         assert_eq!(first_error_code(&body), "NOT_FOUND", "[{engine:?}] {body}");
-        let update = "mutation($id: ID!) { updatePerson(input: {id: $id, givenName: \"X\"}) { person { id } } }";
+        let update = "mutation($id: ID!) { updatePerson(input: {id: $id, expectedVersion: 1, givenName: \"X\"}) { person { id } } }";
         let (_, body) = app.query_as(&stranger, update, json!({ "id": id })).await;
         assert_eq!(first_error_code(&body), "NOT_FOUND", "[{engine:?}] {body}");
 
@@ -579,7 +579,7 @@ async fn an_update_changes_the_person_and_a_stale_version_is_a_conflict() {
             .query_as(&token, update, json!({ "input": input }))
             .await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
-        let bad = json!({ "id": id, "citizenship": "Italy" });
+        let bad = json!({ "id": id, "expectedVersion": 2, "citizenship": "Italy" });
         let (_, body) = app.query_as(&token, update, json!({ "input": bad })).await;
         assert_eq!(
             body["data"]["updatePerson"]["userErrors"][0]["field"],
@@ -693,7 +693,7 @@ async fn a_consent_is_recorded_listed_and_withdrawn_cancelling_draft_referrals()
         );
         let (_, body) = app.query_as(&token, WITHDRAW, withdraw).await;
         assert_eq!(first_error_code(&body), "CONFLICT", "[{engine:?}] {body}");
-        let again = json!({ "input": { "id": consent["id"] } });
+        let again = json!({ "input": { "id": consent["id"], "expectedVersion": 2 } });
         let (_, body) = app.query_as(&token, WITHDRAW, again).await;
         assert_eq!(
             body["data"]["withdrawConsent"]["userErrors"][0]["code"], "INVALID_STATE",
@@ -765,7 +765,7 @@ async fn erasing_a_person_clears_every_personal_value_and_keeps_the_referrals_co
         let referrals = "SELECT COUNT(*) AS n FROM referral";
         assert_eq!(count(&app, referrals, vec![]).await, 1);
         let token = app.token(Some(forium), &[Role::Operator]);
-        let erase = "mutation($id: ID!) { erasePerson(input: {id: $id}) {
+        let erase = "mutation($id: ID!) { erasePerson(input: {id: $id, expectedVersion: 1}) {
             person { codiceFiscale givenName familyName contacts { email } birthDate gender citizenship languages erasedAt }
             userErrors { field } } }";
         for _ in 0..2 {

@@ -137,7 +137,14 @@ async fn full_flow(app: &TestApp) {
         "the export holds the data: {exported}"
     );
     let erase = "mutation($input: ErasePersonInput!) { erasePerson(input: $input) { userErrors { message } } }";
-    call(app, &sender_token, erase, json!({ "id": person })).await;
+    let version = app.row_version(&sender_token, &person).await;
+    call(
+        app,
+        &sender_token,
+        erase,
+        json!({ "id": person, "expectedVersion": version }),
+    )
+    .await;
 }
 
 #[tokio::test]

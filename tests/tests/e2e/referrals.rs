@@ -788,7 +788,10 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
         let query = format!(
             "mutation($input: RerouteReferralInput!) {{ rerouteReferral(input: $input) {{ referral {{ {FIELDS} }} userErrors {{ field code message }} }} }}"
         );
-        let input = json!({ "id": rejected["id"], "receiverService": global_id("Service", other) });
+        let input = json!({
+            "id": rejected["id"], "expectedVersion": rejected["rowVersion"],
+            "receiverService": global_id("Service", other)
+        });
         let (_, body) = app
             .query_as(&f.receiver_token, &query, json!({ "input": input.clone() }))
             .await;
@@ -805,7 +808,10 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
 
         // An open referral cannot be re-routed.
         let open = in_state(&app, &f, "SENT").await;
-        let input = json!({ "id": open["id"], "receiverService": global_id("Service", other) });
+        let input = json!({
+            "id": open["id"], "expectedVersion": open["rowVersion"],
+            "receiverService": global_id("Service", other)
+        });
         let (_, body) = app
             .query_as(&f.sender_token, &query, json!({ "input": input }))
             .await;

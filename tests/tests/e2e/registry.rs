@@ -479,7 +479,9 @@ async fn only_the_regional_administration_may_change_terms() {
         }});
         assert_only_regional_admin(&app, CREATE_TERM, create).await;
         let existing = term(&app, "Bilancio di competenze", "SKILLS_ASSESSMENT").await;
-        let update = json!({ "input": { "id": existing["id"], "labelIt": "Altro" } });
+        let update = json!({
+            "input": { "id": existing["id"], "expectedVersion": existing["rowVersion"], "labelIt": "Altro" }
+        });
         assert_only_regional_admin(&app, UPDATE_TERM, update).await;
         assert_eq!(
             app.data(TERMS, json!({})).await["terms"]["totalCount"],

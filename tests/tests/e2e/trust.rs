@@ -119,8 +119,11 @@ async fn draft(app: &TestApp, cf: &str) -> (String, uuid::Uuid) {
 
 async fn send_code(app: &TestApp, referral: &str) -> String {
     let token = app.token(Some(app.organization_id(SENDER).await), &[Role::Operator]);
-    let send = "mutation($id: ID!) { sendReferral(input: {id: $id}) { referral { status } userErrors { code } } }";
-    let (_, body) = app.query_as(&token, send, json!({ "id": referral })).await;
+    let send = "mutation($id: ID!, $v: Int!) { sendReferral(input: {id: $id, expectedVersion: $v}) { referral { status } userErrors { code } } }";
+    let version = app.row_version(&token, &json!(referral)).await;
+    let (_, body) = app
+        .query_as(&token, send, json!({ "id": referral, "v": version }))
+        .await;
     body["data"]["sendReferral"]["userErrors"][0]["code"]
         .as_str()
         .or_else(|| body["data"]["sendReferral"]["referral"]["status"].as_str())
@@ -203,9 +206,10 @@ async fn free_text_is_encrypted_at_rest_and_erasure_leaves_no_personal_value_in_
         let (referral, _) = draft(&app, &cf).await;
         assert_eq!(send_code(&app, &referral).await, "SENT", "[{engine:?}]");
         let receiver = app.token(Some(app.organization_id(RECEIVER).await), &[Role::Operator]);
-        let reject = "mutation($id: ID!) { rejectReferral(input: {id: $id, reasonCode: \"NO_PLACES\", reasonText: \"La signora Anna non risponde\", declinedBy: PERSON}) { referral { status events { reasonText } } userErrors { code } } }";
+        let reject = "mutation($id: ID!, $v: Int!) { rejectReferral(input: {id: $id, expectedVersion: $v, reasonCode: \"NO_PLACES\", reasonText: \"La signora Anna non risponde\", declinedBy: PERSON}) { referral { status events { reasonText } } userErrors { code } } }";
+        let version = app.row_version(&receiver, &json!(referral)).await;
         let (_, body) = app
-            .query_as(&receiver, reject, json!({ "id": referral }))
+            .query_as(&receiver, reject, json!({ "id": referral, "v": version }))
             .await;
         assert_eq!(
             body["data"]["rejectReferral"]["referral"]["status"], "REJECTED",
@@ -245,8 +249,11 @@ async fn free_text_is_encrypted_at_rest_and_erasure_leaves_no_personal_value_in_
             .query_as(&sender, "{ persons(first: 1) { nodes { id } } }", json!({}))
             .await;
         let person = body["data"]["persons"]["nodes"][0]["id"].clone();
-        let erase = "mutation($id: ID!) { erasePerson(input: {id: $id}) { person { erasedAt } } }";
-        let (_, body) = app.query_as(&sender, erase, json!({ "id": person })).await;
+        let erase = "mutation($id: ID!, $v: Int!) { erasePerson(input: {id: $id, expectedVersion: $v}) { person { erasedAt } } }";
+        let version = app.row_version(&sender, &person).await;
+        let (_, body) = app
+            .query_as(&sender, erase, json!({ "id": person, "v": version }))
+            .await;
         assert!(
             body["data"]["erasePerson"]["person"]["erasedAt"].is_string(),
             "[{engine:?}] {body}"
@@ -336,7 +343,7 @@ async fn the_audit_log_records_which_fields_of_a_person_changed_never_their_valu
             .query_as(
                 &token,
                 update,
-                json!({ "input": { "id": person, "givenName": "Annalisa", "citizenship": "PL" } }),
+                json!({ "input": { "id": person, "expectedVersion": 1, "givenName": "Annalisa", "citizenship": "PL" } }),
             )
             .await;
         assert_eq!(
