@@ -1,7 +1,7 @@
 //! Keyset (cursor) pagination over any entity, for both database engines.
 //!
 //! A page is a window `(first, after)` forwards or `(last, before)` backwards over an
-//! order `(sort column, id)`. Cursors are opaque: base64 of the sort key and the id.
+//! order `(sort keys..., id)`. Cursors are opaque: base64 of the sort keys and the id.
 
 use crate::error::{AppError, AppResult};
 use base64::Engine;
@@ -19,13 +19,15 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 /// Largest page a caller may ask for.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-/// The value of the sort column at a row.
-#[derive(Clone, Debug, PartialEq)]
+/// The value of one sort key at a row.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SortKey {
     /// A text column.
     Text(String),
     /// A timestamp column.
     Time(DateTime<Utc>),
+    /// A whole number (a column or a computed rank).
+    Int(i64),
 }
 
 impl SortKey {
@@ -33,25 +35,40 @@ impl SortKey {
         match self {
             Self::Text(text) => Expr::val(text),
             Self::Time(time) => Expr::val(time),
+            Self::Int(n) => Expr::val(n),
         }
     }
 }
 
-/// A position in an ordered list.
+/// A position in an ordered list: the sort keys at a row, and its id.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cursor {
-    /// Sort key at the row.
-    pub key: SortKey,
+    /// Sort keys at the row, most significant first.
+    pub keys: Vec<SortKey>,
     /// Id of the row (tie-breaker).
     pub id: Uuid,
 }
 
 impl Cursor {
-    /// Encodes the cursor as an opaque string.
+    /// The position of a row in a list sorted by one key.
+    pub fn new(key: SortKey, id: Uuid) -> Self {
+        Self {
+            keys: vec![key],
+            id,
+        }
+    }
+
+    /// Encodes the cursor as an opaque string (one text or time key in the short form
+    /// cursors have always had; several keys as JSON).
     pub fn encode(&self) -> String {
-        let raw = match &self.key {
-            SortKey::Text(text) => format!("s|{}|{text}", self.id),
-            SortKey::Time(time) => format!("t|{}|{}", self.id, time.to_rfc3339()),
+        let raw = match self.keys.as_slice() {
+            [SortKey::Text(text)] => format!("s|{}|{text}", self.id),
+            [SortKey::Time(time)] => format!("t|{}|{}", self.id, time.to_rfc3339()),
+            keys => format!(
+                "k|{}|{}",
+                self.id,
+                serde_json::to_string(keys).unwrap_or_default()
+            ),
         };
         URL_SAFE_NO_PAD.encode(raw)
     }
@@ -66,16 +83,17 @@ impl Cursor {
             return Err(invalid());
         };
         let id = Uuid::parse_str(id).map_err(|_| invalid())?;
-        let key = match tag {
-            "s" => SortKey::Text(key.to_owned()),
-            "t" => SortKey::Time(
+        let keys = match tag {
+            "s" => vec![SortKey::Text(key.to_owned())],
+            "t" => vec![SortKey::Time(
                 DateTime::parse_from_rfc3339(key)
                     .map_err(|_| invalid())?
                     .with_timezone(&Utc),
-            ),
+            )],
+            "k" => serde_json::from_str(key).map_err(|_| invalid())?,
             _ => return Err(invalid()),
         };
-        Ok(Self { key, id })
+        Ok(Self { keys, id })
     }
 }
 
@@ -139,16 +157,34 @@ impl Window {
     }
 }
 
-/// How a list is ordered: a sort column with the id as tie-breaker.
+/// How a list is ordered: sort keys (columns or computed expressions), most
+/// significant first, with the id as the last tie-breaker.
 pub struct Sort<E: EntityTrait> {
-    /// The sort column.
-    pub column: E::Column,
+    /// The sort keys.
+    pub keys: Vec<Expr>,
     /// The id column.
     pub id: E::Column,
     /// Descending instead of ascending.
     pub descending: bool,
-    /// Reads the cursor of a row.
+    /// Reads the cursor of a row (its values of the keys, in the same order).
     pub cursor: fn(&E::Model) -> Cursor,
+}
+
+impl<E: EntityTrait> Sort<E> {
+    /// The order by one column, then the id.
+    pub fn by(
+        column: E::Column,
+        id: E::Column,
+        descending: bool,
+        cursor: fn(&E::Model) -> Cursor,
+    ) -> Self {
+        Self {
+            keys: vec![Expr::col(column)],
+            id,
+            descending,
+            cursor,
+        }
+    }
 }
 
 /// One page of rows with their cursors.
@@ -162,25 +198,27 @@ pub struct Page<M> {
     pub has_previous_page: bool,
 }
 
-/// Condition for rows strictly beyond `cursor` in the given direction.
-fn beyond<E: EntityTrait>(sort: &Sort<E>, cursor: &Cursor, ascending: bool) -> Condition {
-    let key = cursor.key.clone().into_expr();
-    let (col_cmp, id_cmp) = if ascending {
-        (
-            Expr::col(sort.column).gt(key.clone()),
-            Expr::col(sort.id).gt(cursor.id),
-        )
-    } else {
-        (
-            Expr::col(sort.column).lt(key.clone()),
-            Expr::col(sort.id).lt(cursor.id),
-        )
-    };
-    Condition::any().add(col_cmp).add(
-        Condition::all()
-            .add(Expr::col(sort.column).eq(key))
-            .add(id_cmp),
-    )
+/// Condition for rows strictly beyond `cursor` in the given direction: greater (or
+/// less) on the first key, or equal on it and beyond on the next ones, the id last.
+fn beyond<E: EntityTrait>(
+    sort: &Sort<E>,
+    cursor: &Cursor,
+    ascending: bool,
+) -> AppResult<Condition> {
+    if cursor.keys.len() != sort.keys.len() {
+        return Err(AppError::BadUserInput(
+            "the cursor belongs to another order".to_owned(),
+        ));
+    }
+    let cmp = |a: Expr, b: Expr| if ascending { a.gt(b) } else { a.lt(b) };
+    let mut condition = Condition::all().add(cmp(Expr::col(sort.id), Expr::val(cursor.id)));
+    for (expr, key) in sort.keys.iter().zip(&cursor.keys).rev() {
+        let value = key.clone().into_expr();
+        condition = Condition::any()
+            .add(cmp(expr.clone(), value.clone()))
+            .add(Condition::all().add(expr.clone().eq(value)).add(condition));
+    }
+    Ok(condition)
 }
 
 /// Fetches one page of `select` in the order `sort`.
@@ -198,10 +236,10 @@ where
     let ascending = !sort.descending;
     let mut select = select;
     if let Some(after) = &window.after {
-        select = select.filter(beyond(sort, after, ascending));
+        select = select.filter(beyond(sort, after, ascending)?);
     }
     if let Some(before) = &window.before {
-        select = select.filter(beyond(sort, before, !ascending));
+        select = select.filter(beyond(sort, before, !ascending)?);
     }
     // Backward pages read the order reversed, then flip the rows back.
     let read_ascending = ascending != window.backward;
@@ -210,8 +248,10 @@ where
     } else {
         Order::Desc
     };
+    for key in &sort.keys {
+        select = select.order_by(key.clone(), order.clone());
+    }
     let mut rows = select
-        .order_by(sort.column, order.clone())
         .order_by(sort.id, order)
         .limit(window.limit + 1)
         .all(db)
@@ -292,16 +332,15 @@ mod tests {
 
     #[test]
     fn a_cursor_survives_encoding() {
-        let cursor = Cursor {
-            key: SortKey::Text("città | due".to_owned()),
-            id: Uuid::now_v7(),
-        };
+        let cursor = Cursor::new(SortKey::Text("città | due".to_owned()), Uuid::now_v7());
         assert_eq!(Cursor::decode(&cursor.encode()).ok(), Some(cursor));
-        let time = Cursor {
-            key: SortKey::Time(Utc::now()),
+        let time = Cursor::new(SortKey::Time(Utc::now()), Uuid::now_v7());
+        assert_eq!(Cursor::decode(&time.encode()).ok(), Some(time));
+        let several = Cursor {
+            keys: vec![SortKey::Int(2), SortKey::Time(Utc::now())],
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode(&time.encode()).ok(), Some(time));
+        assert_eq!(Cursor::decode(&several.encode()).ok(), Some(several));
     }
 
     #[test]

@@ -113,15 +113,12 @@ pub struct AuditQuery {
 }
 
 fn sort() -> Sort<audit_event::Entity> {
-    Sort {
-        column: audit_event::Column::OccurredAt,
-        id: audit_event::Column::Id,
-        descending: true,
-        cursor: |row| Cursor {
-            key: SortKey::Time(row.occurred_at),
-            id: row.id,
-        },
-    }
+    Sort::by(
+        audit_event::Column::OccurredAt,
+        audit_event::Column::Id,
+        true,
+        |row: &audit_event::Model| Cursor::new(SortKey::Time(row.occurred_at), row.id),
+    )
 }
 
 /// Lists audit events, newest first.

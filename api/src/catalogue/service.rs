@@ -60,35 +60,18 @@ pub enum ServiceOrder {
 }
 
 fn sort(order: ServiceOrder, descending: bool) -> Sort<service::Entity> {
-    match order {
-        ServiceOrder::Name => Sort {
-            column: service::Column::SearchName,
-            id: service::Column::Id,
-            descending,
-            cursor: |row| Cursor {
-                key: SortKey::Text(row.search_name.clone()),
-                id: row.id,
-            },
-        },
-        ServiceOrder::CreatedAt => Sort {
-            column: service::Column::CreatedAt,
-            id: service::Column::Id,
-            descending,
-            cursor: |row| Cursor {
-                key: SortKey::Time(row.created_at),
-                id: row.id,
-            },
-        },
-        ServiceOrder::UpdatedAt => Sort {
-            column: service::Column::UpdatedAt,
-            id: service::Column::Id,
-            descending,
-            cursor: |row| Cursor {
-                key: SortKey::Time(row.updated_at),
-                id: row.id,
-            },
-        },
-    }
+    let (column, cursor): (_, fn(&service::Model) -> Cursor) = match order {
+        ServiceOrder::Name => (service::Column::SearchName, |row| {
+            Cursor::new(SortKey::Text(row.search_name.clone()), row.id)
+        }),
+        ServiceOrder::CreatedAt => (service::Column::CreatedAt, |row| {
+            Cursor::new(SortKey::Time(row.created_at), row.id)
+        }),
+        ServiceOrder::UpdatedAt => (service::Column::UpdatedAt, |row| {
+            Cursor::new(SortKey::Time(row.updated_at), row.id)
+        }),
+    };
+    Sort::by(column, service::Column::Id, descending, cursor)
 }
 
 /// Services linked to a term of `taxonomy` with one of `codes`.

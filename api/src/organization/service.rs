@@ -30,15 +30,12 @@ pub struct OrganizationQuery {
 }
 
 fn sort() -> Sort<organization::Entity> {
-    Sort {
-        column: organization::Column::SearchName,
-        id: organization::Column::Id,
-        descending: false,
-        cursor: |row| Cursor {
-            key: SortKey::Text(row.search_name.clone()),
-            id: row.id,
-        },
-    }
+    Sort::by(
+        organization::Column::SearchName,
+        organization::Column::Id,
+        false,
+        |row: &organization::Model| Cursor::new(SortKey::Text(row.search_name.clone()), row.id),
+    )
 }
 
 /// Lists organizations, ordered by name.

@@ -191,15 +191,12 @@ pub struct AccessQuery {
 }
 
 fn access_sort() -> Sort<person_access::Entity> {
-    Sort {
-        column: person_access::Column::OccurredAt,
-        id: person_access::Column::Id,
-        descending: true,
-        cursor: |row| Cursor {
-            key: SortKey::Time(row.occurred_at),
-            id: row.id,
-        },
-    }
+    Sort::by(
+        person_access::Column::OccurredAt,
+        person_access::Column::Id,
+        true,
+        |row: &person_access::Model| Cursor::new(SortKey::Time(row.occurred_at), row.id),
+    )
 }
 
 /// Lists reads of personal data, newest first (AUDITOR only; see the scope below).

@@ -107,15 +107,12 @@ pub struct PersonQuery {
 }
 
 fn person_sort() -> Sort<person::Entity> {
-    Sort {
-        column: person::Column::CreatedAt,
-        id: person::Column::Id,
-        descending: true,
-        cursor: |row| Cursor {
-            key: SortKey::Time(row.created_at),
-            id: row.id,
-        },
-    }
+    Sort::by(
+        person::Column::CreatedAt,
+        person::Column::Id,
+        true,
+        |row: &person::Model| Cursor::new(SortKey::Time(row.created_at), row.id),
+    )
 }
 
 /// Lists the people the caller's organization sees, newest first.

@@ -34,15 +34,12 @@ pub struct ProtocolQuery {
 }
 
 fn sort() -> Sort<protocol::Entity> {
-    Sort {
-        column: protocol::Column::SearchName,
-        id: protocol::Column::Id,
-        descending: false,
-        cursor: |row| Cursor {
-            key: SortKey::Text(row.search_name.clone()),
-            id: row.id,
-        },
-    }
+    Sort::by(
+        protocol::Column::SearchName,
+        protocol::Column::Id,
+        false,
+        |row: &protocol::Model| Cursor::new(SortKey::Text(row.search_name.clone()), row.id),
+    )
 }
 
 /// Lists protocols ordered by title.

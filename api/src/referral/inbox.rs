@@ -4,17 +4,15 @@ use super::lifecycle::{self};
 use super::service::acting_organization;
 use crate::audit::service::Actor;
 use crate::auth::viewer::Viewer;
-use crate::error::{AppError, AppResult};
-use crate::pagination::{Page, Window};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::error::AppResult;
+use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use chrono::{DateTime, TimeZone, Utc};
 use entity::enums::{Priority, ReferralStatus};
 use entity::referral;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -52,7 +50,7 @@ fn direction_condition(direction: Direction, org: Uuid) -> Condition {
     }
 }
 
-fn priority_rank(priority: Priority) -> i32 {
+fn priority_rank(priority: Priority) -> i64 {
     match priority {
         Priority::Urgent => 0,
         Priority::High => 1,
@@ -79,95 +77,19 @@ fn due_expr() -> Expr {
     Func::coalesce([Expr::col(referral::Column::DueAt), Expr::val(no_due_date())]).into()
 }
 
-/// A page request over the inbox/outbox order.
-#[derive(Clone, Debug)]
-pub struct ListWindow {
-    limit: u64,
-    backward: bool,
-    after: Option<ListCursor>,
-    before: Option<ListCursor>,
-}
-
-impl ListWindow {
-    /// Validates Relay arguments like [`Window::new`], with this list's cursors.
-    pub fn new(
-        first: Option<i32>,
-        after: Option<&str>,
-        last: Option<i32>,
-        before: Option<&str>,
-    ) -> AppResult<Self> {
-        let sizes = Window::new(first, None, last, None)?;
-        let backward = last.is_some() || (first.is_none() && before.is_some() && after.is_none());
-        Ok(Self {
-            limit: sizes.limit,
-            backward,
-            after: after.map(ListCursor::decode).transpose()?,
-            before: before.map(ListCursor::decode).transpose()?,
-        })
-    }
-}
-
-/// Position in the inbox/outbox order: priority rank, due date (none last), id.
-#[derive(Clone, Debug, PartialEq)]
-struct ListCursor {
-    rank: i32,
-    due: DateTime<Utc>,
-    id: Uuid,
-}
-
-impl ListCursor {
-    fn of(row: &referral::Model) -> Self {
-        Self {
-            rank: priority_rank(row.priority),
-            due: row.due_at.unwrap_or_else(no_due_date),
+/// The inbox/outbox order: priority rank, due date (none last), id.
+fn sort() -> Sort<referral::Entity> {
+    Sort {
+        keys: vec![rank_expr(), due_expr()],
+        id: referral::Column::Id,
+        descending: false,
+        cursor: |row| Cursor {
+            keys: vec![
+                SortKey::Int(priority_rank(row.priority)),
+                SortKey::Time(row.due_at.unwrap_or_else(no_due_date)),
+            ],
             id: row.id,
-        }
-    }
-
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "r|{}|{}|{}",
-            self.rank,
-            self.id,
-            self.due.to_rfc3339()
-        ))
-    }
-
-    fn decode(cursor: &str) -> AppResult<Self> {
-        let invalid = || AppError::BadUserInput(format!("invalid cursor `{cursor}`"));
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-        let raw = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let mut parts = raw.splitn(4, '|');
-        let (Some("r"), Some(rank), Some(id), Some(due)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid());
-        };
-        Ok(Self {
-            rank: rank.parse().map_err(|_| invalid())?,
-            id: Uuid::parse_str(id).map_err(|_| invalid())?,
-            due: DateTime::parse_from_rfc3339(due)
-                .map_err(|_| invalid())?
-                .with_timezone(&Utc),
-        })
-    }
-
-    /// Rows strictly after (`forward`) or before this position.
-    fn beyond(&self, forward: bool) -> Condition {
-        let (rank, due, id) = (Expr::val(self.rank), Expr::val(self.due), self.id);
-        let cmp = |a: Expr, b: Expr| if forward { a.gt(b) } else { a.lt(b) };
-        let id_cmp = if forward {
-            referral::Column::Id.gt(id)
-        } else {
-            referral::Column::Id.lt(id)
-        };
-        Condition::any().add(cmp(rank_expr(), rank.clone())).add(
-            Condition::all().add(rank_expr().eq(rank.clone())).add(
-                Condition::any()
-                    .add(cmp(due_expr(), due.clone()))
-                    .add(Condition::all().add(due_expr().eq(due)).add(id_cmp)),
-            ),
-        )
+        },
     }
 }
 
@@ -178,7 +100,7 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
     query: &ReferralQuery,
-    window: &ListWindow,
+    window: &Window,
     with_total: bool,
 ) -> AppResult<(Page<referral::Model>, u64)> {
     let org = acting_organization(&actor.viewer)?;
@@ -198,60 +120,15 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
     if let Some(due_before) = query.due_before {
         select = select.filter(referral::Column::DueAt.lt(due_before));
     }
-    let total = if with_total {
-        select.clone().count(db).await?
-    } else {
-        0
-    };
-    let mut paged = select;
-    if let Some(after) = &window.after {
-        paged = paged.filter(after.beyond(true));
+    let (page, total) = pagination::list(db, select, &sort(), window, with_total).await?;
+    if query.direction == Direction::Outbox {
+        return Ok((page, total));
     }
-    if let Some(before) = &window.before {
-        paged = paged.filter(before.beyond(false));
-    }
-    let order = if window.backward {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    let mut rows = paged
-        .order_by(rank_expr(), order.clone())
-        .order_by(due_expr(), order.clone())
-        .order_by(referral::Column::Id, order)
-        .limit(window.limit + 1)
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > window.limit;
-    rows.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
-    if window.backward {
-        rows.reverse();
-    }
-    let rows = if query.direction == Direction::Inbox {
-        mark_received_on_read(db, actor, rows).await?
-    } else {
-        rows
-    };
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            let cursor = ListCursor::of(&row).encode();
-            (row, cursor)
-        })
-        .collect();
-    let (has_next_page, has_previous_page) = if window.backward {
-        (window.before.is_some(), more)
-    } else {
-        (more, window.after.is_some())
-    };
-    Ok((
-        Page {
-            items,
-            has_next_page,
-            has_previous_page,
-        },
-        total,
-    ))
+    // The receiver has now read these: SENT ones become RECEIVED (their keys stay).
+    let (rows, cursors): (Vec<_>, Vec<_>) = page.items.into_iter().unzip();
+    let rows = mark_received_on_read(db, actor, rows).await?;
+    let items = rows.into_iter().zip(cursors).collect();
+    Ok((Page { items, ..page }, total))
 }
 
 /// How many referrals of the caller's inbox or outbox are in each status (every

@@ -1,6 +1,6 @@
 //! The `referrals` and `referralCounts` queries, and referrals through `node(id:)`.
 
-use super::inbox::{self, ListWindow, ReferralQuery};
+use super::inbox::{self, ReferralQuery};
 use super::service;
 use super::transition::mark_received_on_read;
 use super::types::{
@@ -12,6 +12,7 @@ use crate::context::ContextExt;
 use crate::error::{AppResult, GqlResult};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::loaders::{Loaders, ReferralById};
+use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
@@ -76,7 +77,7 @@ impl ReferralQueries {
     ) -> GqlResult<ReferralConnection> {
         let actor = ctx.actor()?;
         crate::referral::service::acting_organization(&actor.viewer)?;
-        let window = ListWindow::new(first, after.as_deref(), last, before.as_deref())?;
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let query = ReferralQuery {
             direction: filter.direction.into(),
             statuses: filter

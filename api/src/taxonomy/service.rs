@@ -26,15 +26,12 @@ pub struct TermQuery {
 }
 
 fn sort() -> Sort<term::Entity> {
-    Sort {
-        column: term::Column::Code,
-        id: term::Column::Id,
-        descending: false,
-        cursor: |row| Cursor {
-            key: SortKey::Text(row.code.clone()),
-            id: row.id,
-        },
-    }
+    Sort::by(
+        term::Column::Code,
+        term::Column::Id,
+        false,
+        |row: &term::Model| Cursor::new(SortKey::Text(row.code.clone()), row.id),
+    )
 }
 
 /// Lists terms ordered by code.

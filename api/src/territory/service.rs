@@ -33,15 +33,12 @@ pub struct TerritoryQuery {
 }
 
 fn sort() -> Sort<territory::Entity> {
-    Sort {
-        column: territory::Column::SearchName,
-        id: territory::Column::Id,
-        descending: false,
-        cursor: |row| Cursor {
-            key: SortKey::Text(row.search_name.clone()),
-            id: row.id,
-        },
-    }
+    Sort::by(
+        territory::Column::SearchName,
+        territory::Column::Id,
+        false,
+        |row: &territory::Model| Cursor::new(SortKey::Text(row.search_name.clone()), row.id),
+    )
 }
 
 /// Ids of every territory that contains `municipality`: itself, its province, the
