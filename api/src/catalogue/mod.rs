@@ -2,6 +2,7 @@
 
 pub mod domain;
 pub mod mutations;
+pub mod query;
 pub mod resolvers;
 pub mod service;
 pub mod types;

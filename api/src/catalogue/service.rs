@@ -1,260 +1,25 @@
-//! Catalogue queries: the service filter, ordering and distances.
+//! Changing the catalogue: an organization's administrator or its machine clients
+//! create and change its services, their status and their capacity. The values are
+//! checked here, codes resolved into links, and every change is audited.
 
-use super::domain::Near;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
 use crate::auth::viewer::scopes;
 use crate::concurrency;
-use crate::error::{AppError, AppResult};
-use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
-use crate::territory;
+use crate::error::AppResult;
 use crate::territory::domain::IstatCode;
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use entity::enums::{DeliveryMode, ServiceStatus, Taxonomy, TerritoryKind};
-use entity::{location, service, service_area, service_at_location, service_term, term};
+use entity::{
+    location, organization, service, service_area, service_at_location, service_term, term,
+};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement};
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DeleteMany, EntityTrait, QueryFilter,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
-
-/// What to list. Every given condition must hold; list conditions match any element.
-#[derive(Clone, Debug, Default)]
-pub struct ServiceQuery {
-    /// Codes of SERVICE_TYPE terms.
-    pub service_types: Vec<String>,
-    /// Codes of TARGET_GROUP terms.
-    pub target_groups: Vec<String>,
-    /// Codes of LANGUAGE terms (ISO 639-1).
-    pub languages: Vec<String>,
-    /// Service area covers this municipality.
-    pub municipality: Option<Uuid>,
-    /// Service area covers at least one municipality of this territory.
-    pub territory: Option<Uuid>,
-    /// Delivery modes.
-    pub delivery_modes: Vec<DeliveryMode>,
-    /// Provider organization.
-    pub provider: Option<Uuid>,
-    /// Statuses.
-    pub statuses: Vec<ServiceStatus>,
-    /// With (true) or without (false) open places.
-    pub has_open_places: Option<bool>,
-    /// Free text in name, alternate name and description (case and accents ignored).
-    pub search: Option<String>,
-    /// Within a circle.
-    pub near: Option<Near>,
-}
-
-/// Orderings of services.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ServiceOrder {
-    /// By name.
-    #[default]
-    Name,
-    /// By creation time.
-    CreatedAt,
-    /// By last change.
-    UpdatedAt,
-}
-
-fn sort(order: ServiceOrder, descending: bool) -> Sort<service::Entity> {
-    match order {
-        ServiceOrder::Name => Sort {
-            column: service::Column::SearchName,
-            id: service::Column::Id,
-            descending,
-            cursor: |row| Cursor {
-                key: SortKey::Text(row.search_name.clone()),
-                id: row.id,
-            },
-        },
-        ServiceOrder::CreatedAt => Sort {
-            column: service::Column::CreatedAt,
-            id: service::Column::Id,
-            descending,
-            cursor: |row| Cursor {
-                key: SortKey::Time(row.created_at),
-                id: row.id,
-            },
-        },
-        ServiceOrder::UpdatedAt => Sort {
-            column: service::Column::UpdatedAt,
-            id: service::Column::Id,
-            descending,
-            cursor: |row| Cursor {
-                key: SortKey::Time(row.updated_at),
-                id: row.id,
-            },
-        },
-    }
-}
-
-/// Services linked to a term of `taxonomy` with one of `codes`.
-fn with_terms(taxonomy: Taxonomy, codes: &[String]) -> SelectStatement {
-    Query::select()
-        .column((service_term::Entity, service_term::Column::ServiceId))
-        .from(service_term::Entity)
-        .inner_join(
-            term::Entity,
-            Expr::col((term::Entity, term::Column::Id))
-                .equals((service_term::Entity, service_term::Column::TermId)),
-        )
-        .and_where(Expr::col((term::Entity, term::Column::Taxonomy)).eq(taxonomy))
-        .and_where(Expr::col((term::Entity, term::Column::Code)).is_in(codes.to_vec()))
-        .to_owned()
-}
-
-/// Services whose area covers one of `municipalities`.
-fn covering(municipalities: Vec<Uuid>) -> SelectStatement {
-    Query::select()
-        .column(service_area::Column::ServiceId)
-        .from(service_area::Entity)
-        .and_where(service_area::Column::MunicipalityId.is_in(municipalities))
-        .to_owned()
-}
-
-/// Services with a location inside the circle.
-fn located_near(near: &Near) -> SelectStatement {
-    let lat = Expr::col((location::Entity, location::Column::Latitude));
-    let lon = Expr::col((location::Entity, location::Column::Longitude));
-    let dy = lat
-        .clone()
-        .sub(near.latitude)
-        .mul(Near::km_per_degree_latitude());
-    let dx = lon
-        .clone()
-        .sub(near.longitude)
-        .mul(near.km_per_degree_longitude());
-    let squared = dy.clone().mul(dy).add(dx.clone().mul(dx));
-    Query::select()
-        .column((
-            service_at_location::Entity,
-            service_at_location::Column::ServiceId,
-        ))
-        .from(service_at_location::Entity)
-        .inner_join(
-            location::Entity,
-            Expr::col((location::Entity, location::Column::Id)).equals((
-                service_at_location::Entity,
-                service_at_location::Column::LocationId,
-            )),
-        )
-        .and_where(lat.is_not_null())
-        .and_where(lon.is_not_null())
-        .and_where(squared.lte(near.radius_km * near.radius_km))
-        .to_owned()
-}
-
-/// Builds the filter condition.
-async fn condition(db: &impl ConnectionTrait, query: &ServiceQuery) -> AppResult<Condition> {
-    let mut cond = Condition::all();
-    for (taxonomy, codes) in [
-        (Taxonomy::ServiceType, &query.service_types),
-        (Taxonomy::TargetGroup, &query.target_groups),
-        (Taxonomy::Language, &query.languages),
-    ] {
-        if !codes.is_empty() {
-            cond = cond.add(service::Column::Id.in_subquery(with_terms(taxonomy, codes)));
-        }
-    }
-    if let Some(municipality) = query.municipality {
-        cond = cond.add(service::Column::Id.in_subquery(covering(vec![municipality])));
-    }
-    if let Some(territory) = query.territory {
-        let municipalities = territory::service::municipalities_of(db, territory).await?;
-        cond = cond.add(service::Column::Id.in_subquery(covering(municipalities)));
-    }
-    if !query.delivery_modes.is_empty() {
-        cond = cond.add(service::Column::DeliveryMode.is_in(query.delivery_modes.clone()));
-    }
-    if let Some(provider) = query.provider {
-        cond = cond.add(service::Column::OrganizationId.eq(provider));
-    }
-    if !query.statuses.is_empty() {
-        cond = cond.add(service::Column::Status.is_in(query.statuses.clone()));
-    }
-    match query.has_open_places {
-        Some(true) => cond = cond.add(service::Column::OpenPlaces.gt(0)),
-        Some(false) => {
-            cond = cond.add(
-                Condition::any()
-                    .add(service::Column::OpenPlaces.is_null())
-                    .add(service::Column::OpenPlaces.lte(0)),
-            );
-        }
-        None => {}
-    }
-    if let Some(search) = &query.search {
-        let pattern = pagination::like_contains(&migration::text::fold(search));
-        cond = cond
-            .add(Expr::col(service::Column::SearchText).like(LikeExpr::new(pattern).escape('\\')));
-    }
-    if let Some(near) = &query.near {
-        cond = cond.add(service::Column::Id.in_subquery(located_near(near)));
-    }
-    Ok(cond)
-}
-
-/// A page of services, with each one's distance when the query has a `near` circle.
-pub struct ServicePage {
-    /// The rows.
-    pub page: Page<service::Model>,
-    /// Total rows matching.
-    pub total: u64,
-    /// Distance in km of each service's nearest location from the centre.
-    pub distances: HashMap<Uuid, f64>,
-}
-
-/// Lists services.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    query: &ServiceQuery,
-    order: ServiceOrder,
-    descending: bool,
-    window: &Window,
-    with_total: bool,
-) -> AppResult<ServicePage> {
-    let select = service::Entity::find().filter(condition(db, query).await?);
-    let (page, total) =
-        pagination::list(db, select, &sort(order, descending), window, with_total).await?;
-    let distances = match &query.near {
-        Some(near) => distances(db, near, page.items.iter().map(|(s, _)| s.id).collect()).await?,
-        None => HashMap::new(),
-    };
-    Ok(ServicePage {
-        page,
-        total,
-        distances,
-    })
-}
-
-/// Distance of each service's nearest located site from the centre, in one statement.
-async fn distances(
-    db: &impl ConnectionTrait,
-    near: &Near,
-    services: Vec<Uuid>,
-) -> AppResult<HashMap<Uuid, f64>> {
-    let rows = service_at_location::Entity::find()
-        .find_also_related(location::Entity)
-        .filter(service_at_location::Column::ServiceId.is_in(services))
-        .all(db)
-        .await?;
-    let mut out: HashMap<Uuid, f64> = HashMap::new();
-    for (link, site) in rows {
-        let Some((Some(lat), Some(lon))) = site.map(|s| (s.latitude, s.longitude)) else {
-            continue;
-        };
-        let km = near.distance_km(lat, lon);
-        out.entry(link.service_id)
-            .and_modify(|d| *d = d.min(km))
-            .or_insert(km);
-    }
-    Ok(out)
-}
-
-// ----- Changing services: an organization's administrator or its machine clients -----
 
 /// Values of a service. On create `name`, `description`, `service_types` and
 /// `service_area_istat_codes` are required; on update omitted fields stay as they are,
@@ -384,14 +149,6 @@ async fn record_of<'a>(
         list.sort();
     }
     Ok(out)
-}
-
-/// Loads a service or fails with NOT_FOUND.
-pub async fn get_service(db: &impl ConnectionTrait, id: Uuid) -> AppResult<service::Model> {
-    service::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("service"))
 }
 
 /// Ids of the terms of `taxonomy` with `codes`, in order and without repeats; unknown
@@ -641,26 +398,18 @@ async fn apply_service_fields(
         ("languages", Taxonomy::Language, &fields.languages, false),
     ];
     for (field, taxonomy, codes, required) in term_lists {
-        match codes {
-            Some(codes) => {
-                let ids = resolve_terms(db, v, field, taxonomy, codes, required).await?;
-                links.terms.push((taxonomy, ids));
-            }
-            None if creating => {
-                let ids = resolve_terms(db, v, field, taxonomy, &[], required).await?;
-                links.terms.push((taxonomy, ids));
-            }
-            None => {}
+        if creating || codes.is_some() {
+            let codes = codes.as_deref().unwrap_or_default();
+            let ids = resolve_terms(db, v, field, taxonomy, codes, required).await?;
+            links.terms.push((taxonomy, ids));
         }
     }
-    match &fields.service_area_istat_codes {
-        Some(codes) => {
-            links.area = Some(resolve_area(db, v, "serviceAreaIstatCodes", codes).await?);
-        }
-        None if creating => {
-            links.area = Some(resolve_area(db, v, "serviceAreaIstatCodes", &[]).await?);
-        }
-        None => {}
+    if creating || fields.service_area_istat_codes.is_some() {
+        let codes = fields
+            .service_area_istat_codes
+            .as_deref()
+            .unwrap_or_default();
+        links.area = Some(resolve_area(db, v, "serviceAreaIstatCodes", codes).await?);
     }
     if let Some(ids) = &fields.locations {
         links.locations = Some(resolve_locations(db, v, "locations", provider, ids).await?);
@@ -668,90 +417,96 @@ async fn apply_service_fields(
     Ok(links)
 }
 
-/// Replaces the given links of a service.
-async fn replace_links(db: &impl ConnectionTrait, service_id: Uuid, links: Links) -> AppResult<()> {
-    let now = chrono::Utc::now();
-    for (taxonomy, ids) in links.terms {
-        service_term::Entity::delete_many()
-            .filter(service_term::Column::ServiceId.eq(service_id))
-            .filter(
-                service_term::Column::TermId.in_subquery(
-                    Query::select()
-                        .column(term::Column::Id)
-                        .from(term::Entity)
-                        .and_where(term::Column::Taxonomy.eq(taxonomy))
-                        .to_owned(),
-                ),
-            )
-            .exec(db)
-            .await?;
-        if !ids.is_empty() {
-            service_term::Entity::insert_many(ids.into_iter().map(|term_id| {
-                service_term::ActiveModel {
-                    service_id: Set(service_id),
-                    term_id: Set(term_id),
-                    created_at: Set(now),
-                }
-            }))
-            .exec(db)
-            .await?;
-        }
-    }
-    if let Some(ids) = links.area {
-        service_area::Entity::delete_many()
-            .filter(service_area::Column::ServiceId.eq(service_id))
-            .exec(db)
-            .await?;
-        if !ids.is_empty() {
-            service_area::Entity::insert_many(ids.into_iter().map(|municipality_id| {
-                service_area::ActiveModel {
-                    service_id: Set(service_id),
-                    municipality_id: Set(municipality_id),
-                    created_at: Set(now),
-                }
-            }))
-            .exec(db)
-            .await?;
-        }
-    }
-    if let Some(ids) = links.locations {
-        service_at_location::Entity::delete_many()
-            .filter(service_at_location::Column::ServiceId.eq(service_id))
-            .exec(db)
-            .await?;
-        if !ids.is_empty() {
-            service_at_location::Entity::insert_many(ids.into_iter().map(|location_id| {
-                service_at_location::ActiveModel {
-                    service_id: Set(service_id),
-                    location_id: Set(location_id),
-                    created_at: Set(now),
-                }
-            }))
-            .exec(db)
-            .await?;
-        }
+/// Deletes the links `stale` selects and inserts `rows`.
+async fn relink<E>(
+    db: &impl ConnectionTrait,
+    stale: DeleteMany<E>,
+    rows: Vec<E::ActiveModel>,
+) -> AppResult<()>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
+{
+    stale.exec(db).await?;
+    if !rows.is_empty() {
+        E::insert_many(rows).exec(db).await?;
     }
     Ok(())
 }
 
-/// Saves `row` if nobody changed the service since `before` was read.
-async fn versioned_update(
+/// Replaces the given links of a service.
+async fn replace_links(db: &impl ConnectionTrait, service_id: Uuid, links: Links) -> AppResult<()> {
+    let now = chrono::Utc::now();
+    for (taxonomy, ids) in links.terms {
+        let of_taxonomy = Query::select()
+            .column(term::Column::Id)
+            .from(term::Entity)
+            .and_where(term::Column::Taxonomy.eq(taxonomy))
+            .to_owned();
+        let stale = service_term::Entity::delete_many()
+            .filter(service_term::Column::ServiceId.eq(service_id))
+            .filter(service_term::Column::TermId.in_subquery(of_taxonomy));
+        let rows = ids.into_iter().map(|term_id| service_term::ActiveModel {
+            service_id: Set(service_id),
+            term_id: Set(term_id),
+            created_at: Set(now),
+        });
+        relink(db, stale, rows.collect()).await?;
+    }
+    if let Some(ids) = links.area {
+        let stale = service_area::Entity::delete_many()
+            .filter(service_area::Column::ServiceId.eq(service_id));
+        let rows = ids
+            .into_iter()
+            .map(|municipality_id| service_area::ActiveModel {
+                service_id: Set(service_id),
+                municipality_id: Set(municipality_id),
+                created_at: Set(now),
+            });
+        relink(db, stale, rows.collect()).await?;
+    }
+    if let Some(ids) = links.locations {
+        let stale = service_at_location::Entity::delete_many()
+            .filter(service_at_location::Column::ServiceId.eq(service_id));
+        let rows = ids
+            .into_iter()
+            .map(|location_id| service_at_location::ActiveModel {
+                service_id: Set(service_id),
+                location_id: Set(location_id),
+                created_at: Set(now),
+            });
+        relink(db, stale, rows.collect()).await?;
+    }
+    Ok(())
+}
+
+/// Records the creation (no `before`) or a change of a service with its links.
+async fn audit_service(
     db: &impl ConnectionTrait,
-    row: service::ActiveModel,
-    before: &service::Model,
-    expected_version: Option<i32>,
-) -> AppResult<service::Model> {
-    concurrency::update::<service::Entity, _>(db, row, before, expected_version).await
+    actor: &Actor,
+    operation: &str,
+    before: Option<ServiceRecord<'_>>,
+    after: &service::Model,
+) -> AppResult<()> {
+    let change = Change {
+        operation,
+        object_type: "Service",
+        object_id: after.id,
+        before: before.as_ref(),
+        after: Some(&record_of(db, after).await?),
+    };
+    audit::record(db, actor, change).await
 }
 
 /// Adds a service to the catalogue for `provider`.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn create_service(
     db: &impl ConnectionTrait,
     actor: &Actor,
     provider: Uuid,
     fields: ServiceFields,
 ) -> AppResult<Checked<service::Model>> {
-    crate::organization::service::get(db, provider).await?;
+    concurrency::get::<organization::Entity>(db, provider).await?;
     policy::require_org_write(&actor.viewer, provider, scopes::SERVICES_WRITE)?;
     let now = chrono::Utc::now();
     let id = Uuid::now_v7();
@@ -774,32 +529,37 @@ pub async fn create_service(
     }
     let after = row.insert(db).await?;
     replace_links(db, id, links).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "createService",
-            object_type: "Service",
-            object_id: id,
-            before: None::<&ServiceRecord<'_>>,
-            after: Some(&record_of(db, &after).await?),
-        },
-    )
-    .await?;
+    audit_service(db, actor, "createService", None, &after).await?;
     Ok(Ok(after))
 }
 
+/// Loads a service that the actor may change (its provider's administrator or a
+/// machine client of it with the `services:write` scope).
+async fn writable_service(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<service::Model> {
+    let service = concurrency::get::<service::Entity>(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        service.organization_id,
+        scopes::SERVICES_WRITE,
+    )?;
+    Ok(service)
+}
+
 /// Changes a service. Only given fields change; given lists replace the current links.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn update_service(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     fields: ServiceFields,
 ) -> AppResult<Checked<service::Model>> {
-    let before = get_service(db, id).await?;
+    let before = writable_service(db, actor, id).await?;
     let provider = before.organization_id;
-    policy::require_org_write(&actor.viewer, provider, scopes::SERVICES_WRITE)?;
     let mut row: service::ActiveModel = before.clone().into();
     let mut v = Validator::default();
     let links = apply_service_fields(db, &mut v, &mut row, Some(&before), provider, fields).await?;
@@ -807,69 +567,48 @@ pub async fn update_service(
         return Ok(Err(v.finish()));
     }
     let before_record = record_of(db, &before).await?;
-    let after = versioned_update(db, row, &before, expected_version).await?;
+    let after =
+        concurrency::update::<service::Entity, _>(db, row, &before, Some(expected_version)).await?;
     replace_links(db, id, links).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "updateService",
-            object_type: "Service",
-            object_id: id,
-            before: Some(&before_record),
-            after: Some(&record_of(db, &after).await?),
-        },
-    )
-    .await?;
+    audit_service(db, actor, "updateService", Some(before_record), &after).await?;
     Ok(Ok(after))
 }
 
 /// Changes the status of a service.
+#[tracing::instrument(skip(db, actor))]
 pub async fn change_service_status(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     status: ServiceStatus,
 ) -> AppResult<service::Model> {
-    let before = get_service(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::SERVICES_WRITE,
-    )?;
+    let before = writable_service(db, actor, id).await?;
     let mut row: service::ActiveModel = before.clone().into();
     row.status = Set(status);
-    let after = versioned_update(db, row, &before, expected_version).await?;
-    audit::record(
+    let after =
+        concurrency::update::<service::Entity, _>(db, row, &before, Some(expected_version)).await?;
+    audit::log::<service::Entity>(
         db,
         actor,
-        Change {
-            operation: "changeServiceStatus",
-            object_type: "Service",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
+        "changeServiceStatus",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     Ok(after)
 }
 
 /// Updates the capacity figures of a service and stamps them with the current time.
+#[tracing::instrument(skip(db, actor))]
 pub async fn update_capacity(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     changes: CapacityChanges,
 ) -> AppResult<Checked<service::Model>> {
-    let before = get_service(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::SERVICES_WRITE,
-    )?;
+    let before = writable_service(db, actor, id).await?;
     let mut v = Validator::default();
     let mut row: service::ActiveModel = before.clone().into();
     let figures = [
@@ -894,17 +633,14 @@ pub async fn update_capacity(
         return Ok(Err(v.finish()));
     }
     row.capacity_updated_at = Set(Some(chrono::Utc::now()));
-    let after = versioned_update(db, row, &before, expected_version).await?;
-    audit::record(
+    let after =
+        concurrency::update::<service::Entity, _>(db, row, &before, Some(expected_version)).await?;
+    audit::log::<service::Entity>(
         db,
         actor,
-        Change {
-            operation: "updateServiceCapacity",
-            object_type: "Service",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
+        "updateServiceCapacity",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     Ok(Ok(after))
