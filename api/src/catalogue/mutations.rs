@@ -1,6 +1,7 @@
 //! Catalogue mutations: an organization's own services and their capacity.
 
-use super::service::{self, CapacityChanges, ServiceFields};
+use super::fields::ServiceFields;
+use super::service::{self, CapacityChanges};
 use super::types::Service;
 use crate::error::GqlResult;
 use crate::graphql::enums::{DeliveryMode, ServiceStatus};
