@@ -56,6 +56,7 @@ pub struct ServiceFields {
     /// Sites of the provider where the service is delivered.
     pub locations: Option<Vec<Uuid>>,
 }
+
 /// Links of a service to replace, each only when given.
 #[derive(Debug, Default)]
 pub(super) struct Links {

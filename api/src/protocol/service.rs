@@ -166,6 +166,23 @@ pub(super) fn status_name<E: sea_orm::ActiveEnum<Value = String>>(status: E) -> 
     status.to_value()
 }
 
+/// Adds an INVALID_STATE error on `field` unless `status` is one of `allowed`: "`what`
+/// is `STATUS`; `rule`".
+pub(super) fn require_status<S>(
+    v: &mut Validator,
+    field: &str,
+    (what, status): (&str, S),
+    allowed: &[S],
+    rule: &str,
+) where
+    S: sea_orm::ActiveEnum<Value = String> + PartialEq,
+{
+    if !allowed.contains(&status) {
+        let message = format!("{what} is {}; {rule}", status_name(status));
+        v.add(field, FieldErrorCode::InvalidState, message);
+    }
+}
+
 /// True for 64 hexadecimal digits.
 pub(super) fn is_sha256(value: &str) -> bool {
     value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
@@ -378,9 +395,7 @@ pub async fn create_version(
     expected_version: i32,
     amendment: Amendment,
 ) -> AppResult<Checked<protocol::Model>> {
-    let old = concurrency::get::<protocol::Entity>(db, id).await?;
-    policy::require_regional_admin(&actor.viewer)?;
-    concurrency::check_expected(Some(expected_version), old.row_version)?;
+    let old = load_for_region(db, actor, id, expected_version).await?;
     let mut v = Validator::default();
     let newer = protocol::Entity::find()
         .filter(protocol::Column::SupersedesId.eq(id))
@@ -451,9 +466,21 @@ async fn set_status(
     Ok(after)
 }
 
-/// Loads a protocol for a lifecycle change by a regional administrator and checks the
-/// expected version; the validator holds the user error when its status is not one of
-/// `from`.
+/// Loads a protocol for a change by a regional administrator, at the version read.
+async fn load_for_region(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i32,
+) -> AppResult<protocol::Model> {
+    let protocol = concurrency::get::<protocol::Entity>(db, id).await?;
+    policy::require_regional_admin(&actor.viewer)?;
+    concurrency::check_expected(Some(expected_version), protocol.row_version)?;
+    Ok(protocol)
+}
+
+/// Loads a protocol for a lifecycle change by a regional administrator, at the version
+/// read; the validator holds the user error when its status is not one of `from`.
 async fn load_for_transition(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -461,22 +488,11 @@ async fn load_for_transition(
     expected_version: i32,
     from: &[ProtocolStatus],
 ) -> AppResult<(protocol::Model, Validator)> {
-    let before = concurrency::get::<protocol::Entity>(db, id).await?;
-    policy::require_regional_admin(&actor.viewer)?;
-    concurrency::check_expected(Some(expected_version), before.row_version)?;
+    let before = load_for_region(db, actor, id, expected_version).await?;
     let mut v = Validator::default();
-    if !from.contains(&before.status) {
-        let allowed: Vec<String> = from.iter().map(|s| status_name(*s)).collect();
-        v.add(
-            "id",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the protocol is {}; this is possible only when it is {}",
-                status_name(before.status),
-                allowed.join(" or ")
-            ),
-        );
-    }
+    let allowed: Vec<String> = from.iter().map(|s| status_name(*s)).collect();
+    let rule = format!("this is possible only when it is {}", allowed.join(" or "));
+    require_status(&mut v, "id", ("the protocol", before.status), from, &rule);
     Ok((before, v))
 }
 

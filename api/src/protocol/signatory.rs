@@ -1,6 +1,6 @@
 //! Signatories: organizations invited to a protocol, signing it and withdrawing from it.
 
-use super::service::{REASON_MAX, is_sha256, log_with, status_name};
+use super::service::{REASON_MAX, is_sha256, log_with, require_status, status_name};
 use crate::audit::service::{self as audit, Actor};
 use crate::auth::policy;
 use crate::auth::viewer::{Role, ViewerKind};
@@ -106,19 +106,13 @@ pub async fn invite(
     let protocol = concurrency::get::<protocol::Entity>(db, protocol_id).await?;
     require_admin_or_lead(db, actor, protocol_id).await?;
     let mut v = Validator::default();
-    if !matches!(
-        protocol.status,
-        ProtocolStatus::Draft | ProtocolStatus::OpenForSignature
-    ) {
-        v.add(
-            "protocol",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the protocol is {}; organizations may be invited only while it is DRAFT or OPEN_FOR_SIGNATURE",
-                status_name(protocol.status)
-            ),
-        );
-    }
+    require_status(
+        &mut v,
+        "protocol",
+        ("the protocol", protocol.status),
+        &[ProtocolStatus::Draft, ProtocolStatus::OpenForSignature],
+        "organizations may be invited only while it is DRAFT or OPEN_FOR_SIGNATURE",
+    );
     if organization::Entity::find_by_id(organization_id)
         .one(db)
         .await?
@@ -184,29 +178,20 @@ pub async fn sign(
     concurrency::check_expected(Some(expected_version), before.row_version)?;
     let protocol = concurrency::get::<protocol::Entity>(db, before.protocol_id).await?;
     let mut v = Validator::default();
-    if before.status != SignatoryStatus::Invited {
-        v.add(
-            "signatory",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the adherence is {}; only an invitation (INVITED) can be signed",
-                status_name(before.status)
-            ),
-        );
-    }
-    if !matches!(
-        protocol.status,
-        ProtocolStatus::OpenForSignature | ProtocolStatus::InForce
-    ) {
-        v.add(
-            "signatory",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the protocol is {}; it can be signed only while OPEN_FOR_SIGNATURE or IN_FORCE",
-                status_name(protocol.status)
-            ),
-        );
-    }
+    require_status(
+        &mut v,
+        "signatory",
+        ("the adherence", before.status),
+        &[SignatoryStatus::Invited],
+        "only an invitation (INVITED) can be signed",
+    );
+    require_status(
+        &mut v,
+        "signatory",
+        ("the protocol", protocol.status),
+        &[ProtocolStatus::OpenForSignature, ProtocolStatus::InForce],
+        "it can be signed only while OPEN_FOR_SIGNATURE or IN_FORCE",
+    );
     let name = v.name("signedByName", &signature.signed_by_name, SIGNER_MAX);
     let title = v.name("signedByTitle", &signature.signed_by_title, SIGNER_MAX);
     let document = signature.document_sha256.trim().to_ascii_lowercase();
@@ -264,19 +249,13 @@ pub async fn withdraw(
     }
     concurrency::check_expected(Some(expected_version), before.row_version)?;
     let mut v = Validator::default();
-    if !matches!(
-        before.status,
-        SignatoryStatus::Invited | SignatoryStatus::Signed
-    ) {
-        v.add(
-            "signatory",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the adherence is {}; only an INVITED or SIGNED one can be withdrawn",
-                status_name(before.status)
-            ),
-        );
-    }
+    require_status(
+        &mut v,
+        "signatory",
+        ("the adherence", before.status),
+        &[SignatoryStatus::Invited, SignatoryStatus::Signed],
+        "only an INVITED or SIGNED one can be withdrawn",
+    );
     let reason = v.text("reason", reason, REASON_MAX);
     if !v.is_ok() {
         return Ok(Err(v.finish()));
