@@ -149,18 +149,6 @@ pub struct Amendment {
     pub scope: Option<Vec<Uuid>>,
 }
 
-/// Validated values of a protocol.
-struct Fields {
-    title: String,
-    description: Option<String>,
-    valid_from: Option<NaiveDate>,
-    valid_to: Option<NaiveDate>,
-    document_url: Option<String>,
-    document_sha256: Option<String>,
-    response_time_days: i32,
-    scope: Vec<Uuid>,
-}
-
 /// The stored name of a status, e.g. `OPEN_FOR_SIGNATURE`.
 pub(super) fn status_name<E: sea_orm::ActiveEnum<Value = String>>(status: E) -> String {
     status.to_value()
@@ -266,12 +254,13 @@ async fn check_scope(
     Ok(unique)
 }
 
-/// Validates the values of a protocol.
+/// Validates the values of a protocol; returns them trimmed, with the scope without
+/// repetitions.
 async fn check_fields(
     db: &impl ConnectionTrait,
     v: &mut Validator,
     input: &NewProtocol,
-) -> AppResult<Fields> {
+) -> AppResult<NewProtocol> {
     let title = v.name("title", &input.title, TITLE_MAX);
     let description = v.optional_text("description", input.description.as_deref(), DESCRIPTION_MAX);
     v.ordered(
@@ -289,7 +278,7 @@ async fn check_fields(
         RESPONSE_DAYS.1,
     );
     let scope = check_scope(db, v, &input.scope).await?;
-    Ok(Fields {
+    Ok(NewProtocol {
         title,
         description,
         valid_from: input.valid_from,
@@ -298,6 +287,7 @@ async fn check_fields(
         document_sha256,
         response_time_days: input.response_time_days,
         scope,
+        lead: input.lead,
     })
 }
 
@@ -315,7 +305,7 @@ async fn scope_of(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Vec<Uuid>> {
 /// Inserts a DRAFT protocol with its scope.
 async fn insert_protocol(
     db: &impl ConnectionTrait,
-    fields: &Fields,
+    fields: &NewProtocol,
     version: i32,
     supersedes: Option<Uuid>,
 ) -> AppResult<protocol::Model> {
