@@ -418,7 +418,9 @@ mod tests {
         let mut after = None;
         loop {
             let window = Window::new(Some(3), after.as_deref(), None, None).unwrap();
-            let page = fetch_page(&db, all.clone(), &two_keys(), &window).await.unwrap();
+            let page = fetch_page(&db, all.clone(), &two_keys(), &window)
+                .await
+                .unwrap();
             forward.extend(page.items.iter().map(|(row, _)| row.id));
             after = page.items.last().map(|(_, cursor)| cursor.clone());
             if !page.has_next_page {
@@ -430,7 +432,9 @@ mod tests {
         let mut before = None;
         loop {
             let window = Window::new(None, None, Some(4), before.as_deref()).unwrap();
-            let page = fetch_page(&db, all.clone(), &two_keys(), &window).await.unwrap();
+            let page = fetch_page(&db, all.clone(), &two_keys(), &window)
+                .await
+                .unwrap();
             let ids: Vec<Uuid> = page.items.iter().map(|(row, _)| row.id).collect();
             backward.splice(0..0, ids);
             before = page.items.first().map(|(_, cursor)| cursor.clone());

@@ -1,103 +1,70 @@
 //! Catalogue mutations: an organization's own services and their capacity.
 
-use super::service::{self, CapacityChanges, ServiceFields};
+use super::fields::ServiceFields;
+use super::service::{self, CapacityChanges};
 use super::types::Service;
-use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{DeliveryMode, ServiceStatus};
-use crate::graphql::payload::{UserError, split};
+use crate::graphql::mutation::{in_transaction, mutate, payload};
+use crate::graphql::payload::UserError;
 use crate::graphql::relay::{NodeKind, expect_id};
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
-/// A new service of the catalogue.
-#[derive(InputObject)]
-pub struct CreateServiceInput {
-    /// The organization that provides the service.
-    pub provider: ID,
-    /// Name of the service (at most 300 characters).
-    pub name: String,
-    /// Another name the service is known by (at most 300 characters).
-    pub alternate_name: Option<String>,
-    /// What the service offers (at most 10000 characters).
-    pub description: String,
-    /// Status; ACTIVE when omitted.
-    pub status: Option<ServiceStatus>,
-    /// Who may use the service, in words.
-    pub eligibility_description: Option<String>,
-    /// Minimum age of users, in years (0–120).
-    pub minimum_age: Option<i32>,
-    /// Maximum age of users, in years (0–120, not below the minimum).
-    pub maximum_age: Option<i32>,
-    /// Fees, in words.
-    pub fees_description: Option<String>,
-    /// How to apply.
-    pub application_process: Option<String>,
-    /// Web page of the service (http or https).
-    pub url: Option<String>,
-    /// Email address of the service.
-    pub email: Option<String>,
-    /// In person, remote or hybrid; IN_PERSON when omitted.
-    pub delivery_mode: Option<DeliveryMode>,
-    /// Programme or funding (at most 200 characters).
-    pub funding: Option<String>,
-    /// Codes of SERVICE_TYPE terms; at least one.
-    pub service_types: Vec<String>,
-    /// Codes of TARGET_GROUP terms.
-    pub target_groups: Option<Vec<String>>,
-    /// ISO 639-1 codes of the languages spoken (LANGUAGE terms).
-    pub languages: Option<Vec<String>>,
-    /// ISTAT codes of the municipalities the service covers; at least one.
-    pub service_area_istat_codes: Vec<String>,
-    /// Sites of the provider where the service is delivered.
-    pub locations: Option<Vec<ID>>,
+/// Declares the inputs creating and changing a service from one list of fields, in
+/// schema order: `field: CreateType | UpdateType, "description" ["on create" | "on
+/// update"];` where the update type (when it differs) and the endings of the
+/// description (when they differ) are optional.
+macro_rules! service_inputs {
+    (@update_type $create:ty) => { $create };
+    (@update_type $create:ty, $update:ty) => { $update };
+    ($($field:ident: $create:ty $(| $update:ty)?, $doc:literal $([$on_create:literal | $on_update:literal])?;)+) => {
+        /// A new service of the catalogue.
+        #[derive(InputObject)]
+        pub struct CreateServiceInput {
+            /// The organization that provides the service.
+            pub provider: ID,
+            $(#[doc = concat!($doc $(, $on_create)?)] pub $field: $create,)+
+        }
+
+        /// Changes to a service. Omitted fields stay as they are; an empty string clears an
+        /// optional text, null clears an age; a given list replaces the current one.
+        #[derive(InputObject)]
+        pub struct UpdateServiceInput {
+            /// The service.
+            pub id: ID,
+            /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+            pub expected_version: i32,
+            $(
+                #[doc = concat!($doc $(, $on_update)?)]
+                pub $field: service_inputs!(@update_type $create $(, $update)?),
+            )+
+        }
+    };
 }
 
-/// Changes to a service. Omitted fields stay as they are; an empty string clears an
-/// optional text, null clears an age; a given list replaces the current one.
-#[derive(InputObject)]
-pub struct UpdateServiceInput {
-    /// The service.
-    pub id: ID,
-    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
-    /// Name of the service (at most 300 characters).
-    pub name: Option<String>,
-    /// Another name the service is known by (at most 300 characters).
-    pub alternate_name: Option<String>,
-    /// What the service offers (at most 10000 characters).
-    pub description: Option<String>,
-    /// Status.
-    pub status: Option<ServiceStatus>,
-    /// Who may use the service, in words.
-    pub eligibility_description: Option<String>,
-    /// Minimum age of users, in years (0–120); null clears it.
-    pub minimum_age: MaybeUndefined<i32>,
-    /// Maximum age of users, in years (0–120, not below the minimum); null clears it.
-    pub maximum_age: MaybeUndefined<i32>,
-    /// Fees, in words.
-    pub fees_description: Option<String>,
-    /// How to apply.
-    pub application_process: Option<String>,
-    /// Web page of the service (http or https).
-    pub url: Option<String>,
-    /// Email address of the service.
-    pub email: Option<String>,
-    /// In person, remote or hybrid.
-    pub delivery_mode: Option<DeliveryMode>,
-    /// Programme or funding (at most 200 characters).
-    pub funding: Option<String>,
-    /// Codes of SERVICE_TYPE terms; at least one.
-    pub service_types: Option<Vec<String>>,
-    /// Codes of TARGET_GROUP terms.
-    pub target_groups: Option<Vec<String>>,
-    /// ISO 639-1 codes of the languages spoken (LANGUAGE terms).
-    pub languages: Option<Vec<String>>,
-    /// ISTAT codes of the municipalities the service covers; at least one.
-    pub service_area_istat_codes: Option<Vec<String>>,
-    /// Sites of the provider where the service is delivered.
-    pub locations: Option<Vec<ID>>,
+service_inputs! {
+    name: String | Option<String>, "Name of the service (at most 300 characters).";
+    alternate_name: Option<String>, "Another name the service is known by (at most 300 characters).";
+    description: String | Option<String>, "What the service offers (at most 10000 characters).";
+    status: Option<ServiceStatus>, "Status" ["; ACTIVE when omitted." | "."];
+    eligibility_description: Option<String>, "Who may use the service, in words.";
+    minimum_age: Option<i32> | MaybeUndefined<i32>, "Minimum age of users, in years (0–120)"
+        ["." | "; null clears it."];
+    maximum_age: Option<i32> | MaybeUndefined<i32>,
+        "Maximum age of users, in years (0–120, not below the minimum)" ["." | "; null clears it."];
+    fees_description: Option<String>, "Fees, in words.";
+    application_process: Option<String>, "How to apply.";
+    url: Option<String>, "Web page of the service (http or https).";
+    email: Option<String>, "Email address of the service.";
+    delivery_mode: Option<DeliveryMode>, "In person, remote or hybrid" ["; IN_PERSON when omitted." | "."];
+    funding: Option<String>, "Programme or funding (at most 200 characters).";
+    service_types: Vec<String> | Option<Vec<String>>, "Codes of SERVICE_TYPE terms; at least one.";
+    target_groups: Option<Vec<String>>, "Codes of TARGET_GROUP terms.";
+    languages: Option<Vec<String>>, "ISO 639-1 codes of the languages spoken (LANGUAGE terms).";
+    service_area_istat_codes: Vec<String> | Option<Vec<String>>,
+        "ISTAT codes of the municipalities the service covers; at least one.";
+    locations: Option<Vec<ID>>, "Sites of the provider where the service is delivered.";
 }
 
 /// A new status for a service.
@@ -106,7 +73,7 @@ pub struct ChangeServiceStatusInput {
     /// The service.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// The new status.
     pub status: ServiceStatus,
 }
@@ -118,7 +85,7 @@ pub struct UpdateServiceCapacityInput {
     /// The service.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// Places open now.
     pub open_places: MaybeUndefined<i32>,
     /// People waiting.
@@ -127,37 +94,18 @@ pub struct UpdateServiceCapacityInput {
     pub typical_wait_days: MaybeUndefined<i32>,
 }
 
-/// Result of `createService`.
-#[derive(SimpleObject)]
-pub struct CreateServicePayload {
-    /// The new service; null when there are user errors.
-    pub service: Option<Service>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
-/// Result of `updateService`.
-#[derive(SimpleObject)]
-pub struct UpdateServicePayload {
-    /// The service after the change; null when there are user errors.
-    pub service: Option<Service>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+payload! {
+    CreateServicePayload("createService") { service: Service, "The new service" }
+    UpdateServicePayload("updateService") { service: Service, "The service after the change" }
+    UpdateServiceCapacityPayload("updateServiceCapacity") {
+        service: Service, "The service after the change"
+    }
 }
 
 /// Result of `changeServiceStatus`.
 #[derive(SimpleObject)]
 pub struct ChangeServiceStatusPayload {
     /// The service after the change.
-    pub service: Option<Service>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
-/// Result of `updateServiceCapacity`.
-#[derive(SimpleObject)]
-pub struct UpdateServiceCapacityPayload {
-    /// The service after the change; null when there are user errors.
     pub service: Option<Service>,
     /// Problems with the input; nothing was changed when there are any.
     pub user_errors: Vec<UserError>,
@@ -202,20 +150,15 @@ impl CatalogueMutations {
             delivery_mode: input.delivery_mode.map(Into::into),
             funding: input.funding,
             service_types: Some(input.service_types),
-            target_groups: Some(input.target_groups.unwrap_or_default()),
-            languages: Some(input.languages.unwrap_or_default()),
+            target_groups: input.target_groups,
+            languages: input.languages,
             service_area_istat_codes: Some(input.service_area_istat_codes),
             locations: location_ids(input.locations)?,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::create_service(&txn, &ctx.actor()?, provider, fields).await?;
-        txn.commit().await?;
-        let (service, user_errors) = split(result);
-        Ok(CreateServicePayload {
-            service,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            service::create_service(db, actor, provider, fields).await
         })
+        .await
     }
 
     /// Changes a service: the provider's administrator (ORG_ADMIN) or a machine client
@@ -226,6 +169,7 @@ impl CatalogueMutations {
         input: UpdateServiceInput,
     ) -> GqlResult<UpdateServicePayload> {
         let id = expect_id(&input.id, NodeKind::Service)?;
+        let expected = input.expected_version;
         let fields = ServiceFields {
             name: input.name,
             alternate_name: input.alternate_name,
@@ -246,17 +190,10 @@ impl CatalogueMutations {
             service_area_istat_codes: input.service_area_istat_codes,
             locations: location_ids(input.locations)?,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::update_service(&txn, &ctx.actor()?, id, input.expected_version, fields)
-                .await?;
-        txn.commit().await?;
-        let (service, user_errors) = split(result);
-        Ok(UpdateServicePayload {
-            service,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            service::update_service(db, actor, id, expected, fields).await
         })
+        .await
     }
 
     /// Changes the status of a service (e.g. TEMPORARILY_CLOSED): the provider's
@@ -268,17 +205,11 @@ impl CatalogueMutations {
         input: ChangeServiceStatusInput,
     ) -> GqlResult<ChangeServiceStatusPayload> {
         let id = expect_id(&input.id, NodeKind::Service)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let row = service::change_service_status(
-            &txn,
-            &ctx.actor()?,
-            id,
-            input.expected_version,
-            input.status.into(),
-        )
+        let (expected, status) = (input.expected_version, input.status.into());
+        let row = in_transaction(ctx, async |db, actor| {
+            service::change_service_status(db, actor, id, expected, status).await
+        })
         .await?;
-        txn.commit().await?;
         Ok(ChangeServiceStatusPayload {
             service: Some(Service(row)),
             user_errors: Vec::new(),
@@ -294,21 +225,15 @@ impl CatalogueMutations {
         input: UpdateServiceCapacityInput,
     ) -> GqlResult<UpdateServiceCapacityPayload> {
         let id = expect_id(&input.id, NodeKind::Service)?;
+        let expected = input.expected_version;
         let changes = CapacityChanges {
             open_places: input.open_places.into(),
             waitlist_length: input.waitlist_length.into(),
             typical_wait_days: input.typical_wait_days.into(),
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::update_capacity(&txn, &ctx.actor()?, id, input.expected_version, changes)
-                .await?;
-        txn.commit().await?;
-        let (service, user_errors) = split(result);
-        Ok(UpdateServiceCapacityPayload {
-            service,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            service::update_capacity(db, actor, id, expected, changes).await
         })
+        .await
     }
 }

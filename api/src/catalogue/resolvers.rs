@@ -1,7 +1,7 @@
 //! Catalogue queries.
 
 use super::domain::Near;
-use super::service::{self, ServiceOrder, ServiceQuery};
+use super::query::{self as catalogue, ServiceOrder, ServiceQuery};
 use super::types::ServiceConnection;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
@@ -154,7 +154,7 @@ impl CatalogueQueries {
         };
         let descending = order_by.direction == OrderDirection::Desc;
         let with_total = ctx.look_ahead().field("totalCount").exists();
-        let result = service::list(db, &query, order, descending, &window, with_total).await?;
+        let result = catalogue::list(db, &query, order, descending, &window, with_total).await?;
         Ok(ServiceConnection::from_page(result))
     }
 }

@@ -1,286 +1,19 @@
-//! Catalogue queries: the service filter, ordering and distances.
+//! Changing the catalogue: an organization's administrator or its machine clients
+//! create and change its services, their status and their capacity; every change is
+//! audited. The values of a service are checked in [`super::fields`].
 
-use super::domain::Near;
+use super::fields::{ServiceFields, apply_service_fields, replace_links};
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
 use crate::auth::viewer::scopes;
 use crate::concurrency;
-use crate::error::{AppError, AppResult};
-use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
-use crate::territory;
-use crate::territory::domain::IstatCode;
-use crate::validation::{Checked, FieldErrorCode, Validator};
-use entity::enums::{DeliveryMode, ServiceStatus, Taxonomy, TerritoryKind};
-use entity::{location, service, service_area, service_at_location, service_term, term};
+use crate::error::AppResult;
+use crate::validation::{Checked, Validator};
+use entity::enums::{ServiceStatus, Taxonomy};
+use entity::{organization, service, service_area, service_at_location, service_term, term};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-};
-use std::collections::HashMap;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
-
-/// What to list. Every given condition must hold; list conditions match any element.
-#[derive(Clone, Debug, Default)]
-pub struct ServiceQuery {
-    /// Codes of SERVICE_TYPE terms.
-    pub service_types: Vec<String>,
-    /// Codes of TARGET_GROUP terms.
-    pub target_groups: Vec<String>,
-    /// Codes of LANGUAGE terms (ISO 639-1).
-    pub languages: Vec<String>,
-    /// Service area covers this municipality.
-    pub municipality: Option<Uuid>,
-    /// Service area covers at least one municipality of this territory.
-    pub territory: Option<Uuid>,
-    /// Delivery modes.
-    pub delivery_modes: Vec<DeliveryMode>,
-    /// Provider organization.
-    pub provider: Option<Uuid>,
-    /// Statuses.
-    pub statuses: Vec<ServiceStatus>,
-    /// With (true) or without (false) open places.
-    pub has_open_places: Option<bool>,
-    /// Free text in name, alternate name and description (case and accents ignored).
-    pub search: Option<String>,
-    /// Within a circle.
-    pub near: Option<Near>,
-}
-
-/// Orderings of services.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ServiceOrder {
-    /// By name.
-    #[default]
-    Name,
-    /// By creation time.
-    CreatedAt,
-    /// By last change.
-    UpdatedAt,
-}
-
-fn sort(order: ServiceOrder, descending: bool) -> Sort<service::Entity> {
-    let (column, cursor): (_, fn(&service::Model) -> Cursor) = match order {
-        ServiceOrder::Name => (service::Column::SearchName, |row| {
-            Cursor::new(SortKey::Text(row.search_name.clone()), row.id)
-        }),
-        ServiceOrder::CreatedAt => (service::Column::CreatedAt, |row| {
-            Cursor::new(SortKey::Time(row.created_at), row.id)
-        }),
-        ServiceOrder::UpdatedAt => (service::Column::UpdatedAt, |row| {
-            Cursor::new(SortKey::Time(row.updated_at), row.id)
-        }),
-    };
-    Sort::by(column, service::Column::Id, descending, cursor)
-}
-
-/// Services linked to a term of `taxonomy` with one of `codes`.
-fn with_terms(taxonomy: Taxonomy, codes: &[String]) -> SelectStatement {
-    Query::select()
-        .column((service_term::Entity, service_term::Column::ServiceId))
-        .from(service_term::Entity)
-        .inner_join(
-            term::Entity,
-            Expr::col((term::Entity, term::Column::Id))
-                .equals((service_term::Entity, service_term::Column::TermId)),
-        )
-        .and_where(Expr::col((term::Entity, term::Column::Taxonomy)).eq(taxonomy))
-        .and_where(Expr::col((term::Entity, term::Column::Code)).is_in(codes.to_vec()))
-        .to_owned()
-}
-
-/// Services whose area covers one of `municipalities`.
-fn covering(municipalities: Vec<Uuid>) -> SelectStatement {
-    Query::select()
-        .column(service_area::Column::ServiceId)
-        .from(service_area::Entity)
-        .and_where(service_area::Column::MunicipalityId.is_in(municipalities))
-        .to_owned()
-}
-
-/// Services with a location inside the circle.
-fn located_near(near: &Near) -> SelectStatement {
-    let lat = Expr::col((location::Entity, location::Column::Latitude));
-    let lon = Expr::col((location::Entity, location::Column::Longitude));
-    let dy = lat
-        .clone()
-        .sub(near.latitude)
-        .mul(Near::km_per_degree_latitude());
-    let dx = lon
-        .clone()
-        .sub(near.longitude)
-        .mul(near.km_per_degree_longitude());
-    let squared = dy.clone().mul(dy).add(dx.clone().mul(dx));
-    Query::select()
-        .column((
-            service_at_location::Entity,
-            service_at_location::Column::ServiceId,
-        ))
-        .from(service_at_location::Entity)
-        .inner_join(
-            location::Entity,
-            Expr::col((location::Entity, location::Column::Id)).equals((
-                service_at_location::Entity,
-                service_at_location::Column::LocationId,
-            )),
-        )
-        .and_where(lat.is_not_null())
-        .and_where(lon.is_not_null())
-        .and_where(squared.lte(near.radius_km * near.radius_km))
-        .to_owned()
-}
-
-/// Builds the filter condition.
-async fn condition(db: &impl ConnectionTrait, query: &ServiceQuery) -> AppResult<Condition> {
-    let mut cond = Condition::all();
-    for (taxonomy, codes) in [
-        (Taxonomy::ServiceType, &query.service_types),
-        (Taxonomy::TargetGroup, &query.target_groups),
-        (Taxonomy::Language, &query.languages),
-    ] {
-        if !codes.is_empty() {
-            cond = cond.add(service::Column::Id.in_subquery(with_terms(taxonomy, codes)));
-        }
-    }
-    if let Some(municipality) = query.municipality {
-        cond = cond.add(service::Column::Id.in_subquery(covering(vec![municipality])));
-    }
-    if let Some(territory) = query.territory {
-        let municipalities = territory::service::municipalities_of(db, territory).await?;
-        cond = cond.add(service::Column::Id.in_subquery(covering(municipalities)));
-    }
-    if !query.delivery_modes.is_empty() {
-        cond = cond.add(service::Column::DeliveryMode.is_in(query.delivery_modes.clone()));
-    }
-    if let Some(provider) = query.provider {
-        cond = cond.add(service::Column::OrganizationId.eq(provider));
-    }
-    if !query.statuses.is_empty() {
-        cond = cond.add(service::Column::Status.is_in(query.statuses.clone()));
-    }
-    match query.has_open_places {
-        Some(true) => cond = cond.add(service::Column::OpenPlaces.gt(0)),
-        Some(false) => {
-            cond = cond.add(
-                Condition::any()
-                    .add(service::Column::OpenPlaces.is_null())
-                    .add(service::Column::OpenPlaces.lte(0)),
-            );
-        }
-        None => {}
-    }
-    if let Some(search) = &query.search {
-        let pattern = pagination::like_contains(&migration::text::fold(search));
-        cond = cond
-            .add(Expr::col(service::Column::SearchText).like(LikeExpr::new(pattern).escape('\\')));
-    }
-    if let Some(near) = &query.near {
-        cond = cond.add(service::Column::Id.in_subquery(located_near(near)));
-    }
-    Ok(cond)
-}
-
-/// A page of services, with each one's distance when the query has a `near` circle.
-pub struct ServicePage {
-    /// The rows.
-    pub page: Page<service::Model>,
-    /// Total rows matching.
-    pub total: u64,
-    /// Distance in km of each service's nearest location from the centre.
-    pub distances: HashMap<Uuid, f64>,
-}
-
-/// Lists services.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    query: &ServiceQuery,
-    order: ServiceOrder,
-    descending: bool,
-    window: &Window,
-    with_total: bool,
-) -> AppResult<ServicePage> {
-    let select = service::Entity::find().filter(condition(db, query).await?);
-    let (page, total) =
-        pagination::list(db, select, &sort(order, descending), window, with_total).await?;
-    let distances = match &query.near {
-        Some(near) => distances(db, near, page.items.iter().map(|(s, _)| s.id).collect()).await?,
-        None => HashMap::new(),
-    };
-    Ok(ServicePage {
-        page,
-        total,
-        distances,
-    })
-}
-
-/// Distance of each service's nearest located site from the centre, in one statement.
-async fn distances(
-    db: &impl ConnectionTrait,
-    near: &Near,
-    services: Vec<Uuid>,
-) -> AppResult<HashMap<Uuid, f64>> {
-    let rows = service_at_location::Entity::find()
-        .find_also_related(location::Entity)
-        .filter(service_at_location::Column::ServiceId.is_in(services))
-        .all(db)
-        .await?;
-    let mut out: HashMap<Uuid, f64> = HashMap::new();
-    for (link, site) in rows {
-        let Some((Some(lat), Some(lon))) = site.map(|s| (s.latitude, s.longitude)) else {
-            continue;
-        };
-        let km = near.distance_km(lat, lon);
-        out.entry(link.service_id)
-            .and_modify(|d| *d = d.min(km))
-            .or_insert(km);
-    }
-    Ok(out)
-}
-
-// ----- Changing services: an organization's administrator or its machine clients -----
-
-/// Values of a service. On create `name`, `description`, `service_types` and
-/// `service_area_istat_codes` are required; on update omitted fields stay as they are,
-/// an empty string clears an optional text and given lists replace the current ones.
-#[derive(Clone, Debug, Default)]
-pub struct ServiceFields {
-    /// Name (at most 300 characters).
-    pub name: Option<String>,
-    /// Another name the service is known by.
-    pub alternate_name: Option<String>,
-    /// What the service offers (at most 10000 characters).
-    pub description: Option<String>,
-    /// Status; ACTIVE when creating without one.
-    pub status: Option<ServiceStatus>,
-    /// Who may use the service, in words.
-    pub eligibility_description: Option<String>,
-    /// Minimum age; `Some(None)` clears it.
-    pub minimum_age: Option<Option<i32>>,
-    /// Maximum age; `Some(None)` clears it.
-    pub maximum_age: Option<Option<i32>>,
-    /// Fees, in words.
-    pub fees_description: Option<String>,
-    /// How to apply.
-    pub application_process: Option<String>,
-    /// Web page.
-    pub url: Option<String>,
-    /// Email address.
-    pub email: Option<String>,
-    /// Delivery mode; IN_PERSON when creating without one.
-    pub delivery_mode: Option<DeliveryMode>,
-    /// Programme or funding.
-    pub funding: Option<String>,
-    /// Codes of SERVICE_TYPE terms (at least one).
-    pub service_types: Option<Vec<String>>,
-    /// Codes of TARGET_GROUP terms.
-    pub target_groups: Option<Vec<String>>,
-    /// ISO 639-1 codes of LANGUAGE terms.
-    pub languages: Option<Vec<String>>,
-    /// ISTAT codes of the municipalities covered (at least one).
-    pub service_area_istat_codes: Option<Vec<String>>,
-    /// Sites of the provider where the service is delivered.
-    pub locations: Option<Vec<Uuid>>,
-}
 
 /// New capacity figures; `None` keeps a figure, `Some(None)` clears it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -295,14 +28,6 @@ pub struct CapacityChanges {
 
 /// Largest capacity figure accepted.
 const MAX_CAPACITY: i32 = 100_000;
-
-/// Links of a service to replace, each only when given.
-#[derive(Debug, Default)]
-struct Links {
-    terms: Vec<(Taxonomy, Vec<Uuid>)>,
-    area: Option<Vec<Uuid>>,
-    locations: Option<Vec<Uuid>>,
-}
 
 /// A service as recorded in the audit log: the row with its links as codes.
 #[derive(serde::Serialize)]
@@ -369,372 +94,33 @@ async fn record_of<'a>(
     Ok(out)
 }
 
-/// Loads a service or fails with NOT_FOUND.
-pub async fn get_service(db: &impl ConnectionTrait, id: Uuid) -> AppResult<service::Model> {
-    service::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("service"))
-}
-
-/// Ids of the terms of `taxonomy` with `codes`, in order and without repeats; unknown
-/// codes are NOT_FOUND on `field.<index>`, an empty required list REQUIRED on `field`.
-async fn resolve_terms(
+/// Records the creation (no `before`) or a change of a service with its links.
+async fn audit_service(
     db: &impl ConnectionTrait,
-    v: &mut Validator,
-    field: &str,
-    taxonomy: Taxonomy,
-    codes: &[String],
-    required: bool,
-) -> AppResult<Vec<Uuid>> {
-    if required && codes.is_empty() {
-        v.add(field, FieldErrorCode::Required, "give at least one code");
-        return Ok(Vec::new());
-    }
-    let wanted: Vec<String> = codes.iter().map(|c| c.trim().to_owned()).collect();
-    let found: HashMap<String, Uuid> = term::Entity::find()
-        .filter(term::Column::Taxonomy.eq(taxonomy))
-        .filter(term::Column::Code.is_in(wanted.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.code, t.id))
-        .collect();
-    let mut ids = Vec::with_capacity(wanted.len());
-    for (i, code) in wanted.iter().enumerate() {
-        match found.get(code) {
-            Some(id) if !ids.contains(id) => ids.push(*id),
-            Some(_) => {}
-            None => v.add(
-                &format!("{field}.{i}"),
-                FieldErrorCode::NotFound,
-                format!("`{code}` is not a {} code", taxonomy_name(taxonomy)),
-            ),
-        }
-    }
-    Ok(ids)
-}
-
-fn taxonomy_name(taxonomy: Taxonomy) -> &'static str {
-    match taxonomy {
-        Taxonomy::ServiceType => "SERVICE_TYPE",
-        Taxonomy::TargetGroup => "TARGET_GROUP",
-        Taxonomy::Need => "NEED",
-        Taxonomy::Language => "LANGUAGE (ISO 639-1)",
-    }
-}
-
-/// Ids of the municipalities with the ISTAT `codes`, without repeats; malformed codes
-/// are INVALID and unknown ones NOT_FOUND on `field.<index>`.
-async fn resolve_area(
-    db: &impl ConnectionTrait,
-    v: &mut Validator,
-    field: &str,
-    codes: &[String],
-) -> AppResult<Vec<Uuid>> {
-    if codes.is_empty() {
-        v.add(
-            field,
-            FieldErrorCode::Required,
-            "give at least one municipality",
-        );
-        return Ok(Vec::new());
-    }
-    let parsed: Vec<Option<IstatCode>> = codes.iter().map(|c| IstatCode::parse(c).ok()).collect();
-    let valid: Vec<String> = parsed
-        .iter()
-        .flatten()
-        .map(|c| c.as_str().to_owned())
-        .collect();
-    let found: HashMap<String, Uuid> = entity::territory::Entity::find()
-        .filter(entity::territory::Column::Kind.eq(TerritoryKind::Municipality))
-        .filter(entity::territory::Column::Code.is_in(valid))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.code, t.id))
-        .collect();
-    let mut ids = Vec::with_capacity(codes.len());
-    for (i, code) in parsed.iter().enumerate() {
-        let path = format!("{field}.{i}");
-        let Some(code) = code else {
-            v.add(
-                &path,
-                FieldErrorCode::Invalid,
-                "is not an ISTAT municipality code (six digits, e.g. 050026)",
-            );
-            continue;
-        };
-        match found.get(code.as_str()) {
-            Some(id) if !ids.contains(id) => ids.push(*id),
-            Some(_) => {}
-            None => v.add(
-                &path,
-                FieldErrorCode::NotFound,
-                format!("no municipality has ISTAT code {}", code.as_str()),
-            ),
-        }
-    }
-    Ok(ids)
-}
-
-/// Checks that every id is a site of `provider`: unknown sites are NOT_FOUND, other
-/// organizations' sites INVALID, on `field.<index>`.
-async fn resolve_locations(
-    db: &impl ConnectionTrait,
-    v: &mut Validator,
-    field: &str,
-    provider: Uuid,
-    ids: &[Uuid],
-) -> AppResult<Vec<Uuid>> {
-    let found: HashMap<Uuid, Uuid> = location::Entity::find()
-        .filter(location::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| (l.id, l.organization_id))
-        .collect();
-    let mut out = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
-        let path = format!("{field}.{i}");
-        match found.get(id) {
-            None => v.add(&path, FieldErrorCode::NotFound, "no such site"),
-            Some(owner) if *owner != provider => v.add(
-                &path,
-                FieldErrorCode::Invalid,
-                "is not a site of the provider",
-            ),
-            Some(_) if out.contains(id) => {}
-            Some(_) => out.push(*id),
-        }
-    }
-    Ok(out)
-}
-
-/// Validates `fields` into `row` (the merged values of `before` and the changes) and
-/// returns the links to replace. Creating when `before` is None.
-async fn apply_service_fields(
-    db: &impl ConnectionTrait,
-    v: &mut Validator,
-    row: &mut service::ActiveModel,
-    before: Option<&service::Model>,
-    provider: Uuid,
-    fields: ServiceFields,
-) -> AppResult<Links> {
-    let creating = before.is_none();
-    let name = match (&fields.name, before) {
-        (Some(name), _) => v.name("name", name, 300),
-        (None, Some(b)) => b.name.clone(),
-        (None, None) => v.name("name", "", 300),
+    actor: &Actor,
+    operation: &str,
+    before: Option<ServiceRecord<'_>>,
+    after: &service::Model,
+) -> AppResult<()> {
+    let change = Change {
+        operation,
+        object_type: "Service",
+        object_id: after.id,
+        before: before.as_ref(),
+        after: Some(&record_of(db, after).await?),
     };
-    let description = match (&fields.description, before) {
-        (Some(d), _) => v.text("description", d, 10_000),
-        (None, Some(b)) => b.description.clone(),
-        (None, None) => v.text("description", "", 10_000),
-    };
-    let alternate_name = match (&fields.alternate_name, before) {
-        (Some(a), _) => v.optional_name("alternateName", Some(a), 300),
-        (None, Some(b)) => b.alternate_name.clone(),
-        (None, None) => None,
-    };
-    row.search_name = Set(migration::text::fold(&name));
-    row.search_text = Set(super::domain::search_text(
-        &name,
-        alternate_name.as_deref(),
-        &description,
-    ));
-    row.name = Set(name);
-    row.description = Set(description);
-    row.alternate_name = Set(alternate_name);
-    if let Some(status) = fields.status {
-        row.status = Set(status);
-    } else if creating {
-        row.status = Set(ServiceStatus::Active);
-    }
-    if let Some(mode) = fields.delivery_mode {
-        row.delivery_mode = Set(mode);
-    } else if creating {
-        row.delivery_mode = Set(DeliveryMode::InPerson);
-    }
-    let mut optional_text = |field: &str, value: &Option<String>, max: usize| {
-        (creating || value.is_some()).then(|| Set(v.optional_text(field, value.as_deref(), max)))
-    };
-    let texts = [
-        optional_text(
-            "eligibilityDescription",
-            &fields.eligibility_description,
-            4000,
-        ),
-        optional_text("feesDescription", &fields.fees_description, 4000),
-        optional_text("applicationProcess", &fields.application_process, 4000),
-        optional_text("funding", &fields.funding, 200),
-    ];
-    let targets = [
-        &mut row.eligibility_description,
-        &mut row.fees_description,
-        &mut row.application_process,
-        &mut row.funding,
-    ];
-    for (value, target) in texts.into_iter().zip(targets) {
-        if let Some(value) = value {
-            *target = value;
-        }
-    }
-    if creating || fields.url.is_some() {
-        row.url = Set(v.url("url", fields.url.as_deref()));
-    }
-    if creating || fields.email.is_some() {
-        row.email = Set(v.email("email", fields.email.as_deref()));
-    }
-    let minimum_age = fields
-        .minimum_age
-        .unwrap_or_else(|| before.and_then(|b| b.minimum_age));
-    let maximum_age = fields
-        .maximum_age
-        .unwrap_or_else(|| before.and_then(|b| b.maximum_age));
-    if fields.minimum_age.is_some() {
-        v.range("minimumAge", minimum_age, 0, 120);
-    }
-    if fields.maximum_age.is_some() {
-        v.range("maximumAge", maximum_age, 0, 120);
-    }
-    v.ordered(
-        "maximumAge",
-        minimum_age,
-        maximum_age,
-        "must not be below the minimum age",
-    );
-    row.minimum_age = Set(minimum_age);
-    row.maximum_age = Set(maximum_age);
-
-    let mut links = Links::default();
-    let term_lists = [
-        (
-            "serviceTypes",
-            Taxonomy::ServiceType,
-            &fields.service_types,
-            true,
-        ),
-        (
-            "targetGroups",
-            Taxonomy::TargetGroup,
-            &fields.target_groups,
-            false,
-        ),
-        ("languages", Taxonomy::Language, &fields.languages, false),
-    ];
-    for (field, taxonomy, codes, required) in term_lists {
-        match codes {
-            Some(codes) => {
-                let ids = resolve_terms(db, v, field, taxonomy, codes, required).await?;
-                links.terms.push((taxonomy, ids));
-            }
-            None if creating => {
-                let ids = resolve_terms(db, v, field, taxonomy, &[], required).await?;
-                links.terms.push((taxonomy, ids));
-            }
-            None => {}
-        }
-    }
-    match &fields.service_area_istat_codes {
-        Some(codes) => {
-            links.area = Some(resolve_area(db, v, "serviceAreaIstatCodes", codes).await?);
-        }
-        None if creating => {
-            links.area = Some(resolve_area(db, v, "serviceAreaIstatCodes", &[]).await?);
-        }
-        None => {}
-    }
-    if let Some(ids) = &fields.locations {
-        links.locations = Some(resolve_locations(db, v, "locations", provider, ids).await?);
-    }
-    Ok(links)
-}
-
-/// Replaces the given links of a service.
-async fn replace_links(db: &impl ConnectionTrait, service_id: Uuid, links: Links) -> AppResult<()> {
-    let now = chrono::Utc::now();
-    for (taxonomy, ids) in links.terms {
-        service_term::Entity::delete_many()
-            .filter(service_term::Column::ServiceId.eq(service_id))
-            .filter(
-                service_term::Column::TermId.in_subquery(
-                    Query::select()
-                        .column(term::Column::Id)
-                        .from(term::Entity)
-                        .and_where(term::Column::Taxonomy.eq(taxonomy))
-                        .to_owned(),
-                ),
-            )
-            .exec(db)
-            .await?;
-        if !ids.is_empty() {
-            service_term::Entity::insert_many(ids.into_iter().map(|term_id| {
-                service_term::ActiveModel {
-                    service_id: Set(service_id),
-                    term_id: Set(term_id),
-                    created_at: Set(now),
-                }
-            }))
-            .exec(db)
-            .await?;
-        }
-    }
-    if let Some(ids) = links.area {
-        service_area::Entity::delete_many()
-            .filter(service_area::Column::ServiceId.eq(service_id))
-            .exec(db)
-            .await?;
-        if !ids.is_empty() {
-            service_area::Entity::insert_many(ids.into_iter().map(|municipality_id| {
-                service_area::ActiveModel {
-                    service_id: Set(service_id),
-                    municipality_id: Set(municipality_id),
-                    created_at: Set(now),
-                }
-            }))
-            .exec(db)
-            .await?;
-        }
-    }
-    if let Some(ids) = links.locations {
-        service_at_location::Entity::delete_many()
-            .filter(service_at_location::Column::ServiceId.eq(service_id))
-            .exec(db)
-            .await?;
-        if !ids.is_empty() {
-            service_at_location::Entity::insert_many(ids.into_iter().map(|location_id| {
-                service_at_location::ActiveModel {
-                    service_id: Set(service_id),
-                    location_id: Set(location_id),
-                    created_at: Set(now),
-                }
-            }))
-            .exec(db)
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Saves `row` if nobody changed the service since `before` was read.
-async fn versioned_update(
-    db: &impl ConnectionTrait,
-    row: service::ActiveModel,
-    before: &service::Model,
-    expected_version: Option<i32>,
-) -> AppResult<service::Model> {
-    concurrency::update::<service::Entity, _>(db, row, before, expected_version).await
+    audit::record(db, actor, change).await
 }
 
 /// Adds a service to the catalogue for `provider`.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn create_service(
     db: &impl ConnectionTrait,
     actor: &Actor,
     provider: Uuid,
     fields: ServiceFields,
 ) -> AppResult<Checked<service::Model>> {
-    crate::organization::service::get(db, provider).await?;
+    concurrency::get::<organization::Entity>(db, provider).await?;
     policy::require_org_write(&actor.viewer, provider, scopes::SERVICES_WRITE)?;
     let now = chrono::Utc::now();
     let id = Uuid::now_v7();
@@ -757,32 +143,37 @@ pub async fn create_service(
     }
     let after = row.insert(db).await?;
     replace_links(db, id, links).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "createService",
-            object_type: "Service",
-            object_id: id,
-            before: None::<&ServiceRecord<'_>>,
-            after: Some(&record_of(db, &after).await?),
-        },
-    )
-    .await?;
+    audit_service(db, actor, "createService", None, &after).await?;
     Ok(Ok(after))
 }
 
+/// Loads a service that the actor may change (its provider's administrator or a
+/// machine client of it with the `services:write` scope).
+async fn writable_service(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<service::Model> {
+    let service = concurrency::get::<service::Entity>(db, id).await?;
+    policy::require_org_write(
+        &actor.viewer,
+        service.organization_id,
+        scopes::SERVICES_WRITE,
+    )?;
+    Ok(service)
+}
+
 /// Changes a service. Only given fields change; given lists replace the current links.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn update_service(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     fields: ServiceFields,
 ) -> AppResult<Checked<service::Model>> {
-    let before = get_service(db, id).await?;
+    let before = writable_service(db, actor, id).await?;
     let provider = before.organization_id;
-    policy::require_org_write(&actor.viewer, provider, scopes::SERVICES_WRITE)?;
     let mut row: service::ActiveModel = before.clone().into();
     let mut v = Validator::default();
     let links = apply_service_fields(db, &mut v, &mut row, Some(&before), provider, fields).await?;
@@ -790,69 +181,48 @@ pub async fn update_service(
         return Ok(Err(v.finish()));
     }
     let before_record = record_of(db, &before).await?;
-    let after = versioned_update(db, row, &before, expected_version).await?;
+    let after =
+        concurrency::update::<service::Entity, _>(db, row, &before, Some(expected_version)).await?;
     replace_links(db, id, links).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "updateService",
-            object_type: "Service",
-            object_id: id,
-            before: Some(&before_record),
-            after: Some(&record_of(db, &after).await?),
-        },
-    )
-    .await?;
+    audit_service(db, actor, "updateService", Some(before_record), &after).await?;
     Ok(Ok(after))
 }
 
 /// Changes the status of a service.
+#[tracing::instrument(skip(db, actor))]
 pub async fn change_service_status(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     status: ServiceStatus,
 ) -> AppResult<service::Model> {
-    let before = get_service(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::SERVICES_WRITE,
-    )?;
+    let before = writable_service(db, actor, id).await?;
     let mut row: service::ActiveModel = before.clone().into();
     row.status = Set(status);
-    let after = versioned_update(db, row, &before, expected_version).await?;
-    audit::record(
+    let after =
+        concurrency::update::<service::Entity, _>(db, row, &before, Some(expected_version)).await?;
+    audit::log::<service::Entity>(
         db,
         actor,
-        Change {
-            operation: "changeServiceStatus",
-            object_type: "Service",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
+        "changeServiceStatus",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     Ok(after)
 }
 
 /// Updates the capacity figures of a service and stamps them with the current time.
+#[tracing::instrument(skip(db, actor))]
 pub async fn update_capacity(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     changes: CapacityChanges,
 ) -> AppResult<Checked<service::Model>> {
-    let before = get_service(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::SERVICES_WRITE,
-    )?;
+    let before = writable_service(db, actor, id).await?;
     let mut v = Validator::default();
     let mut row: service::ActiveModel = before.clone().into();
     let figures = [
@@ -877,17 +247,14 @@ pub async fn update_capacity(
         return Ok(Err(v.finish()));
     }
     row.capacity_updated_at = Set(Some(chrono::Utc::now()));
-    let after = versioned_update(db, row, &before, expected_version).await?;
-    audit::record(
+    let after =
+        concurrency::update::<service::Entity, _>(db, row, &before, Some(expected_version)).await?;
+    audit::log::<service::Entity>(
         db,
         actor,
-        Change {
-            operation: "updateServiceCapacity",
-            object_type: "Service",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
+        "updateServiceCapacity",
+        Some(&before),
+        Some(&after),
     )
     .await?;
     Ok(Ok(after))

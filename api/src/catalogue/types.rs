@@ -276,7 +276,7 @@ pub struct ServiceEdge {
 
 impl ServiceConnection {
     /// Builds the connection from a page of services.
-    pub fn from_page(result: crate::catalogue::service::ServicePage) -> Self {
+    pub fn from_page(result: super::query::ServicePage) -> Self {
         let page_info = PageInfo::of(&result.page);
         let mut edges = Vec::with_capacity(result.page.items.len());
         let mut nodes = Vec::with_capacity(result.page.items.len());

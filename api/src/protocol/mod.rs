@@ -3,4 +3,5 @@
 pub mod mutations;
 pub mod resolvers;
 pub mod service;
+pub mod signatory;
 pub mod types;

@@ -1,16 +1,15 @@
 //! Protocol mutations: the lifecycle of protocols (regional administration) and the
 //! adherence of organizations (invite, sign, withdraw).
 
-use super::service::{self, Amendment, NewProtocol, Signature};
+use super::service::{self, Amendment, NewProtocol};
+use super::signatory::{self, Signature};
 use super::types::{Protocol, Signatory};
-use crate::context::ContextExt;
 use crate::error::{AppResult, GqlResult};
 use crate::graphql::enums::SignatoryRole;
-use crate::graphql::payload::{UserError, split};
+use crate::graphql::mutation::{mutate, payload};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::TransactionTrait;
+use async_graphql::{Context, ID, InputObject, Object};
 use uuid::Uuid;
 
 /// A new protocol, created as a DRAFT, version 1.
@@ -36,15 +35,6 @@ pub struct CreateProtocolInput {
     pub lead: Option<ID>,
 }
 
-/// Result of `createProtocol`.
-#[derive(SimpleObject)]
-pub struct CreateProtocolPayload {
-    /// The new protocol; null when there are user errors.
-    pub protocol: Option<Protocol>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// An amendment: a new DRAFT version of a protocol. Omitted fields are copied from the
 /// amended version; an empty string clears an optional text.
 #[derive(InputObject)]
@@ -53,7 +43,7 @@ pub struct CreateProtocolVersionInput {
     pub protocol: ID,
     /// The `rowVersion` of the amended protocol you read; a stale one is refused with
     /// CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// New title (at most 500 characters).
     pub title: Option<String>,
     /// New summary.
@@ -72,15 +62,6 @@ pub struct CreateProtocolVersionInput {
     pub scope: Option<Vec<ID>>,
 }
 
-/// Result of `createProtocolVersion`.
-#[derive(SimpleObject)]
-pub struct CreateProtocolVersionPayload {
-    /// The new version; null when there are user errors.
-    pub protocol: Option<Protocol>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// Opens a DRAFT protocol for signature.
 #[derive(InputObject)]
 pub struct OpenProtocolForSignatureInput {
@@ -90,15 +71,6 @@ pub struct OpenProtocolForSignatureInput {
     pub expected_version: i32,
 }
 
-/// Result of `openProtocolForSignature`.
-#[derive(SimpleObject)]
-pub struct OpenProtocolForSignaturePayload {
-    /// The protocol after the change; null when there are user errors.
-    pub protocol: Option<Protocol>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// Puts a protocol open for signature in force.
 #[derive(InputObject)]
 pub struct PutProtocolInForceInput {
@@ -106,15 +78,6 @@ pub struct PutProtocolInForceInput {
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
     pub expected_version: i32,
-}
-
-/// Result of `putProtocolInForce`.
-#[derive(SimpleObject)]
-pub struct PutProtocolInForcePayload {
-    /// The protocol after the change; null when there are user errors.
-    pub protocol: Option<Protocol>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
 }
 
 /// Terminates a protocol before the end of its validity.
@@ -128,15 +91,6 @@ pub struct TerminateProtocolInput {
     pub reason: String,
 }
 
-/// Result of `terminateProtocol`.
-#[derive(SimpleObject)]
-pub struct TerminateProtocolPayload {
-    /// The protocol after the change; null when there are user errors.
-    pub protocol: Option<Protocol>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// Invites an organization to a protocol.
 #[derive(InputObject)]
 pub struct InviteSignatoryInput {
@@ -146,15 +100,6 @@ pub struct InviteSignatoryInput {
     pub organization: ID,
     /// Its role in the protocol.
     pub role: SignatoryRole,
-}
-
-/// Result of `inviteSignatory`.
-#[derive(SimpleObject)]
-pub struct InviteSignatoryPayload {
-    /// The invitation; null when there are user errors.
-    pub signatory: Option<Signatory>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
 }
 
 /// Signs an invitation to a protocol on behalf of the invited organization.
@@ -172,15 +117,6 @@ pub struct SignProtocolInput {
     pub document_sha256: String,
 }
 
-/// Result of `signProtocol`.
-#[derive(SimpleObject)]
-pub struct SignProtocolPayload {
-    /// The signatory after signing; null when there are user errors.
-    pub signatory: Option<Signatory>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// Withdraws an organization from a protocol.
 #[derive(InputObject)]
 pub struct WithdrawSignatoryInput {
@@ -192,13 +128,25 @@ pub struct WithdrawSignatoryInput {
     pub reason: String,
 }
 
-/// Result of `withdrawSignatory`.
-#[derive(SimpleObject)]
-pub struct WithdrawSignatoryPayload {
-    /// The signatory after withdrawing; null when there are user errors.
-    pub signatory: Option<Signatory>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+payload! {
+    CreateProtocolPayload("createProtocol") { protocol: Protocol, "The new protocol" }
+    CreateProtocolVersionPayload("createProtocolVersion") {
+        protocol: Protocol, "The new version"
+    }
+    OpenProtocolForSignaturePayload("openProtocolForSignature") {
+        protocol: Protocol, "The protocol after the change"
+    }
+    PutProtocolInForcePayload("putProtocolInForce") {
+        protocol: Protocol, "The protocol after the change"
+    }
+    TerminateProtocolPayload("terminateProtocol") {
+        protocol: Protocol, "The protocol after the change"
+    }
+    InviteSignatoryPayload("inviteSignatory") { signatory: Signatory, "The invitation" }
+    SignProtocolPayload("signProtocol") { signatory: Signatory, "The signatory after signing" }
+    WithdrawSignatoryPayload("withdrawSignatory") {
+        signatory: Signatory, "The signatory after withdrawing"
+    }
 }
 
 fn territories(ids: &[ID]) -> AppResult<Vec<Uuid>> {
@@ -234,15 +182,7 @@ impl ProtocolMutations {
                 .map(|id| expect_id(&id, NodeKind::Organization))
                 .transpose()?,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::create(&txn, &ctx.actor()?, new).await?;
-        txn.commit().await?;
-        let (protocol, user_errors) = split(result);
-        Ok(CreateProtocolPayload {
-            protocol,
-            user_errors,
-        })
+        mutate(ctx, async |db, actor| service::create(db, actor, new).await).await
     }
 
     /// Amends a protocol: creates a new DRAFT version (version + 1) that supersedes it,
@@ -254,6 +194,7 @@ impl ProtocolMutations {
         input: CreateProtocolVersionInput,
     ) -> GqlResult<CreateProtocolVersionPayload> {
         let id = expect_id(&input.protocol, NodeKind::Protocol)?;
+        let expected = input.expected_version;
         let amendment = Amendment {
             title: input.title,
             description: input.description,
@@ -264,17 +205,10 @@ impl ProtocolMutations {
             response_time_days: input.response_time_days,
             scope: input.scope.as_deref().map(territories).transpose()?,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::create_version(&txn, &ctx.actor()?, id, input.expected_version, amendment)
-                .await?;
-        txn.commit().await?;
-        let (protocol, user_errors) = split(result);
-        Ok(CreateProtocolVersionPayload {
-            protocol,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            service::create_version(db, actor, id, expected, amendment).await
         })
+        .await
     }
 
     /// Opens a DRAFT protocol for signature. REGIONAL_ADMIN only.
@@ -284,16 +218,11 @@ impl ProtocolMutations {
         input: OpenProtocolForSignatureInput,
     ) -> GqlResult<OpenProtocolForSignaturePayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::open_for_signature(&txn, &ctx.actor()?, id, input.expected_version).await?;
-        txn.commit().await?;
-        let (protocol, user_errors) = split(result);
-        Ok(OpenProtocolForSignaturePayload {
-            protocol,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            service::open_for_signature(db, actor, id, expected).await
         })
+        .await
     }
 
     /// Puts a protocol OPEN_FOR_SIGNATURE in force; at least one organization must have
@@ -304,15 +233,11 @@ impl ProtocolMutations {
         input: PutProtocolInForceInput,
     ) -> GqlResult<PutProtocolInForcePayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::put_in_force(&txn, &ctx.actor()?, id, input.expected_version).await?;
-        txn.commit().await?;
-        let (protocol, user_errors) = split(result);
-        Ok(PutProtocolInForcePayload {
-            protocol,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            service::put_in_force(db, actor, id, expected).await
         })
+        .await
     }
 
     /// Terminates a protocol IN_FORCE or OPEN_FOR_SIGNATURE. REGIONAL_ADMIN only.
@@ -322,22 +247,11 @@ impl ProtocolMutations {
         input: TerminateProtocolInput,
     ) -> GqlResult<TerminateProtocolPayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::terminate(
-            &txn,
-            &ctx.actor()?,
-            id,
-            input.expected_version,
-            &input.reason,
-        )
-        .await?;
-        txn.commit().await?;
-        let (protocol, user_errors) = split(result);
-        Ok(TerminateProtocolPayload {
-            protocol,
-            user_errors,
+        let (expected, reason) = (input.expected_version, input.reason);
+        mutate(ctx, async |db, actor| {
+            service::terminate(db, actor, id, expected, &reason).await
         })
+        .await
     }
 
     /// Invites an organization to a protocol DRAFT or OPEN_FOR_SIGNATURE (an organization
@@ -350,22 +264,11 @@ impl ProtocolMutations {
     ) -> GqlResult<InviteSignatoryPayload> {
         let protocol = expect_id(&input.protocol, NodeKind::Protocol)?;
         let organization = expect_id(&input.organization, NodeKind::Organization)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::invite(
-            &txn,
-            &ctx.actor()?,
-            protocol,
-            organization,
-            input.role.into(),
-        )
-        .await?;
-        txn.commit().await?;
-        let (signatory, user_errors) = split(result);
-        Ok(InviteSignatoryPayload {
-            signatory,
-            user_errors,
+        let role = input.role.into();
+        mutate(ctx, async |db, actor| {
+            signatory::invite(db, actor, protocol, organization, role).await
         })
+        .await
     }
 
     /// Signs an invitation to a protocol OPEN_FOR_SIGNATURE or IN_FORCE, with the
@@ -377,21 +280,16 @@ impl ProtocolMutations {
         input: SignProtocolInput,
     ) -> GqlResult<SignProtocolPayload> {
         let id = expect_id(&input.signatory, NodeKind::Signatory)?;
+        let expected = input.expected_version;
         let signature = Signature {
             signed_by_name: input.signed_by_name,
             signed_by_title: input.signed_by_title,
             document_sha256: input.document_sha256,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::sign(&txn, &ctx.actor()?, id, input.expected_version, signature).await?;
-        txn.commit().await?;
-        let (signatory, user_errors) = split(result);
-        Ok(SignProtocolPayload {
-            signatory,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            signatory::sign(db, actor, id, expected, signature).await
         })
+        .await
     }
 
     /// Withdraws an organization's adherence (INVITED or SIGNED) from a protocol: an
@@ -402,21 +300,10 @@ impl ProtocolMutations {
         input: WithdrawSignatoryInput,
     ) -> GqlResult<WithdrawSignatoryPayload> {
         let id = expect_id(&input.signatory, NodeKind::Signatory)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::withdraw(
-            &txn,
-            &ctx.actor()?,
-            id,
-            input.expected_version,
-            &input.reason,
-        )
-        .await?;
-        txn.commit().await?;
-        let (signatory, user_errors) = split(result);
-        Ok(WithdrawSignatoryPayload {
-            signatory,
-            user_errors,
+        let (expected, reason) = (input.expected_version, input.reason);
+        mutate(ctx, async |db, actor| {
+            signatory::withdraw(db, actor, id, expected, &reason).await
         })
+        .await
     }
 }

@@ -1,9 +1,11 @@
-//! Protocol queries, and the changes of the protocol lifecycle and its signatories.
+//! Protocols: the list and its filter, and the lifecycle of a protocol (create, amend,
+//! open for signature, put in force, terminate) by the regional administration. Its
+//! signatories are in [`super::signatory`].
 
+use super::signatory::insert_signatory;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
-use crate::auth::viewer::{Role, ViewerKind};
-use crate::concurrency;
+use crate::concurrency::{self, Versioned};
 use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
@@ -43,6 +45,7 @@ fn sort() -> Sort<protocol::Entity> {
 }
 
 /// Lists protocols ordered by title.
+#[tracing::instrument(skip_all, fields(with_total))]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &ProtocolQuery,
@@ -89,18 +92,12 @@ pub async fn list(
     pagination::list(db, select, &sort(), window, with_total).await
 }
 
-// ---------------------------------------------------------------------------------
-// Changes: the protocol lifecycle and its signatories
-// ---------------------------------------------------------------------------------
-
 /// Longest title of a protocol.
 const TITLE_MAX: usize = 500;
 /// Longest description of a protocol.
 const DESCRIPTION_MAX: usize = 4000;
 /// Longest reason of a termination or withdrawal.
-const REASON_MAX: usize = 1000;
-/// Longest name or title of a signer.
-const SIGNER_MAX: usize = 200;
+pub(super) const REASON_MAX: usize = 1000;
 /// Fewest and most working days a protocol may commit its signatories to.
 const RESPONSE_DAYS: (i32, i32) = (1, 90);
 
@@ -149,36 +146,30 @@ pub struct Amendment {
     pub scope: Option<Vec<Uuid>>,
 }
 
-/// A signature of a protocol by an organization's legal representative.
-#[derive(Clone, Debug, Default)]
-pub struct Signature {
-    /// Name of the legal representative.
-    pub signed_by_name: String,
-    /// Title of the legal representative.
-    pub signed_by_title: String,
-    /// SHA-256 of the document signed.
-    pub document_sha256: String,
-}
-
-/// Validated values of a protocol.
-struct Fields {
-    title: String,
-    description: Option<String>,
-    valid_from: Option<NaiveDate>,
-    valid_to: Option<NaiveDate>,
-    document_url: Option<String>,
-    document_sha256: Option<String>,
-    response_time_days: i32,
-    scope: Vec<Uuid>,
-}
-
 /// The stored name of a status, e.g. `OPEN_FOR_SIGNATURE`.
-fn status_name<E: sea_orm::ActiveEnum<Value = String>>(status: E) -> String {
+pub(super) fn status_name<E: sea_orm::ActiveEnum<Value = String>>(status: E) -> String {
     status.to_value()
 }
 
+/// Adds an INVALID_STATE error on `field` unless `status` is one of `allowed`: "`what`
+/// is `STATUS`; `rule`".
+pub(super) fn require_status<S>(
+    v: &mut Validator,
+    field: &str,
+    (what, status): (&str, S),
+    allowed: &[S],
+    rule: &str,
+) where
+    S: sea_orm::ActiveEnum<Value = String> + PartialEq,
+{
+    if !allowed.contains(&status) {
+        let message = format!("{what} is {}; {rule}", status_name(status));
+        v.add(field, FieldErrorCode::InvalidState, message);
+    }
+}
+
 /// True for 64 hexadecimal digits.
-fn is_sha256(value: &str) -> bool {
+pub(super) fn is_sha256(value: &str) -> bool {
     value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -195,17 +186,32 @@ fn optional_sha256(v: &mut Validator, field: &str, value: Option<&str>) -> Optio
     Some(value.to_ascii_lowercase())
 }
 
-/// The JSON of `row` with one more member, for the audit log.
-fn annotated<T: serde::Serialize>(
-    row: &T,
-    key: &str,
-    value: serde_json::Value,
-) -> AppResult<serde_json::Value> {
-    let mut json = serde_json::to_value(row).map_err(AppError::internal)?;
-    if let Some(members) = json.as_object_mut() {
+/// Records a change of one row with one more member in the recorded `after`: the scope
+/// of a new protocol, the reason of a termination or withdrawal, the document signed.
+pub(super) async fn log_with<E>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &str,
+    before: Option<&E::Model>,
+    after: &E::Model,
+    (key, value): (&str, serde_json::Value),
+) -> AppResult<()>
+where
+    E: Versioned,
+    E::Model: serde::Serialize,
+{
+    let mut recorded = serde_json::to_value(after).map_err(AppError::internal)?;
+    if let Some(members) = recorded.as_object_mut() {
         members.insert(key.to_owned(), value);
     }
-    Ok(json)
+    let change = Change {
+        operation,
+        object_type: E::OBJECT_TYPE,
+        object_id: E::id_and_version(after).0,
+        before,
+        after: Some(&recorded),
+    };
+    audit::record(db, actor, change).await
 }
 
 /// Checks that every territory of the scope exists; drops repetitions.
@@ -245,12 +251,13 @@ async fn check_scope(
     Ok(unique)
 }
 
-/// Validates the values of a protocol.
+/// Validates the values of a protocol; returns them trimmed, with the scope without
+/// repetitions.
 async fn check_fields(
     db: &impl ConnectionTrait,
     v: &mut Validator,
     input: &NewProtocol,
-) -> AppResult<Fields> {
+) -> AppResult<NewProtocol> {
     let title = v.name("title", &input.title, TITLE_MAX);
     let description = v.optional_text("description", input.description.as_deref(), DESCRIPTION_MAX);
     v.ordered(
@@ -268,7 +275,7 @@ async fn check_fields(
         RESPONSE_DAYS.1,
     );
     let scope = check_scope(db, v, &input.scope).await?;
-    Ok(Fields {
+    Ok(NewProtocol {
         title,
         description,
         valid_from: input.valid_from,
@@ -277,23 +284,8 @@ async fn check_fields(
         document_sha256,
         response_time_days: input.response_time_days,
         scope,
+        lead: input.lead,
     })
-}
-
-/// Loads a protocol or fails with NOT_FOUND.
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<protocol::Model> {
-    protocol::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("protocol"))
-}
-
-/// Loads a signatory or fails with NOT_FOUND.
-pub async fn get_signatory(db: &impl ConnectionTrait, id: Uuid) -> AppResult<signatory::Model> {
-    signatory::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("signatory"))
 }
 
 /// Territories a protocol covers.
@@ -310,7 +302,7 @@ async fn scope_of(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Vec<Uuid>> {
 /// Inserts a DRAFT protocol with its scope.
 async fn insert_protocol(
     db: &impl ConnectionTrait,
-    fields: &Fields,
+    fields: &NewProtocol,
     version: i32,
     supersedes: Option<Uuid>,
 ) -> AppResult<protocol::Model> {
@@ -347,31 +339,9 @@ async fn insert_protocol(
     Ok(created)
 }
 
-/// Records the creation of a protocol, with its scope.
-async fn audit_created(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    operation: &str,
-    created: &protocol::Model,
-    scope: &[Uuid],
-) -> AppResult<()> {
-    let after = annotated(created, "scope", serde_json::json!(scope))?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation,
-            object_type: "Protocol",
-            object_id: created.id,
-            before: None::<&protocol::Model>,
-            after: Some(&after),
-        },
-    )
-    .await
-}
-
 /// Creates a DRAFT protocol, version 1, inviting `lead` as its promoter. Regional
 /// administrators only.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -392,10 +362,11 @@ pub async fn create(
         return Ok(Err(v.finish()));
     }
     let created = insert_protocol(db, &fields, 1, None).await?;
-    audit_created(db, actor, "createProtocol", &created, &fields.scope).await?;
+    let scope = ("scope", serde_json::json!(fields.scope));
+    log_with::<protocol::Entity>(db, actor, "createProtocol", None, &created, scope).await?;
     if let Some(lead) = input.lead {
         let invited = insert_signatory(db, created.id, lead, SignatoryRole::Promoter).await?;
-        audit_signatory(db, actor, "createProtocol", invited.id, None, &invited).await?;
+        audit::log::<signatory::Entity>(db, actor, "createProtocol", None, Some(&invited)).await?;
     }
     Ok(Ok(created))
 }
@@ -403,16 +374,15 @@ pub async fn create(
 /// Creates a new DRAFT version amending protocol `id`: version + 1, superseding it,
 /// with its values and scope unless changed; signatories are not copied. Regional
 /// administrators only; a protocol already amended cannot be amended again.
+#[tracing::instrument(skip(db, actor, amendment))]
 pub async fn create_version(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     amendment: Amendment,
 ) -> AppResult<Checked<protocol::Model>> {
-    let old = get(db, id).await?;
-    policy::require_regional_admin(&actor.viewer)?;
-    concurrency::check_expected(expected_version, old.row_version)?;
+    let old = load_for_region(db, actor, id, expected_version).await?;
     let mut v = Validator::default();
     let newer = protocol::Entity::find()
         .filter(protocol::Column::SupersedesId.eq(id))
@@ -453,22 +423,13 @@ pub async fn create_version(
         return Ok(Err(v.finish()));
     }
     let created = insert_protocol(db, &fields, old.version + 1, Some(old.id)).await?;
-    audit_created(db, actor, "createProtocolVersion", &created, &fields.scope).await?;
+    let scope = ("scope", serde_json::json!(fields.scope));
+    log_with::<protocol::Entity>(db, actor, "createProtocolVersion", None, &created, scope).await?;
     Ok(Ok(created))
 }
 
-/// Saves `row` over `before`, bumping its row version; CONFLICT if it moved on.
-async fn save_protocol(
-    db: &impl ConnectionTrait,
-    mut row: protocol::ActiveModel,
-    before: &protocol::Model,
-) -> AppResult<protocol::Model> {
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(Utc::now());
-    concurrency::update::<protocol::Entity, _>(db, row, before, None).await
-}
-
-/// Moves a protocol to `status` and records it, with an optional reason.
+/// Moves a protocol to `status` and records it, with an optional reason. The caller
+/// checked the version it read; the write is still refused if the row moved on since.
 async fn set_status(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -479,104 +440,78 @@ async fn set_status(
 ) -> AppResult<protocol::Model> {
     let mut row: protocol::ActiveModel = before.clone().into();
     row.status = Set(status);
-    let after = save_protocol(db, row, before).await?;
-    let recorded = match reason {
-        Some(reason) => annotated(&after, "reason", serde_json::json!(reason))?,
-        None => serde_json::to_value(&after).map_err(AppError::internal)?,
-    };
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation,
-            object_type: "Protocol",
-            object_id: after.id,
-            before: Some(before),
-            after: Some(&recorded),
-        },
-    )
-    .await?;
+    let after = concurrency::update::<protocol::Entity, _>(db, row, before, None).await?;
+    match reason {
+        Some(reason) => {
+            let reason = ("reason", serde_json::json!(reason));
+            log_with::<protocol::Entity>(db, actor, operation, Some(before), &after, reason).await
+        }
+        None => {
+            audit::log::<protocol::Entity>(db, actor, operation, Some(before), Some(&after)).await
+        }
+    }?;
     Ok(after)
 }
 
-/// Loads a protocol for a lifecycle change by a regional administrator and checks the
-/// expected version; the user error when its status is not one of `from`.
+/// Loads a protocol for a change by a regional administrator, at the version read.
+async fn load_for_region(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i32,
+) -> AppResult<protocol::Model> {
+    let protocol = concurrency::get::<protocol::Entity>(db, id).await?;
+    policy::require_regional_admin(&actor.viewer)?;
+    concurrency::check_expected(Some(expected_version), protocol.row_version)?;
+    Ok(protocol)
+}
+
+/// Loads a protocol for a lifecycle change by a regional administrator, at the version
+/// read; the validator holds the user error when its status is not one of `from`.
 async fn load_for_transition(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
     expected_version: i32,
     from: &[ProtocolStatus],
-    v: &mut Validator,
-) -> AppResult<protocol::Model> {
-    let before = get(db, id).await?;
-    policy::require_regional_admin(&actor.viewer)?;
-    concurrency::check_expected(Some(expected_version), before.row_version)?;
-    if !from.contains(&before.status) {
-        let allowed: Vec<String> = from.iter().map(|s| status_name(*s)).collect();
-        v.add(
-            "id",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the protocol is {}; this is possible only when it is {}",
-                status_name(before.status),
-                allowed.join(" or ")
-            ),
-        );
-    }
-    Ok(before)
+) -> AppResult<(protocol::Model, Validator)> {
+    let before = load_for_region(db, actor, id, expected_version).await?;
+    let mut v = Validator::default();
+    let allowed: Vec<String> = from.iter().map(|s| status_name(*s)).collect();
+    let rule = format!("this is possible only when it is {}", allowed.join(" or "));
+    require_status(&mut v, "id", ("the protocol", before.status), from, &rule);
+    Ok((before, v))
 }
 
 /// Opens a DRAFT protocol for signature. Regional administrators only.
+#[tracing::instrument(skip(db, actor))]
 pub async fn open_for_signature(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
     expected_version: i32,
 ) -> AppResult<Checked<protocol::Model>> {
-    let mut v = Validator::default();
-    let before = load_for_transition(
-        db,
-        actor,
-        id,
-        expected_version,
-        &[ProtocolStatus::Draft],
-        &mut v,
-    )
-    .await?;
+    let from = [ProtocolStatus::Draft];
+    let (before, v) = load_for_transition(db, actor, id, expected_version, &from).await?;
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
-    let after = set_status(
-        db,
-        actor,
-        "openProtocolForSignature",
-        &before,
-        ProtocolStatus::OpenForSignature,
-        None,
-    )
-    .await?;
+    let to = ProtocolStatus::OpenForSignature;
+    let after = set_status(db, actor, "openProtocolForSignature", &before, to, None).await?;
     Ok(Ok(after))
 }
 
 /// Puts a protocol OPEN_FOR_SIGNATURE in force; it needs at least one signature. The
 /// versions it amends that are in force are terminated. Regional administrators only.
+#[tracing::instrument(skip(db, actor))]
 pub async fn put_in_force(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
     expected_version: i32,
 ) -> AppResult<Checked<protocol::Model>> {
-    let mut v = Validator::default();
-    let before = load_for_transition(
-        db,
-        actor,
-        id,
-        expected_version,
-        &[ProtocolStatus::OpenForSignature],
-        &mut v,
-    )
-    .await?;
+    let from = [ProtocolStatus::OpenForSignature];
+    let (before, mut v) = load_for_transition(db, actor, id, expected_version, &from).await?;
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
@@ -593,32 +528,18 @@ pub async fn put_in_force(
         );
         return Ok(Err(v.finish()));
     }
-    let after = set_status(
-        db,
-        actor,
-        "putProtocolInForce",
-        &before,
-        ProtocolStatus::InForce,
-        None,
-    )
-    .await?;
+    let operation = "putProtocolInForce";
+    let after = set_status(db, actor, operation, &before, ProtocolStatus::InForce, None).await?;
     let reason = format!("superseded by version {}", after.version);
     let mut seen = HashSet::new();
     let mut previous = after.supersedes_id;
     while let Some(previous_id) = previous
         && seen.insert(previous_id)
     {
-        let old = get(db, previous_id).await?;
+        let old = concurrency::get::<protocol::Entity>(db, previous_id).await?;
         if old.status == ProtocolStatus::InForce {
-            set_status(
-                db,
-                actor,
-                "putProtocolInForce",
-                &old,
-                ProtocolStatus::Terminated,
-                Some(&reason),
-            )
-            .await?;
+            let to = ProtocolStatus::Terminated;
+            set_status(db, actor, operation, &old, to, Some(&reason)).await?;
         }
         previous = old.supersedes_id;
     }
@@ -627,6 +548,7 @@ pub async fn put_in_force(
 
 /// Terminates a protocol IN_FORCE or OPEN_FOR_SIGNATURE, for a reason. Regional
 /// administrators only.
+#[tracing::instrument(skip(db, actor, reason))]
 pub async fn terminate(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -634,340 +556,13 @@ pub async fn terminate(
     expected_version: i32,
     reason: &str,
 ) -> AppResult<Checked<protocol::Model>> {
-    let mut v = Validator::default();
-    let before = load_for_transition(
-        db,
-        actor,
-        id,
-        expected_version,
-        &[ProtocolStatus::InForce, ProtocolStatus::OpenForSignature],
-        &mut v,
-    )
-    .await?;
+    let from = [ProtocolStatus::InForce, ProtocolStatus::OpenForSignature];
+    let (before, mut v) = load_for_transition(db, actor, id, expected_version, &from).await?;
     let reason = v.text("reason", reason, REASON_MAX);
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
-    let after = set_status(
-        db,
-        actor,
-        "terminateProtocol",
-        &before,
-        ProtocolStatus::Terminated,
-        Some(&reason),
-    )
-    .await?;
-    Ok(Ok(after))
-}
-
-/// Inserts an INVITED signatory.
-async fn insert_signatory(
-    db: &impl ConnectionTrait,
-    protocol_id: Uuid,
-    organization_id: Uuid,
-    role: SignatoryRole,
-) -> AppResult<signatory::Model> {
-    let now = Utc::now();
-    Ok(signatory::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        protocol_id: Set(protocol_id),
-        organization_id: Set(organization_id),
-        role: Set(role),
-        status: Set(SignatoryStatus::Invited),
-        invited_at: Set(Some(now)),
-        signed_at: Set(None),
-        signed_by_name: Set(None),
-        signed_by_title: Set(None),
-        withdrawn_at: Set(None),
-        row_version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await?)
-}
-
-/// Records a change of signatory `id`.
-async fn audit_signatory<A: serde::Serialize>(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    operation: &str,
-    id: Uuid,
-    before: Option<&signatory::Model>,
-    after: &A,
-) -> AppResult<()> {
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation,
-            object_type: "Signatory",
-            object_id: id,
-            before,
-            after: Some(after),
-        },
-    )
-    .await
-}
-
-/// Saves `row` over `before`, bumping its row version; CONFLICT if it moved on.
-async fn save_signatory(
-    db: &impl ConnectionTrait,
-    mut row: signatory::ActiveModel,
-    before: &signatory::Model,
-) -> AppResult<signatory::Model> {
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(Utc::now());
-    concurrency::update::<signatory::Entity, _>(db, row, before, None).await
-}
-
-/// Regional administrators, or an administrator of one of the protocol's promoters.
-async fn require_admin_or_lead(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    protocol_id: Uuid,
-) -> AppResult<()> {
-    let viewer = &actor.viewer;
-    if policy::require_regional_admin(viewer).is_ok() {
-        return Ok(());
-    }
-    if viewer.kind == ViewerKind::User && viewer.has_role(Role::OrgAdmin) {
-        let leads = signatory::Entity::find()
-            .filter(signatory::Column::ProtocolId.eq(protocol_id))
-            .filter(signatory::Column::Role.eq(SignatoryRole::Promoter))
-            .filter(signatory::Column::Status.ne(SignatoryStatus::Withdrawn))
-            .all(db)
-            .await?;
-        if leads
-            .iter()
-            .any(|lead| policy::require_org_admin(viewer, lead.organization_id).is_ok())
-        {
-            return Ok(());
-        }
-    }
-    Err(policy::deny(
-        viewer,
-        "only the regional administration or an administrator of the protocol's lead organization may invite signatories",
-    ))
-}
-
-/// Invites an organization to a protocol DRAFT or OPEN_FOR_SIGNATURE; an organization
-/// that withdrew is invited again. Regional administrators, or an administrator of the
-/// protocol's lead (promoter) organization.
-pub async fn invite(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    protocol_id: Uuid,
-    organization_id: Uuid,
-    role: SignatoryRole,
-) -> AppResult<Checked<signatory::Model>> {
-    let protocol = get(db, protocol_id).await?;
-    require_admin_or_lead(db, actor, protocol_id).await?;
-    let mut v = Validator::default();
-    if !matches!(
-        protocol.status,
-        ProtocolStatus::Draft | ProtocolStatus::OpenForSignature
-    ) {
-        v.add(
-            "protocol",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the protocol is {}; organizations may be invited only while it is DRAFT or OPEN_FOR_SIGNATURE",
-                status_name(protocol.status)
-            ),
-        );
-    }
-    if organization::Entity::find_by_id(organization_id)
-        .one(db)
-        .await?
-        .is_none()
-    {
-        v.add(
-            "organization",
-            FieldErrorCode::NotFound,
-            "no such organization",
-        );
-    }
-    let existing = signatory::Entity::find()
-        .filter(signatory::Column::ProtocolId.eq(protocol_id))
-        .filter(signatory::Column::OrganizationId.eq(organization_id))
-        .one(db)
-        .await?;
-    if let Some(existing) = &existing
-        && existing.status != SignatoryStatus::Withdrawn
-    {
-        v.add(
-            "organization",
-            FieldErrorCode::Taken,
-            format!(
-                "the organization is already {} in this protocol",
-                status_name(existing.status)
-            ),
-        );
-    }
-    if !v.is_ok() {
-        return Ok(Err(v.finish()));
-    }
-    let after = match existing {
-        Some(before) => {
-            let mut row: signatory::ActiveModel = before.clone().into();
-            row.role = Set(role);
-            row.status = Set(SignatoryStatus::Invited);
-            row.invited_at = Set(Some(Utc::now()));
-            row.signed_at = Set(None);
-            row.signed_by_name = Set(None);
-            row.signed_by_title = Set(None);
-            row.withdrawn_at = Set(None);
-            let after = save_signatory(db, row, &before).await?;
-            audit_signatory(
-                db,
-                actor,
-                "inviteSignatory",
-                after.id,
-                Some(&before),
-                &after,
-            )
-            .await?;
-            after
-        }
-        None => {
-            let after = insert_signatory(db, protocol_id, organization_id, role).await?;
-            audit_signatory(db, actor, "inviteSignatory", after.id, None, &after).await?;
-            after
-        }
-    };
-    Ok(Ok(after))
-}
-
-/// Signs an invitation, on behalf of the invited organization: its administrators
-/// only. The protocol must be OPEN_FOR_SIGNATURE or IN_FORCE and, when it has a
-/// document, the signed document must be that one.
-pub async fn sign(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    id: Uuid,
-    expected_version: i32,
-    signature: Signature,
-) -> AppResult<Checked<signatory::Model>> {
-    let before = get_signatory(db, id).await?;
-    policy::require_org_admin(&actor.viewer, before.organization_id)?;
-    concurrency::check_expected(Some(expected_version), before.row_version)?;
-    let protocol = get(db, before.protocol_id).await?;
-    let mut v = Validator::default();
-    if before.status != SignatoryStatus::Invited {
-        v.add(
-            "signatory",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the adherence is {}; only an invitation (INVITED) can be signed",
-                status_name(before.status)
-            ),
-        );
-    }
-    if !matches!(
-        protocol.status,
-        ProtocolStatus::OpenForSignature | ProtocolStatus::InForce
-    ) {
-        v.add(
-            "signatory",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the protocol is {}; it can be signed only while OPEN_FOR_SIGNATURE or IN_FORCE",
-                status_name(protocol.status)
-            ),
-        );
-    }
-    let name = v.name("signedByName", &signature.signed_by_name, SIGNER_MAX);
-    let title = v.name("signedByTitle", &signature.signed_by_title, SIGNER_MAX);
-    let document = signature.document_sha256.trim().to_ascii_lowercase();
-    if document.is_empty() {
-        v.add(
-            "documentSha256",
-            FieldErrorCode::Required,
-            "must not be blank",
-        );
-    } else if !is_sha256(&document) {
-        v.add(
-            "documentSha256",
-            FieldErrorCode::Invalid,
-            "is not a SHA-256 (64 hexadecimal digits)",
-        );
-    } else if let Some(published) = &protocol.document_sha256
-        && !published.eq_ignore_ascii_case(&document)
-    {
-        v.add(
-            "documentSha256",
-            FieldErrorCode::Invalid,
-            "signed a different document: the SHA-256 is not the protocol document's",
-        );
-    }
-    if !v.is_ok() {
-        return Ok(Err(v.finish()));
-    }
-    let mut row: signatory::ActiveModel = before.clone().into();
-    row.status = Set(SignatoryStatus::Signed);
-    row.signed_at = Set(Some(Utc::now()));
-    row.signed_by_name = Set(Some(name));
-    row.signed_by_title = Set(Some(title));
-    let after = save_signatory(db, row, &before).await?;
-    let recorded = annotated(&after, "documentSha256", serde_json::json!(document))?;
-    audit_signatory(
-        db,
-        actor,
-        "signProtocol",
-        after.id,
-        Some(&before),
-        &recorded,
-    )
-    .await?;
-    Ok(Ok(after))
-}
-
-/// Withdraws an organization's adherence (INVITED or SIGNED), for a reason: an
-/// administrator of that organization or a regional administrator.
-pub async fn withdraw(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    id: Uuid,
-    expected_version: i32,
-    reason: &str,
-) -> AppResult<Checked<signatory::Model>> {
-    let before = get_signatory(db, id).await?;
-    if policy::require_regional_admin(&actor.viewer).is_err() {
-        policy::require_org_admin(&actor.viewer, before.organization_id)?;
-    }
-    concurrency::check_expected(Some(expected_version), before.row_version)?;
-    let mut v = Validator::default();
-    if !matches!(
-        before.status,
-        SignatoryStatus::Invited | SignatoryStatus::Signed
-    ) {
-        v.add(
-            "signatory",
-            FieldErrorCode::InvalidState,
-            format!(
-                "the adherence is {}; only an INVITED or SIGNED one can be withdrawn",
-                status_name(before.status)
-            ),
-        );
-    }
-    let reason = v.text("reason", reason, REASON_MAX);
-    if !v.is_ok() {
-        return Ok(Err(v.finish()));
-    }
-    let mut row: signatory::ActiveModel = before.clone().into();
-    row.status = Set(SignatoryStatus::Withdrawn);
-    row.withdrawn_at = Set(Some(Utc::now()));
-    let after = save_signatory(db, row, &before).await?;
-    let recorded = annotated(&after, "reason", serde_json::json!(reason))?;
-    audit_signatory(
-        db,
-        actor,
-        "withdrawSignatory",
-        after.id,
-        Some(&before),
-        &recorded,
-    )
-    .await?;
+    let to = ProtocolStatus::Terminated;
+    let after = set_status(db, actor, "terminateProtocol", &before, to, Some(&reason)).await?;
     Ok(Ok(after))
 }

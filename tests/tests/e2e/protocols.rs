@@ -526,8 +526,8 @@ async fn only_the_regional_administration_manages_the_protocol_lifecycle() {
             net.ok(&region, &in_force(), versioned(&opened)).await["protocol"].clone();
         assert_eq!(in_force_now["status"], "IN_FORCE");
 
-        let amend =
-            json!({ "protocol": draft["id"], "title": "Protocollo dei ruoli, seconda versione" });
+        let amend = json!({ "protocol": draft["id"], "expectedVersion": in_force_now["rowVersion"],
+            "title": "Protocollo dei ruoli, seconda versione" });
         refuse_all(create_version(), amend.clone()).await;
         let second = net.ok(&region, &create_version(), amend).await["protocol"].clone();
         assert_eq!(second["version"], 2, "[{engine:?}] {second}");

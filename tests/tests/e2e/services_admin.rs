@@ -261,13 +261,16 @@ async fn the_other_service_mutations_are_refused_to_everyone_but_the_provider() 
         let requests = [
             (
                 UPDATE_SERVICE,
-                json!({ "id": service, "name": "Altro nome" }),
+                json!({ "id": service, "expectedVersion": forium.service.1, "name": "Altro nome" }),
             ),
             (
                 CHANGE_STATUS,
-                json!({ "id": service, "status": "INACTIVE" }),
+                json!({ "id": service, "expectedVersion": forium.service.1, "status": "INACTIVE" }),
             ),
-            (UPDATE_CAPACITY, json!({ "id": service, "openPlaces": 3 })),
+            (
+                UPDATE_CAPACITY,
+                json!({ "id": service, "expectedVersion": forium.service.1, "openPlaces": 3 }),
+            ),
         ];
         let tokens = [
             app.token(other, &[Role::OrgAdmin]),
@@ -304,7 +307,7 @@ async fn a_machine_client_needs_services_write_for_services_and_organization_wri
         let forium = org(&app, "Forium").await;
         let services_client = client(&app, "Forium", "services:write").await;
         let sites_client = client(&app, "Forium", "organization:write").await;
-        let capacity = json!({ "input": { "id": forium.service.0, "openPlaces": 7 } });
+        let capacity = json!({ "input": { "id": forium.service.0, "expectedVersion": forium.service.1, "openPlaces": 7 } });
         let site = json!({ "input": {
             "organization": forium.id, "name": "Aula distaccata", "address": "Via Roma 1",
             "postalCode": "56025", "municipalityIstatCode": "050029",
@@ -404,7 +407,7 @@ async fn invalid_service_input_is_reported_on_the_offending_fields_and_changes_n
             "[{engine:?}] nothing created"
         );
 
-        let update = json!({ "input": { "id": forium.service.0, "minimumAge": 130, "serviceTypes": ["TUTORING", "NOPE"] } });
+        let update = json!({ "input": { "id": forium.service.0, "expectedVersion": forium.service.1, "minimumAge": 130, "serviceTypes": ["TUTORING", "NOPE"] } });
         let (_, body) = app.query_as(&token, UPDATE_SERVICE, update).await;
         let mut errors = user_errors(payload(&body, "updateService"));
         errors.sort_by_key(|(field, _)| field.to_string());
@@ -528,7 +531,7 @@ async fn a_capacity_update_shows_in_the_open_places_filter() {
         let filter = "query($p: ID!, $open: Boolean) {
           services(filter: {provider: $p, hasOpenPlaces: $open}) { totalCount nodes { id } }
         }";
-        let full = json!({ "input": { "id": forium.service.0, "openPlaces": 0, "waitlistLength": 12, "typicalWaitDays": 30 } });
+        let full = json!({ "input": { "id": forium.service.0, "expectedVersion": forium.service.1, "openPlaces": 0, "waitlistLength": 12, "typicalWaitDays": 30 } });
         let (_, body) = app.query_as(&token, UPDATE_CAPACITY, full).await;
         let capacity = &payload(&body, "updateServiceCapacity")["service"]["capacity"];
         assert_eq!(capacity["openPlaces"], 0, "[{engine:?}] {body}");
@@ -543,7 +546,8 @@ async fn a_capacity_update_shows_in_the_open_places_filter() {
             .await;
         assert_eq!(data["services"]["nodes"][0]["id"], forium.service.0);
 
-        let open = json!({ "input": { "id": forium.service.0, "openPlaces": 5 } });
+        let version = org(&app, "Forium").await.service.1;
+        let open = json!({ "input": { "id": forium.service.0, "expectedVersion": version, "openPlaces": 5 } });
         let (_, body) = app.query_as(&token, UPDATE_CAPACITY, open).await;
         let capacity = &payload(&body, "updateServiceCapacity")["service"]["capacity"];
         assert_eq!(capacity["openPlaces"], 5, "[{engine:?}] {body}");
@@ -553,7 +557,7 @@ async fn a_capacity_update_shows_in_the_open_places_filter() {
             .await;
         assert_eq!(data["services"]["nodes"][0]["id"], forium.service.0);
 
-        let bad = json!({ "input": { "id": forium.service.0, "openPlaces": -1, "typicalWaitDays": 100001 } });
+        let bad = json!({ "input": { "id": forium.service.0, "expectedVersion": version, "openPlaces": -1, "typicalWaitDays": 100001 } });
         let (_, body) = app.query_as(&token, UPDATE_CAPACITY, bad).await;
         let errors = user_errors(payload(&body, "updateServiceCapacity"));
         assert_eq!(
