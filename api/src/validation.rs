@@ -1,8 +1,10 @@
 //! Input validation of mutations: problems are collected per field and returned as
 //! `userErrors`, never as GraphQL errors.
 
-/// Kinds of input problems.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Kinds of problems with a mutation's input.
+// Named `UserErrorCode` in the schema.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(name = "UserErrorCode")]
 pub enum FieldErrorCode {
     /// A required value is missing or blank.
     Required,
@@ -14,23 +16,27 @@ pub enum FieldErrorCode {
     OutOfRange,
     /// A referenced object does not exist.
     NotFound,
-    /// The value must be unique and is taken.
+    /// The value must be unique and is already taken.
     Taken,
-    /// The object is in a state that does not allow the change.
+    /// The object's state does not allow this change.
     InvalidState,
-    /// Sending: no protocol in force binds the sender and the receiver.
+    /// Sending a referral: no protocol in force binds the sender and the receiver.
     NoProtocolInForce,
-    /// Sending: the receiver is invited to a protocol in force but has not signed it.
+    /// Sending a referral: the receiver is invited to a protocol in force with the
+    /// sender but has not signed it.
     ReceiverNotSigned,
-    /// Sending: the person's municipality is outside every shared protocol's scope.
+    /// Sending a referral: the person's municipality is outside the scope of every
+    /// protocol in force both organizations signed.
     OutsideProtocolScope,
-    /// Sending: no valid consent covers sharing with the receiver.
+    /// Sending a referral: no valid consent (or other legal basis) covers sharing the
+    /// person's data with the receiver.
     NoValidConsent,
-    /// Sending: the service is not ACTIVE.
+    /// Sending a referral: the service is not ACTIVE.
     ServiceNotActive,
-    /// Sending: the service's area does not cover the person's municipality.
+    /// Sending a referral: the service's area does not cover the person's
+    /// municipality.
     OutsideServiceArea,
-    /// Sending: the person's municipality of residence is unknown.
+    /// Sending a referral: the person's municipality of residence is unknown.
     ResidenceUnknown,
 }
 

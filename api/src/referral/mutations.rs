@@ -27,9 +27,10 @@ payload! {
     RerouteReferralPayload("rerouteReferral") { referral: Referral, "The referral after the change" }
 }
 
-/// Declares the input of a transition that needs nothing but the referral.
-macro_rules! plain_input {
-    ($($name:ident => $mutation:literal;)+) => {$(
+/// Declares the inputs of the transitions: the referral, the version read, and what
+/// the transition needs besides.
+macro_rules! transition_inputs {
+    ($($name:ident($mutation:literal) { $($(#[$meta:meta])* $field:ident: $ty:ty,)* })+) => {$(
         #[doc = concat!("Input of `", $mutation, "`.")]
         #[derive(InputObject)]
         pub struct $name {
@@ -37,66 +38,47 @@ macro_rules! plain_input {
             pub id: ID,
             /// The `rowVersion` you read; a stale one is refused with CONFLICT.
             pub expected_version: i32,
+            $($(#[$meta])* pub $field: $ty,)*
         }
     )+};
 }
 
-plain_input! {
-    SendReferralInput => "sendReferral";
-    MarkReferralReceivedInput => "markReferralReceived";
-    AcceptReferralInput => "acceptReferral";
-    StartReferralInput => "startReferral";
-    ResumeReferralInput => "resumeReferral";
-}
-
-/// Declares the input of a transition that needs a coded reason.
-macro_rules! reason_input {
-    ($($name:ident => $mutation:literal;)+) => {$(
-        #[doc = concat!("Input of `", $mutation, "`.")]
-        #[derive(InputObject)]
-        pub struct $name {
-            /// The referral.
-            pub id: ID,
-            /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-            pub expected_version: i32,
-            /// Coded reason (required).
-            pub reason_code: Option<String>,
-            /// Explanation for people.
-            pub reason_text: Option<String>,
-        }
-    )+};
-}
-
-reason_input! {
-    HoldReferralInput => "holdReferral";
-    FailReferralInput => "failReferral";
-    CancelReferralInput => "cancelReferral";
-}
-
-/// Input of `rejectReferral`.
-#[derive(InputObject)]
-pub struct RejectReferralInput {
-    /// The referral.
-    pub id: ID,
-    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: i32,
-    /// Coded reason (required).
-    pub reason_code: Option<String>,
-    /// Explanation for people.
-    pub reason_text: Option<String>,
-    /// Who declined (required).
-    pub declined_by: Option<DeclinedBy>,
-}
-
-/// Input of `completeReferral`.
-#[derive(InputObject)]
-pub struct CompleteReferralInput {
-    /// The referral.
-    pub id: ID,
-    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: i32,
-    /// The outcome (required).
-    pub outcome: Option<Outcome>,
+transition_inputs! {
+    SendReferralInput("sendReferral") {}
+    MarkReferralReceivedInput("markReferralReceived") {}
+    AcceptReferralInput("acceptReferral") {}
+    StartReferralInput("startReferral") {}
+    ResumeReferralInput("resumeReferral") {}
+    HoldReferralInput("holdReferral") {
+        /// Coded reason (required).
+        reason_code: Option<String>,
+        /// Explanation for people.
+        reason_text: Option<String>,
+    }
+    FailReferralInput("failReferral") {
+        /// Coded reason (required).
+        reason_code: Option<String>,
+        /// Explanation for people.
+        reason_text: Option<String>,
+    }
+    CancelReferralInput("cancelReferral") {
+        /// Coded reason (required).
+        reason_code: Option<String>,
+        /// Explanation for people.
+        reason_text: Option<String>,
+    }
+    RejectReferralInput("rejectReferral") {
+        /// Coded reason (required).
+        reason_code: Option<String>,
+        /// Explanation for people.
+        reason_text: Option<String>,
+        /// Who declined (required).
+        declined_by: Option<DeclinedBy>,
+    }
+    CompleteReferralInput("completeReferral") {
+        /// The outcome (required).
+        outcome: Option<Outcome>,
+    }
 }
 
 /// Input of `createReferral`.
