@@ -5,13 +5,12 @@
 //! [`DbLoader`] answers every key type below; each key type is one kind of batch.
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::enums::TerritoryKind;
 use entity::{
     api_client, audit_event, contact, location, organization, organization_succession, person,
     protocol, protocol_scope, referral, referral_event, schedule, service, service_area,
-    service_at_location, service_term, signatory, term, territory, territory_member,
+    service_at_location, service_term, signatory, term, territory,
 };
-use sea_orm::sea_query::{ExprTrait, Query};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -376,66 +375,18 @@ impl Loader<MunicipalitiesOfTerritory> for DbLoader {
     type Value = Vec<territory::Model>;
     type Error = Arc<DbErr>;
 
-    /// Municipalities of groupings (members), provinces (children) and the region
-    /// (grandchildren); a municipality is made of itself.
+    /// By [`crate::territory::service::municipalities_by_territory`].
     async fn load(
         &self,
         keys: &[MunicipalitiesOfTerritory],
     ) -> LoadResult<MunicipalitiesOfTerritory, Self::Value> {
-        let keys = ids(keys);
-        let wanted: std::collections::HashSet<Uuid> = keys.iter().copied().collect();
-        let mut map: HashMap<MunicipalitiesOfTerritory, Self::Value> = HashMap::new();
-        let members = territory_member::Entity::find()
-            .find_also_related(territory::Entity)
-            .filter(territory_member::Column::GroupingId.is_in(keys.clone()))
-            .order_by_asc(territory::Column::Code)
-            .all(&self.db)
-            .await?;
-        for (link, municipality) in members {
-            if let Some(municipality) = municipality {
-                map.entry(MunicipalitiesOfTerritory(link.grouping_id))
-                    .or_default()
-                    .push(municipality);
-            }
-        }
-        let provinces_of_keys = Query::select()
-            .column(territory::Column::Id)
-            .from(territory::Entity)
-            .and_where(territory::Column::ParentId.is_in(keys.clone()))
-            .and_where(territory::Column::Kind.eq(TerritoryKind::Province))
-            .to_owned();
-        let below = territory::Entity::find()
-            .filter(territory::Column::Kind.eq(TerritoryKind::Municipality))
-            .filter(
-                territory::Column::ParentId
-                    .is_in(keys.clone())
-                    .or(territory::Column::ParentId.in_subquery(provinces_of_keys))
-                    .or(territory::Column::Id.is_in(keys.clone())),
-            )
-            .order_by_asc(territory::Column::Code)
-            .all(&self.db)
-            .await?;
-        let provinces: HashMap<Uuid, Uuid> = territory::Entity::find()
-            .filter(territory::Column::Kind.eq(TerritoryKind::Province))
-            .all(&self.db)
-            .await?
+        let found =
+            crate::territory::service::municipalities_by_territory(&self.db, &ids(keys)).await?;
+        Ok(found
             .into_iter()
-            .filter_map(|p| p.parent_id.map(|region| (p.id, region)))
-            .collect();
-        for municipality in below {
-            let mut owners = vec![municipality.id];
-            if let Some(province) = municipality.parent_id {
-                owners.push(province);
-                if let Some(region) = provinces.get(&province) {
-                    owners.push(*region);
-                }
-            }
-            for owner in owners.into_iter().filter(|o| wanted.contains(o)) {
-                map.entry(MunicipalitiesOfTerritory(owner))
-                    .or_default()
-                    .push(municipality.clone());
-            }
-        }
-        Ok(map)
+            .map(|(territory, municipalities)| {
+                (MunicipalitiesOfTerritory(territory), municipalities)
+            })
+            .collect())
     }
 }

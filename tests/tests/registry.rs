@@ -297,7 +297,9 @@ async fn only_the_regional_administration_may_change_territory_groupings() {
         }});
         assert_only_regional_admin(&app, CREATE_GROUPING, create).await;
         let pisana = zone(&app, "Zona pisana").await;
-        let update = json!({ "input": { "id": pisana["id"], "name": "Zona pisana (nuova)" } });
+        let update = json!({ "input": {
+            "id": pisana["id"], "expectedVersion": pisana["rowVersion"], "name": "Zona pisana (nuova)"
+        } });
         assert_only_regional_admin(&app, UPDATE_GROUPING, update).await;
         assert_eq!(
             zone(&app, "Zona pisana").await["name"],
@@ -356,7 +358,7 @@ async fn invalid_groupings_are_reported_as_user_errors_and_change_nothing() {
         // On update, the stored validFrom counts; unknown codes are refused.
         let pisana = zone(&app, "Zona pisana").await;
         let update = json!({
-            "id": pisana["id"], "validTo": "2010-01-01",
+            "id": pisana["id"], "expectedVersion": pisana["rowVersion"], "validTo": "2010-01-01",
             "municipalityIstatCodes": ["000000"]
         });
         let (_, body) = app
@@ -373,14 +375,19 @@ async fn invalid_groupings_are_reported_as_user_errors_and_change_nothing() {
 
         // A municipality is not a grouping.
         let pisa = app
-            .data("{ municipality(istatCode: \"050026\") { id } }", json!({}))
-            .await["municipality"]["id"]
+            .data(
+                "{ municipality(istatCode: \"050026\") { id rowVersion } }",
+                json!({}),
+            )
+            .await["municipality"]
             .clone();
         let (_, body) = app
             .query_as(
                 &admin(&app),
                 UPDATE_GROUPING,
-                json!({ "input": { "id": pisa, "name": "Pisa" } }),
+                json!({ "input": {
+                    "id": pisa["id"], "expectedVersion": pisa["rowVersion"], "name": "Pisa"
+                } }),
             )
             .await;
         let errors = user_errors(&body["data"]["updateTerritoryGrouping"]);
@@ -496,7 +503,9 @@ async fn only_the_regional_administration_may_change_terms() {
         }});
         assert_only_regional_admin(&app, CREATE_TERM, create).await;
         let existing = term(&app, "Bilancio di competenze", "SKILLS_ASSESSMENT").await;
-        let update = json!({ "input": { "id": existing["id"], "labelIt": "Altro" } });
+        let update = json!({ "input": {
+            "id": existing["id"], "expectedVersion": existing["rowVersion"], "labelIt": "Altro"
+        } });
         assert_only_regional_admin(&app, UPDATE_TERM, update).await;
         assert_eq!(
             app.data(TERMS, json!({})).await["terms"]["totalCount"],
