@@ -422,6 +422,8 @@ async fn a_revoked_client_can_no_longer_obtain_tokens_nor_use_those_it_holds() {
         let payload = &body["data"]["revokeApiClient"];
         assert_eq!(payload["userErrors"], json!([]), "[{engine:?}] {body}");
         assert!(payload["apiClient"]["revokedAt"].is_string(), "{body}");
+        let revoked =
+            json!({ "id": client.id, "expectedVersion": payload["apiClient"]["rowVersion"] });
 
         let refused = token_basic(&app, &client.id, &client.secret, &[GRANT]).await;
         refused.assert_error(401, "invalid_client", engine);
@@ -437,7 +439,7 @@ async fn a_revoked_client_can_no_longer_obtain_tokens_nor_use_those_it_holds() {
         // A revoked client cannot be revoked again or get a new secret.
         for mutation in [REVOKE, ROTATE] {
             let (_, body) = app
-                .query_as(&admin, mutation, json!({ "input": { "id": client.id } }))
+                .query_as(&admin, mutation, json!({ "input": revoked }))
                 .await;
             let payload = body["data"]
                 .as_object()
@@ -598,8 +600,14 @@ async fn only_the_organizations_admin_manages_its_clients() {
                 CREATE,
                 json!({ "input": { "organization": org, "name": "X", "scopes": [] } }),
             ),
-            (ROTATE, json!({ "input": { "id": client.id } })),
-            (REVOKE, json!({ "input": { "id": client.id } })),
+            (
+                ROTATE,
+                json!({ "input": { "id": client.id, "expectedVersion": client.version } }),
+            ),
+            (
+                REVOKE,
+                json!({ "input": { "id": client.id, "expectedVersion": client.version } }),
+            ),
             (LIST, json!({ "org": org })),
         ];
         let callers = [
