@@ -314,11 +314,13 @@ async fn a_partner_system_gets_a_token_by_basic_or_body_credentials_and_calls_th
         let update = "mutation($input: UpdateOrganizationProfileInput!) {
           updateOrganizationProfile(input: $input) { organization { phone } userErrors { field } } }";
         let token = token_basic(&app, &client.id, &client.secret, &[GRANT]).await;
+        let read = "query($id: ID!) { node(id: $id) { ... on Organization { rowVersion } } }";
+        let version = app.data(read, json!({ "id": org })).await["node"]["rowVersion"].clone();
         let (_, body) = app
             .query_as(
                 token.access_token(),
                 update,
-                json!({ "input": { "id": org, "phone": "055 123456" } }),
+                json!({ "input": { "id": org, "expectedVersion": version, "phone": "055 123456" } }),
             )
             .await;
         assert_eq!(

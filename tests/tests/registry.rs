@@ -702,7 +702,9 @@ async fn only_the_regional_administration_may_change_the_registry_of_organizatio
         let forium = organization(&app, "Forium").await;
         // Even the organization's own administrator may not rename it here.
         let own = Some(app.organization_id("Forium").await);
-        let update = json!({ "input": { "id": forium["id"], "name": "Forium 2" } });
+        let update = json!({ "input": {
+            "id": forium["id"], "expectedVersion": forium["rowVersion"], "name": "Forium 2"
+        } });
         let (_, body) = app
             .query_as(
                 &app.token(own, &[Role::OrgAdmin]),
@@ -761,7 +763,8 @@ async fn invalid_organizations_are_reported_as_user_errors_and_change_nothing() 
 
         let forium = organization(&app, "Forium").await;
         let update = json!({
-            "id": forium["id"], "name": "x".repeat(301), "codiceFiscale": "01386030480",
+            "id": forium["id"], "expectedVersion": forium["rowVersion"],
+            "name": "x".repeat(301), "codiceFiscale": "01386030480",
             "ipaCode": "X".repeat(33)
         });
         let (_, body) = app
