@@ -4,6 +4,7 @@
 //! A [`Loaders`] is created for every request (its cache never crosses callers). One
 //! [`DbLoader`] answers every key type below; each key type is one kind of batch.
 
+use crate::error::GqlResult;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
     api_client, audit_event, contact, location, organization, organization_succession, person,
@@ -13,6 +14,7 @@ use entity::{
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -52,6 +54,27 @@ impl Loaders {
     /// first read of a referral).
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.loader().db
+    }
+
+    /// The row `key` names, as the GraphQL object `T`.
+    pub async fn one<K, T>(&self, key: K) -> GqlResult<Option<T>>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        DbLoader: Loader<K, Error = Arc<DbErr>>,
+        T: From<<DbLoader as Loader<K>>::Value>,
+    {
+        Ok(self.0.load_one(key).await?.map(T::from))
+    }
+
+    /// The rows `key` owns, as GraphQL objects `T`.
+    pub async fn all<K, M, T>(&self, key: K) -> GqlResult<Vec<T>>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        DbLoader: Loader<K, Value = Vec<M>, Error = Arc<DbErr>>,
+        T: From<M>,
+    {
+        let rows = self.0.load_one(key).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(T::from).collect())
     }
 }
 

@@ -54,43 +54,32 @@ fn postal_code(v: &mut Validator, field: &str, value: Option<&str>) -> Option<St
 
 /// Checks a pair of coordinates: latitude −90..90, longitude −180..180, both or neither.
 fn coordinates(v: &mut Validator, latitude: Option<f64>, longitude: Option<f64>) {
-    if let Some(lat) = latitude
-        && !(-90.0..=90.0).contains(&lat)
-    {
-        v.add(
-            "latitude",
-            FieldErrorCode::OutOfRange,
-            "must be between -90 and 90",
-        );
+    for (field, value, max) in [
+        ("latitude", latitude, 90.0),
+        ("longitude", longitude, 180.0),
+    ] {
+        if value.is_some_and(|value: f64| !(-max..=max).contains(&value)) {
+            let message = format!("must be between -{max} and {max}");
+            v.add(field, FieldErrorCode::OutOfRange, message);
+        }
     }
-    if let Some(lon) = longitude
-        && !(-180.0..=180.0).contains(&lon)
-    {
-        v.add(
-            "longitude",
-            FieldErrorCode::OutOfRange,
-            "must be between -180 and 180",
-        );
-    }
-    match (latitude, longitude) {
-        (Some(_), None) => v.add(
-            "longitude",
-            FieldErrorCode::Required,
-            "latitude and longitude go together",
-        ),
-        (None, Some(_)) => v.add(
-            "latitude",
-            FieldErrorCode::Required,
-            "latitude and longitude go together",
-        ),
-        _ => {}
+    if latitude.is_some() != longitude.is_some() {
+        let missing = if latitude.is_none() {
+            "latitude"
+        } else {
+            "longitude"
+        };
+        let message = "latitude and longitude go together";
+        v.add(missing, FieldErrorCode::Required, message);
     }
 }
 
 /// The tables of an organization's own rows: its sites and contact points.
-trait Owned: Versioned<Model: serde::Serialize + IntoActiveModel<Self::ActiveModel>>
-where
-    Self::ActiveModel: ActiveModelTrait<Entity = Self> + ActiveModelBehavior + Send,
+trait Owned:
+    Versioned<
+        Model: serde::Serialize + IntoActiveModel<Self::ActiveModel>,
+        ActiveModel: ActiveModelTrait<Entity = Self> + ActiveModelBehavior + Send,
+    >
 {
     /// The organization a row belongs to.
     fn owner(row: &Self::Model) -> Uuid;
@@ -132,10 +121,7 @@ async fn writable<E: Owned>(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-) -> AppResult<E::Model>
-where
-    E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
-{
+) -> AppResult<E::Model> {
     let row = concurrency::get::<E>(db, id).await?;
     require_write(actor, E::owner(&row))?;
     Ok(row)
@@ -148,10 +134,7 @@ async fn create<E: Owned>(
     operation: &str,
     organization: Uuid,
     fill: impl AsyncFnOnce(&mut Validator, &mut E::ActiveModel) -> AppResult<()>,
-) -> AppResult<Checked<E::Model>>
-where
-    E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
-{
+) -> AppResult<Checked<E::Model>> {
     concurrency::get::<organization::Entity>(db, organization).await?;
     require_write(actor, organization)?;
     let mut row = E::new_row(organization);
@@ -167,10 +150,7 @@ async fn update<E: Owned>(
     operation: &str,
     (id, expected): (Uuid, i32),
     fill: impl AsyncFnOnce(&mut Validator, &mut E::ActiveModel) -> AppResult<()>,
-) -> AppResult<Checked<E::Model>>
-where
-    E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
-{
+) -> AppResult<Checked<E::Model>> {
     let before = writable::<E>(db, actor, id).await?;
     let mut row = before.clone().into_active_model();
     let mut v = Validator::default();
@@ -185,10 +165,7 @@ async fn delete<E: Owned>(
     operation: &str,
     (id, expected): (Uuid, i32),
     refuse: impl AsyncFnOnce(&mut Validator) -> AppResult<()>,
-) -> AppResult<Checked<Uuid>>
-where
-    E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
-{
+) -> AppResult<Checked<Uuid>> {
     let before = writable::<E>(db, actor, id).await?;
     let (_, version) = E::id_and_version(&before);
     concurrency::check_expected(Some(expected), version)?;

@@ -499,3 +499,42 @@ pub async fn update_grouping(
         .await?;
     Ok(Ok(after.territory))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_territory_is_made_of_its_municipalities_whatever_its_kind() {
+        let db = crate::db::memory_with_demo().await;
+        let of_kind = async |kind: TerritoryKind| {
+            let rows = territory::Entity::find().filter(territory::Column::Kind.eq(kind));
+            rows.all(&db).await.unwrap()
+        };
+        let municipalities = of_kind(TerritoryKind::Municipality).await;
+        let region = of_kind(TerritoryKind::Region).await.remove(0);
+        let zone = of_kind(TerritoryKind::Zone).await.remove(0);
+        let pisa = municipalities.iter().find(|m| m.code == "050026").unwrap();
+        let province = pisa.parent_id.unwrap();
+        let wanted = [region.id, province, zone.id, pisa.id];
+        let found = municipalities_by_territory(&db, &wanted).await.unwrap();
+        assert_eq!(found[&region.id].len(), municipalities.len());
+        let in_province = municipalities
+            .iter()
+            .filter(|m| m.parent_id == Some(province));
+        assert_eq!(found[&province].len(), in_province.count());
+        assert_eq!(found[&pisa.id], vec![pisa.clone()]);
+        let members = territory_member::Entity::find()
+            .filter(territory_member::Column::GroupingId.eq(zone.id))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(found[&zone.id].len(), members.len());
+        assert!(found[&zone.id].is_sorted_by_key(|m| m.code.clone()));
+        let ids = municipalities_of(&db, zone.id).await.unwrap();
+        assert_eq!(
+            ids,
+            found[&zone.id].iter().map(|m| m.id).collect::<Vec<_>>()
+        );
+    }
+}
