@@ -154,13 +154,23 @@ fn apply_details(v: &mut Validator, row: &mut organization::ActiveModel, d: Orga
         row.description = Set(text(v, "description", &value, DESCRIPTION_MAX));
     }
     if let Some(value) = d.codice_fiscale {
-        let code = check_code(v, "codiceFiscale", &value, CodiceFiscale::parse, |c| {
-            c.as_str()
-        });
+        let code = check_code(
+            v,
+            "codiceFiscale",
+            &value,
+            CodiceFiscale::parse,
+            CodiceFiscale::as_str,
+        );
         row.codice_fiscale = Set(code);
     }
     if let Some(value) = d.partita_iva {
-        let code = check_code(v, "partitaIva", &value, PartitaIva::parse, |c| c.as_str());
+        let code = check_code(
+            v,
+            "partitaIva",
+            &value,
+            PartitaIva::parse,
+            PartitaIva::as_str,
+        );
         row.partita_iva = Set(code);
     }
     if let Some(value) = d.ipa_code {
