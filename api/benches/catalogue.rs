@@ -26,7 +26,7 @@ use entity::{
 };
 use melt_api::settings::Settings;
 use melt_api::startup::Application;
-use migration::text::fold;
+use melt_text::fold;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait,

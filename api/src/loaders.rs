@@ -4,16 +4,17 @@
 //! A [`Loaders`] is created for every request (its cache never crosses callers). One
 //! [`DbLoader`] answers every key type below; each key type is one kind of batch.
 
+use crate::error::GqlResult;
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::enums::TerritoryKind;
 use entity::{
     api_client, audit_event, contact, location, organization, organization_succession, person,
     protocol, protocol_scope, referral, referral_event, schedule, service, service_area,
-    service_at_location, service_term, signatory, term, territory, territory_member,
+    service_at_location, service_term, signatory, term, territory,
 };
-use sea_orm::sea_query::{ExprTrait, Query};
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -53,6 +54,27 @@ impl Loaders {
     /// first read of a referral).
     pub fn db(&self) -> &DatabaseConnection {
         &self.0.loader().db
+    }
+
+    /// The row `key` names, as the GraphQL object `T`.
+    pub async fn one<K, T>(&self, key: K) -> GqlResult<Option<T>>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        DbLoader: Loader<K, Error = Arc<DbErr>>,
+        T: From<<DbLoader as Loader<K>>::Value>,
+    {
+        Ok(self.0.load_one(key).await?.map(T::from))
+    }
+
+    /// The rows `key` owns, as GraphQL objects `T`.
+    pub async fn all<K, M, T>(&self, key: K) -> GqlResult<Vec<T>>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        DbLoader: Loader<K, Value = Vec<M>, Error = Arc<DbErr>>,
+        T: From<M>,
+    {
+        let rows = self.0.load_one(key).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(T::from).collect())
     }
 }
 
@@ -376,66 +398,18 @@ impl Loader<MunicipalitiesOfTerritory> for DbLoader {
     type Value = Vec<territory::Model>;
     type Error = Arc<DbErr>;
 
-    /// Municipalities of groupings (members), provinces (children) and the region
-    /// (grandchildren); a municipality is made of itself.
+    /// By [`crate::territory::service::municipalities_by_territory`].
     async fn load(
         &self,
         keys: &[MunicipalitiesOfTerritory],
     ) -> LoadResult<MunicipalitiesOfTerritory, Self::Value> {
-        let keys = ids(keys);
-        let wanted: std::collections::HashSet<Uuid> = keys.iter().copied().collect();
-        let mut map: HashMap<MunicipalitiesOfTerritory, Self::Value> = HashMap::new();
-        let members = territory_member::Entity::find()
-            .find_also_related(territory::Entity)
-            .filter(territory_member::Column::GroupingId.is_in(keys.clone()))
-            .order_by_asc(territory::Column::Code)
-            .all(&self.db)
-            .await?;
-        for (link, municipality) in members {
-            if let Some(municipality) = municipality {
-                map.entry(MunicipalitiesOfTerritory(link.grouping_id))
-                    .or_default()
-                    .push(municipality);
-            }
-        }
-        let provinces_of_keys = Query::select()
-            .column(territory::Column::Id)
-            .from(territory::Entity)
-            .and_where(territory::Column::ParentId.is_in(keys.clone()))
-            .and_where(territory::Column::Kind.eq(TerritoryKind::Province))
-            .to_owned();
-        let below = territory::Entity::find()
-            .filter(territory::Column::Kind.eq(TerritoryKind::Municipality))
-            .filter(
-                territory::Column::ParentId
-                    .is_in(keys.clone())
-                    .or(territory::Column::ParentId.in_subquery(provinces_of_keys))
-                    .or(territory::Column::Id.is_in(keys.clone())),
-            )
-            .order_by_asc(territory::Column::Code)
-            .all(&self.db)
-            .await?;
-        let provinces: HashMap<Uuid, Uuid> = territory::Entity::find()
-            .filter(territory::Column::Kind.eq(TerritoryKind::Province))
-            .all(&self.db)
-            .await?
+        let found =
+            crate::territory::service::municipalities_by_territory(&self.db, &ids(keys)).await?;
+        Ok(found
             .into_iter()
-            .filter_map(|p| p.parent_id.map(|region| (p.id, region)))
-            .collect();
-        for municipality in below {
-            let mut owners = vec![municipality.id];
-            if let Some(province) = municipality.parent_id {
-                owners.push(province);
-                if let Some(region) = provinces.get(&province) {
-                    owners.push(*region);
-                }
-            }
-            for owner in owners.into_iter().filter(|o| wanted.contains(o)) {
-                map.entry(MunicipalitiesOfTerritory(owner))
-                    .or_default()
-                    .push(municipality.clone());
-            }
-        }
-        Ok(map)
+            .map(|(territory, municipalities)| {
+                (MunicipalitiesOfTerritory(territory), municipalities)
+            })
+            .collect())
     }
 }

@@ -12,7 +12,6 @@ mod m20261128_000004_identity;
 mod m20261128_000005_referrals;
 mod m20261202_000006_trust;
 mod tables;
-pub mod text;
 
 /// The ordered list of migrations.
 pub struct Migrator;

@@ -2,13 +2,11 @@
 
 use super::service::{self, Issued, NewClient};
 use super::types::ApiClient;
-use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::payload::{UserError, split, user_errors};
+use crate::graphql::mutation::{mutate, payload};
+use crate::graphql::payload::UserError;
 use crate::graphql::relay::{NodeKind, expect_id};
-use crate::validation::Checked;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::TransactionTrait;
 
 /// A new API client of an organization.
 #[derive(InputObject)]
@@ -21,60 +19,64 @@ pub struct CreateApiClientInput {
     pub scopes: Vec<String>,
 }
 
-/// Result of `createApiClient`.
-#[derive(SimpleObject)]
-pub struct CreateApiClientPayload {
-    /// The new client (its `id` is the `client_id`); null when there are user errors.
-    pub api_client: Option<ApiClient>,
-    /// The client secret, shown only here, once: store it safely now.
-    pub client_secret: Option<String>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+/// Declares the inputs that name one client at the version read.
+macro_rules! client_input {
+    ($($(#[$meta:meta])* $name:ident;)+) => {$(
+        $(#[$meta])*
+        #[derive(InputObject)]
+        pub struct $name {
+            /// The API client.
+            pub id: ID,
+            /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+            pub expected_version: i32,
+        }
+    )+};
 }
 
-/// Which client gets a new secret.
-#[derive(InputObject)]
-pub struct RotateApiClientSecretInput {
-    /// The API client.
-    pub id: ID,
-    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+client_input! {
+    /// Which client gets a new secret.
+    RotateApiClientSecretInput;
+    /// Which client to revoke.
+    RevokeApiClientInput;
 }
 
-/// Result of `rotateApiClientSecret`.
-#[derive(SimpleObject)]
-pub struct RotateApiClientSecretPayload {
-    /// The client after the change; null when there are user errors.
-    pub api_client: Option<ApiClient>,
-    /// The new client secret, shown only here, once; the old one no longer works.
-    pub client_secret: Option<String>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+/// Declares the payloads that carry a client and its secret in clear.
+macro_rules! issued_payload {
+    ($($name:ident($mutation:literal) { $client:literal, $secret:literal })+) => {$(
+        #[doc = concat!("Result of `", $mutation, "`.")]
+        #[derive(SimpleObject)]
+        pub struct $name {
+            #[doc = $client]
+            pub api_client: Option<ApiClient>,
+            #[doc = $secret]
+            pub client_secret: Option<String>,
+            /// Problems with the input; nothing was changed when there are any.
+            pub user_errors: Vec<UserError>,
+        }
+
+        impl crate::graphql::mutation::Payload for $name {
+            type Object = Issued;
+            fn from_parts(issued: Option<Issued>, user_errors: Vec<UserError>) -> Self {
+                let (client, secret) = issued.map(|i| (ApiClient(i.client), i.secret)).unzip();
+                Self { api_client: client, client_secret: secret, user_errors }
+            }
+        }
+    )+};
 }
 
-/// Which client to revoke.
-#[derive(InputObject)]
-pub struct RevokeApiClientInput {
-    /// The API client.
-    pub id: ID,
-    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
-}
-
-/// Result of `revokeApiClient`.
-#[derive(SimpleObject)]
-pub struct RevokeApiClientPayload {
-    /// The client after the change; null when there are user errors.
-    pub api_client: Option<ApiClient>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
-fn issued(result: Checked<Issued>) -> (Option<ApiClient>, Option<String>, Vec<UserError>) {
-    match result {
-        Ok(Issued { client, secret }) => (Some(ApiClient(client)), Some(secret), Vec::new()),
-        Err(errors) => (None, None, user_errors(errors)),
+issued_payload! {
+    CreateApiClientPayload("createApiClient") {
+        "The new client (its `id` is the `client_id`); null when there are user errors.",
+        "The client secret, shown only here, once: store it safely now."
     }
+    RotateApiClientSecretPayload("rotateApiClientSecret") {
+        "The client after the change; null when there are user errors.",
+        "The new client secret, shown only here, once; the old one no longer works."
+    }
+}
+
+payload! {
+    RevokeApiClientPayload("revokeApiClient") { api_client: ApiClient, "The client after the change" }
 }
 
 /// API client mutations.
@@ -95,16 +97,10 @@ impl ApiClientMutations {
             name: input.name,
             scopes: input.scopes,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::create(&txn, &ctx.actor()?, organization, new).await?;
-        txn.commit().await?;
-        let (api_client, client_secret, user_errors) = issued(result);
-        Ok(CreateApiClientPayload {
-            api_client,
-            client_secret,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            service::create(db, actor, organization, new).await
         })
+        .await
     }
 
     /// Replaces the secret of an API client; the old secret stops working at once. The
@@ -116,17 +112,11 @@ impl ApiClientMutations {
         input: RotateApiClientSecretInput,
     ) -> GqlResult<RotateApiClientSecretPayload> {
         let id = expect_id(&input.id, NodeKind::ApiClient)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::rotate_secret(&txn, &ctx.actor()?, id, input.expected_version).await?;
-        txn.commit().await?;
-        let (api_client, client_secret, user_errors) = issued(result);
-        Ok(RotateApiClientSecretPayload {
-            api_client,
-            client_secret,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            service::rotate_secret(db, actor, id, expected).await
         })
+        .await
     }
 
     /// Revokes an API client: no token can be obtained with it any more (tokens already
@@ -137,14 +127,10 @@ impl ApiClientMutations {
         input: RevokeApiClientInput,
     ) -> GqlResult<RevokeApiClientPayload> {
         let id = expect_id(&input.id, NodeKind::ApiClient)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::revoke(&txn, &ctx.actor()?, id, input.expected_version).await?;
-        txn.commit().await?;
-        let (api_client, user_errors) = split(result);
-        Ok(RevokeApiClientPayload {
-            api_client,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            service::revoke(db, actor, id, expected).await
         })
+        .await
     }
 }

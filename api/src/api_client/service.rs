@@ -1,7 +1,7 @@
 //! API clients: creation, rotation and revocation of credentials, and checking them for
 //! the token endpoint. Secrets are shown once and stored only as argon2id hashes.
 
-use crate::audit::service::{self as audit, Actor, Change};
+use crate::audit::service::{self as audit, Actor};
 use crate::auth::policy;
 use crate::auth::viewer::{Viewer, scopes};
 use crate::concurrency;
@@ -25,9 +25,6 @@ pub const SECRET_PREFIX: &str = "melt_cs_";
 
 /// Longest client name.
 pub const MAX_NAME_CHARS: usize = 200;
-
-/// The object type of API clients in the audit log.
-const OBJECT_TYPE: &str = "ApiClient";
 
 /// A new random secret: 32 random bytes, base64url, with [`SECRET_PREFIX`].
 pub fn generate_secret() -> String {
@@ -76,15 +73,8 @@ pub fn scopes_of(client: &api_client::Model) -> Vec<String> {
         .collect()
 }
 
-/// Loads an API client or fails with NOT_FOUND.
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<api_client::Model> {
-    api_client::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("API client"))
-}
-
 /// The API clients of an organization, oldest first: its administrator only.
+#[tracing::instrument(skip(db, viewer))]
 pub async fn list(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -118,16 +108,14 @@ pub struct Issued {
 }
 
 /// Creates an API client of `organization` and returns its secret, once.
+#[tracing::instrument(skip(db, actor, new))]
 pub async fn create(
     db: &impl ConnectionTrait,
     actor: &Actor,
     organization: Uuid,
     new: NewClient,
 ) -> AppResult<Checked<Issued>> {
-    organization::Entity::find_by_id(organization)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("organization"))?;
+    concurrency::get::<organization::Entity>(db, organization).await?;
     policy::require_org_admin(&actor.viewer, organization)?;
     let mut v = Validator::default();
     let name = v.name("name", &new.name, MAX_NAME_CHARS);
@@ -165,111 +153,88 @@ pub async fn create(
     }
     .insert(db)
     .await?;
-    audit::record(
-        db,
-        actor,
-        Change::<api_client::Model, _> {
-            operation: "createApiClient",
-            object_type: OBJECT_TYPE,
-            object_id: client.id,
-            before: None,
-            after: Some(&client),
-        },
-    )
-    .await?;
+    audit::log::<api_client::Entity>(db, actor, "createApiClient", None, Some(&client)).await?;
     Ok(Ok(Issued { client, secret }))
 }
 
-fn revoked_error(v: &mut Validator) {
-    v.add(
-        "id",
-        FieldErrorCode::InvalidState,
-        "the API client is revoked",
-    );
+/// The client to change, read at `expected_version` by its organization's
+/// administrator; INVALID_STATE when it is revoked.
+async fn active_client(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    expected_version: i32,
+) -> AppResult<Checked<api_client::Model>> {
+    let client = concurrency::get::<api_client::Entity>(db, id).await?;
+    policy::require_org_admin(&actor.viewer, client.organization_id)?;
+    concurrency::check_expected(Some(expected_version), client.row_version)?;
+    let mut v = Validator::default();
+    if client.revoked_at.is_some() {
+        v.add(
+            "id",
+            FieldErrorCode::InvalidState,
+            "the API client is revoked",
+        );
+    }
+    Ok(v.into_result(client))
+}
+
+/// Writes a change of `before` (its version was checked by [`active_client`]) and records
+/// it in the audit log.
+async fn save(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &str,
+    before: &api_client::Model,
+    row: api_client::ActiveModel,
+) -> AppResult<api_client::Model> {
+    let after = concurrency::update::<api_client::Entity, _>(db, row, before, None).await?;
+    audit::log::<api_client::Entity>(db, actor, operation, Some(before), Some(&after)).await?;
+    Ok(after)
 }
 
 /// Replaces the secret of a client; the old one stops working at once.
+#[tracing::instrument(skip(db, actor))]
 pub async fn rotate_secret(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
 ) -> AppResult<Checked<Issued>> {
-    let before = get(db, id).await?;
-    policy::require_org_admin(&actor.viewer, before.organization_id)?;
-    concurrency::check_expected(expected_version, before.row_version)?;
-    if before.revoked_at.is_some() {
-        let mut v = Validator::default();
-        revoked_error(&mut v);
-        return Ok(Err(v.finish()));
-    }
+    let before = match active_client(db, actor, id, expected_version).await? {
+        Ok(client) => client,
+        Err(errors) => return Ok(Err(errors)),
+    };
     let secret = generate_secret();
     let mut row: api_client::ActiveModel = before.clone().into();
     row.secret_hash = Set(hash_secret(secret.clone()).await?);
     row.secret_rotated_at = Set(Some(chrono::Utc::now()));
-    let client = versioned_update(db, row, &before, expected_version).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "rotateApiClientSecret",
-            object_type: OBJECT_TYPE,
-            object_id: id,
-            before: Some(&before),
-            after: Some(&client),
-        },
-    )
-    .await?;
+    let client = save(db, actor, "rotateApiClientSecret", &before, row).await?;
     Ok(Ok(Issued { client, secret }))
 }
 
 /// Revokes a client: no token can be obtained with it any more.
+#[tracing::instrument(skip(db, actor))]
 pub async fn revoke(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
 ) -> AppResult<Checked<api_client::Model>> {
-    let before = get(db, id).await?;
-    policy::require_org_admin(&actor.viewer, before.organization_id)?;
-    concurrency::check_expected(expected_version, before.row_version)?;
-    if before.revoked_at.is_some() {
-        let mut v = Validator::default();
-        revoked_error(&mut v);
-        return Ok(Err(v.finish()));
-    }
+    let before = match active_client(db, actor, id, expected_version).await? {
+        Ok(client) => client,
+        Err(errors) => return Ok(Err(errors)),
+    };
     let mut row: api_client::ActiveModel = before.clone().into();
     row.revoked_at = Set(Some(chrono::Utc::now()));
-    let client = versioned_update(db, row, &before, expected_version).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "revokeApiClient",
-            object_type: OBJECT_TYPE,
-            object_id: id,
-            before: Some(&before),
-            after: Some(&client),
-        },
-    )
-    .await?;
-    Ok(Ok(client))
-}
-
-/// Saves `row` if nobody changed the client since `before` was read.
-async fn versioned_update(
-    db: &impl ConnectionTrait,
-    row: api_client::ActiveModel,
-    before: &api_client::Model,
-    expected_version: Option<i32>,
-) -> AppResult<api_client::Model> {
-    concurrency::update::<api_client::Entity, _>(db, row, before, expected_version).await
+    Ok(Ok(save(db, actor, "revokeApiClient", &before, row).await?))
 }
 
 /// The client these credentials belong to, if they are right and the client is not
 /// revoked; `None` whatever the reason (unknown client, wrong secret, revoked), so
 /// callers give one answer for all. Records the use in `last_used_at` (not a change of
 /// the client: its `row_version` stays).
+#[tracing::instrument(skip(db, secret))]
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     id: Uuid,

@@ -12,7 +12,7 @@ pub fn search_text(name: &str, alternate_name: Option<&str>, description: &str) 
     }
     text.push(' ');
     text.push_str(description);
-    migration::text::fold(&text)
+    melt_text::fold(&text)
 }
 
 /// Mean Earth radius used for distances, in km.

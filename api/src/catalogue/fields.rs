@@ -225,7 +225,7 @@ pub(super) async fn apply_service_fields(
         (None, Some(b)) => b.alternate_name.clone(),
         (None, None) => None,
     };
-    row.search_name = Set(migration::text::fold(&name));
+    row.search_name = Set(melt_text::fold(&name));
     row.search_text = Set(super::domain::search_text(
         &name,
         alternate_name.as_deref(),

@@ -162,7 +162,7 @@ async fn condition(db: &impl ConnectionTrait, query: &ServiceQuery) -> AppResult
         None => {}
     }
     if let Some(search) = &query.search {
-        let pattern = pagination::like_contains(&migration::text::fold(search));
+        let pattern = pagination::like_contains(&melt_text::fold(search));
         cond = cond
             .add(Expr::col(service::Column::SearchText).like(LikeExpr::new(pattern).escape('\\')));
     }

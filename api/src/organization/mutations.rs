@@ -1,13 +1,11 @@
-//! Organization mutations.
+//! Organization mutations: an organization's own public profile.
 
-use super::service::{self, ProfileChanges};
+use super::registry::{self, ProfileChanges};
 use super::types::Organization;
-use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::payload::{UserError, split};
+use crate::graphql::mutation::{mutate, payload};
 use crate::graphql::relay::{NodeKind, expect_id};
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::TransactionTrait;
+use async_graphql::{Context, ID, InputObject, Object};
 
 /// Changes to an organization's public profile. Omitted fields stay as they are; an
 /// empty string clears a field.
@@ -16,7 +14,7 @@ pub struct UpdateOrganizationProfileInput {
     /// The organization.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// What the organization does.
     pub description: Option<String>,
     /// Website (http or https).
@@ -27,13 +25,10 @@ pub struct UpdateOrganizationProfileInput {
     pub phone: Option<String>,
 }
 
-/// Result of `updateOrganizationProfile`.
-#[derive(SimpleObject)]
-pub struct UpdateOrganizationProfilePayload {
-    /// The organization after the change; null when there are user errors.
-    pub organization: Option<Organization>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+payload! {
+    UpdateOrganizationProfilePayload("updateOrganizationProfile") {
+        organization: Organization, "The organization after the change"
+    }
 }
 
 /// Organization mutations.
@@ -56,16 +51,10 @@ impl OrganizationMutations {
             email: input.email,
             phone: input.phone,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::update_profile(&txn, &ctx.actor()?, id, input.expected_version, changes)
-                .await?;
-        txn.commit().await?;
-        let (organization, user_errors) = split(result);
-        Ok(UpdateOrganizationProfilePayload {
-            organization,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            registry::update_profile(db, actor, id, expected, changes).await
         })
+        .await
     }
 }

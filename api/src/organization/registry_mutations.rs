@@ -1,17 +1,53 @@
 //! Registry mutations of the regional administration: organizations and successions.
 
-use super::service::{
+use super::registry::{
     self, NewOrganization, NewSuccession, OrganizationChanges, OrganizationDetails,
 };
 use super::types::{Organization, Succession};
-use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
-use crate::graphql::payload::{UserError, split, user_errors};
+use crate::graphql::mutation::{Payload, mutate, payload};
+use crate::graphql::payload::UserError;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::TransactionTrait;
+use entity::{organization, organization_succession};
+
+/// The optional details of an organization (flattened into the inputs that take them).
+#[derive(InputObject)]
+pub struct OrganizationDetailsInput {
+    /// What the organization does.
+    pub description: Option<String>,
+    /// Codice fiscale: 11 digits or 16 characters; the check digit is verified.
+    pub codice_fiscale: Option<String>,
+    /// Partita IVA: 11 digits; the check digit is verified.
+    pub partita_iva: Option<String>,
+    /// Code in the index of public administrations (IPA): up to 32 letters, digits or `_`.
+    pub ipa_code: Option<String>,
+    /// Number in the national register of the third sector (RUNTS): up to 32 characters.
+    pub runts_number: Option<String>,
+    /// Website (http or https).
+    pub website: Option<String>,
+    /// General email address.
+    pub email: Option<String>,
+    /// General phone number.
+    pub phone: Option<String>,
+}
+
+impl From<OrganizationDetailsInput> for OrganizationDetails {
+    fn from(input: OrganizationDetailsInput) -> Self {
+        Self {
+            description: input.description,
+            codice_fiscale: input.codice_fiscale,
+            partita_iva: input.partita_iva,
+            ipa_code: input.ipa_code,
+            runts_number: input.runts_number,
+            website: input.website,
+            email: input.email,
+            phone: input.phone,
+        }
+    }
+}
 
 /// A new organization of the network.
 #[derive(InputObject)]
@@ -22,31 +58,9 @@ pub struct CreateOrganizationInput {
     pub kind: OrganizationKind,
     /// Public, private or third sector.
     pub sector: Sector,
-    /// What the organization does.
-    pub description: Option<String>,
-    /// Codice fiscale: 11 digits or 16 characters; the check digit is verified.
-    pub codice_fiscale: Option<String>,
-    /// Partita IVA: 11 digits; the check digit is verified.
-    pub partita_iva: Option<String>,
-    /// Code in the index of public administrations (IPA): up to 32 letters, digits or `_`.
-    pub ipa_code: Option<String>,
-    /// Number in the national register of the third sector (RUNTS): up to 32 characters.
-    pub runts_number: Option<String>,
-    /// Website (http or https).
-    pub website: Option<String>,
-    /// General email address.
-    pub email: Option<String>,
-    /// General phone number.
-    pub phone: Option<String>,
-}
-
-/// Result of `createOrganization`.
-#[derive(SimpleObject)]
-pub struct CreateOrganizationPayload {
-    /// The new organization; null when there are user errors.
-    pub organization: Option<Organization>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+    /// The optional details.
+    #[graphql(flatten)]
+    pub details: OrganizationDetailsInput,
 }
 
 /// Changes to an organization's registry record. Omitted fields stay as they are; an
@@ -56,38 +70,16 @@ pub struct UpdateOrganizationInput {
     /// The organization.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// Official name (1–300 characters).
     pub name: Option<String>,
     /// Kind of body.
     pub kind: Option<OrganizationKind>,
     /// Public, private or third sector.
     pub sector: Option<Sector>,
-    /// What the organization does.
-    pub description: Option<String>,
-    /// Codice fiscale: 11 digits or 16 characters; the check digit is verified.
-    pub codice_fiscale: Option<String>,
-    /// Partita IVA: 11 digits; the check digit is verified.
-    pub partita_iva: Option<String>,
-    /// Code in the index of public administrations (IPA): up to 32 letters, digits or `_`.
-    pub ipa_code: Option<String>,
-    /// Number in the national register of the third sector (RUNTS): up to 32 characters.
-    pub runts_number: Option<String>,
-    /// Website (http or https).
-    pub website: Option<String>,
-    /// General email address.
-    pub email: Option<String>,
-    /// General phone number.
-    pub phone: Option<String>,
-}
-
-/// Result of `updateOrganization`.
-#[derive(SimpleObject)]
-pub struct UpdateOrganizationPayload {
-    /// The organization after the change; null when there are user errors.
-    pub organization: Option<Organization>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+    /// The optional details.
+    #[graphql(flatten)]
+    pub details: OrganizationDetailsInput,
 }
 
 /// One organization taking over the duties of another.
@@ -106,6 +98,15 @@ pub struct RecordSuccessionInput {
     pub dissolve_predecessor: bool,
 }
 
+payload! {
+    CreateOrganizationPayload("createOrganization") {
+        organization: Organization, "The new organization"
+    }
+    UpdateOrganizationPayload("updateOrganization") {
+        organization: Organization, "The organization after the change"
+    }
+}
+
 /// Result of `recordSuccession`.
 #[derive(SimpleObject)]
 pub struct RecordSuccessionPayload {
@@ -116,6 +117,20 @@ pub struct RecordSuccessionPayload {
     pub organization: Option<Organization>,
     /// Problems with the input; nothing was changed when there are any.
     pub user_errors: Vec<UserError>,
+}
+
+impl Payload for RecordSuccessionPayload {
+    type Object = (organization_succession::Model, organization::Model);
+    fn from_parts(object: Option<Self::Object>, user_errors: Vec<UserError>) -> Self {
+        let (succession, organization) = object
+            .map(|(succession, predecessor)| (Succession(succession), Organization(predecessor)))
+            .unzip();
+        Self {
+            succession,
+            organization,
+            user_errors,
+        }
+    }
 }
 
 /// Registry mutations of the regional administration.
@@ -134,26 +149,12 @@ impl RegistryMutations {
             name: input.name,
             kind: input.kind.into(),
             sector: input.sector.into(),
-            details: OrganizationDetails {
-                description: input.description,
-                codice_fiscale: input.codice_fiscale,
-                partita_iva: input.partita_iva,
-                ipa_code: input.ipa_code,
-                runts_number: input.runts_number,
-                website: input.website,
-                email: input.email,
-                phone: input.phone,
-            },
+            details: input.details.into(),
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::create_organization(&txn, &ctx.actor()?, new).await?;
-        txn.commit().await?;
-        let (organization, user_errors) = split(result);
-        Ok(CreateOrganizationPayload {
-            organization,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            registry::create_organization(db, actor, new).await
         })
+        .await
     }
 
     /// Changes an organization's registry record: name, kind, sector, identifiers and
@@ -168,28 +169,13 @@ impl RegistryMutations {
             name: input.name,
             kind: input.kind.map(Into::into),
             sector: input.sector.map(Into::into),
-            details: OrganizationDetails {
-                description: input.description,
-                codice_fiscale: input.codice_fiscale,
-                partita_iva: input.partita_iva,
-                ipa_code: input.ipa_code,
-                runts_number: input.runts_number,
-                website: input.website,
-                email: input.email,
-                phone: input.phone,
-            },
+            details: input.details.into(),
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::update_organization(&txn, &ctx.actor()?, id, input.expected_version, changes)
-                .await?;
-        txn.commit().await?;
-        let (organization, user_errors) = split(result);
-        Ok(UpdateOrganizationPayload {
-            organization,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            registry::update_organization(db, actor, id, expected, changes).await
         })
+        .await
     }
 
     /// Records that one organization takes over the duties of another (history is
@@ -206,21 +192,9 @@ impl RegistryMutations {
             note: input.note,
             dissolve_predecessor: input.dissolve_predecessor,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::record_succession(&txn, &ctx.actor()?, new).await?;
-        txn.commit().await?;
-        Ok(match result {
-            Ok((succession, predecessor)) => RecordSuccessionPayload {
-                succession: Some(Succession(succession)),
-                organization: Some(Organization(predecessor)),
-                user_errors: Vec::new(),
-            },
-            Err(errors) => RecordSuccessionPayload {
-                succession: None,
-                organization: None,
-                user_errors: user_errors(errors),
-            },
+        mutate(ctx, async |db, actor| {
+            registry::record_succession(db, actor, new).await
         })
+        .await
     }
 }

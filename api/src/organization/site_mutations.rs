@@ -2,12 +2,12 @@
 
 use super::sites::{self, ContactFields, LocationFields};
 use super::types::{Contact, Location};
-use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::payload::{UserError, split, user_errors};
+use crate::graphql::mutation::{mutate, payload};
+use crate::graphql::payload::UserError;
 use crate::graphql::relay::{NodeKind, expect_id, to_global_id};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use sea_orm::TransactionTrait;
+use uuid::Uuid;
 
 /// A new site of an organization.
 #[derive(InputObject)]
@@ -34,7 +34,7 @@ pub struct UpdateLocationInput {
     /// The site.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// Name of the site (at most 300 characters).
     pub name: Option<String>,
     /// Street address (at most 300 characters).
@@ -47,43 +47,6 @@ pub struct UpdateLocationInput {
     pub latitude: Option<f64>,
     /// Longitude (WGS 84, −180 to 180); give it together with the latitude.
     pub longitude: Option<f64>,
-}
-
-/// The site to delete.
-#[derive(InputObject)]
-pub struct DeleteLocationInput {
-    /// The site.
-    pub id: ID,
-    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
-}
-
-/// Result of `createLocation`.
-#[derive(SimpleObject)]
-pub struct CreateLocationPayload {
-    /// The new site; null when there are user errors.
-    pub location: Option<Location>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
-/// Result of `updateLocation`.
-#[derive(SimpleObject)]
-pub struct UpdateLocationPayload {
-    /// The site after the change; null when there are user errors.
-    pub location: Option<Location>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
-/// Result of `deleteLocation`.
-#[derive(SimpleObject)]
-pub struct DeleteLocationPayload {
-    /// Global ID of the deleted site; null when there are user errors.
-    pub deleted_location_id: Option<ID>,
-    /// Problems with the input (INVALID_STATE while services are delivered at the
-    /// site); nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
 }
 
 /// A new contact point of an organization.
@@ -110,7 +73,7 @@ pub struct UpdateContactInput {
     /// The contact point.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// Name of the office or person (at most 200 characters).
     pub name: Option<String>,
     /// Job title (at most 200 characters).
@@ -123,40 +86,58 @@ pub struct UpdateContactInput {
     pub phone: Option<String>,
 }
 
-/// The contact point to delete.
-#[derive(InputObject)]
-pub struct DeleteContactInput {
-    /// The contact point.
-    pub id: ID,
-    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+payload! {
+    CreateLocationPayload("createLocation") { location: Location, "The new site" }
+    UpdateLocationPayload("updateLocation") { location: Location, "The site after the change" }
+    CreateContactPayload("createContact") { contact: Contact, "The new contact point" }
+    UpdateContactPayload("updateContact") { contact: Contact, "The contact point after the change" }
 }
 
-/// Result of `createContact`.
-#[derive(SimpleObject)]
-pub struct CreateContactPayload {
-    /// The new contact point; null when there are user errors.
-    pub contact: Option<Contact>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+/// Declares the input naming a row to delete and the payload answering with its
+/// global ID.
+macro_rules! deletion {
+    ($($input:ident($what:literal) => $name:ident($mutation:literal) {
+        $field:ident: $kind:ident, $id_doc:literal, $errors_doc:literal
+    })+) => {$(
+        #[doc = concat!("The ", $what, " to delete.")]
+        #[derive(InputObject)]
+        pub struct $input {
+            #[doc = concat!("The ", $what, ".")]
+            pub id: ID,
+            /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+            pub expected_version: i32,
+        }
+
+        #[doc = concat!("Result of `", $mutation, "`.")]
+        #[derive(SimpleObject)]
+        pub struct $name {
+            #[doc = $id_doc]
+            pub $field: Option<ID>,
+            #[doc = $errors_doc]
+            pub user_errors: Vec<UserError>,
+        }
+
+        impl crate::graphql::mutation::Payload for $name {
+            type Object = Uuid;
+            fn from_parts(id: Option<Uuid>, user_errors: Vec<UserError>) -> Self {
+                let $field = id.map(|id| to_global_id(NodeKind::$kind, id));
+                Self { $field, user_errors }
+            }
+        }
+    )+};
 }
 
-/// Result of `updateContact`.
-#[derive(SimpleObject)]
-pub struct UpdateContactPayload {
-    /// The contact point after the change; null when there are user errors.
-    pub contact: Option<Contact>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
-/// Result of `deleteContact`.
-#[derive(SimpleObject)]
-pub struct DeleteContactPayload {
-    /// Global ID of the deleted contact point.
-    pub deleted_contact_id: Option<ID>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+deletion! {
+    DeleteLocationInput("site") => DeleteLocationPayload("deleteLocation") {
+        deleted_location_id: Location,
+        "Global ID of the deleted site; null when there are user errors.",
+        "Problems with the input (INVALID_STATE while services are delivered at the\nsite); nothing was changed when there are any."
+    }
+    DeleteContactInput("contact point") => DeleteContactPayload("deleteContact") {
+        deleted_contact_id: Contact,
+        "Global ID of the deleted contact point.",
+        "Problems with the input; nothing was changed when there are any."
+    }
 }
 
 /// Mutations of an organization's sites and contact points.
@@ -181,15 +162,10 @@ impl SiteMutations {
             latitude: input.latitude,
             longitude: input.longitude,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = sites::create_location(&txn, &ctx.actor()?, organization, fields).await?;
-        txn.commit().await?;
-        let (location, user_errors) = split(result);
-        Ok(CreateLocationPayload {
-            location,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            sites::create_location(db, actor, organization, fields).await
         })
+        .await
     }
 
     /// Changes a site: the organization's administrator (ORG_ADMIN) or a machine client
@@ -208,16 +184,11 @@ impl SiteMutations {
             latitude: input.latitude,
             longitude: input.longitude,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            sites::update_location(&txn, &ctx.actor()?, id, input.expected_version, fields).await?;
-        txn.commit().await?;
-        let (location, user_errors) = split(result);
-        Ok(UpdateLocationPayload {
-            location,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            sites::update_location(db, actor, id, expected, fields).await
         })
+        .await
     }
 
     /// Deletes a site, refused with INVALID_STATE while a service is delivered there:
@@ -229,21 +200,11 @@ impl SiteMutations {
         input: DeleteLocationInput,
     ) -> GqlResult<DeleteLocationPayload> {
         let id = expect_id(&input.id, NodeKind::Location)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            sites::delete_location(&txn, &ctx.actor()?, id, input.expected_version).await?;
-        txn.commit().await?;
-        Ok(match result {
-            Ok(id) => DeleteLocationPayload {
-                deleted_location_id: Some(to_global_id(NodeKind::Location, id)),
-                user_errors: Vec::new(),
-            },
-            Err(errors) => DeleteLocationPayload {
-                deleted_location_id: None,
-                user_errors: user_errors(errors),
-            },
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            sites::delete_location(db, actor, id, expected).await
         })
+        .await
     }
 
     /// Adds a contact point to an organization: its administrator (ORG_ADMIN) or a
@@ -261,15 +222,10 @@ impl SiteMutations {
             email: input.email,
             phone: input.phone,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = sites::create_contact(&txn, &ctx.actor()?, organization, fields).await?;
-        txn.commit().await?;
-        let (contact, user_errors) = split(result);
-        Ok(CreateContactPayload {
-            contact,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            sites::create_contact(db, actor, organization, fields).await
         })
+        .await
     }
 
     /// Changes a contact point: the organization's administrator (ORG_ADMIN) or a
@@ -287,16 +243,11 @@ impl SiteMutations {
             email: input.email,
             phone: input.phone,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            sites::update_contact(&txn, &ctx.actor()?, id, input.expected_version, fields).await?;
-        txn.commit().await?;
-        let (contact, user_errors) = split(result);
-        Ok(UpdateContactPayload {
-            contact,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            sites::update_contact(db, actor, id, expected, fields).await
         })
+        .await
     }
 
     /// Deletes a contact point: the organization's administrator (ORG_ADMIN) or a
@@ -307,13 +258,10 @@ impl SiteMutations {
         input: DeleteContactInput,
     ) -> GqlResult<DeleteContactPayload> {
         let id = expect_id(&input.id, NodeKind::Contact)?;
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let id = sites::delete_contact(&txn, &ctx.actor()?, id, input.expected_version).await?;
-        txn.commit().await?;
-        Ok(DeleteContactPayload {
-            deleted_contact_id: Some(to_global_id(NodeKind::Contact, id)),
-            user_errors: Vec::new(),
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            sites::delete_contact(db, actor, id, expected).await
         })
+        .await
     }
 }

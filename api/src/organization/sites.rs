@@ -1,17 +1,19 @@
 //! An organization's own sites (locations) and contact points: created, changed and
 //! deleted by its administrator or by a machine client with `organization:write`.
 
-use super::service as organizations;
-use crate::audit::service::{self as audit, Actor, Change};
+use crate::audit::service::{self as audit, Actor};
 use crate::auth::policy;
 use crate::auth::viewer::scopes;
-use crate::concurrency;
-use crate::error::{AppError, AppResult};
+use crate::concurrency::{self, Versioned};
+use crate::error::AppResult;
 use crate::territory::domain::IstatCode;
 use crate::validation::{Checked, FieldErrorCode, Validator};
-use entity::{contact, location, service_at_location};
+use entity::{contact, location, organization, service_at_location};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter,
+};
 use uuid::Uuid;
 
 /// Resolves the ISTAT code of a municipality; a malformed code is INVALID and an unknown
@@ -52,37 +54,134 @@ fn postal_code(v: &mut Validator, field: &str, value: Option<&str>) -> Option<St
 
 /// Checks a pair of coordinates: latitude −90..90, longitude −180..180, both or neither.
 fn coordinates(v: &mut Validator, latitude: Option<f64>, longitude: Option<f64>) {
-    if let Some(lat) = latitude
-        && !(-90.0..=90.0).contains(&lat)
-    {
-        v.add(
-            "latitude",
-            FieldErrorCode::OutOfRange,
-            "must be between -90 and 90",
-        );
+    for (field, value, max) in [
+        ("latitude", latitude, 90.0),
+        ("longitude", longitude, 180.0),
+    ] {
+        if value.is_some_and(|value: f64| !(-max..=max).contains(&value)) {
+            let message = format!("must be between -{max} and {max}");
+            v.add(field, FieldErrorCode::OutOfRange, message);
+        }
     }
-    if let Some(lon) = longitude
-        && !(-180.0..=180.0).contains(&lon)
-    {
-        v.add(
-            "longitude",
-            FieldErrorCode::OutOfRange,
-            "must be between -180 and 180",
-        );
+    if latitude.is_some() != longitude.is_some() {
+        let missing = if latitude.is_none() {
+            "latitude"
+        } else {
+            "longitude"
+        };
+        let message = "latitude and longitude go together";
+        v.add(missing, FieldErrorCode::Required, message);
     }
-    match (latitude, longitude) {
-        (Some(_), None) => v.add(
-            "longitude",
-            FieldErrorCode::Required,
-            "latitude and longitude go together",
-        ),
-        (None, Some(_)) => v.add(
-            "latitude",
-            FieldErrorCode::Required,
-            "latitude and longitude go together",
-        ),
-        _ => {}
+}
+
+/// The tables of an organization's own rows: its sites and contact points.
+trait Owned:
+    Versioned<
+        Model: serde::Serialize + IntoActiveModel<Self::ActiveModel>,
+        ActiveModel: ActiveModelTrait<Entity = Self> + ActiveModelBehavior + Send,
+    >
+{
+    /// The organization a row belongs to.
+    fn owner(row: &Self::Model) -> Uuid;
+    /// A new row of `organization`, at version 1.
+    fn new_row(organization: Uuid) -> Self::ActiveModel;
+}
+
+macro_rules! owned {
+    ($($table:ident),+) => {$(
+        impl Owned for $table::Entity {
+            fn owner(row: &$table::Model) -> Uuid {
+                row.organization_id
+            }
+            fn new_row(organization: Uuid) -> $table::ActiveModel {
+                let now = chrono::Utc::now();
+                $table::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    organization_id: Set(organization),
+                    row_version: Set(1),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+            }
+        }
+    )+};
+}
+
+owned!(location, contact);
+
+/// Fails with FORBIDDEN unless the caller may change `organization`'s sites and
+/// contacts: its administrator, or a machine client of it with `organization:write`.
+fn require_write(actor: &Actor, organization: Uuid) -> AppResult<()> {
+    policy::require_org_write(&actor.viewer, organization, scopes::ORGANIZATION_WRITE)
+}
+
+/// The row `id` of `E`, when the caller may change it.
+async fn writable<E: Owned>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+) -> AppResult<E::Model> {
+    let row = concurrency::get::<E>(db, id).await?;
+    require_write(actor, E::owner(&row))?;
+    Ok(row)
+}
+
+/// Adds a row of `E` to `organization`, with the fields `fill` validates into it.
+async fn create<E: Owned>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &str,
+    organization: Uuid,
+    fill: impl AsyncFnOnce(&mut Validator, &mut E::ActiveModel) -> AppResult<()>,
+) -> AppResult<Checked<E::Model>> {
+    concurrency::get::<organization::Entity>(db, organization).await?;
+    require_write(actor, organization)?;
+    let mut row = E::new_row(organization);
+    let mut v = Validator::default();
+    fill(&mut v, &mut row).await?;
+    super::save::<E>(db, actor, operation, v, row, None).await
+}
+
+/// Changes the row `id` of `E` read at `expected`, with the fields `fill` validates.
+async fn update<E: Owned>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &str,
+    (id, expected): (Uuid, i32),
+    fill: impl AsyncFnOnce(&mut Validator, &mut E::ActiveModel) -> AppResult<()>,
+) -> AppResult<Checked<E::Model>> {
+    let before = writable::<E>(db, actor, id).await?;
+    let mut row = before.clone().into_active_model();
+    let mut v = Validator::default();
+    fill(&mut v, &mut row).await?;
+    super::save::<E>(db, actor, operation, v, row, Some((&before, expected))).await
+}
+
+/// Deletes the row `id` of `E` read at `expected`, unless `refuse` records user errors.
+async fn delete<E: Owned>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &str,
+    (id, expected): (Uuid, i32),
+    refuse: impl AsyncFnOnce(&mut Validator) -> AppResult<()>,
+) -> AppResult<Checked<Uuid>> {
+    let before = writable::<E>(db, actor, id).await?;
+    let (_, version) = E::id_and_version(&before);
+    concurrency::check_expected(Some(expected), version)?;
+    let mut v = Validator::default();
+    refuse(&mut v).await?;
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
     }
+    let result = E::delete_many()
+        .filter(E::id_column().eq(id))
+        .filter(E::version_column().eq(version))
+        .exec(db)
+        .await?;
+    concurrency::check_updated(result.rows_affected)?;
+    audit::log::<E>(db, actor, operation, Some(&before), None).await?;
+    Ok(Ok(id))
 }
 
 /// Values of a site. On create `name`, `address` and the municipality are required;
@@ -101,14 +200,6 @@ pub struct LocationFields {
     pub latitude: Option<f64>,
     /// Longitude (WGS 84); given together with the latitude.
     pub longitude: Option<f64>,
-}
-
-/// Loads a location or fails with NOT_FOUND.
-pub async fn get_location(db: &impl ConnectionTrait, id: Uuid) -> AppResult<location::Model> {
-    location::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("location"))
 }
 
 /// Validates `fields` into `row`; `creating` makes name, address and municipality
@@ -153,129 +244,60 @@ async fn apply_location_fields(
 }
 
 /// Adds a site to an organization.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn create_location(
     db: &impl ConnectionTrait,
     actor: &Actor,
-    organization_id: Uuid,
+    organization: Uuid,
     fields: LocationFields,
 ) -> AppResult<Checked<location::Model>> {
-    organizations::get(db, organization_id).await?;
-    policy::require_org_write(&actor.viewer, organization_id, scopes::ORGANIZATION_WRITE)?;
-    let now = chrono::Utc::now();
-    let id = Uuid::now_v7();
-    let mut row = location::ActiveModel {
-        id: Set(id),
-        organization_id: Set(organization_id),
-        row_version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let mut v = Validator::default();
-    apply_location_fields(db, &mut v, &mut row, fields, true).await?;
-    if !v.is_ok() {
-        return Ok(Err(v.finish()));
-    }
-    let after = row.insert(db).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "createLocation",
-            object_type: "Location",
-            object_id: id,
-            before: None::<&location::Model>,
-            after: Some(&after),
-        },
-    )
-    .await?;
-    Ok(Ok(after))
+    create::<location::Entity>(db, actor, "createLocation", organization, async |v, row| {
+        apply_location_fields(db, v, row, fields, true).await
+    })
+    .await
 }
 
 /// Changes a site. Only given fields change.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn update_location(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     fields: LocationFields,
 ) -> AppResult<Checked<location::Model>> {
-    let before = get_location(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::ORGANIZATION_WRITE,
-    )?;
-    let mut row: location::ActiveModel = before.clone().into();
-    let mut v = Validator::default();
-    apply_location_fields(db, &mut v, &mut row, fields, false).await?;
-    if !v.is_ok() {
-        return Ok(Err(v.finish()));
-    }
-    let after =
-        concurrency::update::<location::Entity, _>(db, row, &before, expected_version).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "updateLocation",
-            object_type: "Location",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-    )
-    .await?;
-    Ok(Ok(after))
+    let target = (id, expected_version);
+    update::<location::Entity>(db, actor, "updateLocation", target, async |v, row| {
+        apply_location_fields(db, v, row, fields, false).await
+    })
+    .await
 }
 
 /// Deletes a site; refused (INVALID_STATE) while a service is delivered there.
+#[tracing::instrument(skip(db, actor))]
 pub async fn delete_location(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
 ) -> AppResult<Checked<Uuid>> {
-    let before = get_location(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::ORGANIZATION_WRITE,
-    )?;
-    concurrency::check_expected(expected_version, before.row_version)?;
-    let in_use = service_at_location::Entity::find()
-        .filter(service_at_location::Column::LocationId.eq(id))
-        .one(db)
-        .await?
-        .is_some();
-    if in_use {
-        let mut v = Validator::default();
-        v.add(
-            "id",
-            FieldErrorCode::InvalidState,
-            "services are delivered at this site: move them elsewhere first",
-        );
-        return Ok(Err(v.finish()));
-    }
-    let result = location::Entity::delete_many()
-        .filter(location::Column::Id.eq(id))
-        .filter(location::Column::RowVersion.eq(before.row_version))
-        .exec(db)
-        .await?;
-    concurrency::check_updated(result.rows_affected)?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "deleteLocation",
-            object_type: "Location",
-            object_id: id,
-            before: Some(&before),
-            after: None::<&location::Model>,
-        },
-    )
-    .await?;
-    Ok(Ok(id))
+    let target = (id, expected_version);
+    delete::<location::Entity>(db, actor, "deleteLocation", target, async |v| {
+        let in_use = service_at_location::Entity::find()
+            .filter(service_at_location::Column::LocationId.eq(id))
+            .one(db)
+            .await?
+            .is_some();
+        if in_use {
+            v.add(
+                "id",
+                FieldErrorCode::InvalidState,
+                "services are delivered at this site: move them elsewhere first",
+            );
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Values of a contact point. On create `name` is required; on update omitted fields
@@ -292,14 +314,6 @@ pub struct ContactFields {
     pub email: Option<String>,
     /// Phone number.
     pub phone: Option<String>,
-}
-
-/// Loads a contact or fails with NOT_FOUND.
-pub async fn get_contact(db: &impl ConnectionTrait, id: Uuid) -> AppResult<contact::Model> {
-    contact::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("contact"))
 }
 
 /// Validates `fields` into `row`; `creating` makes the name required.
@@ -328,115 +342,47 @@ fn apply_contact_fields(
 }
 
 /// Adds a contact point to an organization.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn create_contact(
     db: &impl ConnectionTrait,
     actor: &Actor,
-    organization_id: Uuid,
+    organization: Uuid,
     fields: ContactFields,
 ) -> AppResult<Checked<contact::Model>> {
-    organizations::get(db, organization_id).await?;
-    policy::require_org_write(&actor.viewer, organization_id, scopes::ORGANIZATION_WRITE)?;
-    let now = chrono::Utc::now();
-    let id = Uuid::now_v7();
-    let mut row = contact::ActiveModel {
-        id: Set(id),
-        organization_id: Set(organization_id),
-        row_version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    let mut v = Validator::default();
-    apply_contact_fields(&mut v, &mut row, fields, true);
-    if !v.is_ok() {
-        return Ok(Err(v.finish()));
-    }
-    let after = row.insert(db).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "createContact",
-            object_type: "Contact",
-            object_id: id,
-            before: None::<&contact::Model>,
-            after: Some(&after),
-        },
-    )
-    .await?;
-    Ok(Ok(after))
+    create::<contact::Entity>(db, actor, "createContact", organization, async |v, row| {
+        apply_contact_fields(v, row, fields, true);
+        Ok(())
+    })
+    .await
 }
 
 /// Changes a contact point. Only given fields change.
+#[tracing::instrument(skip(db, actor, fields))]
 pub async fn update_contact(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     fields: ContactFields,
 ) -> AppResult<Checked<contact::Model>> {
-    let before = get_contact(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::ORGANIZATION_WRITE,
-    )?;
-    let mut row: contact::ActiveModel = before.clone().into();
-    let mut v = Validator::default();
-    apply_contact_fields(&mut v, &mut row, fields, false);
-    if !v.is_ok() {
-        return Ok(Err(v.finish()));
-    }
-    let after =
-        concurrency::update::<contact::Entity, _>(db, row, &before, expected_version).await?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "updateContact",
-            object_type: "Contact",
-            object_id: id,
-            before: Some(&before),
-            after: Some(&after),
-        },
-    )
-    .await?;
-    Ok(Ok(after))
+    let target = (id, expected_version);
+    update::<contact::Entity>(db, actor, "updateContact", target, async |v, row| {
+        apply_contact_fields(v, row, fields, false);
+        Ok(())
+    })
+    .await
 }
 
 /// Deletes a contact point.
+#[tracing::instrument(skip(db, actor))]
 pub async fn delete_contact(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
-) -> AppResult<Uuid> {
-    let before = get_contact(db, id).await?;
-    policy::require_org_write(
-        &actor.viewer,
-        before.organization_id,
-        scopes::ORGANIZATION_WRITE,
-    )?;
-    concurrency::check_expected(expected_version, before.row_version)?;
-    let result = contact::Entity::delete_many()
-        .filter(contact::Column::Id.eq(id))
-        .filter(contact::Column::RowVersion.eq(before.row_version))
-        .exec(db)
-        .await?;
-    concurrency::check_updated(result.rows_affected)?;
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "deleteContact",
-            object_type: "Contact",
-            object_id: id,
-            before: Some(&before),
-            after: None::<&contact::Model>,
-        },
-    )
-    .await?;
-    Ok(id)
+    expected_version: i32,
+) -> AppResult<Checked<Uuid>> {
+    let target = (id, expected_version);
+    delete::<contact::Entity>(db, actor, "deleteContact", target, async |_| Ok(())).await
 }
 
 #[cfg(test)]

@@ -90,61 +90,28 @@ impl Organization {
     }
     /// Sites of the organization.
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(LocationsOfOrganization(self.0.id))
-            .await?;
-        Ok(rows.unwrap_or_default().into_iter().map(Location).collect())
+        ctx.loaders()?.all(LocationsOfOrganization(self.0.id)).await
     }
     /// Contact people.
     async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Contact>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(ContactsOfOrganization(self.0.id))
-            .await?;
-        Ok(rows.unwrap_or_default().into_iter().map(Contact).collect())
+        ctx.loaders()?.all(ContactsOfOrganization(self.0.id)).await
     }
     /// Services the organization provides, by name.
     async fn services(&self, ctx: &Context<'_>) -> GqlResult<Vec<Service>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(ServicesOfOrganization(self.0.id))
-            .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Service::from)
-            .collect())
+        ctx.loaders()?.all(ServicesOfOrganization(self.0.id)).await
     }
     /// The organization's adherences to protocols (invited, signed or withdrawn).
     async fn protocols(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(SignatoriesOfOrganization(self.0.id))
-            .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Signatory)
-            .collect())
+        ctx.loaders()?
+            .all(SignatoriesOfOrganization(self.0.id))
+            .await
     }
     /// Successions this organization took part in: the bodies it took over, and the
     /// bodies that took over its duties.
     async fn successions(&self, ctx: &Context<'_>) -> GqlResult<Vec<Succession>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(SuccessionsOfOrganization(self.0.id))
-            .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Succession)
-            .collect())
+        ctx.loaders()?
+            .all(SuccessionsOfOrganization(self.0.id))
+            .await
     }
     /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -207,21 +174,15 @@ impl Location {
     }
     /// The municipality the site is in.
     async fn municipality(&self, ctx: &Context<'_>) -> GqlResult<Option<Territory>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(TerritoryById(self.0.municipality_id))
-            .await?;
-        Ok(row.map(Territory))
+        ctx.loaders()?
+            .one(TerritoryById(self.0.municipality_id))
+            .await
     }
     /// The organization the site belongs to.
     async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.organization_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.organization_id))
+            .await
     }
 }
 
@@ -269,12 +230,9 @@ impl Contact {
     }
     /// The organization.
     async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.organization_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.organization_id))
+            .await
     }
 }
 
@@ -282,6 +240,12 @@ impl Contact {
 /// duties passing to a health trust). History is kept, never overwritten.
 #[derive(Clone, Debug)]
 pub struct Succession(pub organization_succession::Model);
+
+impl From<organization_succession::Model> for Succession {
+    fn from(model: organization_succession::Model) -> Self {
+        Self(model)
+    }
+}
 
 /// One organization taking over the duties of another (e.g. a dissolved consortium's
 /// duties passing to a health trust). History is kept, never overwritten.
@@ -293,21 +257,15 @@ impl Succession {
     }
     /// The organization whose duties passed on.
     async fn predecessor(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.predecessor_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.predecessor_id))
+            .await
     }
     /// The organization that took them over.
     async fn successor(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.successor_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.successor_id))
+            .await
     }
     /// Day the succession took effect.
     async fn effective_on(&self) -> Date {

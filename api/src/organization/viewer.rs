@@ -80,12 +80,7 @@ impl ViewerInfo {
         let Some(id) = self.0.organization else {
             return Ok(None);
         };
-        let loaders = ctx.loaders()?;
-        Ok(loaders
-            .0
-            .load_one(OrganizationById(id))
-            .await?
-            .map(Organization))
+        ctx.loaders()?.one(OrganizationById(id)).await
     }
     /// Roles.
     async fn roles(&self) -> Vec<RoleName> {

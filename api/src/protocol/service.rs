@@ -84,7 +84,7 @@ pub async fn list(
         );
     }
     if let Some(search) = &query.search {
-        let pattern = pagination::like_contains(&migration::text::fold(search));
+        let pattern = pagination::like_contains(&melt_text::fold(search));
         select = select.filter(
             Expr::col(protocol::Column::SearchName).like(LikeExpr::new(pattern).escape('\\')),
         );
@@ -311,7 +311,7 @@ async fn insert_protocol(
     let created = protocol::ActiveModel {
         id: Set(id),
         title: Set(fields.title.clone()),
-        search_name: Set(migration::text::fold(&fields.title)),
+        search_name: Set(melt_text::fold(&fields.title)),
         version: Set(version),
         description: Set(fields.description.clone()),
         valid_from: Set(fields.valid_from),

@@ -24,7 +24,7 @@ use entity::{
     service, service_area, service_at_location, service_term, signatory, term, territory,
     territory_member,
 };
-use migration::text::fold;
+use melt_text::fold;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter,

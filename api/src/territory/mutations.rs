@@ -2,14 +2,12 @@
 
 use super::service::{self, GroupingChanges, NewGrouping};
 use super::types::Territory;
-use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::TerritoryKind;
-use crate::graphql::payload::{UserError, split};
+use crate::graphql::mutation::{mutate, payload};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
-use sea_orm::TransactionTrait;
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 
 /// A new zone or hub area: a named set of municipalities with validity dates.
 #[derive(InputObject)]
@@ -29,22 +27,13 @@ pub struct CreateTerritoryGroupingInput {
     pub municipality_istat_codes: Vec<String>,
 }
 
-/// Result of `createTerritoryGrouping`.
-#[derive(SimpleObject)]
-pub struct CreateTerritoryGroupingPayload {
-    /// The new grouping; null when there are user errors.
-    pub territory: Option<Territory>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
-}
-
 /// Changes to a zone or hub area. Omitted fields stay as they are.
 #[derive(InputObject)]
 pub struct UpdateTerritoryGroupingInput {
     /// The grouping.
     pub id: ID,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
-    pub expected_version: Option<i32>,
+    pub expected_version: i32,
     /// New name (1–200 characters).
     pub name: Option<String>,
     /// New first day of validity.
@@ -55,13 +44,13 @@ pub struct UpdateTerritoryGroupingInput {
     pub municipality_istat_codes: Option<Vec<String>>,
 }
 
-/// Result of `updateTerritoryGrouping`.
-#[derive(SimpleObject)]
-pub struct UpdateTerritoryGroupingPayload {
-    /// The grouping after the change; null when there are user errors.
-    pub territory: Option<Territory>,
-    /// Problems with the input; nothing was changed when there are any.
-    pub user_errors: Vec<UserError>,
+payload! {
+    CreateTerritoryGroupingPayload("createTerritoryGrouping") {
+        territory: Territory, "The new grouping"
+    }
+    UpdateTerritoryGroupingPayload("updateTerritoryGrouping") {
+        territory: Territory, "The grouping after the change"
+    }
 }
 
 /// Territory mutations.
@@ -84,15 +73,10 @@ impl TerritoryMutations {
             valid_to: input.valid_to.map(|d| d.0),
             municipality_istat_codes: input.municipality_istat_codes,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result = service::create_grouping(&txn, &ctx.actor()?, new).await?;
-        txn.commit().await?;
-        let (territory, user_errors) = split(result);
-        Ok(CreateTerritoryGroupingPayload {
-            territory,
-            user_errors,
+        mutate(ctx, async |db, actor| {
+            service::create_grouping(db, actor, new).await
         })
+        .await
     }
 
     /// Changes a zone or hub area: name, validity dates, and (when given) its
@@ -114,16 +98,10 @@ impl TerritoryMutations {
             valid_to,
             municipality_istat_codes: input.municipality_istat_codes,
         };
-        let db = ctx.db()?;
-        let txn = db.begin().await?;
-        let result =
-            service::update_grouping(&txn, &ctx.actor()?, id, input.expected_version, changes)
-                .await?;
-        txn.commit().await?;
-        let (territory, user_errors) = split(result);
-        Ok(UpdateTerritoryGroupingPayload {
-            territory,
-            user_errors,
+        let expected = input.expected_version;
+        mutate(ctx, async |db, actor| {
+            service::update_grouping(db, actor, id, expected, changes).await
         })
+        .await
     }
 }

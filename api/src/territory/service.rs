@@ -1,9 +1,10 @@
-//! Territory queries.
+//! Territories: what they contain and are made of, and the regional administration's
+//! zones and hub areas.
 
 use super::domain::IstatCode;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
-use crate::concurrency;
+use crate::concurrency::{self, Record};
 use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
@@ -13,9 +14,10 @@ use entity::{territory, territory_member};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder,
 };
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
 
 /// What to list.
@@ -43,6 +45,7 @@ fn sort() -> Sort<territory::Entity> {
 
 /// Ids of every territory that contains `municipality`: itself, its province, the
 /// region, and the zones and hub areas it belongs to.
+#[tracing::instrument(skip(db))]
 pub async fn covering(db: &impl ConnectionTrait, municipality: Uuid) -> AppResult<Vec<Uuid>> {
     let Some(row) = territory::Entity::find_by_id(municipality).one(db).await? else {
         return Ok(Vec::new());
@@ -75,6 +78,7 @@ pub async fn covering(db: &impl ConnectionTrait, municipality: Uuid) -> AppResul
 }
 
 /// Lists territories.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &TerritoryQuery,
@@ -86,7 +90,7 @@ pub async fn list(
         select = select.filter(territory::Column::Kind.is_in(query.kinds.clone()));
     }
     if let Some(search) = &query.search {
-        let pattern = pagination::like_contains(&migration::text::fold(search));
+        let pattern = pagination::like_contains(&melt_text::fold(search));
         select = select.filter(
             Expr::col(territory::Column::SearchName).like(LikeExpr::new(pattern).escape('\\')),
         );
@@ -101,6 +105,7 @@ pub async fn list(
 }
 
 /// Finds a municipality by ISTAT code.
+#[tracing::instrument(skip(db))]
 pub async fn municipality_by_code(
     db: &impl ConnectionTrait,
     code: &IstatCode,
@@ -114,30 +119,67 @@ pub async fn municipality_by_code(
 
 /// Ids of the municipalities of a territory: itself for a municipality, its children
 /// for a province, every municipality for the region, the members of a grouping.
+#[tracing::instrument(skip(db))]
 pub async fn municipalities_of(db: &impl ConnectionTrait, territory: Uuid) -> AppResult<Vec<Uuid>> {
-    let provinces = Query::select()
+    let mut found = municipalities_by_territory(db, &[territory]).await?;
+    let municipalities = found.remove(&territory).unwrap_or_default();
+    Ok(municipalities.into_iter().map(|t| t.id).collect())
+}
+
+/// The municipalities each of `territories` is made of, by ISTAT code: the members of a
+/// grouping, the children of a province, the grandchildren of the region, and a
+/// municipality itself. Three statements whatever the number of territories (the
+/// loaders batch through here).
+pub async fn municipalities_by_territory(
+    db: &impl ConnectionTrait,
+    territories: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<territory::Model>>, DbErr> {
+    let wanted: HashSet<Uuid> = territories.iter().copied().collect();
+    let mut map: HashMap<Uuid, Vec<territory::Model>> = HashMap::new();
+    let members = territory_member::Entity::find()
+        .find_also_related(territory::Entity)
+        .filter(territory_member::Column::GroupingId.is_in(territories.iter().copied()))
+        .order_by_asc(territory::Column::Code)
+        .all(db)
+        .await?;
+    for (link, municipality) in members {
+        if let Some(municipality) = municipality {
+            map.entry(link.grouping_id).or_default().push(municipality);
+        }
+    }
+    let provinces_below = Query::select()
         .column(territory::Column::Id)
         .from(territory::Entity)
-        .and_where(territory::Column::ParentId.eq(territory))
+        .and_where(territory::Column::ParentId.is_in(territories.iter().copied()))
         .and_where(territory::Column::Kind.eq(TerritoryKind::Province))
         .to_owned();
-    let members = Query::select()
-        .column(territory_member::Column::MunicipalityId)
-        .from(territory_member::Entity)
-        .and_where(territory_member::Column::GroupingId.eq(territory))
-        .to_owned();
-    let rows = territory::Entity::find()
+    let below = territory::Entity::find()
         .filter(territory::Column::Kind.eq(TerritoryKind::Municipality))
         .filter(
             Condition::any()
-                .add(territory::Column::Id.eq(territory))
-                .add(territory::Column::ParentId.eq(territory))
-                .add(territory::Column::ParentId.in_subquery(provinces))
-                .add(territory::Column::Id.in_subquery(members)),
+                .add(territory::Column::Id.is_in(territories.iter().copied()))
+                .add(territory::Column::ParentId.is_in(territories.iter().copied()))
+                .add(territory::Column::ParentId.in_subquery(provinces_below)),
         )
+        .order_by_asc(territory::Column::Code)
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|t| t.id).collect())
+    let region_of_province: HashMap<Uuid, Uuid> = territory::Entity::find()
+        .filter(territory::Column::Kind.eq(TerritoryKind::Province))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.parent_id.map(|region| (p.id, region)))
+        .collect();
+    for municipality in below {
+        let province = municipality.parent_id;
+        let region = province.and_then(|p| region_of_province.get(&p).copied());
+        let owners = [Some(municipality.id), province, region];
+        for owner in owners.into_iter().flatten().filter(|o| wanted.contains(o)) {
+            map.entry(owner).or_default().push(municipality.clone());
+        }
+    }
+    Ok(map)
 }
 
 // ---------------------------------------------------------------------------------
@@ -176,10 +218,40 @@ pub struct GroupingChanges {
 
 /// A grouping as recorded in the audit log: the row and its members.
 #[derive(serde::Serialize)]
-struct GroupingRecord<'a> {
+struct GroupingRecord {
     #[serde(flatten)]
-    territory: &'a territory::Model,
+    territory: territory::Model,
     municipality_istat_codes: Vec<String>,
+}
+
+impl GroupingRecord {
+    /// The grouping with the ISTAT codes of its members, sorted.
+    async fn of(db: &impl ConnectionTrait, territory: territory::Model) -> AppResult<Self> {
+        let mut members = municipalities_by_territory(db, &[territory.id]).await?;
+        let members = members.remove(&territory.id).unwrap_or_default();
+        Ok(Self {
+            territory,
+            municipality_istat_codes: members.into_iter().map(|t| t.code).collect(),
+        })
+    }
+
+    /// Records the change from `before` to this grouping in the audit log.
+    async fn audit(
+        &self,
+        db: &impl ConnectionTrait,
+        actor: &Actor,
+        operation: &str,
+        before: Option<&Self>,
+    ) -> AppResult<()> {
+        let change = Change {
+            operation,
+            object_type: territory::Entity::OBJECT_TYPE,
+            object_id: self.territory.id,
+            before,
+            after: Some(self),
+        };
+        audit::record(db, actor, change).await
+    }
 }
 
 fn is_grouping(kind: TerritoryKind) -> bool {
@@ -193,7 +265,6 @@ async fn resolve_members(
     v: &mut Validator,
     codes: &[String],
 ) -> AppResult<BTreeSet<Uuid>> {
-    use FieldErrorCode;
     let field = "municipalityIstatCodes";
     if codes.is_empty() {
         v.add(
@@ -260,24 +331,6 @@ fn check_grouping_code(v: &mut Validator, code: &str) -> String {
     code
 }
 
-/// ISTAT codes of the members of a grouping, sorted.
-async fn member_codes(db: &impl ConnectionTrait, grouping: Uuid) -> AppResult<Vec<String>> {
-    let members = Query::select()
-        .column(territory_member::Column::MunicipalityId)
-        .from(territory_member::Entity)
-        .and_where(territory_member::Column::GroupingId.eq(grouping))
-        .to_owned();
-    let mut codes: Vec<String> = territory::Entity::find()
-        .filter(territory::Column::Id.in_subquery(members))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| t.code)
-        .collect();
-    codes.sort();
-    Ok(codes)
-}
-
 async fn insert_members(
     db: &impl ConnectionTrait,
     grouping: Uuid,
@@ -298,15 +351,8 @@ async fn insert_members(
     Ok(())
 }
 
-/// Loads a territory or fails with NOT_FOUND.
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<territory::Model> {
-    territory::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("territory"))
-}
-
 /// Creates a zone or hub area under the region. Regional administrators only.
+#[tracing::instrument(skip_all)]
 pub async fn create_grouping(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -355,11 +401,11 @@ pub async fn create_grouping(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("no region territory")))?;
     let id = Uuid::now_v7();
     let now = Utc::now();
-    territory::ActiveModel {
+    let after = territory::ActiveModel {
         id: Set(id),
         kind: Set(input.kind),
         code: Set(code),
-        search_name: Set(migration::text::fold(&name)),
+        search_name: Set(melt_text::fold(&name)),
         name: Set(name),
         parent_id: Set(Some(region.id)),
         cadastral_code: Set(None),
@@ -373,36 +419,24 @@ pub async fn create_grouping(
     .insert(db)
     .await?;
     insert_members(db, id, &members, now).await?;
-    let after = get(db, id).await?;
-    let record = GroupingRecord {
-        territory: &after,
-        municipality_istat_codes: member_codes(db, id).await?,
-    };
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "createTerritoryGrouping",
-            object_type: "Territory",
-            object_id: id,
-            before: None::<&GroupingRecord<'_>>,
-            after: Some(&record),
-        },
-    )
-    .await?;
-    Ok(Ok(after))
+    let after = GroupingRecord::of(db, after).await?;
+    after
+        .audit(db, actor, "createTerritoryGrouping", None)
+        .await?;
+    Ok(Ok(after.territory))
 }
 
 /// Changes a zone or hub area: name, validity, and (when given) replaces its members.
 /// Regional administrators only.
+#[tracing::instrument(skip(db, actor, changes))]
 pub async fn update_grouping(
     db: &impl ConnectionTrait,
     actor: &Actor,
     id: Uuid,
-    expected_version: Option<i32>,
+    expected_version: i32,
     changes: GroupingChanges,
 ) -> AppResult<Checked<territory::Model>> {
-    let before = get(db, id).await?;
+    let before = concurrency::get::<territory::Entity>(db, id).await?;
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
     if !is_grouping(before.kind) {
@@ -433,19 +467,22 @@ pub async fn update_grouping(
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
-    let before_record = GroupingRecord {
-        territory: &before,
-        municipality_istat_codes: member_codes(db, id).await?,
-    };
-    let mut row: territory::ActiveModel = before.clone().into();
+    let before = GroupingRecord::of(db, before).await?;
+    let mut row: territory::ActiveModel = before.territory.clone().into();
     if let Some(name) = name {
-        row.search_name = Set(migration::text::fold(&name));
+        row.search_name = Set(melt_text::fold(&name));
         row.name = Set(name);
     }
     row.valid_from = Set(valid_from);
     row.valid_to = Set(valid_to);
     let now = Utc::now();
-    let _ = concurrency::update::<territory::Entity, _>(db, row, &before, expected_version).await?;
+    let after = concurrency::update::<territory::Entity, _>(
+        db,
+        row,
+        &before.territory,
+        Some(expected_version),
+    )
+    .await?;
     if let Some(members) = members {
         territory_member::Entity::delete_many()
             .filter(territory_member::Column::GroupingId.eq(id))
@@ -453,22 +490,48 @@ pub async fn update_grouping(
             .await?;
         insert_members(db, id, &members, now).await?;
     }
-    let after = get(db, id).await?;
-    let after_record = GroupingRecord {
-        territory: &after,
-        municipality_istat_codes: member_codes(db, id).await?,
-    };
-    audit::record(
-        db,
-        actor,
-        Change {
-            operation: "updateTerritoryGrouping",
-            object_type: "Territory",
-            object_id: id,
-            before: Some(&before_record),
-            after: Some(&after_record),
-        },
-    )
-    .await?;
-    Ok(Ok(after))
+    let after = GroupingRecord::of(db, after).await?;
+    after
+        .audit(db, actor, "updateTerritoryGrouping", Some(&before))
+        .await?;
+    Ok(Ok(after.territory))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_territory_is_made_of_its_municipalities_whatever_its_kind() {
+        let db = crate::db::memory_with_demo().await;
+        let of_kind = async |kind: TerritoryKind| {
+            let rows = territory::Entity::find().filter(territory::Column::Kind.eq(kind));
+            rows.all(&db).await.unwrap()
+        };
+        let municipalities = of_kind(TerritoryKind::Municipality).await;
+        let region = of_kind(TerritoryKind::Region).await.remove(0);
+        let zone = of_kind(TerritoryKind::Zone).await.remove(0);
+        let pisa = municipalities.iter().find(|m| m.code == "050026").unwrap();
+        let province = pisa.parent_id.unwrap();
+        let wanted = [region.id, province, zone.id, pisa.id];
+        let found = municipalities_by_territory(&db, &wanted).await.unwrap();
+        assert_eq!(found[&region.id].len(), municipalities.len());
+        let in_province = municipalities
+            .iter()
+            .filter(|m| m.parent_id == Some(province));
+        assert_eq!(found[&province].len(), in_province.count());
+        assert_eq!(found[&pisa.id], vec![pisa.clone()]);
+        let members = territory_member::Entity::find()
+            .filter(territory_member::Column::GroupingId.eq(zone.id))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(found[&zone.id].len(), members.len());
+        assert!(found[&zone.id].is_sorted_by_key(|m| m.code.clone()));
+        let ids = municipalities_of(&db, zone.id).await.unwrap();
+        assert_eq!(
+            ids,
+            found[&zone.id].iter().map(|m| m.id).collect::<Vec<_>>()
+        );
+    }
 }

@@ -71,22 +71,13 @@ impl Territory {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let loaders = ctx.loaders()?;
-        Ok(loaders
-            .0
-            .load_one(TerritoryById(parent))
-            .await?
-            .map(Territory))
+        ctx.loaders()?.one(TerritoryById(parent)).await
     }
     /// The municipalities this territory is made of, by ISTAT code.
     async fn municipalities(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
-        let loaders = ctx.loaders()?;
-        let rows = loaders
-            .0
-            .load_one(MunicipalitiesOfTerritory(self.0.id))
-            .await?
-            .unwrap_or_default();
-        Ok(rows.into_iter().map(Territory).collect())
+        ctx.loaders()?
+            .all(MunicipalitiesOfTerritory(self.0.id))
+            .await
     }
     /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {

@@ -15,7 +15,8 @@ const LOG: &str = "query($f: AuditLogFilter, $first: Int, $after: String) {
   }
 }";
 
-const ORG: &str = "query($s: String) { organizations(filter: {search: $s}) { nodes { id } } }";
+const ORG: &str =
+    "query($s: String) { organizations(filter: {search: $s}) { nodes { id rowVersion } } }";
 
 async fn org_id(app: &TestApp, name: &str) -> String {
     let data = app.data(ORG, json!({ "s": name })).await;
@@ -32,7 +33,10 @@ async fn make_changes(app: &TestApp) -> (String, String) {
         let id = org_id(app, name).await;
         let token = app.token(Some(app.organization_id(name).await), &[Role::OrgAdmin]);
         for phone in ["050 111111", "050 222222"] {
-            let input = json!({ "input": { "id": id, "phone": phone } });
+            let read = app.data(ORG, json!({ "s": name })).await;
+            let version = &read["organizations"]["nodes"][0]["rowVersion"];
+            let input =
+                json!({ "input": { "id": id, "expectedVersion": version, "phone": phone } });
             let (_, body) = app.query_as(&token, PROFILE, input).await;
             assert_eq!(
                 body["data"]["updateOrganizationProfile"]["userErrors"],

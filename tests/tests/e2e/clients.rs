@@ -308,11 +308,13 @@ async fn a_partner_system_gets_a_token_by_basic_or_body_credentials_and_calls_th
         let update = "mutation($input: UpdateOrganizationProfileInput!) {
           updateOrganizationProfile(input: $input) { organization { phone } userErrors { field } } }";
         let token = token_basic(&app, &client.id, &client.secret, &[GRANT]).await;
+        let read = "query($id: ID!) { node(id: $id) { ... on Organization { rowVersion } } }";
+        let version = app.data(read, json!({ "id": org })).await["node"]["rowVersion"].clone();
         let (_, body) = app
             .query_as(
                 token.access_token(),
                 update,
-                json!({ "input": { "id": org, "phone": "055 123456" } }),
+                json!({ "input": { "id": org, "expectedVersion": version, "phone": "055 123456" } }),
             )
             .await;
         assert_eq!(
@@ -416,6 +418,8 @@ async fn a_revoked_client_can_no_longer_obtain_tokens_nor_use_those_it_holds() {
         let payload = &body["data"]["revokeApiClient"];
         assert_eq!(payload["userErrors"], json!([]), "[{engine:?}] {body}");
         assert!(payload["apiClient"]["revokedAt"].is_string(), "{body}");
+        let revoked =
+            json!({ "id": client.id, "expectedVersion": payload["apiClient"]["rowVersion"] });
 
         let refused = token_basic(&app, &client.id, &client.secret, &[GRANT]).await;
         refused.assert_error(401, "invalid_client", engine);
@@ -431,7 +435,7 @@ async fn a_revoked_client_can_no_longer_obtain_tokens_nor_use_those_it_holds() {
         // A revoked client cannot be revoked again or get a new secret.
         for mutation in [REVOKE, ROTATE] {
             let (_, body) = app
-                .query_as(&admin, mutation, json!({ "input": { "id": client.id } }))
+                .query_as(&admin, mutation, json!({ "input": revoked }))
                 .await;
             let payload = body["data"]
                 .as_object()
@@ -592,8 +596,14 @@ async fn only_the_organizations_admin_manages_its_clients() {
                 CREATE,
                 json!({ "input": { "organization": org, "name": "X", "scopes": [] } }),
             ),
-            (ROTATE, json!({ "input": { "id": client.id } })),
-            (REVOKE, json!({ "input": { "id": client.id } })),
+            (
+                ROTATE,
+                json!({ "input": { "id": client.id, "expectedVersion": client.version } }),
+            ),
+            (
+                REVOKE,
+                json!({ "input": { "id": client.id, "expectedVersion": client.version } }),
+            ),
             (LIST, json!({ "org": org })),
         ];
         let callers = [

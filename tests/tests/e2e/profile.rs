@@ -70,10 +70,11 @@ async fn an_org_admin_changes_their_own_profile_and_it_is_audited() {
 #[tokio::test]
 async fn only_the_organizations_own_admin_may_change_its_profile() {
     on_every_engine(async |engine, app| {
-        let (id, _) = org(&app, "Forium").await;
+        let (id, version) = org(&app, "Forium").await;
         let own = Some(app.organization_id("Forium").await);
         let other = Some(app.organization_id("CNA Pisa").await);
-        let input = json!({ "input": { "id": id, "phone": "050 000000" } });
+        let input =
+            json!({ "input": { "id": id, "expectedVersion": version, "phone": "050 000000" } });
         let cases = [
             (app.token(other, &[Role::OrgAdmin]), "FORBIDDEN"),
             (app.token(own, &[Role::Operator]), "FORBIDDEN"),
@@ -107,7 +108,9 @@ async fn invalid_input_is_reported_as_user_errors_and_changes_nothing() {
     on_every_engine(async |engine, app| {
         let (id, version) = org(&app, "Forium").await;
         let token = app.token(Some(app.organization_id("Forium").await), &[Role::OrgAdmin]);
-        let input = json!({ "id": id, "website": "not a url", "email": "nobody" });
+        let input = json!({
+            "id": id, "expectedVersion": version, "website": "not a url", "email": "nobody"
+        });
         let (_, body) = app
             .query_as(&token, UPDATE, json!({ "input": input }))
             .await;

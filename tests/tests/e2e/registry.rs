@@ -280,7 +280,9 @@ async fn only_the_regional_administration_may_change_territory_groupings() {
         }});
         assert_only_regional_admin(&app, CREATE_GROUPING, create).await;
         let pisana = zone(&app, "Zona pisana").await;
-        let update = json!({ "input": { "id": pisana["id"], "name": "Zona pisana (nuova)" } });
+        let update = json!({ "input": {
+            "id": pisana["id"], "expectedVersion": pisana["rowVersion"], "name": "Zona pisana (nuova)"
+        } });
         assert_only_regional_admin(&app, UPDATE_GROUPING, update).await;
         assert_eq!(
             zone(&app, "Zona pisana").await["name"],
@@ -339,7 +341,7 @@ async fn invalid_groupings_are_reported_as_user_errors_and_change_nothing() {
         // On update, the stored validFrom counts; unknown codes are refused.
         let pisana = zone(&app, "Zona pisana").await;
         let update = json!({
-            "id": pisana["id"], "validTo": "2010-01-01",
+            "id": pisana["id"], "expectedVersion": pisana["rowVersion"], "validTo": "2010-01-01",
             "municipalityIstatCodes": ["000000"]
         });
         let (_, body) = app
@@ -356,14 +358,19 @@ async fn invalid_groupings_are_reported_as_user_errors_and_change_nothing() {
 
         // A municipality is not a grouping.
         let pisa = app
-            .data("{ municipality(istatCode: \"050026\") { id } }", json!({}))
-            .await["municipality"]["id"]
+            .data(
+                "{ municipality(istatCode: \"050026\") { id rowVersion } }",
+                json!({}),
+            )
+            .await["municipality"]
             .clone();
         let (_, body) = app
             .query_as(
                 &admin(&app),
                 UPDATE_GROUPING,
-                json!({ "input": { "id": pisa, "name": "Pisa" } }),
+                json!({ "input": {
+                    "id": pisa["id"], "expectedVersion": pisa["rowVersion"], "name": "Pisa"
+                } }),
             )
             .await;
         let errors = user_errors(&body["data"]["updateTerritoryGrouping"]);
@@ -678,7 +685,9 @@ async fn only_the_regional_administration_may_change_the_registry_of_organizatio
         let forium = organization(&app, "Forium").await;
         // Even the organization's own administrator may not rename it here.
         let own = Some(app.organization_id("Forium").await);
-        let update = json!({ "input": { "id": forium["id"], "name": "Forium 2" } });
+        let update = json!({ "input": {
+            "id": forium["id"], "expectedVersion": forium["rowVersion"], "name": "Forium 2"
+        } });
         let (_, body) = app
             .query_as(
                 &app.token(own, &[Role::OrgAdmin]),
@@ -737,7 +746,8 @@ async fn invalid_organizations_are_reported_as_user_errors_and_change_nothing() 
 
         let forium = organization(&app, "Forium").await;
         let update = json!({
-            "id": forium["id"], "name": "x".repeat(301), "codiceFiscale": "01386030480",
+            "id": forium["id"], "expectedVersion": forium["rowVersion"],
+            "name": "x".repeat(301), "codiceFiscale": "01386030480",
             "ipaCode": "X".repeat(33)
         });
         let (_, body) = app

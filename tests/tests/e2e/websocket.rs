@@ -212,7 +212,7 @@ async fn a_socket_is_closed_with_4401_when_its_token_expires() {
 }
 
 const CREATE_CLIENT: &str = "mutation($input: CreateApiClientInput!) {
-  createApiClient(input: $input) { apiClient { id } clientSecret }
+  createApiClient(input: $input) { apiClient { id rowVersion } clientSecret }
 }";
 const REVOKE_CLIENT: &str = "mutation($input: RevokeApiClientInput!) {
   revokeApiClient(input: $input) { apiClient { revokedAt } }
@@ -253,7 +253,11 @@ async fn a_revoked_clients_socket_is_closed_with_4403_before_its_next_operation(
         );
 
         let (_, body) = app
-            .query_as(&admin, REVOKE_CLIENT, json!({ "input": { "id": id } }))
+            .query_as(
+                &admin,
+                REVOKE_CLIENT,
+                json!({ "input": { "id": id, "expectedVersion": created["apiClient"]["rowVersion"] } }),
+            )
             .await;
         assert!(body["data"]["revokeApiClient"]["apiClient"]["revokedAt"].is_string());
         let mutation = "mutation($input: CreateServiceInput!) { createService(input: $input) { userErrors { message } } }";

@@ -1,3 +1,0 @@
-//! Text folding, from the crate the API shares ([`melt_text`]).
-
-pub use melt_text::fold;
