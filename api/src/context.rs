@@ -133,6 +133,9 @@ pub trait ContextExt {
 
     /// The caller and the request id, for a change.
     fn actor(&self) -> GqlResult<Actor>;
+
+    /// Whether the query selects `totalCount` (a connection counts only then).
+    fn wants_total(&self) -> bool;
 }
 
 impl ContextExt for Context<'_> {
@@ -153,6 +156,10 @@ impl ContextExt for Context<'_> {
 
     fn access_log(&self) -> Option<&AccessLog> {
         self.data_opt::<Arc<AccessLog>>().map(AsRef::as_ref)
+    }
+
+    fn wants_total(&self) -> bool {
+        self.look_ahead().field("totalCount").exists()
     }
 
     fn actor(&self) -> GqlResult<Actor> {

@@ -5,7 +5,8 @@ use super::types::AuditEventConnection;
 use crate::auth::policy;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::relay::{NodeKind, expect_id, from_global_id};
+use crate::graphql::relay::expect_opt_id;
+use crate::graphql::relay::{NodeKind, from_global_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
@@ -49,10 +50,7 @@ impl AuditQueries {
         let filter = filter.unwrap_or_default();
         let query = AuditQuery {
             actor: filter.actor,
-            organization: filter
-                .organization
-                .map(|id| expect_id(&id, NodeKind::Organization))
-                .transpose()?,
+            organization: expect_opt_id(filter.organization.as_ref(), NodeKind::Organization)?,
             object: filter
                 .object
                 .map(|id| from_global_id(&id).map(|(_, uuid)| uuid))
@@ -62,7 +60,7 @@ impl AuditQueries {
             to: filter.to,
         };
         let db = ctx.db()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(AuditEventConnection::from_page(page, total))
     }

@@ -5,8 +5,10 @@ use super::query::{self as catalogue, ServiceOrder, ServiceQuery};
 use super::types::ServiceConnection;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::enums::stored;
 use crate::graphql::enums::{DeliveryMode, OrderDirection, ServiceStatus};
-use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::relay::NodeKind;
+use crate::graphql::relay::expect_opt_id;
 use crate::pagination::Window;
 use crate::territory::domain::IstatCode;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
@@ -99,10 +101,7 @@ impl CatalogueQueries {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let db = ctx.db()?;
         let filter = filter.unwrap_or_default();
-        let mut municipality = filter
-            .municipality
-            .map(|id| expect_id(&id, NodeKind::Territory))
-            .transpose()?;
+        let mut municipality = expect_opt_id(filter.municipality.as_ref(), NodeKind::Territory)?;
         if let Some(code) = filter.municipality_istat_code {
             let code = IstatCode::parse(&code)?;
             let found = crate::territory::service::municipality_by_code(db, &code).await?;
@@ -119,26 +118,10 @@ impl CatalogueQueries {
             target_groups: filter.target_groups.unwrap_or_default(),
             languages: filter.languages.unwrap_or_default(),
             municipality,
-            territory: filter
-                .territory
-                .map(|id| expect_id(&id, NodeKind::Territory))
-                .transpose()?,
-            delivery_modes: filter
-                .delivery_modes
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            provider: filter
-                .provider
-                .map(|id| expect_id(&id, NodeKind::Organization))
-                .transpose()?,
-            statuses: filter
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            territory: expect_opt_id(filter.territory.as_ref(), NodeKind::Territory)?,
+            delivery_modes: stored(filter.delivery_modes),
+            provider: expect_opt_id(filter.provider.as_ref(), NodeKind::Organization)?,
+            statuses: stored(filter.statuses),
             has_open_places: filter.has_open_places,
             search: crate::validation::search(filter.search)?,
             near: filter
@@ -153,7 +136,7 @@ impl CatalogueQueries {
             ServiceOrderField::UpdatedAt => ServiceOrder::UpdatedAt,
         };
         let descending = order_by.direction == OrderDirection::Desc;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let result = catalogue::list(db, &query, order, descending, &window, with_total).await?;
         Ok(ServiceConnection::from_page(result))
     }

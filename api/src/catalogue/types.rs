@@ -116,12 +116,9 @@ impl Service {
     }
     /// The organization that provides the service.
     async fn provider(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.organization_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.organization_id))
+            .await
     }
     /// Types of the service (SERVICE_TYPE terms).
     async fn service_types(&self, ctx: &Context<'_>) -> GqlResult<Vec<Term>> {
@@ -137,30 +134,15 @@ impl Service {
     }
     /// Municipalities the service covers.
     async fn service_area(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
-        let rows = ctx.loaders()?.0.load_one(AreaOfService(self.0.id)).await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Territory)
-            .collect())
+        ctx.loaders()?.all(AreaOfService(self.0.id)).await
     }
     /// Sites where the service is delivered.
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(LocationsOfService(self.0.id))
-            .await?;
-        Ok(rows.unwrap_or_default().into_iter().map(Location).collect())
+        ctx.loaders()?.all(LocationsOfService(self.0.id)).await
     }
     /// Opening hours.
     async fn schedules(&self, ctx: &Context<'_>) -> GqlResult<Vec<Schedule>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(SchedulesOfService(self.0.id))
-            .await?;
-        Ok(rows.unwrap_or_default().into_iter().map(Schedule).collect())
+        ctx.loaders()?.all(SchedulesOfService(self.0.id)).await
     }
     /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -208,6 +190,12 @@ pub enum Weekday {
 #[derive(Clone, Debug)]
 pub struct Schedule(pub schedule::Model);
 
+impl From<schedule::Model> for Schedule {
+    fn from(model: schedule::Model) -> Self {
+        Self(model)
+    }
+}
+
 /// Opening hours of a service on one day of the week (HSDS `schedule`).
 #[Object]
 impl Schedule {
@@ -240,12 +228,7 @@ impl Schedule {
         let Some(location) = self.0.location_id else {
             return Ok(None);
         };
-        Ok(ctx
-            .loaders()?
-            .0
-            .load_one(LocationById(location))
-            .await?
-            .map(Location))
+        ctx.loaders()?.one(LocationById(location)).await
     }
 }
 

@@ -30,6 +30,16 @@ macro_rules! mirror_enum {
 
 pub(crate) use mirror_enum;
 
+/// The stored values of an optional list of GraphQL enum values (a filter): empty when
+/// the list is omitted.
+pub fn stored<T: Into<U>, U>(values: Option<Vec<T>>) -> Vec<U> {
+    values
+        .unwrap_or_default()
+        .into_iter()
+        .map(Into::into)
+        .collect()
+}
+
 mirror_enum!(
     /// Kind of a territory.
     TerritoryKind => entity::enums::TerritoryKind {

@@ -115,6 +115,11 @@ pub fn expect_id(id: &ID, kind: NodeKind) -> AppResult<Uuid> {
     }
 }
 
+/// Decodes an optional global ID of `kind` (a filter or an optional reference).
+pub fn expect_opt_id(id: Option<&ID>, kind: NodeKind) -> AppResult<Option<Uuid>> {
+    id.map(|id| expect_id(id, kind)).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

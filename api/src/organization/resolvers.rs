@@ -4,8 +4,10 @@ use super::service::{self, OrganizationQuery};
 use super::types::OrganizationConnection;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::enums::stored;
 use crate::graphql::enums::{OrganizationKind, Sector};
-use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::relay::NodeKind;
+use crate::graphql::relay::expect_opt_id;
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
 
@@ -44,30 +46,14 @@ impl OrganizationQueries {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = OrganizationQuery {
-            kinds: filter
-                .kinds
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            sectors: filter
-                .sectors
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            kinds: stored(filter.kinds),
+            sectors: stored(filter.sectors),
             search: crate::validation::search(filter.search)?,
-            municipality: filter
-                .municipality
-                .map(|id| expect_id(&id, NodeKind::Territory))
-                .transpose()?,
-            signed_protocol: filter
-                .signed_protocol
-                .map(|id| expect_id(&id, NodeKind::Protocol))
-                .transpose()?,
+            municipality: expect_opt_id(filter.municipality.as_ref(), NodeKind::Territory)?,
+            signed_protocol: expect_opt_id(filter.signed_protocol.as_ref(), NodeKind::Protocol)?,
         };
         let db = ctx.db()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(OrganizationConnection::from_page(page, total))
     }

@@ -3,49 +3,40 @@
 use crate::auth::viewer::{Viewer, ViewerKind};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::enums::mirror_enum;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::loaders::OrganizationById;
 use crate::organization::types::Organization;
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, ID, Object};
 
-/// Kind of caller.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CallerKind {
-    /// No token: the public directory only.
-    Anonymous,
-    /// A person.
-    User,
-    /// A partner system with machine credentials.
-    Client,
-}
-
-/// A role a caller may hold.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RoleName {
-    /// The regional administration.
-    RegionalAdmin,
-    /// An organization's administrator.
-    OrgAdmin,
-    /// An operator of an organization.
-    Operator,
-    /// An auditor.
-    Auditor,
-    /// The regional data protection officer (a data subject's requests across the
-    /// network).
-    DataProtectionOfficer,
-}
-
-impl From<crate::auth::Role> for RoleName {
-    fn from(role: crate::auth::Role) -> Self {
-        match role {
-            crate::auth::Role::RegionalAdmin => Self::RegionalAdmin,
-            crate::auth::Role::OrgAdmin => Self::OrgAdmin,
-            crate::auth::Role::Operator => Self::Operator,
-            crate::auth::Role::Auditor => Self::Auditor,
-            crate::auth::Role::DataProtectionOfficer => Self::DataProtectionOfficer,
-        }
+mirror_enum!(
+    /// Kind of caller.
+    CallerKind => ViewerKind {
+        /// No token: the public directory only.
+        Anonymous,
+        /// A person.
+        User,
+        /// A partner system with machine credentials.
+        Client,
     }
-}
+);
+
+mirror_enum!(
+    /// A role a caller may hold.
+    RoleName => crate::auth::Role {
+        /// The regional administration.
+        RegionalAdmin,
+        /// An organization's administrator.
+        OrgAdmin,
+        /// An operator of an organization.
+        Operator,
+        /// An auditor.
+        Auditor,
+        /// The regional data protection officer (a data subject's requests across the
+        /// network).
+        DataProtectionOfficer,
+    }
+);
 
 /// The caller of this request, as the token says.
 pub struct ViewerInfo(Viewer);
@@ -55,11 +46,7 @@ pub struct ViewerInfo(Viewer);
 impl ViewerInfo {
     /// Anonymous, a person or a partner system.
     async fn kind(&self) -> CallerKind {
-        match self.0.kind {
-            ViewerKind::Anonymous => CallerKind::Anonymous,
-            ViewerKind::User => CallerKind::User,
-            ViewerKind::Client => CallerKind::Client,
-        }
+        self.0.kind.into()
     }
     /// Token subject.
     async fn subject(&self) -> Option<&str> {

@@ -11,6 +11,7 @@ use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::mutation::{in_transaction, mutate, payload};
 use crate::graphql::payload::{UserError, split, user_errors};
+use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
@@ -287,11 +288,7 @@ impl PersonMutations {
             .iter()
             .map(|id| expect_id(id, NodeKind::Organization))
             .collect::<Result<Vec<_>, _>>()?;
-        let protocol = input
-            .protocol
-            .as_ref()
-            .map(|id| expect_id(id, NodeKind::Protocol))
-            .transpose()?;
+        let protocol = expect_opt_id(input.protocol.as_ref(), NodeKind::Protocol)?;
         let data = ConsentData {
             person,
             purpose: input.purpose,

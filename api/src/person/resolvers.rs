@@ -6,6 +6,7 @@ use super::service::{self, PersonQuery};
 use super::types::{PersonAccessConnection, PersonConnection};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Json, Object};
@@ -61,7 +62,7 @@ impl PersonQueries {
         };
         let db = ctx.db()?;
         let protection = ctx.protection()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) =
             service::list(db, protection, viewer, &query, &window, with_total).await?;
         Ok(PersonConnection::from_page(page, total))
@@ -82,20 +83,14 @@ impl PersonQueries {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = AccessQuery {
-            person: filter
-                .person
-                .map(|id| expect_id(&id, NodeKind::Person))
-                .transpose()?,
+            person: expect_opt_id(filter.person.as_ref(), NodeKind::Person)?,
             actor: filter.actor,
-            organization: filter
-                .organization
-                .map(|id| expect_id(&id, NodeKind::Organization))
-                .transpose()?,
+            organization: expect_opt_id(filter.organization.as_ref(), NodeKind::Organization)?,
             from: filter.from,
             to: filter.to,
         };
         let db = ctx.db()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) = privacy::access_log(db, viewer, &query, &window, with_total).await?;
         Ok(PersonAccessConnection::from_page(page, total))
     }

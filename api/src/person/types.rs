@@ -185,12 +185,7 @@ impl Person {
         {
             return Ok(None);
         }
-        let loaders = ctx.loaders()?;
-        Ok(loaders
-            .0
-            .load_one(TerritoryById(id))
-            .await?
-            .map(Territory::from))
+        ctx.loaders()?.one(TerritoryById(id)).await
     }
     /// Languages spoken (ISO 639-1 codes). Reading them is logged.
     async fn languages(&self, ctx: &Context<'_>) -> GqlResult<Vec<String>> {
@@ -212,12 +207,9 @@ impl Person {
     /// The organization whose record this is (it registered the person).
     async fn registered_by(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
         self.access(ctx).await?;
-        let loaders = ctx.loaders()?;
-        Ok(loaders
-            .0
-            .load_one(OrganizationById(self.0.registered_by_organization_id))
-            .await?
-            .map(Organization::from))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.registered_by_organization_id))
+            .await
     }
     /// When the personal data was erased (null while it is kept).
     async fn erased_at(&self, ctx: &Context<'_>) -> GqlResult<Option<DateTime<Utc>>> {
@@ -295,12 +287,7 @@ impl Consent {
         let Some(id) = self.0.protocol_id else {
             return Ok(None);
         };
-        let loaders = ctx.loaders()?;
-        Ok(loaders
-            .0
-            .load_one(ProtocolById(id))
-            .await?
-            .map(Protocol::from))
+        ctx.loaders()?.one(ProtocolById(id)).await
     }
     /// When it was granted.
     async fn granted_at(&self) -> DateTime<Utc> {
@@ -329,12 +316,9 @@ impl Consent {
     }
     /// The organization that recorded it.
     async fn recorded_by(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let loaders = ctx.loaders()?;
-        Ok(loaders
-            .0
-            .load_one(OrganizationById(self.0.recorded_by_organization_id))
-            .await?
-            .map(Organization::from))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.recorded_by_organization_id))
+            .await
     }
 }
 

@@ -7,6 +7,7 @@ use super::types::{Protocol, Signatory};
 use crate::error::{AppResult, GqlResult};
 use crate::graphql::enums::SignatoryRole;
 use crate::graphql::mutation::{mutate, payload};
+use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object};
@@ -177,10 +178,7 @@ impl ProtocolMutations {
             document_sha256: input.document_sha256,
             response_time_days: input.response_time_days,
             scope: territories(&input.scope)?,
-            lead: input
-                .lead
-                .map(|id| expect_id(&id, NodeKind::Organization))
-                .transpose()?,
+            lead: expect_opt_id(input.lead.as_ref(), NodeKind::Organization)?,
         };
         mutate(ctx, async |db, actor| service::create(db, actor, new).await).await
     }

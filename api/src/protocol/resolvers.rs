@@ -4,8 +4,10 @@ use super::service::{self, ProtocolQuery};
 use super::types::ProtocolConnection;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::graphql::enums::stored;
 use crate::graphql::enums::{ProtocolStatus, SignatoryStatus};
-use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::relay::NodeKind;
+use crate::graphql::relay::expect_opt_id;
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
 
@@ -46,25 +48,17 @@ impl ProtocolQueries {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = ProtocolQuery {
-            statuses: filter
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            organization: filter
-                .organization
-                .map(|id| expect_id(&id, NodeKind::Organization))
-                .transpose()?,
+            statuses: stored(filter.statuses),
+            organization: expect_opt_id(filter.organization.as_ref(), NodeKind::Organization)?,
             signatory_status: filter.signatory_status.map(Into::into),
-            covers_municipality: filter
-                .covers_municipality
-                .map(|id| expect_id(&id, NodeKind::Territory))
-                .transpose()?,
+            covers_municipality: expect_opt_id(
+                filter.covers_municipality.as_ref(),
+                NodeKind::Territory,
+            )?,
             search: crate::validation::search(filter.search)?,
         };
         let db = ctx.db()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(ProtocolConnection::from_page(page, total))
     }

@@ -79,38 +79,15 @@ impl Protocol {
         let Some(previous) = self.0.supersedes_id else {
             return Ok(None);
         };
-        Ok(ctx
-            .loaders()?
-            .0
-            .load_one(ProtocolById(previous))
-            .await?
-            .map(Protocol))
+        ctx.loaders()?.one(ProtocolById(previous)).await
     }
     /// Territories the protocol covers.
     async fn scope(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(ScopeOfProtocol(self.0.id))
-            .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Territory)
-            .collect())
+        ctx.loaders()?.all(ScopeOfProtocol(self.0.id)).await
     }
     /// Organizations invited to, signing or withdrawn from the protocol.
     async fn signatories(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
-        let rows = ctx
-            .loaders()?
-            .0
-            .load_one(SignatoriesOfProtocol(self.0.id))
-            .await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Signatory)
-            .collect())
+        ctx.loaders()?.all(SignatoriesOfProtocol(self.0.id)).await
     }
     /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -148,21 +125,13 @@ impl Signatory {
     }
     /// The protocol.
     async fn protocol(&self, ctx: &Context<'_>) -> GqlResult<Option<Protocol>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(ProtocolById(self.0.protocol_id))
-            .await?;
-        Ok(row.map(Protocol))
+        ctx.loaders()?.one(ProtocolById(self.0.protocol_id)).await
     }
     /// The organization.
     async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.organization_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.organization_id))
+            .await
     }
     /// Promoter, partner or adherent.
     async fn role(&self) -> SignatoryRole {

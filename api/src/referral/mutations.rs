@@ -8,6 +8,7 @@ use super::types::{DeclinedBy, Outcome, Priority, Referral, ReferralChannel};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::mutation::{Payload, mutate, payload};
+use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::privacy::access::ReceiverAccess;
 use async_graphql::{Context, ID, InputObject, Object};
@@ -170,10 +171,7 @@ impl ReferralMutations {
             priority: input
                 .priority
                 .map_or(entity::enums::Priority::Normal, Into::into),
-            consent: input
-                .consent
-                .map(|id| expect_id(&id, NodeKind::Consent))
-                .transpose()?,
+            consent: expect_opt_id(input.consent.as_ref(), NodeKind::Consent)?,
             channel: input.channel.map(Into::into),
             idempotency_key: input.idempotency_key,
         };

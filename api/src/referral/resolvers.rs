@@ -10,7 +10,9 @@ use crate::audit::service::Actor;
 use crate::auth::Viewer;
 use crate::context::ContextExt;
 use crate::error::{AppResult, GqlResult};
-use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::enums::stored;
+use crate::graphql::relay::NodeKind;
+use crate::graphql::relay::expect_opt_id;
 use crate::loaders::{Loaders, ReferralById};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
@@ -80,30 +82,14 @@ impl ReferralQueries {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let query = ReferralQuery {
             direction: filter.direction.into(),
-            statuses: filter
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            service: filter
-                .service
-                .map(|id| expect_id(&id, NodeKind::Service))
-                .transpose()?,
-            person: filter
-                .person
-                .map(|id| expect_id(&id, NodeKind::Person))
-                .transpose()?,
+            statuses: stored(filter.statuses),
+            service: expect_opt_id(filter.service.as_ref(), NodeKind::Service)?,
+            person: expect_opt_id(filter.person.as_ref(), NodeKind::Person)?,
             due_before: filter.due_before,
-            priorities: filter
-                .priorities
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            priorities: stored(filter.priorities),
         };
         let db = ctx.db()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) = inbox::list(db, &actor, &query, &window, with_total).await?;
         Ok(ReferralConnection::from_page(page, total))
     }

@@ -171,12 +171,9 @@ impl Referral {
     }
     /// The sending organization.
     async fn sender(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.sender_organization_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.sender_organization_id))
+            .await
     }
     /// Token subject of the operator (or client) who created the referral.
     async fn sender_operator(&self) -> &str {
@@ -184,29 +181,22 @@ impl Referral {
     }
     /// The service the person is referred to.
     async fn receiver_service(&self, ctx: &Context<'_>) -> GqlResult<Option<Service>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(ServiceById(self.0.receiver_service_id))
-            .await?;
-        Ok(row.map(Service))
+        ctx.loaders()?
+            .one(ServiceById(self.0.receiver_service_id))
+            .await
     }
     /// The receiving organization (the service's provider).
     async fn receiver(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
-        let row = ctx
-            .loaders()?
-            .0
-            .load_one(OrganizationById(self.0.receiver_organization_id))
-            .await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?
+            .one(OrganizationById(self.0.receiver_organization_id))
+            .await
     }
     /// The protocol it was sent under (its legal basis); null before sending.
     async fn protocol(&self, ctx: &Context<'_>) -> GqlResult<Option<Protocol>> {
         let Some(id) = self.0.protocol_id else {
             return Ok(None);
         };
-        let row = ctx.loaders()?.0.load_one(ProtocolById(id)).await?;
-        Ok(row.map(Protocol))
+        ctx.loaders()?.one(ProtocolById(id)).await
     }
     /// NEED term codes.
     async fn needs(&self) -> Vec<String> {
@@ -318,8 +308,7 @@ impl ReferralEvent {
         let Some(id) = self.0.actor_organization_id else {
             return Ok(None);
         };
-        let row = ctx.loaders()?.0.load_one(OrganizationById(id)).await?;
-        Ok(row.map(Organization))
+        ctx.loaders()?.one(OrganizationById(id)).await
     }
     /// Coded reason.
     async fn reason_code(&self) -> Option<&str> {

@@ -5,6 +5,7 @@ use super::types::Term;
 use crate::error::GqlResult;
 use crate::graphql::enums::Taxonomy;
 use crate::graphql::mutation::{mutate, payload};
+use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, expect_id};
 use async_graphql::{Context, ID, InputObject, Object};
 
@@ -58,10 +59,7 @@ impl TaxonomyMutations {
         ctx: &Context<'_>,
         input: CreateTermInput,
     ) -> GqlResult<CreateTermPayload> {
-        let parent = input
-            .parent
-            .map(|id| expect_id(&id, NodeKind::Term))
-            .transpose()?;
+        let parent = expect_opt_id(input.parent.as_ref(), NodeKind::Term)?;
         let new = NewTerm {
             taxonomy: input.taxonomy.into(),
             code: input.code,

@@ -5,6 +5,7 @@ use super::types::TermConnection;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::Taxonomy;
+use crate::graphql::enums::stored;
 use crate::pagination::Window;
 use async_graphql::{Context, InputObject, Object};
 
@@ -37,16 +38,11 @@ impl TaxonomyQueries {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = TermQuery {
-            taxonomies: filter
-                .taxonomies
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            taxonomies: stored(filter.taxonomies),
             search: crate::validation::search(filter.search)?,
         };
         let db = ctx.db()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(TermConnection::from_page(page, total))
     }

@@ -64,8 +64,7 @@ impl Term {
         let Some(parent) = self.0.parent_id else {
             return Ok(None);
         };
-        let loaders = ctx.loaders()?;
-        Ok(loaders.0.load_one(TermById(parent)).await?.map(Term))
+        ctx.loaders()?.one(TermById(parent)).await
     }
 }
 

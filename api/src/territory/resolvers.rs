@@ -6,7 +6,9 @@ use super::types::{Territory, TerritoryConnection};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::TerritoryKind;
-use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::enums::stored;
+use crate::graphql::relay::NodeKind;
+use crate::graphql::relay::expect_opt_id;
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
 
@@ -44,24 +46,16 @@ impl TerritoryQueries {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let filter = filter.unwrap_or_default();
         let query = TerritoryQuery {
-            kinds: filter
-                .kinds
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
+            kinds: stored(filter.kinds),
             search: crate::validation::search(filter.search)?,
-            parent: filter
-                .parent
-                .map(|id| expect_id(&id, NodeKind::Territory))
-                .transpose()?,
-            contains_municipality: filter
-                .contains_municipality
-                .map(|id| expect_id(&id, NodeKind::Territory))
-                .transpose()?,
+            parent: expect_opt_id(filter.parent.as_ref(), NodeKind::Territory)?,
+            contains_municipality: expect_opt_id(
+                filter.contains_municipality.as_ref(),
+                NodeKind::Territory,
+            )?,
         };
         let db = ctx.db()?;
-        let with_total = ctx.look_ahead().field("totalCount").exists();
+        let with_total = ctx.wants_total();
         let (page, total) = service::list(db, &query, &window, with_total).await?;
         Ok(TerritoryConnection::from_page(page, total))
     }
