@@ -2,14 +2,13 @@
 //! open for signature, put in force, terminate) by the regional administration. Its
 //! signatories are in [`super::signatory`].
 
-use super::signatory::insert_signatory;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
 use crate::concurrency::{self, Versioned};
 use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{ProtocolStatus, SignatoryRole, SignatoryStatus};
 use entity::{organization, protocol, protocol_scope, signatory, territory};
 use sea_orm::ActiveValue::Set;
@@ -565,4 +564,38 @@ pub async fn terminate(
     let to = ProtocolStatus::Terminated;
     let after = set_status(db, actor, "terminateProtocol", &before, to, Some(&reason)).await?;
     Ok(Ok(after))
+}
+
+/// The values of an invitation as `role` at `now`: INVITED, neither signed nor withdrawn.
+pub(super) fn invitation(role: SignatoryRole, now: DateTime<Utc>) -> signatory::ActiveModel {
+    signatory::ActiveModel {
+        role: Set(role),
+        status: Set(SignatoryStatus::Invited),
+        invited_at: Set(Some(now)),
+        signed_at: Set(None),
+        signed_by_name: Set(None),
+        signed_by_title: Set(None),
+        withdrawn_at: Set(None),
+        ..Default::default()
+    }
+}
+
+/// Inserts an INVITED signatory.
+pub(super) async fn insert_signatory(
+    db: &impl ConnectionTrait,
+    protocol_id: Uuid,
+    organization_id: Uuid,
+    role: SignatoryRole,
+) -> AppResult<signatory::Model> {
+    let now = Utc::now();
+    let row = signatory::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        protocol_id: Set(protocol_id),
+        organization_id: Set(organization_id),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..invitation(role, now)
+    };
+    Ok(row.insert(db).await?)
 }

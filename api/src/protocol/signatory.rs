@@ -1,17 +1,19 @@
 //! Signatories: organizations invited to a protocol, signing it and withdrawing from it.
 
-use super::service::{REASON_MAX, is_sha256, log_with, require_status, status_name};
+use super::service::{
+    REASON_MAX, insert_signatory, invitation, is_sha256, log_with, require_status, status_name,
+};
 use crate::audit::service::{self as audit, Actor};
 use crate::auth::policy;
 use crate::auth::viewer::{Role, ViewerKind};
 use crate::concurrency;
 use crate::error::AppResult;
 use crate::validation::{Checked, FieldErrorCode, Validator};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use entity::enums::{ProtocolStatus, SignatoryRole, SignatoryStatus};
 use entity::{organization, protocol, signatory};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// Longest name or title of a signer.
@@ -26,40 +28,6 @@ pub struct Signature {
     pub signed_by_title: String,
     /// SHA-256 of the document signed.
     pub document_sha256: String,
-}
-
-/// The values of an invitation as `role` at `now`: INVITED, neither signed nor withdrawn.
-fn invitation(role: SignatoryRole, now: DateTime<Utc>) -> signatory::ActiveModel {
-    signatory::ActiveModel {
-        role: Set(role),
-        status: Set(SignatoryStatus::Invited),
-        invited_at: Set(Some(now)),
-        signed_at: Set(None),
-        signed_by_name: Set(None),
-        signed_by_title: Set(None),
-        withdrawn_at: Set(None),
-        ..Default::default()
-    }
-}
-
-/// Inserts an INVITED signatory.
-pub(super) async fn insert_signatory(
-    db: &impl ConnectionTrait,
-    protocol_id: Uuid,
-    organization_id: Uuid,
-    role: SignatoryRole,
-) -> AppResult<signatory::Model> {
-    let now = Utc::now();
-    let row = signatory::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        protocol_id: Set(protocol_id),
-        organization_id: Set(organization_id),
-        row_version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..invitation(role, now)
-    };
-    Ok(row.insert(db).await?)
 }
 
 /// Regional administrators, or an administrator of one of the protocol's promoters.

@@ -309,3 +309,86 @@ pub async fn reroute(
     };
     insert(db, protection, actor, org, input, Some(original.id)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::viewer::{Role, Viewer, ViewerKind};
+    use crate::person::service::{PersonData, register};
+    use entity::enums::ServiceStatus;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    async fn organization(db: &impl ConnectionTrait, name: &str) -> Uuid {
+        entity::organization::Entity::find()
+            .filter(entity::organization::Column::Name.contains(name))
+            .one(db)
+            .await
+            .expect("query")
+            .unwrap_or_else(|| panic!("no organization like {name}"))
+            .id
+    }
+
+    #[tokio::test]
+    async fn a_retry_with_the_same_key_returns_the_first_referral_and_other_values_conflict() {
+        let db = crate::db::memory_with_demo().await;
+        let protection = DataProtection::new(
+            &format!("k1={}", crate::crypto::random_key()),
+            None,
+            &crate::crypto::random_key(),
+        )
+        .expect("keys");
+        let sender = organization(&db, "impiego di Pisa").await;
+        let actor = Actor {
+            viewer: Viewer {
+                kind: ViewerKind::User,
+                subject: "operator-pisa".to_owned(),
+                organization: Some(sender),
+                roles: vec![Role::Operator],
+                scopes: Vec::new(),
+                name: None,
+            },
+            request_id: None,
+        };
+        let data = PersonData {
+            given_name: Some("Mario".to_owned()),
+            family_name: Some("Rossi".to_owned()),
+            ..PersonData::default()
+        };
+        let person = register(&db, &protection, &actor, sender, "RSSMRA80A01H501U", data)
+            .await
+            .expect("register")
+            .expect("a valid person")
+            .person
+            .id;
+        let service = entity::service::Entity::find()
+            .filter(entity::service::Column::Status.eq(ServiceStatus::Active))
+            .filter(entity::service::Column::OrganizationId.ne(sender))
+            .one(&db)
+            .await
+            .expect("query")
+            .expect("an active service of another organization");
+        let new = |reason: &str| NewReferral {
+            person,
+            receiver_service: service.id,
+            needs: vec!["EMPLOYMENT".to_owned()],
+            reason: reason.to_owned(),
+            priority: Priority::Normal,
+            consent: None,
+            channel: None,
+            idempotency_key: Some("retry-1".to_owned()),
+        };
+        let first = create(&db, &protection, &actor, new("Cerca lavoro"))
+            .await
+            .expect("create")
+            .expect("a valid referral");
+        let again = create(&db, &protection, &actor, new("Cerca lavoro"))
+            .await
+            .expect("retry")
+            .expect("the same referral");
+        assert_eq!(again.id, first.id);
+        assert_eq!(referral::Entity::find().count(&db).await.expect("count"), 1);
+        let other = create(&db, &protection, &actor, new("Cerca casa")).await;
+        assert!(matches!(other, Err(AppError::Conflict(_))), "{other:?}");
+        assert_eq!(referral::Entity::find().count(&db).await.expect("count"), 1);
+    }
+}
