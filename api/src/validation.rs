@@ -132,6 +132,20 @@ impl Validator {
         });
     }
 
+    /// Records TAKEN on `field` when `existing` finds a row (a code that must be unique).
+    pub async fn unique<E: sea_orm::EntityTrait>(
+        &mut self,
+        db: &impl sea_orm::ConnectionTrait,
+        field: &str,
+        existing: sea_orm::Select<E>,
+        message: &str,
+    ) -> crate::error::AppResult<()> {
+        if existing.one(db).await?.is_some() {
+            self.add(field, FieldErrorCode::Taken, message);
+        }
+        Ok(())
+    }
+
     /// True when no problem was recorded.
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()

@@ -141,6 +141,27 @@ struct Call {
     get: bool,
 }
 
+impl Call {
+    /// Admits the caller of `operations` operations ([`admit`]): the call, or the answer
+    /// refusing it.
+    async fn admit(
+        state: &AppState,
+        schema: &MeltSchema,
+        req: &HttpRequest,
+        operations: usize,
+        media: MediaType,
+        get: bool,
+    ) -> Result<Self, HttpResponse> {
+        Ok(Self {
+            schema: schema.clone(),
+            viewer: admit(state, req, operations).await?,
+            meta: request_meta(req),
+            media,
+            get,
+        })
+    }
+}
+
 async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome {
     let (media, get) = (call.media, call.get);
     let operation_name = request.operation_name.clone();
@@ -307,16 +328,9 @@ pub async fn graphql_post(
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(requests) => requests.len(),
     };
-    let viewer = match admit(&state, &req, operations).await {
-        Ok(viewer) => viewer,
+    let call = match Call::admit(&state, &schema, &req, operations, media, false).await {
+        Ok(call) => call,
         Err(response) => return response,
-    };
-    let call = Call {
-        schema: schema.get_ref().clone(),
-        viewer,
-        meta: request_meta(&req),
-        media,
-        get: false,
     };
     match batch {
         BatchRequest::Single(request) => {
@@ -390,16 +404,9 @@ pub async fn graphql_get(
         Ok(parsed) => parsed,
         Err(answer) => return refuse_unidentified(&state, &req, *answer),
     };
-    let viewer = match admit(&state, &req, 1).await {
-        Ok(viewer) => viewer,
+    let call = match Call::admit(&state, &schema, &req, 1, media, true).await {
+        Ok(call) => call,
         Err(response) => return response,
-    };
-    let call = Call {
-        schema: schema.get_ref().clone(),
-        viewer,
-        meta: request_meta(&req),
-        media,
-        get: true,
     };
     let outcome = execute(&state, request, &call).await;
     let mut response = reply(outcome.status, media, &outcome.body);

@@ -137,19 +137,16 @@ pub async fn create_term(
         }
     }
     if !code.is_empty() {
-        let taken = term::Entity::find()
+        let existing = term::Entity::find()
             .filter(term::Column::Taxonomy.eq(input.taxonomy))
-            .filter(term::Column::Code.eq(code.as_str()))
-            .one(db)
-            .await?
-            .is_some();
-        if taken {
-            v.add(
-                "code",
-                FieldErrorCode::Taken,
-                "another term of this taxonomy has this code",
-            );
-        }
+            .filter(term::Column::Code.eq(code.as_str()));
+        v.unique(
+            db,
+            "code",
+            existing,
+            "another term of this taxonomy has this code",
+        )
+        .await?;
     }
     if !v.is_ok() {
         return Ok(Err(v.finish()));

@@ -377,19 +377,16 @@ pub async fn create_grouping(
     );
     let members = resolve_members(db, &mut v, &input.municipality_istat_codes).await?;
     if !code.is_empty() {
-        let taken = territory::Entity::find()
+        let existing = territory::Entity::find()
             .filter(territory::Column::Kind.eq(input.kind))
-            .filter(territory::Column::Code.eq(code.as_str()))
-            .one(db)
-            .await?
-            .is_some();
-        if taken {
-            v.add(
-                "code",
-                FieldErrorCode::Taken,
-                "another grouping of this kind has this code",
-            );
-        }
+            .filter(territory::Column::Code.eq(code.as_str()));
+        v.unique(
+            db,
+            "code",
+            existing,
+            "another grouping of this kind has this code",
+        )
+        .await?;
     }
     if !v.is_ok() {
         return Ok(Err(v.finish()));
