@@ -73,6 +73,19 @@ pub(crate) async fn memory_with_demo() -> DatabaseConnection {
     db
 }
 
+/// Id of the demo organization whose name contains `name` (tests).
+#[cfg(test)]
+pub(crate) async fn organization_like(db: &DatabaseConnection, name: &str) -> uuid::Uuid {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::organization::Entity::find()
+        .filter(entity::organization::Column::Name.contains(name))
+        .one(db)
+        .await
+        .expect("query")
+        .unwrap_or_else(|| panic!("no organization like {name}"))
+        .id
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

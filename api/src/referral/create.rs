@@ -318,16 +318,6 @@ mod tests {
     use entity::enums::ServiceStatus;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-    async fn organization(db: &impl ConnectionTrait, name: &str) -> Uuid {
-        entity::organization::Entity::find()
-            .filter(entity::organization::Column::Name.contains(name))
-            .one(db)
-            .await
-            .expect("query")
-            .unwrap_or_else(|| panic!("no organization like {name}"))
-            .id
-    }
-
     #[tokio::test]
     async fn a_retry_with_the_same_key_returns_the_first_referral_and_other_values_conflict() {
         let db = crate::db::memory_with_demo().await;
@@ -337,7 +327,7 @@ mod tests {
             &crate::crypto::random_key(),
         )
         .expect("keys");
-        let sender = organization(&db, "impiego di Pisa").await;
+        let sender = crate::db::organization_like(&db, "impiego di Pisa").await;
         let actor = Actor {
             viewer: Viewer {
                 kind: ViewerKind::User,

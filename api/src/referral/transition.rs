@@ -592,16 +592,6 @@ mod tests {
         assert_eq!(add_working_days(at(2026, 12, 2), -4), at(2026, 12, 2));
     }
 
-    async fn org(db: &impl ConnectionTrait, name: &str) -> Uuid {
-        entity::organization::Entity::find()
-            .filter(entity::organization::Column::Name.contains(name))
-            .one(db)
-            .await
-            .expect("query")
-            .unwrap_or_else(|| panic!("no organization like {name}"))
-            .id
-    }
-
     async fn municipality(db: &impl ConnectionTrait, istat: &str) -> Uuid {
         let code = crate::territory::domain::IstatCode::parse(istat).expect("ISTAT code");
         crate::territory::service::municipality_by_code(db, &code)
@@ -616,9 +606,9 @@ mod tests {
     {
         let db = crate::db::memory_with_demo().await;
         let (pisa_centre, caritas, arci_prato) = (
-            org(&db, "impiego di Pisa").await,
-            org(&db, "Caritas diocesana di Pisa").await,
-            org(&db, "ARCI Comitato territoriale di Prato").await,
+            crate::db::organization_like(&db, "impiego di Pisa").await,
+            crate::db::organization_like(&db, "Caritas diocesana di Pisa").await,
+            crate::db::organization_like(&db, "ARCI Comitato territoriale di Prato").await,
         );
         let pisa = municipality(&db, "050026").await;
         let today = Utc::now().date_naive();
