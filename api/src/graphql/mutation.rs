@@ -28,11 +28,7 @@ where
     P: Payload,
     P::Object: From<T>,
 {
-    let actor = ctx.actor()?;
-    let txn = ctx.db()?.begin().await?;
-    let result = work(&txn, &actor).await?;
-    txn.commit().await?;
-    Ok(match result {
+    Ok(match in_transaction(ctx, work).await? {
         Ok(value) => P::from_parts(Some(value.into()), Vec::new()),
         Err(errors) => P::from_parts(None, super::payload::user_errors(errors)),
     })

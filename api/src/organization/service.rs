@@ -1,7 +1,6 @@
 //! Organization queries; the changes are in [`super::registry`] (the registry record)
 //! and [`super::sites`] (an organization's sites and contact points).
 
-use crate::concurrency;
 use crate::error::AppResult;
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use entity::enums::{OrganizationKind, Sector, SignatoryStatus};
@@ -79,10 +78,4 @@ pub async fn list(
         );
     }
     pagination::list(db, select, &sort(), window, with_total).await
-}
-
-/// Loads an organization or fails with NOT_FOUND (for the areas that still call it;
-/// [`concurrency::get`] is the one way).
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<organization::Model> {
-    concurrency::get::<organization::Entity>(db, id).await
 }

@@ -58,15 +58,6 @@ fn audit_view(row: &consent::Model, recipients: &[Uuid]) -> serde_json::Value {
     })
 }
 
-/// Loads a consent or fails with NOT_FOUND.
-#[tracing::instrument(skip_all, fields(%id))]
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<consent::Model> {
-    consent::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("consent"))
-}
-
 /// Records a consent on the caller's organization's own record of the person (its
 /// operator, administrator or client). The evidence is encrypted like the names.
 #[tracing::instrument(skip_all)]

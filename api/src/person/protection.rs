@@ -3,7 +3,7 @@
 
 use super::domain::{self};
 use super::privacy::{decode_contacts, log_access};
-use super::service::{acting_organization, get, get_own, get_visible};
+use super::service::{acting_organization, get_own, get_visible};
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::viewer::{Viewer, ViewerKind};
 use crate::concurrency;
@@ -34,7 +34,7 @@ pub async fn erase(
         concurrency::check_expected(Some(expected_version), row.row_version)?;
     }
     erase_row(db, actor, row, "erasePerson").await?;
-    get(db, person).await
+    concurrency::get::<person::Entity>(db, person).await
 }
 
 /// Removes every personal value of a record: the person's identifiers, names, contacts,

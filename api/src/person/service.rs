@@ -39,15 +39,6 @@ pub fn acting_organization(viewer: &Viewer) -> AppResult<Uuid> {
     }
 }
 
-/// Loads a person (any organization's) or fails with NOT_FOUND.
-#[tracing::instrument(skip_all, fields(%id))]
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<person::Model> {
-    person::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("person"))
-}
-
 /// Loads a person the caller's organization sees, with how it sees it. An unknown id
 /// and one it may not see are the same NOT_FOUND.
 #[tracing::instrument(skip_all, fields(%id))]
@@ -60,7 +51,7 @@ pub async fn get_visible(
     let access = access::access_of(db, id, organization)
         .await?
         .ok_or(AppError::NotFound("person"))?;
-    Ok((get(db, id).await?, access))
+    Ok((concurrency::get::<person::Entity>(db, id).await?, access))
 }
 
 /// Loads the caller's organization's own record of a person (changes, consents,
@@ -417,7 +408,7 @@ pub async fn register(
             already_registered: true,
         }));
     }
-    let row = get(db, id).await?;
+    let row = concurrency::get::<person::Entity>(db, id).await?;
     audit::record(
         db,
         actor,

@@ -8,13 +8,14 @@ use super::lifecycle::Side;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
 use crate::auth::viewer::{Role, Viewer, ViewerKind, scopes};
+use crate::concurrency;
 use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::{DeclinedBy, Outcome, Priority, ReferralChannel, ReferralStatus};
 use entity::{referral, referral_event};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -209,15 +210,6 @@ pub(crate) async fn append_event(
     Ok(())
 }
 
-/// Loads a referral (any organization's) or fails with NOT_FOUND.
-#[tracing::instrument(skip_all, fields(%id))]
-pub async fn get(db: &impl ConnectionTrait, id: Uuid) -> AppResult<referral::Model> {
-    referral::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("referral"))
-}
-
 /// Loads a referral the caller's organization sends or receives; others read it as
 /// missing (NOT_FOUND), so that they do not learn it exists.
 #[tracing::instrument(skip_all, fields(%id))]
@@ -227,7 +219,7 @@ pub async fn get_visible(
     id: Uuid,
 ) -> AppResult<referral::Model> {
     acting_organization(viewer)?;
-    let row = get(db, id).await?;
+    let row = concurrency::get::<referral::Entity>(db, id).await?;
     if is_visible_to(viewer, &row) {
         Ok(row)
     } else {

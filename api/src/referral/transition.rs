@@ -4,7 +4,7 @@
 use super::lifecycle::{self, Action, Side};
 use super::service::{
     Details, EventActor, MAX_REASON, MAX_REASON_CODE, Privacy, access_until, acting_organization,
-    append_event, audit_change, get, get_visible, sides_of,
+    append_event, audit_change, get_visible, sides_of,
 };
 use crate::audit::service::Actor;
 use crate::concurrency;
@@ -356,9 +356,7 @@ pub async fn transition(
         row.outcome = Set(details.outcome);
     }
     row.status = Set(target);
-    row.row_version = Set(before.row_version + 1);
-    row.updated_at = Set(now);
-    let _ = concurrency::update::<referral::Entity, _>(db, row, &before, None).await?;
+    let after = concurrency::update::<referral::Entity, _>(db, row, &before, None).await?;
     append_event(
         db,
         &EventActor::of(&actor.viewer),
@@ -369,7 +367,6 @@ pub async fn transition(
         &details,
     )
     .await?;
-    let after = get(db, before.id).await?;
     audit_change(db, actor, operation(action), Some(&before), &after).await?;
     Ok(Ok(after))
 }
@@ -431,10 +428,10 @@ pub async fn mark_received_on_read<C: ConnectionTrait + TransactionTrait>(
                 &Details::default(),
             )
             .await?;
-            let after = get(&txn, row.id).await?;
+            let after = concurrency::get::<referral::Entity>(&txn, row.id).await?;
             audit_change(&txn, actor, "markReferralReceived", Some(&row), &after).await?;
         }
-        let now = get(&txn, row.id).await?;
+        let now = concurrency::get::<referral::Entity>(&txn, row.id).await?;
         txn.commit().await?;
         out.push(now);
     }
@@ -475,7 +472,7 @@ pub async fn cancel_drafts_of_person(
             &details,
         )
         .await?;
-        let after = get(db, row.id).await?;
+        let after = concurrency::get::<referral::Entity>(db, row.id).await?;
         audit_change(db, actor, "cancelReferral", Some(&row), &after).await?;
         cancelled += 1;
     }
