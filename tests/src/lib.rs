@@ -8,8 +8,8 @@ use melt_api::settings::Settings;
 use melt_api::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A database engine under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +166,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// SQL statements the application has run.
     pub statements: Arc<AtomicUsize>,
+    /// The statements themselves, while [`TestApp::record_statements`] records them.
+    pub recorded: Arc<Mutex<Option<Vec<sea_orm::Statement>>>>,
     /// HTTP client.
     pub client: reqwest::Client,
     /// The settings the app runs with.
@@ -201,8 +203,17 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
         .await
         .expect("connect app pool");
     let counter = statements.clone();
-    app_db.set_metric_callback(move |_| {
+    let recorded: Arc<Mutex<Option<Vec<sea_orm::Statement>>>> = Arc::new(Mutex::new(None));
+    let recorder = recorded.clone();
+    app_db.set_metric_callback(move |info| {
         counter.fetch_add(1, Ordering::SeqCst);
+        if let Some(statements) = recorder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_mut()
+        {
+            statements.push(info.statement.clone());
+        }
     });
     let app = Application::build_with_db(settings.clone(), app_db)
         .await
@@ -214,6 +225,7 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
         engine,
         db,
         statements,
+        recorded,
         client: reqwest::Client::new(),
         settings,
         _keys: keys,
@@ -276,6 +288,23 @@ impl TestApp {
     /// Statements run by the app so far.
     pub fn statement_count(&self) -> usize {
         self.statements.load(Ordering::SeqCst)
+    }
+
+    /// Starts recording the statements the app runs (forgetting earlier ones).
+    pub fn record_statements(&self) {
+        *self
+            .recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Vec::new());
+    }
+
+    /// The statements recorded since [`TestApp::record_statements`]; recording stops.
+    pub fn recorded_statements(&self) -> Vec<sea_orm::Statement> {
+        self.recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_default()
     }
 }
 

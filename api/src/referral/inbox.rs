@@ -9,7 +9,7 @@ use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use chrono::{DateTime, TimeZone, Utc};
 use entity::enums::{Priority, ReferralStatus};
 use entity::referral;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
@@ -50,6 +50,8 @@ fn direction_condition(direction: Direction, org: Uuid) -> Condition {
     }
 }
 
+/// Rank of a priority in an inbox, URGENT first: the value the database stores in the
+/// generated column `referral.priority_rank` (migration 7), for cursors.
 fn priority_rank(priority: Priority) -> i64 {
     match priority {
         Priority::Urgent => 0,
@@ -59,28 +61,23 @@ fn priority_rank(priority: Priority) -> i64 {
     }
 }
 
-fn rank_expr() -> Expr {
-    Expr::case(referral::Column::Priority.eq(Priority::Urgent), 0)
-        .case(referral::Column::Priority.eq(Priority::High), 1)
-        .case(referral::Column::Priority.eq(Priority::Normal), 2)
-        .finally(3)
-        .into()
-}
-
+/// The due date of a referral without one, last in an inbox: the value the database
+/// stores in the generated column `referral.due_sort` for a null `due_at`.
 fn no_due_date() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-fn due_expr() -> Expr {
-    Func::coalesce([Expr::col(referral::Column::DueAt), Expr::val(no_due_date())]).into()
+/// A generated sort column of `referral` (not in the entity: nothing writes it).
+fn generated(column: &'static str) -> Expr {
+    Expr::col((referral::Entity, Alias::new(column)))
 }
 
 /// The inbox/outbox order: priority rank, due date (none last), id.
 fn sort() -> Sort<referral::Entity> {
     Sort {
-        keys: vec![rank_expr(), due_expr()],
+        keys: vec![generated("priority_rank"), generated("due_sort")],
         id: referral::Column::Id,
         descending: false,
         cursor: |row| Cursor {
@@ -95,7 +92,7 @@ fn sort() -> Sort<referral::Entity> {
 
 /// Lists the caller's inbox or outbox, most urgent first, then soonest due (referrals
 /// without a due date last). Reading SENT referrals in the inbox marks them RECEIVED.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -133,7 +130,7 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
 
 /// How many referrals of the caller's inbox or outbox are in each status (every
 /// status, zeros included, in lifecycle order).
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn counts(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

@@ -11,6 +11,7 @@ mod directory;
 mod hostile;
 mod hostile_input;
 mod http;
+mod indexes;
 mod jobs;
 mod people;
 mod privacy;
