@@ -303,12 +303,17 @@ where
     E::Model: Send + Sync,
     C: ConnectionTrait,
 {
-    let total = if with_total {
-        count(db, select.clone()).await?
-    } else {
-        0
+    // The count and the page go to the database together (two pooled connections), so
+    // the count costs no round trip of its own.
+    let counted = with_total.then(|| select.clone());
+    let total = async {
+        match counted {
+            Some(select) => count(db, select).await,
+            None => Ok(0),
+        }
     };
-    let page = fetch_page(db, select, sort, window).await?;
+    let (total, page) =
+        futures_util::future::try_join(total, fetch_page(db, select, sort, window)).await?;
     Ok((page, total))
 }
 
