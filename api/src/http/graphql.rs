@@ -67,10 +67,10 @@ pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
     best.map(|(_, _, media)| media)
 }
 
-fn reply(status: StatusCode, media: MediaType, body: &serde_json::Value) -> HttpResponse {
+fn reply(status: StatusCode, media: MediaType, body: impl Into<web::Bytes>) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, media.content_type()))
-        .body(body.to_string())
+        .body(body.into())
 }
 
 /// A request that is not a GraphQL request at all (bad JSON, no query): 400.
@@ -78,7 +78,7 @@ fn bad_request(media: MediaType, message: &str) -> HttpResponse {
     reply(
         StatusCode::BAD_REQUEST,
         media,
-        &error_body("BAD_REQUEST", message),
+        error_body("BAD_REQUEST", message).to_string(),
     )
 }
 
@@ -129,7 +129,20 @@ fn is_request_error(response: &Response) -> bool {
 /// How one operation went: the status to send and the JSON body.
 struct Outcome {
     status: StatusCode,
-    body: serde_json::Value,
+    body: Vec<u8>,
+}
+
+/// A GraphQL response as it goes on the wire, serialized once and straight from
+/// async-graphql's values, so the fields come in the query's order (the spec's
+/// "ordered map"). A request error has no `data` entry.
+#[derive(serde::Serialize)]
+struct Wire<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 /// Who calls, and how: the parts of the HTTP request an operation runs with.
@@ -188,7 +201,9 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
             body: error_body(
                 "METHOD_NOT_ALLOWED",
                 "mutations and subscriptions must be sent with POST",
-            ),
+            )
+            .to_string()
+            .into_bytes(),
         };
     }
     let parse_failed = parsed.is_err();
@@ -232,14 +247,21 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
     }
     let request_error = is_request_error(&response);
     add_codes(&mut response.errors, request_error, parse_failed);
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| {
+    // The spec: under application/graphql-response+json a request error has no `data`
+    // entry and a 4xx status.
+    let drop_data = request_error && media == MediaType::GraphqlResponseJson;
+    let wire = Wire {
+        errors: &response.errors,
+        data: (!drop_data).then_some(&response.data),
+        extensions: &response.extensions,
+    };
+    let body = serde_json::to_vec(&wire).unwrap_or_else(|error| {
+        tracing::error!(error = %error, "cannot encode a GraphQL response");
         error_body("INTERNAL_SERVER_ERROR", "the response could not be encoded")
+            .to_string()
+            .into_bytes()
     });
-    let status = if request_error && media == MediaType::GraphqlResponseJson {
-        // The spec: a request error has no `data` entry and a 4xx status.
-        if let Some(map) = body.as_object_mut() {
-            map.remove("data");
-        }
+    let status = if drop_data {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -335,14 +357,18 @@ pub async fn graphql_post(
     match batch {
         BatchRequest::Single(request) => {
             let outcome = execute(&state, request, &call).await;
-            reply(outcome.status, media, &outcome.body)
+            reply(outcome.status, media, outcome.body)
         }
         BatchRequest::Batch(requests) => {
-            let mut bodies = Vec::with_capacity(requests.len());
-            for request in requests {
-                bodies.push(execute(&state, request, &call).await.body);
+            let mut bodies = vec![b'['];
+            for (i, request) in requests.into_iter().enumerate() {
+                if i > 0 {
+                    bodies.push(b',');
+                }
+                bodies.extend(execute(&state, request, &call).await.body);
             }
-            reply(StatusCode::OK, media, &serde_json::Value::Array(bodies))
+            bodies.push(b']');
+            reply(StatusCode::OK, media, bodies)
         }
     }
 }
@@ -409,7 +435,7 @@ pub async fn graphql_get(
         Err(response) => return response,
     };
     let outcome = execute(&state, request, &call).await;
-    let mut response = reply(outcome.status, media, &outcome.body);
+    let mut response = reply(outcome.status, media, outcome.body);
     if outcome.status == StatusCode::METHOD_NOT_ALLOWED {
         response
             .headers_mut()

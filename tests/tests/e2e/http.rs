@@ -495,3 +495,40 @@ async fn the_token_endpoint_has_a_stricter_limit() {
         "other paths are not affected"
     );
 }
+
+#[tokio::test]
+async fn the_fields_of_a_response_come_in_the_order_of_the_query() {
+    on_every_engine(async |engine, app| {
+        let query = "{ zeta: __typename alpha: __typename
+                       services(first: 1) { totalCount nodes { name id } } }";
+        for batch in [false, true] {
+            let request = json!({ "query": query });
+            let body = if batch {
+                json!([request, request])
+            } else {
+                request
+            };
+            let text = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .json(&body)
+                .send()
+                .await
+                .expect("request")
+                .text()
+                .await
+                .expect("body");
+            let at = |key: &str| {
+                text.find(&format!("\"{key}\""))
+                    .unwrap_or_else(|| panic!("[{engine:?}] no {key} in {text}"))
+            };
+            assert!(at("zeta") < at("alpha"), "[{engine:?}] {text}");
+            assert!(at("totalCount") < at("nodes"), "[{engine:?}] {text}");
+            assert!(at("name") < at("id"), "[{engine:?}] {text}");
+            let parsed: Value = serde_json::from_str(&text).expect("JSON");
+            let first = if batch { &parsed[1] } else { &parsed };
+            assert_eq!(first["data"]["zeta"], "Query", "[{engine:?}] {text}");
+        }
+    })
+    .await;
+}
