@@ -18,7 +18,7 @@ use uuid::Uuid;
 /// Withdraws a consent of the caller's organization's own record and cancels the
 /// person's draft referrals in the same transaction (they could no longer be sent).
 /// Returns the consent and how many drafts were cancelled.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn withdraw_consent(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -37,7 +37,7 @@ pub async fn withdraw_consent(
 
 /// Retention: erases every person not yet erased who has referrals, all of them in a
 /// final state and none changed in the last `months` months. Returns how many.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn erase_retained(
     db: &impl ConnectionTrait,
     months: u32,

@@ -11,7 +11,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -52,10 +52,10 @@ fn take<K: std::hash::Hash + Eq + Clone>(
     let Some(n) = NonZeroU32::new(cells) else {
         return Ok(());
     };
-    let now = DefaultClock::default().now();
     match limiter.check_key_n(key, n) {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(not_until)) => Err(not_until.wait_time_from(now)),
+        // The limiter's own clock, read only on a refusal.
+        Ok(Err(not_until)) => Err(not_until.wait_time_from(limiter.clock().now())),
         Err(_insufficient_capacity) => Err(Duration::from_secs(60)),
     }
 }

@@ -74,7 +74,7 @@ pub fn scopes_of(client: &api_client::Model) -> Vec<String> {
 }
 
 /// The API clients of an organization, oldest first: its administrator only.
-#[tracing::instrument(skip(db, viewer))]
+#[tracing::instrument(level = "debug", skip(db, viewer))]
 pub async fn list(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -108,7 +108,7 @@ pub struct Issued {
 }
 
 /// Creates an API client of `organization` and returns its secret, once.
-#[tracing::instrument(skip(db, actor, new))]
+#[tracing::instrument(level = "debug", skip(db, actor, new))]
 pub async fn create(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -194,7 +194,7 @@ async fn save(
 }
 
 /// Replaces the secret of a client; the old one stops working at once.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn rotate_secret(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -214,7 +214,7 @@ pub async fn rotate_secret(
 }
 
 /// Revokes a client: no token can be obtained with it any more.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn revoke(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -234,7 +234,7 @@ pub async fn revoke(
 /// revoked; `None` whatever the reason (unknown client, wrong secret, revoked), so
 /// callers give one answer for all. Records the use in `last_used_at` (not a change of
 /// the client: its `row_version` stays).
-#[tracing::instrument(skip(db, secret))]
+#[tracing::instrument(level = "debug", skip(db, secret))]
 pub async fn authenticate(
     db: &impl ConnectionTrait,
     id: Uuid,

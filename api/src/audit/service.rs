@@ -34,7 +34,7 @@ fn to_json<T: Serialize>(value: Option<&T>) -> AppResult<Option<serde_json::Valu
 }
 
 /// Appends an audit event; call it inside the change's transaction.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record<B: Serialize, A: Serialize>(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -65,7 +65,7 @@ pub async fn record<B: Serialize, A: Serialize>(
 
 /// Records a change of one versioned row (its table names the object type): a creation
 /// when `before` is `None`, a removal when `after` is `None`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn log<E>(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -122,7 +122,7 @@ fn sort() -> Sort<audit_event::Entity> {
 }
 
 /// Lists audit events, newest first.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &AuditQuery,

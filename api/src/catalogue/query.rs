@@ -183,7 +183,7 @@ pub struct ServicePage {
 }
 
 /// Lists services.
-#[tracing::instrument(skip_all, fields(?order, descending, with_total))]
+#[tracing::instrument(level = "debug", skip_all, fields(?order, descending, with_total))]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &ServiceQuery,

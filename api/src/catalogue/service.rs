@@ -113,7 +113,7 @@ async fn audit_service(
 }
 
 /// Adds a service to the catalogue for `provider`.
-#[tracing::instrument(skip(db, actor, fields))]
+#[tracing::instrument(level = "debug", skip(db, actor, fields))]
 pub async fn create_service(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -164,7 +164,7 @@ async fn writable_service(
 }
 
 /// Changes a service. Only given fields change; given lists replace the current links.
-#[tracing::instrument(skip(db, actor, fields))]
+#[tracing::instrument(level = "debug", skip(db, actor, fields))]
 pub async fn update_service(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -189,7 +189,7 @@ pub async fn update_service(
 }
 
 /// Changes the status of a service.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn change_service_status(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -214,7 +214,7 @@ pub async fn change_service_status(
 }
 
 /// Updates the capacity figures of a service and stamps them with the current time.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn update_capacity(
     db: &impl ConnectionTrait,
     actor: &Actor,

@@ -191,7 +191,7 @@ fn apply_details(v: &mut Validator, row: &mut organization::ActiveModel, d: Orga
 }
 
 /// Adds an organization to the network. Regional administrators only.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_organization(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -225,7 +225,7 @@ pub async fn create_organization(
 }
 
 /// Changes an organization's registry record. Regional administrators only.
-#[tracing::instrument(skip(db, actor, changes))]
+#[tracing::instrument(level = "debug", skip(db, actor, changes))]
 pub async fn update_organization(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -241,7 +241,7 @@ pub async fn update_organization(
 
 /// Changes the profile of an organization: its administrator or a machine client of it
 /// with `organization:write`. Only given fields change; an empty string clears a field.
-#[tracing::instrument(skip(db, actor, changes))]
+#[tracing::instrument(level = "debug", skip(db, actor, changes))]
 pub async fn update_profile(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -293,7 +293,7 @@ async fn change(
 /// Records that `successor` takes over the duties of `predecessor`, dissolving the
 /// predecessor when asked. Returns the succession and the predecessor. Regional
 /// administrators only.
-#[tracing::instrument(skip_all, fields(predecessor = %input.predecessor, successor = %input.successor))]
+#[tracing::instrument(level = "debug", skip_all, fields(predecessor = %input.predecessor, successor = %input.successor))]
 pub async fn record_succession(
     db: &impl ConnectionTrait,
     actor: &Actor,

@@ -34,7 +34,7 @@ fn sort() -> Sort<organization::Entity> {
 }
 
 /// Lists organizations, ordered by name.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &OrganizationQuery,

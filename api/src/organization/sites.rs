@@ -244,7 +244,7 @@ async fn apply_location_fields(
 }
 
 /// Adds a site to an organization.
-#[tracing::instrument(skip(db, actor, fields))]
+#[tracing::instrument(level = "debug", skip(db, actor, fields))]
 pub async fn create_location(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -258,7 +258,7 @@ pub async fn create_location(
 }
 
 /// Changes a site. Only given fields change.
-#[tracing::instrument(skip(db, actor, fields))]
+#[tracing::instrument(level = "debug", skip(db, actor, fields))]
 pub async fn update_location(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -274,7 +274,7 @@ pub async fn update_location(
 }
 
 /// Deletes a site; refused (INVALID_STATE) while a service is delivered there.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn delete_location(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -342,7 +342,7 @@ fn apply_contact_fields(
 }
 
 /// Adds a contact point to an organization.
-#[tracing::instrument(skip(db, actor, fields))]
+#[tracing::instrument(level = "debug", skip(db, actor, fields))]
 pub async fn create_contact(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -357,7 +357,7 @@ pub async fn create_contact(
 }
 
 /// Changes a contact point. Only given fields change.
-#[tracing::instrument(skip(db, actor, fields))]
+#[tracing::instrument(level = "debug", skip(db, actor, fields))]
 pub async fn update_contact(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -374,7 +374,7 @@ pub async fn update_contact(
 }
 
 /// Deletes a contact point.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn delete_contact(
     db: &impl ConnectionTrait,
     actor: &Actor,

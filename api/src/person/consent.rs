@@ -60,7 +60,7 @@ fn audit_view(row: &consent::Model, recipients: &[Uuid]) -> serde_json::Value {
 
 /// Records a consent on the caller's organization's own record of the person (its
 /// operator, administrator or client). The evidence is encrypted like the names.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn record(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -164,7 +164,7 @@ pub async fn record(
 
 /// Withdraws a consent of the caller's organization's own record (the person's drafts
 /// are cancelled by [`crate::casework::withdraw_consent`]).
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn withdraw(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -205,7 +205,7 @@ pub async fn withdraw(
 }
 
 /// The consents of a person, newest first.
-#[tracing::instrument(skip_all, fields(%person))]
+#[tracing::instrument(level = "debug", skip_all, fields(%person))]
 pub async fn of_person(db: &impl ConnectionTrait, person: Uuid) -> AppResult<Vec<consent::Model>> {
     Ok(consent::Entity::find()
         .filter(consent::Column::PersonId.eq(person))
@@ -216,7 +216,7 @@ pub async fn of_person(db: &impl ConnectionTrait, person: Uuid) -> AppResult<Vec
 }
 
 /// The recipient organizations named by a consent.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn recipients_of(db: &impl ConnectionTrait, consent: Uuid) -> AppResult<Vec<Uuid>> {
     Ok(consent_recipient::Entity::find()
         .filter(consent_recipient::Column::ConsentId.eq(consent))
@@ -230,7 +230,7 @@ pub async fn recipients_of(db: &impl ConnectionTrait, consent: Uuid) -> AppResul
 
 /// The consent if it belongs to the caller's organization's own record of the person
 /// (consents are never shared with a referral's receiver), None otherwise.
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn visible(
     db: &impl ConnectionTrait,
     viewer: &crate::auth::Viewer,

@@ -72,7 +72,7 @@ async fn records(
 
 /// Everything every organization holds about the person: each record with its
 /// consents, referrals, events and access log. Audited and access-logged.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn export(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -102,7 +102,7 @@ pub async fn export(
 
 /// Erases every organization's record of the person (see
 /// [`protection::erase_row`]). Returns the number of records erased now.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn erase(
     db: &impl ConnectionTrait,
     protection: &DataProtection,

@@ -21,7 +21,7 @@ use serde_json::json;
 use uuid::Uuid;
 /// Erases the caller's organization's own record of a person irreversibly (its
 /// OPERATOR or ORG_ADMIN, or its client with `persons:write`). Idempotent.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn erase(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -130,7 +130,7 @@ pub fn system_actor() -> Actor {
 /// Re-encrypts every encrypted value not encrypted with the current key, and encrypts
 /// free text written in plaintext before it was protected, 500 rows at a time. Returns
 /// the number of rows changed.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn rotate_data(db: &impl ConnectionTrait, protection: &DataProtection) -> AppResult<u64> {
     let mut changed = 0;
     let mut last: Option<Uuid> = None;
@@ -424,7 +424,7 @@ pub(crate) async fn holdings(
 /// What the caller's organization holds about a person it sees (the right of access
 /// and portability, answered by one organization): see [`holdings`]. Logged in the
 /// access log.
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn export(
     db: &impl ConnectionTrait,
     protection: &DataProtection,

@@ -41,7 +41,7 @@ pub fn acting_organization(viewer: &Viewer) -> AppResult<Uuid> {
 
 /// Loads a person the caller's organization sees, with how it sees it. An unknown id
 /// and one it may not see are the same NOT_FOUND.
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn get_visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -57,7 +57,7 @@ pub async fn get_visible(
 /// Loads the caller's organization's own record of a person (changes, consents,
 /// erasure act on it only). NOT_FOUND when the caller does not see the person,
 /// FORBIDDEN when it sees it only as a referral's receiver.
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn get_own(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -75,7 +75,7 @@ pub async fn get_own(
 }
 
 /// The person if the caller sees it, None otherwise (for `node(id:)`).
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -107,7 +107,7 @@ fn person_sort() -> Sort<person::Entity> {
 }
 
 /// Lists the people the caller's organization sees, newest first.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -309,7 +309,7 @@ fn audit_fields(fields: &[&str]) -> serde_json::Value {
 /// hold for the same codice fiscale (they are neither read nor revealed). Registering
 /// the same codice fiscale again returns the organization's existing record; two
 /// concurrent registrations end with one record.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn register(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -429,7 +429,7 @@ pub async fn register(
 
 /// Changes the caller's organization's own record of a person. Given fields change;
 /// an empty citizenship or municipality code clears it.
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn update(
     db: &impl ConnectionTrait,
     protection: &DataProtection,

@@ -44,7 +44,7 @@ fn sort() -> Sort<protocol::Entity> {
 }
 
 /// Lists protocols ordered by title.
-#[tracing::instrument(skip_all, fields(with_total))]
+#[tracing::instrument(level = "debug", skip_all, fields(with_total))]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &ProtocolQuery,
@@ -340,7 +340,7 @@ async fn insert_protocol(
 
 /// Creates a DRAFT protocol, version 1, inviting `lead` as its promoter. Regional
 /// administrators only.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -373,7 +373,7 @@ pub async fn create(
 /// Creates a new DRAFT version amending protocol `id`: version + 1, superseding it,
 /// with its values and scope unless changed; signatories are not copied. Regional
 /// administrators only; a protocol already amended cannot be amended again.
-#[tracing::instrument(skip(db, actor, amendment))]
+#[tracing::instrument(level = "debug", skip(db, actor, amendment))]
 pub async fn create_version(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -483,7 +483,7 @@ async fn load_for_transition(
 }
 
 /// Opens a DRAFT protocol for signature. Regional administrators only.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn open_for_signature(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -502,7 +502,7 @@ pub async fn open_for_signature(
 
 /// Puts a protocol OPEN_FOR_SIGNATURE in force; it needs at least one signature. The
 /// versions it amends that are in force are terminated. Regional administrators only.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn put_in_force(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -547,7 +547,7 @@ pub async fn put_in_force(
 
 /// Terminates a protocol IN_FORCE or OPEN_FOR_SIGNATURE, for a reason. Regional
 /// administrators only.
-#[tracing::instrument(skip(db, actor, reason))]
+#[tracing::instrument(level = "debug", skip(db, actor, reason))]
 pub async fn terminate(
     db: &impl ConnectionTrait,
     actor: &Actor,

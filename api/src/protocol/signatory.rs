@@ -63,7 +63,7 @@ async fn require_admin_or_lead(
 /// Invites an organization to a protocol DRAFT or OPEN_FOR_SIGNATURE; an organization
 /// that withdrew is invited again. Regional administrators, or an administrator of the
 /// protocol's lead (promoter) organization.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(level = "debug", skip(db, actor))]
 pub async fn invite(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -133,7 +133,7 @@ pub async fn invite(
 /// Signs an invitation, on behalf of the invited organization: its administrators
 /// only. The protocol must be OPEN_FOR_SIGNATURE or IN_FORCE and, when it has a
 /// document, the signed document must be that one.
-#[tracing::instrument(skip(db, actor, signature))]
+#[tracing::instrument(level = "debug", skip(db, actor, signature))]
 pub async fn sign(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -203,7 +203,7 @@ pub async fn sign(
 
 /// Withdraws an organization's adherence (INVITED or SIGNED), for a reason: an
 /// administrator of that organization or a regional administrator.
-#[tracing::instrument(skip(db, actor, reason))]
+#[tracing::instrument(level = "debug", skip(db, actor, reason))]
 pub async fn withdraw(
     db: &impl ConnectionTrait,
     actor: &Actor,

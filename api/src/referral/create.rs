@@ -63,7 +63,7 @@ fn request_hash(input: &NewReferral, needs: &[String], rerouted_from: Option<Uui
 }
 
 /// Creates a DRAFT referral from the caller's organization.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create(
     db: &impl ConnectionTrait,
     protection: &DataProtection,
@@ -256,7 +256,7 @@ pub struct Reroute {
 
 /// Re-routes a referral that ended without help (REJECTED, EXPIRED, FAILED, CANCELLED)
 /// to another service: a new DRAFT linked to it. Sender only.
-#[tracing::instrument(skip(db, protection, actor, reroute), fields(referral = %reroute.id))]
+#[tracing::instrument(level = "debug", skip(db, protection, actor, reroute), fields(referral = %reroute.id))]
 pub async fn reroute(
     db: &impl ConnectionTrait,
     protection: &DataProtection,

@@ -212,7 +212,7 @@ pub(crate) async fn append_event(
 
 /// Loads a referral the caller's organization sends or receives; others read it as
 /// missing (NOT_FOUND), so that they do not learn it exists.
-#[tracing::instrument(skip_all, fields(%id))]
+#[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn get_visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,

@@ -79,7 +79,7 @@ pub fn add_working_days(from: DateTime<Utc>, days: i32) -> DateTime<Utc> {
 
 /// The protocol in force, signed by both organizations, whose scope covers the
 /// municipality: the legal basis of sending a referral between them.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn shared_protocol(
     db: &impl ConnectionTrait,
     sender: Uuid,
@@ -260,7 +260,7 @@ fn in_force_on(today: chrono::NaiveDate) -> Condition {
 /// decides what it may do). A state the action does not apply to is a user error
 /// INVALID_STATE; an action only the other side may take is FORBIDDEN; an
 /// organization that neither sends nor receives the referral gets NOT_FOUND.
-#[tracing::instrument(skip(db, privacy, actor, details))]
+#[tracing::instrument(level = "debug", skip(db, privacy, actor, details))]
 pub async fn transition(
     db: &impl ConnectionTrait,
     privacy: Privacy<'_>,
@@ -401,7 +401,7 @@ async fn guarded_status(
 
 /// Marks SENT referrals the viewer's organization receives as RECEIVED: their
 /// receiver has read them. Returns the rows as they are now.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn mark_received_on_read<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     actor: &Actor,
@@ -440,7 +440,7 @@ pub async fn mark_received_on_read<C: ConnectionTrait + TransactionTrait>(
 
 /// Cancels the person's DRAFT referrals (their consent was withdrawn), with an event
 /// each. Returns how many were cancelled.
-#[tracing::instrument(skip_all, fields(%person))]
+#[tracing::instrument(level = "debug", skip_all, fields(%person))]
 pub async fn cancel_drafts_of_person(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -485,7 +485,7 @@ const EXPIRY_BATCH: u64 = 500;
 /// Marks SENT and RECEIVED referrals whose due date passed EXPIRED, each with a
 /// system event. Safe with several replicas: every row is a guarded update, and only
 /// the replica whose update took writes the event. Returns how many it expired.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn expire_due<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,

@@ -45,7 +45,7 @@ fn sort() -> Sort<territory::Entity> {
 
 /// Ids of every territory that contains `municipality`: itself, its province, the
 /// region, and the zones and hub areas it belongs to.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn covering(db: &impl ConnectionTrait, municipality: Uuid) -> AppResult<Vec<Uuid>> {
     let Some(row) = territory::Entity::find_by_id(municipality).one(db).await? else {
         return Ok(Vec::new());
@@ -78,7 +78,7 @@ pub async fn covering(db: &impl ConnectionTrait, municipality: Uuid) -> AppResul
 }
 
 /// Lists territories.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &TerritoryQuery,
@@ -105,7 +105,7 @@ pub async fn list(
 }
 
 /// Finds a municipality by ISTAT code.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn municipality_by_code(
     db: &impl ConnectionTrait,
     code: &IstatCode,
@@ -119,7 +119,7 @@ pub async fn municipality_by_code(
 
 /// Ids of the municipalities of a territory: itself for a municipality, its children
 /// for a province, every municipality for the region, the members of a grouping.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn municipalities_of(db: &impl ConnectionTrait, territory: Uuid) -> AppResult<Vec<Uuid>> {
     let mut found = municipalities_by_territory(db, &[territory]).await?;
     let municipalities = found.remove(&territory).unwrap_or_default();
@@ -352,7 +352,7 @@ async fn insert_members(
 }
 
 /// Creates a zone or hub area under the region. Regional administrators only.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn create_grouping(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -425,7 +425,7 @@ pub async fn create_grouping(
 
 /// Changes a zone or hub area: name, validity, and (when given) replaces its members.
 /// Regional administrators only.
-#[tracing::instrument(skip(db, actor, changes))]
+#[tracing::instrument(level = "debug", skip(db, actor, changes))]
 pub async fn update_grouping(
     db: &impl ConnectionTrait,
     actor: &Actor,
