@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Environment: `BENCH_CONCURRENCY` (client tasks, default 8), `BENCH_REQUESTS`
-//! (measured requests per scenario, default 2,000).
+//! (measured requests per scenario, default 2,000), `BENCH_KEEP_DATABASE` (set: keep
+//! the seeded database and print its URL, to read query plans on the same data).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop it
 
 use anyhow::{Context as _, Result, bail, ensure};
@@ -29,8 +30,8 @@ use melt_api::startup::Application;
 use melt_text::fold;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
-    Iterable, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    EntityTrait, Iterable, QueryFilter, Statement, TransactionTrait,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -38,6 +39,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// Page size of the organizations scenario.
+const ORGANIZATIONS_PAGE_SIZE: usize = 20;
 /// Organizations seeded.
 const ORGANIZATIONS: usize = 1_000;
 /// Services seeded per organization.
@@ -68,6 +71,11 @@ const FILTERED_QUERY: &str = "query($after: String, $territory: ID!) { services(
      after: $after, filter: {territory: $territory, languages: [\"ar\"], search: \"servizio\"}) \
      { totalCount pageInfo { endCursor } nodes { name status provider { name kind } \
      serviceTypes { code label } languages { code } } } }";
+
+/// A page of organizations with their sites and services.
+const ORGANIZATIONS_QUERY: &str = "query($after: String) { organizations(first: 20, \
+     after: $after) { totalCount pageInfo { endCursor } nodes { name kind \
+     locations { name address } services { name status } } } }";
 
 /// The first province, by name.
 const PROVINCE_QUERY: &str =
@@ -169,7 +177,13 @@ fn main() -> Result<()> {
     runtime.block_on(async {
         let database = BenchDatabase::create(&config).await?;
         let outcome = bench(&config, &database).await;
-        let removed = database.remove().await;
+        let removed = if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+            // For reading plans afterwards (EXPLAIN ANALYZE) on the same data.
+            println!("Database kept: {}", database.url);
+            Ok(())
+        } else {
+            database.remove().await
+        };
         match (outcome, removed) {
             (Err(error), Err(cleanup)) => {
                 eprintln!("also failed to clean up: {cleanup:#}");
@@ -365,22 +379,32 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
     app_db.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
+    let settings_for_floor = settings.clone();
     let app = Application::build_with_db(settings, app_db)
         .await
         .context("cannot build the app")?;
     let endpoint: Arc<str> = format!("http://127.0.0.1:{}/graphql", app.port()).into();
     let server = tokio::spawn(app.run());
 
-    let outcome = run_scenarios(config, endpoint, &statements).await;
+    // The floor's own pool, as large as the application's.
+    let floor_db = melt_api::db::connect(&settings_for_floor)
+        .await
+        .context("cannot connect the floor's pool")?;
+    let outcome = run_scenarios(config, endpoint, &statements, &floor_db).await;
     server.abort();
+    floor_db
+        .close()
+        .await
+        .context("cannot close the floor's pool")?;
     let rows = outcome?;
 
     println!();
     println!(
         "| Scenario | Engine | Requests | Concurrency | Throughput (req/s) | p50 (ms) | \
-         p95 (ms) | p99 (ms) | max (ms) | SQL statements/request |"
+         p95 (ms) | p99 (ms) | max (ms) | SQL statements/request | CPU/request (ms) | \
+         Floor (req/s) | Share of floor |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{row}");
     }
@@ -392,6 +416,7 @@ async fn run_scenarios(
     config: &Config,
     endpoint: Arc<str>,
     statements: &AtomicUsize,
+    floor_db: &DatabaseConnection,
 ) -> Result<Vec<String>> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -411,37 +436,78 @@ async fn run_scenarios(
         bail!("no province in the territories: {provinces}");
     };
 
+    let province_row = row_id(province_id)?;
     let scenarios = [
         Scenario {
             name: "Catalogue page (active)".to_owned(),
             query: CATALOGUE_QUERY,
             variables: json!({}),
+            field: "services",
+            page_size: PAGE_SIZE,
+            floor: Arc::new(Floor::services("x.status = 'ACTIVE'", None)),
         },
         Scenario {
             name: format!("Province {province_name} + ar + \"servizio\""),
             query: FILTERED_QUERY,
             variables: json!({ "territory": province_id }),
+            field: "services",
+            page_size: PAGE_SIZE,
+            floor: Arc::new(Floor::services(
+                "x.id IN (SELECT sa.service_id FROM service_area sa WHERE sa.municipality_id \
+                 IN (SELECT t.id FROM territory t WHERE t.parent_id = {TERRITORY} \
+                 AND t.kind = 'MUNICIPALITY')) \
+                 AND x.id IN (SELECT st.service_id FROM service_term st JOIN term t \
+                 ON t.id = st.term_id WHERE t.taxonomy = 'LANGUAGE' AND t.code = 'ar') \
+                 AND x.search_text LIKE '%servizio%'",
+                Some(province_row),
+            )),
+        },
+        Scenario {
+            name: "Organizations page (sites, services)".to_owned(),
+            query: ORGANIZATIONS_QUERY,
+            variables: json!({}),
+            field: "organizations",
+            page_size: ORGANIZATIONS_PAGE_SIZE,
+            floor: Arc::new(Floor::organizations()),
         },
     ];
     let mut rows = Vec::new();
     for scenario in scenarios {
         let scenario = Arc::new(scenario);
         let (_, first) = driver.request(&scenario, None).await?;
-        let matching = first["data"]["services"]["totalCount"]
+        let matching = first["data"][scenario.field]["totalCount"]
             .as_u64()
             .with_context(|| format!("{}: no totalCount in {first}", scenario.name))?;
-        ensure!(matching > 0, "{}: no service matches", scenario.name);
-        println!(
-            "{}: {matching} matching services ({} pages)",
+        ensure!(matching > 0, "{}: nothing matches", scenario.name);
+        let floor_first = scenario.floor.page(floor_db, config, None).await?;
+        ensure!(
+            floor_first.total == matching,
+            "{}: the floor counts {} rows, the API {matching}",
             scenario.name,
-            matching.div_ceil(PAGE_SIZE as u64)
+            floor_first.total
+        );
+        println!(
+            "{}: {matching} matching rows ({} pages)",
+            scenario.name,
+            matching.div_ceil(scenario.page_size as u64)
         );
 
         driver.run(&scenario, WARM_UP_REQUESTS).await?;
         let before = statements.load(Ordering::SeqCst);
+        let cpu_before = process_cpu();
         let phase = driver.run(&scenario, config.requests).await?;
+        let cpu = process_cpu().saturating_sub(cpu_before);
         let run = statements.load(Ordering::SeqCst) - before;
-        rows.push(phase.row(&scenario.name, config, run));
+
+        scenario
+            .floor
+            .run(floor_db, config, WARM_UP_REQUESTS)
+            .await?;
+        let floor = scenario
+            .floor
+            .run(floor_db, config, config.requests)
+            .await?;
+        rows.push(phase.row(&scenario.name, config, run, cpu, &floor));
     }
     Ok(rows)
 }
@@ -454,6 +520,12 @@ struct Scenario {
     query: &'static str,
     /// Variables besides `after`.
     variables: Value,
+    /// The root field of the query (`services`, `organizations`).
+    field: &'static str,
+    /// Its page size.
+    page_size: usize,
+    /// The same page as one SQL statement that builds the whole JSON document.
+    floor: Arc<Floor>,
 }
 
 /// Sends requests from concurrent client tasks.
@@ -547,7 +619,7 @@ async fn walk_pages(
             }
         };
         latencies.push(latency);
-        after = next_cursor(&body);
+        after = next_cursor(&body, scenario.field, scenario.page_size);
     }
     Ok(latencies)
 }
@@ -583,17 +655,15 @@ async fn send(
 }
 
 /// The cursor of the next page, or `None` after the last page (start over).
-fn next_cursor(body: &Value) -> Option<String> {
-    let services = &body["data"]["services"];
-    let full_page = services["nodes"]
+fn next_cursor(body: &Value, field: &str, page_size: usize) -> Option<String> {
+    let list = &body["data"][field];
+    let full_page = list["nodes"]
         .as_array()
-        .is_some_and(|nodes| nodes.len() == PAGE_SIZE);
+        .is_some_and(|nodes| nodes.len() == page_size);
     if !full_page {
         return None;
     }
-    services["pageInfo"]["endCursor"]
-        .as_str()
-        .map(str::to_owned)
+    list["pageInfo"]["endCursor"].as_str().map(str::to_owned)
 }
 
 /// The measurements of one phase.
@@ -606,14 +676,25 @@ struct Phase {
 
 impl Phase {
     /// The Markdown table row of the phase.
-    fn row(mut self, scenario: &str, config: &Config, statements: usize) -> String {
+    fn row(
+        mut self,
+        scenario: &str,
+        config: &Config,
+        statements: usize,
+        cpu: Duration,
+        floor: &Phase,
+    ) -> String {
         self.latencies.sort_unstable();
         let requests = self.latencies.len();
         let throughput = requests as f64 / self.elapsed.as_secs_f64();
         let per_request = statements as f64 / requests.max(1) as f64;
+        let cpu_per_request = millis(cpu) / requests.max(1) as f64;
+        let floor_throughput = floor.latencies.len() as f64 / floor.elapsed.as_secs_f64();
+        let share = throughput / floor_throughput;
         format!(
             "| {scenario} | {} | {requests} | {} | {throughput:.0} | {:.1} | {:.1} | {:.1} | \
-             {:.1} | {per_request:.2} |",
+             {:.1} | {per_request:.2} | {cpu_per_request:.2} | {floor_throughput:.0} | \
+             {share:.2} |",
             config.engine(),
             config.concurrency,
             millis(percentile(&self.latencies, 50.0)),
@@ -636,6 +717,300 @@ fn percentile(sorted: &[Duration], percent: f64) -> Duration {
 /// A duration in milliseconds.
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
+}
+
+// ---------------------------------------------------------------------------------
+// The raw-SQL floor
+// ---------------------------------------------------------------------------------
+
+/// The same page as the API's, as one SQL statement that builds the whole JSON document
+/// (count, cursor, nodes and their relations) in the database: what a hand-tuned
+/// endpoint without GraphQL could at best do. Run with the same clients, pool size and
+/// page walk as the API, on the same data, in the same run.
+struct Floor {
+    /// The statement for PostgreSQL: `$1`/`$2` the cursor (search name, id) or nulls,
+    /// `$3` the territory where the condition names one.
+    postgres: String,
+    /// The statement for SQLite, with `?1`, `?2`, `?3`.
+    sqlite: String,
+    /// The territory the condition names, if any.
+    territory: Option<Uuid>,
+    /// Root field of the document.
+    field: &'static str,
+    /// Page size.
+    page_size: usize,
+}
+
+/// One page read by the floor.
+struct FloorPage {
+    /// `totalCount` of the document.
+    total: u64,
+    /// The cursor of the next page, `None` after the last one.
+    next: Option<(String, Uuid)>,
+}
+
+/// The statement's skeleton: a keyset page of `table` under `condition`, the count, the
+/// end cursor and the nodes built by `node` (an expression over the page row `p`).
+fn floor_sql(
+    postgres: bool,
+    field: &str,
+    table: &str,
+    condition: &str,
+    node: &str,
+    page_size: usize,
+) -> String {
+    if postgres {
+        let condition = condition.replace("{TERRITORY}", "$3::uuid");
+        format!(
+            "WITH page AS (SELECT * FROM {table} x WHERE {condition} AND ($1::text IS NULL \
+             OR (x.search_name, x.id) > ($1::text, $2::uuid)) \
+             ORDER BY x.search_name, x.id LIMIT {page_size}), \
+             last AS (SELECT search_name, id FROM page ORDER BY search_name DESC, id DESC LIMIT 1) \
+             SELECT json_build_object('data', json_build_object('{field}', json_build_object( \
+             'totalCount', (SELECT count(*) FROM {table} x WHERE {condition}), \
+             'pageInfo', json_build_object('endCursor', \
+             (SELECT json_build_array(search_name, id)::text FROM last)), \
+             'nodes', COALESCE((SELECT json_agg({node} ORDER BY p.search_name, p.id) \
+             FROM page p), '[]'::json))))::text AS doc, \
+             (SELECT search_name FROM last) AS last_name, (SELECT id FROM last) AS last_id"
+        )
+    } else {
+        let condition = condition.replace("{TERRITORY}", "?3");
+        format!(
+            "WITH page AS (SELECT * FROM {table} x WHERE {condition} AND (?1 IS NULL \
+             OR (x.search_name, x.id) > (?1, ?2)) \
+             ORDER BY x.search_name, x.id LIMIT {page_size}), \
+             last AS (SELECT search_name, id FROM page ORDER BY search_name DESC, id DESC LIMIT 1) \
+             SELECT json_object('data', json_object('{field}', json_object( \
+             'totalCount', (SELECT count(*) FROM {table} x WHERE {condition}), \
+             'pageInfo', json_object('endCursor', \
+             (SELECT json_array(search_name, hex(id)) FROM last)), \
+             'nodes', json((SELECT json_group_array(json(node)) FROM \
+             (SELECT {node} AS node FROM page p ORDER BY p.search_name, p.id)))))) AS doc, \
+             (SELECT search_name FROM last) AS last_name, (SELECT id FROM last) AS last_id"
+        )
+    }
+}
+
+/// A JSON array of `select` (rows of one JSON object each) in the engine's dialect.
+fn floor_array(postgres: bool, object: &str, from: &str, order: &str) -> String {
+    if postgres {
+        format!("COALESCE((SELECT json_agg({object} ORDER BY {order}) {from}), '[]'::json)")
+    } else {
+        format!(
+            "json((SELECT json_group_array(json(o)) FROM (SELECT {object} AS o {from} ORDER BY {order})))"
+        )
+    }
+}
+
+impl Floor {
+    /// A page of services under `condition` (over the service row `x`), with the nested
+    /// fields of [`CATALOGUE_QUERY`].
+    fn services(condition: &str, territory: Option<Uuid>) -> Self {
+        let sql = |postgres: bool| {
+            let object = if postgres {
+                "json_build_object"
+            } else {
+                "json_object"
+            };
+            let terms = |taxonomy: &str, label: bool| {
+                let label = if label { ", 'label', t.label_it" } else { "" };
+                floor_array(
+                    postgres,
+                    &format!("{object}('code', t.code{label})"),
+                    &format!(
+                        "FROM service_term st JOIN term t ON t.id = st.term_id \
+                         WHERE st.service_id = p.id AND t.taxonomy = '{taxonomy}'"
+                    ),
+                    "t.code",
+                )
+            };
+            let provider = if postgres {
+                "(SELECT json_build_object('name', o.name, 'kind', o.kind) \
+                 FROM organization o WHERE o.id = p.organization_id)"
+            } else {
+                "json((SELECT json_object('name', o.name, 'kind', o.kind) \
+                 FROM organization o WHERE o.id = p.organization_id))"
+            };
+            let node = format!(
+                "{object}('name', p.name, 'status', p.status, 'provider', {provider}, \
+                 'serviceTypes', {}, 'languages', {})",
+                terms("SERVICE_TYPE", true),
+                terms("LANGUAGE", false)
+            );
+            floor_sql(postgres, "services", "service", condition, &node, PAGE_SIZE)
+        };
+        Self {
+            postgres: sql(true),
+            sqlite: sql(false),
+            territory,
+            field: "services",
+            page_size: PAGE_SIZE,
+        }
+    }
+
+    /// A page of organizations with the nested fields of [`ORGANIZATIONS_QUERY`].
+    fn organizations() -> Self {
+        let sql = |postgres: bool| {
+            let object = if postgres {
+                "json_build_object"
+            } else {
+                "json_object"
+            };
+            let locations = floor_array(
+                postgres,
+                &format!("{object}('name', l.name, 'address', l.address)"),
+                "FROM location l WHERE l.organization_id = p.id",
+                "l.name, l.id",
+            );
+            let services = floor_array(
+                postgres,
+                &format!("{object}('name', s.name, 'status', s.status)"),
+                "FROM service s WHERE s.organization_id = p.id",
+                "s.name, s.id",
+            );
+            let node = format!(
+                "{object}('name', p.name, 'kind', p.kind, 'locations', {locations}, \
+                 'services', {services})"
+            );
+            floor_sql(
+                postgres,
+                "organizations",
+                "organization",
+                "1 = 1",
+                &node,
+                ORGANIZATIONS_PAGE_SIZE,
+            )
+        };
+        Self {
+            postgres: sql(true),
+            sqlite: sql(false),
+            territory: None,
+            field: "organizations",
+            page_size: ORGANIZATIONS_PAGE_SIZE,
+        }
+    }
+
+    /// Reads the page after `after` and parses its document, as a client would.
+    async fn page(
+        &self,
+        db: &DatabaseConnection,
+        config: &Config,
+        after: Option<&(String, Uuid)>,
+    ) -> Result<FloorPage> {
+        let (backend, sql) = if config.postgres_url.is_some() {
+            (DatabaseBackend::Postgres, &self.postgres)
+        } else {
+            (DatabaseBackend::Sqlite, &self.sqlite)
+        };
+        let mut values: Vec<sea_orm::Value> = vec![
+            after.map(|(name, _)| name.clone()).into(),
+            after.map(|(_, id)| *id).into(),
+        ];
+        if let Some(territory) = self.territory {
+            values.push(territory.into());
+        }
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await
+            .with_context(|| format!("floor of {}", self.field))?
+            .context("the floor returned no row")?;
+        let doc: String = row.try_get("", "doc")?;
+        let body: Value = serde_json::from_str(&doc).context("the floor's document")?;
+        let list = &body["data"][self.field];
+        let total = list["totalCount"]
+            .as_u64()
+            .with_context(|| format!("no totalCount in the floor's {doc}"))?;
+        let full = list["nodes"]
+            .as_array()
+            .is_some_and(|nodes| nodes.len() == self.page_size);
+        let last_name: Option<String> = row.try_get("", "last_name")?;
+        let last_id: Option<Uuid> = row.try_get("", "last_id")?;
+        let next = match (full, last_name, last_id) {
+            (true, Some(name), Some(id)) => Some((name, id)),
+            _ => None,
+        };
+        Ok(FloorPage { total, next })
+    }
+
+    /// Runs `requests` pages from the configured number of tasks, each walking the pages
+    /// from the first to the last and starting over.
+    async fn run(
+        self: &Arc<Self>,
+        db: &DatabaseConnection,
+        config: &Config,
+        requests: usize,
+    ) -> Result<Phase> {
+        let issued = Arc::new(AtomicUsize::new(0));
+        let config = Arc::new(Config {
+            postgres_url: config.postgres_url.clone(),
+            concurrency: config.concurrency,
+            requests: config.requests,
+        });
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..config.concurrency)
+            .map(|_| {
+                let (floor, db, issued, config) = (
+                    Arc::clone(self),
+                    db.clone(),
+                    Arc::clone(&issued),
+                    Arc::clone(&config),
+                );
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut after = None;
+                    while issued.fetch_add(1, Ordering::Relaxed) < requests {
+                        let sent = Instant::now();
+                        let page = floor.page(&db, &config, after.as_ref()).await;
+                        latencies.push(sent.elapsed());
+                        match page {
+                            Ok(page) => after = page.next,
+                            Err(error) => {
+                                issued.store(requests, Ordering::Relaxed);
+                                return Err(error);
+                            }
+                        }
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::with_capacity(requests);
+        for task in tasks {
+            latencies.extend(task.await.context("a floor task panicked")??);
+        }
+        Ok(Phase {
+            latencies,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// CPU time (user and system) this process has used so far: the application and, as
+/// it runs in-process, the benchmark's own HTTP clients. Zero where `/proc` is absent.
+fn process_cpu() -> Duration {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks of 1/100 s (USER_HZ).
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// The row id behind a global ID (`base64url("Kind:uuid")`).
+fn row_id(global: &str) -> Result<Uuid> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(global)
+        .context("a global ID is base64url")?;
+    let text = String::from_utf8(raw).context("a global ID is text")?;
+    let (_, id) = text.split_once(':').context("a global ID is Kind:uuid")?;
+    Ok(Uuid::parse_str(id)?)
 }
 
 // ---------------------------------------------------------------------------------

@@ -76,6 +76,23 @@ impl Loaders {
         let rows = self.0.load_one(key).await?.unwrap_or_default();
         Ok(rows.into_iter().map(T::from).collect())
     }
+
+    /// A page of the rows `key` owns, and how many it owns: the rows of every parent
+    /// come in one batch, the page is cut here ([`crate::pagination::page_of`]).
+    pub async fn page<K, M>(
+        &self,
+        key: K,
+        cursor: impl Fn(&M) -> crate::pagination::Cursor,
+        window: &crate::pagination::Window,
+    ) -> GqlResult<(crate::pagination::Page<M>, u64)>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        DbLoader: Loader<K, Value = Vec<M>, Error = Arc<DbErr>>,
+    {
+        let rows = self.0.load_one(key).await?.unwrap_or_default();
+        let total = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        Ok((crate::pagination::page_of(rows, cursor, window)?, total))
+    }
 }
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;

@@ -280,6 +280,61 @@ where
     })
 }
 
+/// One page of rows already read whole and in list order: the children of a parent,
+/// loaded in one batch for every parent of a page, with the Relay arguments applied
+/// here. `after` and `before` must be cursors of rows of this list (else
+/// BAD_USER_INPUT: read the first page again).
+pub fn page_of<M>(
+    rows: Vec<M>,
+    cursor: impl Fn(&M) -> Cursor,
+    window: &Window,
+) -> AppResult<Page<M>> {
+    let position = |wanted: &Cursor| {
+        rows.iter()
+            .position(|row| cursor(row) == *wanted)
+            .ok_or_else(|| {
+                AppError::BadUserInput(
+                    "the cursor is not in this list (any more): read the first page again"
+                        .to_owned(),
+                )
+            })
+    };
+    let start = match &window.after {
+        Some(after) => position(after)? + 1,
+        None => 0,
+    };
+    let end = match &window.before {
+        Some(before) => position(before)?,
+        None => rows.len(),
+    }
+    .max(start);
+    let limit = usize::try_from(window.limit).unwrap_or(usize::MAX);
+    let (from, to) = if window.backward {
+        (end.saturating_sub(limit).max(start), end)
+    } else {
+        (start, start.saturating_add(limit).min(end))
+    };
+    let (has_next_page, has_previous_page) = if window.backward {
+        (window.before.is_some(), from > start)
+    } else {
+        (to < end, window.after.is_some())
+    };
+    let items = rows
+        .into_iter()
+        .skip(from)
+        .take(to - from)
+        .map(|row| {
+            let encoded = cursor(&row).encode();
+            (row, encoded)
+        })
+        .collect();
+    Ok(Page {
+        items,
+        has_next_page,
+        has_previous_page,
+    })
+}
+
 /// Counts the rows of `select` (the whole list, not the page).
 pub async fn count<E, C>(db: &C, select: Select<E>) -> AppResult<u64>
 where
@@ -346,6 +401,72 @@ mod tests {
             id: Uuid::now_v7(),
         };
         assert_eq!(Cursor::decode(&several.encode()).ok(), Some(several));
+    }
+
+    /// Ten rows `(name, id)` in list order.
+    fn ten() -> Vec<(String, Uuid)> {
+        (0..10)
+            .map(|i| (format!("row {i}"), Uuid::from_u128(i)))
+            .collect()
+    }
+
+    fn position(row: &(String, Uuid)) -> Cursor {
+        Cursor::new(SortKey::Text(row.0.clone()), row.1)
+    }
+
+    fn names(page: &Page<(String, Uuid)>) -> Vec<&str> {
+        page.items.iter().map(|((n, _), _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn a_list_read_whole_pages_forwards_and_backwards_like_a_query() {
+        let first = page_of(
+            ten(),
+            position,
+            &Window::new(Some(4), None, None, None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(names(&first), ["row 0", "row 1", "row 2", "row 3"]);
+        assert!(first.has_next_page && !first.has_previous_page);
+
+        let end = first.items.last().map(|(_, c)| c.clone()).unwrap();
+        let next = page_of(
+            ten(),
+            position,
+            &Window::new(Some(4), Some(&end), None, None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(names(&next), ["row 4", "row 5", "row 6", "row 7"]);
+        assert!(next.has_next_page && next.has_previous_page);
+
+        let last = page_of(
+            ten(),
+            position,
+            &Window::new(None, None, Some(3), None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(names(&last), ["row 7", "row 8", "row 9"]);
+        assert!(last.has_previous_page && !last.has_next_page);
+
+        let start = last.items.first().map(|(_, c)| c.clone()).unwrap();
+        let before = page_of(
+            ten(),
+            position,
+            &Window::new(None, None, Some(10), Some(&start)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(before.items.len(), 7);
+        assert!(!before.has_previous_page && before.has_next_page);
+    }
+
+    #[test]
+    fn a_cursor_from_another_list_is_bad_input() {
+        let stranger = Cursor::new(SortKey::Text("row 3".to_owned()), Uuid::from_u128(99));
+        let window = Window::new(Some(2), Some(&stranger.encode()), None, None).unwrap();
+        assert!(matches!(
+            page_of(ten(), position, &window),
+            Err(AppError::BadUserInput(_))
+        ));
     }
 
     #[test]

@@ -258,6 +258,16 @@ pub struct ServiceEdge {
 }
 
 impl ServiceConnection {
+    /// Builds the connection from a page of services with no distances (a relation's
+    /// page).
+    pub fn from_rows(page: crate::pagination::Page<service::Model>, total: u64) -> Self {
+        Self::from_page(super::query::ServicePage {
+            page,
+            total,
+            distances: std::collections::HashMap::new(),
+        })
+    }
+
     /// Builds the connection from a page of services.
     pub fn from_page(result: super::query::ServicePage) -> Self {
         let page_info = PageInfo::of(&result.page);

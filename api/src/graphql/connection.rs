@@ -35,6 +35,14 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
     items.saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// Complexity of a list field with no pagination (deprecated ones, kept until
+/// partners move to their connection): costed as a page of the default size, so the
+/// queries partners send today stay within the limit while they move.
+pub fn list_cost(child_complexity: usize) -> usize {
+    let items = usize::try_from(DEFAULT_PAGE_SIZE).unwrap_or(usize::MAX);
+    items.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Items a connection is costed for: `first`, else `last`, else the default page size;
 /// at most the largest page.
 pub fn page_items(first: Option<i64>, last: Option<i64>) -> u64 {

@@ -1,6 +1,6 @@
 //! GraphQL types of organizations.
 
-use crate::catalogue::types::Service;
+use crate::catalogue::types::{Service, ServiceConnection};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
@@ -10,11 +10,12 @@ use crate::loaders::{
     ContactsOfOrganization, LocationsOfOrganization, OrganizationById, ServicesOfOrganization,
     SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
 };
+use crate::pagination::{Cursor, SortKey, Window};
 use crate::protocol::types::Signatory;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use entity::{contact, location, organization, organization_succession};
+use entity::{contact, location, organization, organization_succession, service};
 
 /// A public or private body of the network: employment centre, social service,
 /// health-and-social consortium, third-sector body, training agency, ...
@@ -88,17 +89,70 @@ impl Organization {
     async fn dissolved_on(&self) -> Option<Date> {
         self.0.dissolved_on.map(Date)
     }
-    /// Sites of the organization.
+    /// Sites of the organization, by name.
+    #[graphql(
+        deprecation = "Unbounded list: use `locationsConnection`, which pages. Will be removed.",
+        complexity = "crate::graphql::connection::list_cost(child_complexity)"
+    )]
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
         ctx.loaders()?.all(LocationsOfOrganization(self.0.id)).await
+    }
+    /// Sites of the organization, by name, a page at a time (`first`/`after` or
+    /// `last`/`before`, at most 100; costed like a root connection).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
+    async fn locations_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<LocationConnection> {
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let (page, total) = ctx
+            .loaders()?
+            .page(
+                LocationsOfOrganization(self.0.id),
+                |l: &location::Model| Cursor::new(SortKey::Text(l.name.clone()), l.id),
+                &window,
+            )
+            .await?;
+        Ok(LocationConnection::from_page(page, total))
     }
     /// Contact people.
     async fn contacts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Contact>> {
         ctx.loaders()?.all(ContactsOfOrganization(self.0.id)).await
     }
     /// Services the organization provides, by name.
+    #[graphql(
+        deprecation = "Unbounded list: use `servicesConnection`, which pages. Will be removed.",
+        complexity = "crate::graphql::connection::list_cost(child_complexity)"
+    )]
     async fn services(&self, ctx: &Context<'_>) -> GqlResult<Vec<Service>> {
         ctx.loaders()?.all(ServicesOfOrganization(self.0.id)).await
+    }
+    /// Services the organization provides, by name, a page at a time
+    /// (`first`/`after` or `last`/`before`, at most 100; costed like a root
+    /// connection). Its cursors are those of `services(orderBy: NAME)`.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
+    async fn services_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<ServiceConnection> {
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let (page, total) = ctx
+            .loaders()?
+            .page(
+                ServicesOfOrganization(self.0.id),
+                |s: &service::Model| Cursor::new(SortKey::Text(s.search_name.clone()), s.id),
+                &window,
+            )
+            .await?;
+        Ok(ServiceConnection::from_rows(page, total))
     }
     /// The organization's adherences to protocols (invited, signed or withdrawn).
     async fn protocols(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
@@ -129,6 +183,7 @@ crate::connection!(
     Organization,
     "organizations"
 );
+crate::connection!(LocationConnection, LocationEdge, Location, "sites");
 
 /// A site of an organization.
 #[derive(Clone, Debug)]

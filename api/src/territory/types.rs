@@ -6,6 +6,7 @@ use crate::graphql::enums::TerritoryKind;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
 use crate::loaders::{MunicipalitiesOfTerritory, TerritoryById};
+use crate::pagination::{Cursor, SortKey, Window};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::territory;
@@ -74,10 +75,37 @@ impl Territory {
         ctx.loaders()?.one(TerritoryById(parent)).await
     }
     /// The municipalities this territory is made of, by ISTAT code.
+    #[graphql(
+        deprecation = "Unbounded list (273 for the region): use `municipalitiesConnection`, which pages. Will be removed.",
+        complexity = "crate::graphql::connection::list_cost(child_complexity)"
+    )]
     async fn municipalities(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
         ctx.loaders()?
             .all(MunicipalitiesOfTerritory(self.0.id))
             .await
+    }
+    /// The municipalities this territory is made of, by ISTAT code, a page at a time
+    /// (`first`/`after` or `last`/`before`, at most 100; costed like a root
+    /// connection).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first, last, child_complexity)")]
+    async fn municipalities_connection(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<TerritoryConnection> {
+        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
+        let (page, total) = ctx
+            .loaders()?
+            .page(
+                MunicipalitiesOfTerritory(self.0.id),
+                |t: &territory::Model| Cursor::new(SortKey::Text(t.code.clone()), t.id),
+                &window,
+            )
+            .await?;
+        Ok(TerritoryConnection::from_page(page, total))
     }
     /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {

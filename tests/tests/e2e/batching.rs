@@ -84,7 +84,7 @@ const NESTED: &str = "query($n: Int) {
     totalCount
     nodes {
       name
-      provider { name locations { name municipality { name } } }
+      provider { name locationsConnection(first: 5) { totalCount nodes { name municipality { name } } } }
       serviceTypes { code label }
       serviceArea { code }
     }
@@ -182,6 +182,50 @@ async fn reading_personal_fields_of_a_page_of_referrals_costs_the_same_for_any_p
         assert_eq!(
             small, large,
             "[{engine:?}] 2 referrals: {small} statements, 6: {large}"
+        );
+    })
+    .await;
+}
+
+const NESTED_PAGES: &str = "query($n: Int) {
+  organizations(first: $n) {
+    nodes {
+      name
+      servicesConnection(first: 2) { totalCount pageInfo { endCursor } nodes { name } }
+      locationsConnection(last: 1) { nodes { name } }
+    }
+  }
+  territories(filter: {kinds: [PROVINCE]}, first: $n) {
+    nodes { municipalitiesConnection(first: 3) { totalCount nodes { code } } }
+  }
+}";
+
+#[tokio::test]
+async fn nested_connections_load_in_one_batch_whatever_the_page_size() {
+    on_every_engine(async |engine, app| {
+        let statements = async |n: usize| {
+            let before = app.statement_count();
+            let data = app.data(NESTED_PAGES, json!({ "n": n })).await;
+            let organizations = data["organizations"]["nodes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(organizations.len(), n, "[{engine:?}] {data}");
+            assert!(
+                organizations.iter().all(|o| {
+                    o["servicesConnection"]["nodes"]
+                        .as_array()
+                        .is_some_and(|s| s.len() <= 2)
+                }),
+                "[{engine:?}] {data}"
+            );
+            app.statement_count() - before
+        };
+        let small = statements(2).await;
+        let large = statements(8).await;
+        assert_eq!(
+            small, large,
+            "[{engine:?}] 2 parents: {small} statements, 8 parents: {large}"
         );
     })
     .await;

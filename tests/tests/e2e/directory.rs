@@ -2196,3 +2196,142 @@ async fn terms_search_ignores_case_and_treats_underscores_literally() {
     })
     .await;
 }
+
+const REGION_PAGE: &str = "query($after: String, $before: String, $first: Int, $last: Int) {
+  territories(filter: {kinds: [REGION]}) { nodes {
+    municipalities { code }
+    municipalitiesConnection(first: $first, after: $after, last: $last, before: $before) {
+      totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } nodes { code }
+    }
+  } }
+}";
+
+#[tokio::test]
+async fn the_region_s_municipalities_page_through_the_same_list_the_old_field_gives() {
+    on_every_engine(async |engine, app| {
+        let mut codes = Vec::new();
+        let mut after: Option<String> = None;
+        let whole = loop {
+            let data = app
+                .data(REGION_PAGE, json!({ "first": 100, "after": after }))
+                .await;
+            let region = &data["territories"]["nodes"][0];
+            let whole = region["municipalities"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let page = &region["municipalitiesConnection"];
+            assert_eq!(page["totalCount"], whole.len(), "[{engine:?}]");
+            let nodes = page["nodes"].as_array().cloned().unwrap_or_default();
+            assert!(nodes.len() <= 100, "[{engine:?}]");
+            codes.extend(nodes.iter().map(|n| n["code"].clone()));
+            if page["pageInfo"]["hasNextPage"] != true {
+                break whole;
+            }
+            after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        };
+        let expected: Vec<Value> = whole.iter().map(|n| n["code"].clone()).collect();
+        assert_eq!(codes.len(), 273, "[{engine:?}]");
+        assert_eq!(
+            codes, expected,
+            "[{engine:?}] pages in the order of the list"
+        );
+
+        // Backwards from the end: the last three, then the three before them.
+        let data = app.data(REGION_PAGE, json!({ "last": 3 })).await;
+        let page = &data["territories"]["nodes"][0]["municipalitiesConnection"];
+        let tail: Vec<Value> = page["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n["code"].clone())
+            .collect();
+        assert_eq!(tail, expected[270..].to_vec(), "[{engine:?}]");
+        assert_eq!(page["pageInfo"]["hasPreviousPage"], true, "[{engine:?}]");
+        let before = page["pageInfo"]["startCursor"].clone();
+        let data = app
+            .data(REGION_PAGE, json!({ "last": 3, "before": before }))
+            .await;
+        let page = &data["territories"]["nodes"][0]["municipalitiesConnection"];
+        let earlier: Vec<Value> = page["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n["code"].clone())
+            .collect();
+        assert_eq!(earlier, expected[267..270].to_vec(), "[{engine:?}]");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_organization_s_services_and_sites_come_a_page_at_a_time() {
+    on_every_engine(async |engine, app| {
+        let query = "{ organizations(first: 50) { nodes { id
+            services { id } locations { id }
+            servicesConnection(first: 1) { totalCount pageInfo { hasNextPage endCursor } nodes { id } }
+            locationsConnection(first: 20) { totalCount nodes { id } } } } }";
+        let data = app.data(query, json!({})).await;
+        let organizations = data["organizations"]["nodes"].as_array().cloned().unwrap_or_default();
+        let with_two = organizations
+            .iter()
+            .position(|o| o["services"].as_array().is_some_and(|s| s.len() >= 2))
+            .expect("a demo organization with two services");
+        let organization = &organizations[with_two];
+        let first = &organization["servicesConnection"];
+        assert_eq!(
+            first["totalCount"],
+            organization["services"].as_array().map_or(0, Vec::len),
+            "[{engine:?}]"
+        );
+        assert_eq!(first["nodes"][0]["id"], organization["services"][0]["id"], "[{engine:?}]");
+        assert_eq!(first["pageInfo"]["hasNextPage"], true, "[{engine:?}]");
+        assert_eq!(
+            organization["locationsConnection"]["nodes"], organization["locations"],
+            "[{engine:?}]"
+        );
+
+        let next = "query($id: ID!, $after: String) { node(id: $id) { ... on Organization {
+            servicesConnection(first: 1, after: $after) { nodes { id } } } } }";
+        let after = first["pageInfo"]["endCursor"].clone();
+        let data = app
+            .data(next, json!({ "id": organization["id"], "after": after }))
+            .await;
+        assert_eq!(
+            data["node"]["servicesConnection"]["nodes"][0]["id"],
+            organization["services"][1]["id"],
+            "[{engine:?}]"
+        );
+        // The cursor of one organization's page is no position in another's list.
+        let other = organizations
+            .iter()
+            .find(|o| o["id"] != organization["id"])
+            .expect("another organization");
+        let body = app.query(next, json!({ "id": other["id"], "after": after })).await;
+        assert_eq!(first_error_code(&body), "BAD_USER_INPUT", "[{engine:?}] {body}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_nested_connection_is_costed_by_its_page_size() {
+    on_every_engine(async |engine, app| {
+        let query = |n: usize| {
+            format!(
+                "{{ organizations(first: 100) {{ nodes {{ servicesConnection(first: {n}) {{
+                     nodes {{ name provider {{ name }} }} }} }} }} }}"
+            )
+        };
+        let body = app.query(&query(100), json!({})).await;
+        assert_eq!(
+            first_error_code(&body),
+            "QUERY_TOO_COMPLEX",
+            "[{engine:?}] {body}"
+        );
+        let body = app.query(&query(5), json!({})).await;
+        assert!(body["errors"].is_null(), "[{engine:?}] {body}");
+    })
+    .await;
+}

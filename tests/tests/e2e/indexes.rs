@@ -44,11 +44,14 @@ fn selection(field: &str) -> &'static str {
              languages { code } serviceArea { name } locations { name } schedules { opensAt }"
         }
         "organizations" => {
-            "id name locations { name } contacts { name } services { name }
+            "id name locationsConnection(first: 5) { nodes { name } } contacts { name }
+             servicesConnection(first: 5) { nodes { name } }
              protocols { status protocol { title } } successions { predecessor { name } successor { name } }"
         }
         "protocols" => "id title supersedes { title } scope { name } signatories { status organization { name } }",
-        "territories" => "id name parent { name } municipalities { name }",
+        "territories" => {
+            "id name parent { name } municipalitiesConnection(first: 5) { nodes { name } }"
+        }
         "terms" => "id code parent { code }",
         "persons" => "id givenName registeredBy { name } residenceMunicipality { name } consents { purpose recipients { name } }",
         "referrals" => {
