@@ -77,23 +77,29 @@ impl Loaders {
         Ok(rows.into_iter().map(T::from).collect())
     }
 
-    /// A page of the rows `key` owns, and how many it owns: the rows of every parent
-    /// come in one batch, the page is cut here ([`crate::pagination::page_of`]).
+    /// The page `(first, after, last, before)` of the rows `key` owns, and how many it
+    /// owns (a nested connection): the rows of every parent come in one batch, the
+    /// page is cut here ([`crate::pagination::page_of`]).
     pub async fn page<K, M>(
         &self,
         key: K,
-        cursor: impl Fn(&M) -> crate::pagination::Cursor,
-        window: &crate::pagination::Window,
+        cursor: fn(&M) -> crate::pagination::Cursor,
+        (first, after, last, before): RelayArgs,
     ) -> GqlResult<(crate::pagination::Page<M>, u64)>
     where
         K: Send + Sync + Hash + Eq + Clone + 'static,
         DbLoader: Loader<K, Value = Vec<M>, Error = Arc<DbErr>>,
     {
+        let window =
+            crate::pagination::Window::new(first, after.as_deref(), last, before.as_deref())?;
         let rows = self.0.load_one(key).await?.unwrap_or_default();
         let total = u64::try_from(rows.len()).unwrap_or(u64::MAX);
-        Ok((crate::pagination::page_of(rows, cursor, window)?, total))
+        Ok((crate::pagination::page_of(rows, cursor, &window)?, total))
     }
 }
+
+/// The Relay arguments of a connection field: `first`, `after`, `last`, `before`.
+pub type RelayArgs = (Option<i32>, Option<String>, Option<i32>, Option<String>);
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;
 

@@ -10,7 +10,7 @@ use crate::loaders::{
     ContactsOfOrganization, LocationsOfOrganization, OrganizationById, ServicesOfOrganization,
     SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
 };
-use crate::pagination::{Cursor, SortKey, Window};
+use crate::pagination::{Cursor, SortKey};
 use crate::protocol::types::Signatory;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
@@ -108,13 +108,12 @@ impl Organization {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<LocationConnection> {
-        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let (page, total) = ctx
             .loaders()?
             .page(
                 LocationsOfOrganization(self.0.id),
                 |l: &location::Model| Cursor::new(SortKey::Text(l.name.clone()), l.id),
-                &window,
+                (first, after, last, before),
             )
             .await?;
         Ok(LocationConnection::from_page(page, total))
@@ -143,13 +142,12 @@ impl Organization {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<ServiceConnection> {
-        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let (page, total) = ctx
             .loaders()?
             .page(
                 ServicesOfOrganization(self.0.id),
                 |s: &service::Model| Cursor::new(SortKey::Text(s.search_name.clone()), s.id),
-                &window,
+                (first, after, last, before),
             )
             .await?;
         Ok(ServiceConnection::from_rows(page, total))

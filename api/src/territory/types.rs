@@ -6,7 +6,7 @@ use crate::graphql::enums::TerritoryKind;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
 use crate::loaders::{MunicipalitiesOfTerritory, TerritoryById};
-use crate::pagination::{Cursor, SortKey, Window};
+use crate::pagination::{Cursor, SortKey};
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::territory;
@@ -96,13 +96,12 @@ impl Territory {
         last: Option<i32>,
         before: Option<String>,
     ) -> GqlResult<TerritoryConnection> {
-        let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
         let (page, total) = ctx
             .loaders()?
             .page(
                 MunicipalitiesOfTerritory(self.0.id),
                 |t: &territory::Model| Cursor::new(SortKey::Text(t.code.clone()), t.id),
-                &window,
+                (first, after, last, before),
             )
             .await?;
         Ok(TerritoryConnection::from_page(page, total))
