@@ -198,8 +198,11 @@ pub struct Page<M> {
     pub has_previous_page: bool,
 }
 
-/// Condition for rows strictly beyond `cursor` in the given direction: greater (or
-/// less) on the first key, or equal on it and beyond on the next ones, the id last.
+/// Condition for rows strictly beyond `cursor` in the given direction: the row value
+/// `(keys..., id)` greater (or less) than the cursor's. Written as one row comparison
+/// rather than its expansion (`k > v OR (k = v AND id > i)`), so that both engines
+/// start the index range at the cursor instead of reading the list from its start and
+/// filtering: a deep page costs what the first one does.
 fn beyond<E: EntityTrait>(
     sort: &Sort<E>,
     cursor: &Cursor,
@@ -210,15 +213,16 @@ fn beyond<E: EntityTrait>(
             "the cursor belongs to another order".to_owned(),
         ));
     }
-    let cmp = |a: Expr, b: Expr| if ascending { a.gt(b) } else { a.lt(b) };
-    let mut condition = Condition::all().add(cmp(Expr::col(sort.id), Expr::val(cursor.id)));
-    for (expr, key) in sort.keys.iter().zip(&cursor.keys).rev() {
-        let value = key.clone().into_expr();
-        condition = Condition::any()
-            .add(cmp(expr.clone(), value.clone()))
-            .add(Condition::all().add(expr.clone().eq(value)).add(condition));
-    }
-    Ok(condition)
+    let columns = sort.keys.iter().cloned().chain([Expr::col(sort.id)]);
+    let values =
+        (cursor.keys.iter().cloned().map(SortKey::into_expr)).chain([Expr::val(cursor.id)]);
+    let (columns, values) = (Expr::tuple(columns), Expr::tuple(values));
+    let comparison = if ascending {
+        columns.gt(values)
+    } else {
+        columns.lt(values)
+    };
+    Ok(Condition::all().add(comparison))
 }
 
 /// Fetches one page of `select` in the order `sort`.
