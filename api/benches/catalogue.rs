@@ -4,8 +4,11 @@
 //! It creates a database of its own (a temporary SQLite file, or a fresh
 //! `melt_bench_<uuid>` database on the PostgreSQL server of `DATABASE_URL`, dropped at
 //! the end), migrates it, seeds 1,000 organizations and 10,000 services with
-//! `insert_many`, starts the application on port 0 and drives it with concurrent
-//! clients. Each scenario prints one Markdown table row for the README.
+//! `insert_many`, starts the application on port 0 (on threads of its own) and drives
+//! it with concurrent clients. Beside each scenario it runs the raw-SQL floor: the same
+//! page as one SQL statement building the whole JSON document, on a pool of the same
+//! size. Each scenario prints one Markdown table row for the README; the server's CPU
+//! per request is the process's CPU time less the benchmark's own threads'.
 //!
 //! ```text
 //! cargo bench -p melt-api --bench catalogue
@@ -14,16 +17,20 @@
 //!
 //! Environment: `BENCH_CONCURRENCY` (client tasks, default 8), `BENCH_REQUESTS`
 //! (measured requests per scenario, default 2,000), `BENCH_KEEP_DATABASE` (set: keep
-//! the seeded database and print its URL, to read query plans on the same data).
+//! the seeded database and print its URL, to read query plans on the same data),
+//! `BENCH_SCALE` (multiplies the 1,000 organizations and so the 10,000 services,
+//! default 1), `BENCH_REFERRALS` (referrals seeded, default 200,000; a tenth of them
+//! to the first organization, whose inbox is measured).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop it
 
 use anyhow::{Context as _, Result, bail, ensure};
 use entity::enums::{
-    DeliveryMode, OrganizationKind, Sector, ServiceStatus, Taxonomy, TerritoryKind,
+    ContactChannel, DeliveryMode, OrganizationKind, Priority, ReferralChannel, ReferralStatus,
+    Sector, ServiceStatus, Taxonomy, TerritoryKind,
 };
 use entity::{
-    location, organization, service, service_area, service_at_location, service_term, term,
-    territory,
+    location, organization, person, referral, service, service_area, service_at_location,
+    service_term, term, territory,
 };
 use melt_api::settings::Settings;
 use melt_api::startup::Application;
@@ -39,18 +46,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// The allocator `melt` runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Page size of the organizations scenario.
 const ORGANIZATIONS_PAGE_SIZE: usize = 20;
 /// Organizations seeded.
 const ORGANIZATIONS: usize = 1_000;
 /// Services seeded per organization.
 const SERVICES_PER_ORGANIZATION: usize = 10;
-/// Page size of the catalogue queries.
-const PAGE_SIZE: usize = 50;
+/// Page size of the catalogue queries (the page the issue measured).
+const PAGE_SIZE: usize = 20;
 /// Requests sent before each measured phase.
 const WARM_UP_REQUESTS: usize = 100;
 /// Default number of concurrent client tasks.
 const DEFAULT_CONCURRENCY: usize = 8;
+/// Default number of referrals seeded.
+const DEFAULT_REFERRALS: usize = 200_000;
+/// Share of the referrals sent to the services of the first organization (in 1,000):
+/// its inbox is the one measured.
+const HUB_SHARE_PER_MILLE: usize = 100;
+/// Page size of the inbox.
+const INBOX_PAGE_SIZE: usize = 20;
 /// Default number of measured requests per scenario.
 const DEFAULT_REQUESTS: usize = 2_000;
 /// Connections in the application's pool.
@@ -58,16 +76,18 @@ const POOL_SIZE: u32 = 16;
 /// Bound values per `INSERT`: below SQLite's default limit (32,766) and PostgreSQL's
 /// (65,535).
 const MAX_BIND_VALUES: usize = 30_000;
+/// Name of the benchmark's own threads (clients, floor); the application runs on others.
+const CLIENT_THREAD: &str = "bench-client";
 /// Fixed seed of the generator: every run seeds the same network.
 const SEED: u64 = 0x4d65_4c54_2024_0001;
 
 /// The plain catalogue: active services, page after page.
-const CATALOGUE_QUERY: &str = "query($after: String) { services(first: 50, after: $after, \
+const CATALOGUE_QUERY: &str = "query($after: String) { services(first: 20, after: $after, \
      filter: {statuses: [ACTIVE]}) { totalCount pageInfo { endCursor } nodes { name status \
      provider { name kind } serviceTypes { code label } languages { code } } } }";
 
 /// A narrow search: a province, a language and a word.
-const FILTERED_QUERY: &str = "query($after: String, $territory: ID!) { services(first: 50, \
+const FILTERED_QUERY: &str = "query($after: String, $territory: ID!) { services(first: 20, \
      after: $after, filter: {territory: $territory, languages: [\"ar\"], search: \"servizio\"}) \
      { totalCount pageInfo { endCursor } nodes { name status provider { name kind } \
      serviceTypes { code label } languages { code } } } }";
@@ -76,6 +96,12 @@ const FILTERED_QUERY: &str = "query($after: String, $territory: ID!) { services(
 const ORGANIZATIONS_QUERY: &str = "query($after: String) { organizations(first: 20, \
      after: $after) { totalCount pageInfo { endCursor } nodes { name kind \
      locations { name address } services { name status } } } }";
+
+/// The first organization's open work: its inbox, most urgent first.
+const INBOX_QUERY: &str = "query($after: String) { referrals(first: 20, after: $after, \
+     filter: {direction: INBOX, statuses: [RECEIVED, ACCEPTED, IN_PROGRESS, ON_HOLD]}) \
+     { totalCount pageInfo { endCursor } nodes { status priority dueAt \
+     receiverService { name } sender { name } } } }";
 
 /// The first province, by name.
 const PROVINCE_QUERY: &str =
@@ -170,7 +196,9 @@ const LANGUAGE_POOL: &[&str] = &["it", "en", "fr", "es", "ar", "ro", "sq", "uk",
 
 fn main() -> Result<()> {
     let config = Config::from_env()?;
+    // The clients' threads are named, so that the server's CPU time is the rest.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(CLIENT_THREAD)
         .enable_all()
         .build()
         .context("cannot build the tokio runtime")?;
@@ -206,10 +234,15 @@ struct Config {
     concurrency: usize,
     /// Measured requests per scenario.
     requests: usize,
+    /// Multiplies the organizations (and so the services) seeded.
+    scale: usize,
+    /// Referrals seeded.
+    referrals: usize,
 }
 
 impl Config {
-    /// Reads `DATABASE_URL`, `BENCH_CONCURRENCY` and `BENCH_REQUESTS`.
+    /// Reads `DATABASE_URL`, `BENCH_CONCURRENCY`, `BENCH_REQUESTS`, `BENCH_SCALE` and
+    /// `BENCH_REFERRALS`.
     fn from_env() -> Result<Self> {
         let postgres_url = std::env::var("DATABASE_URL")
             .ok()
@@ -218,6 +251,8 @@ impl Config {
             postgres_url,
             concurrency: env_count("BENCH_CONCURRENCY", DEFAULT_CONCURRENCY)?,
             requests: env_count("BENCH_REQUESTS", DEFAULT_REQUESTS)?,
+            scale: env_count("BENCH_SCALE", 1)?,
+            referrals: env_count("BENCH_REFERRALS", DEFAULT_REFERRALS)?,
         })
     }
 
@@ -357,41 +392,49 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
         .context("cannot apply migrations")?;
     println!("Migrations: {:.2} s", started.elapsed().as_secs_f64());
     let started = Instant::now();
-    let seeded = seed(&db).await.context("cannot seed the network")?;
+    let seeded = seed(&db, config).await.context("cannot seed the network")?;
     println!(
         "Seeding: {:.2} s ({} organizations, {} locations, {} services, {} service terms, \
-         {} service-area rows, {} service sites)",
+         {} service-area rows, {} service sites, {} people, {} referrals)",
         started.elapsed().as_secs_f64(),
         seeded.organizations,
         seeded.locations,
         seeded.services,
         seeded.service_terms,
         seeded.service_areas,
-        seeded.service_sites
+        seeded.service_sites,
+        seeded.people,
+        seeded.referrals
     );
     db.close().await.context("cannot close the seeding pool")?;
 
     let statements = Arc::new(AtomicUsize::new(0));
-    let mut app_db = melt_api::db::connect(&settings)
-        .await
-        .context("cannot connect the application pool")?;
-    let counter = Arc::clone(&statements);
-    app_db.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::Relaxed);
-    });
     let settings_for_floor = settings.clone();
-    let app = Application::build_with_db(settings, app_db)
-        .await
-        .context("cannot build the app")?;
-    let endpoint: Arc<str> = format!("http://127.0.0.1:{}/graphql", app.port()).into();
-    let server = tokio::spawn(app.run());
+    let port = start_server(settings, Arc::clone(&statements))?;
+    let endpoint: Arc<str> = format!("http://127.0.0.1:{port}/graphql").into();
 
     // The floor's own pool, as large as the application's.
     let floor_db = melt_api::db::connect(&settings_for_floor)
         .await
         .context("cannot connect the floor's pool")?;
-    let outcome = run_scenarios(config, endpoint, &statements, &floor_db).await;
-    server.abort();
+    let key = melt_api::auth::keys::ServerKey::load_or_create(&settings_for_floor.signing_key_file)
+        .context("cannot read the server's signing key")?;
+    let operator = melt_api::auth::token::mint(
+        &key,
+        &settings_for_floor,
+        &melt_api::auth::token::TokenRequest {
+            subject: "bench-operator".to_owned(),
+            kind: melt_api::auth::viewer::ViewerKind::User,
+            organization: Some(seeded.hub),
+            roles: vec![melt_api::auth::viewer::Role::Operator],
+            scopes: Vec::new(),
+            name: Some("Operatore".to_owned()),
+            // As long as the server accepts: a large run is long.
+            ttl: Duration::from_secs(settings_for_floor.token_max_lifetime_secs),
+        },
+    )
+    .context("cannot mint the operator's token")?;
+    let outcome = run_scenarios(config, endpoint, operator, &statements, &floor_db).await;
     floor_db
         .close()
         .await
@@ -401,7 +444,7 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
     println!();
     println!(
         "| Scenario | Engine | Requests | Concurrency | Throughput (req/s) | p50 (ms) | \
-         p95 (ms) | p99 (ms) | max (ms) | SQL statements/request | CPU/request (ms) | \
+         p95 (ms) | p99 (ms) | max (ms) | SQL statements/request | Server CPU/request (ms) | \
          Floor (req/s) | Share of floor |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -411,10 +454,63 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
     Ok(())
 }
 
+/// Starts the application on a thread and a tokio runtime of its own (its actix
+/// workers are threads of their own too), counting its SQL statements; returns its
+/// port. The server lives until the process exits; the database is dropped with
+/// `FORCE` before that.
+fn start_server(settings: Settings, statements: Arc<AtomicUsize>) -> Result<u16> {
+    let (ready, port) = std::sync::mpsc::channel::<Result<u16>>();
+    std::thread::Builder::new()
+        .name("melt-server".to_owned())
+        .spawn(move || {
+            // As `melt` runs it: a multi-threaded runtime with a thread per core.
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .thread_name("melt-server")
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = ready.send(Err(error).context("cannot build the server's runtime"));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let built = async {
+                    let mut db = melt_api::db::connect(&settings)
+                        .await
+                        .context("cannot connect the application pool")?;
+                    db.set_metric_callback(move |_| {
+                        statements.fetch_add(1, Ordering::Relaxed);
+                    });
+                    Application::build_with_db(settings, db)
+                        .await
+                        .context("cannot build the app")
+                }
+                .await;
+                match built {
+                    Ok(app) => {
+                        let _ = ready.send(Ok(app.port()));
+                        if let Err(error) = app.run().await {
+                            eprintln!("the server stopped: {error}");
+                        }
+                    }
+                    Err(error) => {
+                        let _ = ready.send(Err(error));
+                    }
+                }
+            });
+        })
+        .context("cannot start the server's thread")?;
+    port.recv()
+        .context("the server's thread ended before starting")?
+}
+
 /// Runs both scenarios against the running application, returning their table rows.
 async fn run_scenarios(
     config: &Config,
     endpoint: Arc<str>,
+    operator: String,
     statements: &AtomicUsize,
     floor_db: &DatabaseConnection,
 ) -> Result<Vec<String>> {
@@ -444,7 +540,8 @@ async fn run_scenarios(
             variables: json!({}),
             field: "services",
             page_size: PAGE_SIZE,
-            floor: Arc::new(Floor::services("x.status = 'ACTIVE'", None)),
+            token: None,
+            floor: Some(Arc::new(Floor::services("x.status = 'ACTIVE'", None))),
         },
         Scenario {
             name: format!("Province {province_name} + ar + \"servizio\""),
@@ -452,7 +549,8 @@ async fn run_scenarios(
             variables: json!({ "territory": province_id }),
             field: "services",
             page_size: PAGE_SIZE,
-            floor: Arc::new(Floor::services(
+            token: None,
+            floor: Some(Arc::new(Floor::services(
                 "x.id IN (SELECT sa.service_id FROM service_area sa WHERE sa.municipality_id \
                  IN (SELECT t.id FROM territory t WHERE t.parent_id = {TERRITORY} \
                  AND t.kind = 'MUNICIPALITY')) \
@@ -460,7 +558,7 @@ async fn run_scenarios(
                  ON t.id = st.term_id WHERE t.taxonomy = 'LANGUAGE' AND t.code = 'ar') \
                  AND x.search_text LIKE '%servizio%'",
                 Some(province_row),
-            )),
+            ))),
         },
         Scenario {
             name: "Organizations page (sites, services)".to_owned(),
@@ -468,7 +566,17 @@ async fn run_scenarios(
             variables: json!({}),
             field: "organizations",
             page_size: ORGANIZATIONS_PAGE_SIZE,
-            floor: Arc::new(Floor::organizations()),
+            token: None,
+            floor: Some(Arc::new(Floor::organizations())),
+        },
+        Scenario {
+            name: "Inbox of the first organization (open work)".to_owned(),
+            query: INBOX_QUERY,
+            variables: json!({}),
+            field: "referrals",
+            page_size: INBOX_PAGE_SIZE,
+            token: Some(operator),
+            floor: None,
         },
     ];
     let mut rows = Vec::new();
@@ -479,13 +587,15 @@ async fn run_scenarios(
             .as_u64()
             .with_context(|| format!("{}: no totalCount in {first}", scenario.name))?;
         ensure!(matching > 0, "{}: nothing matches", scenario.name);
-        let floor_first = scenario.floor.page(floor_db, config, None).await?;
-        ensure!(
-            floor_first.total == matching,
-            "{}: the floor counts {} rows, the API {matching}",
-            scenario.name,
-            floor_first.total
-        );
+        if let Some(floor) = &scenario.floor {
+            let floor_first = floor.page(floor_db, config, None).await?;
+            ensure!(
+                floor_first.total == matching,
+                "{}: the floor counts {} rows, the API {matching}",
+                scenario.name,
+                floor_first.total
+            );
+        }
         println!(
             "{}: {matching} matching rows ({} pages)",
             scenario.name,
@@ -494,20 +604,21 @@ async fn run_scenarios(
 
         driver.run(&scenario, WARM_UP_REQUESTS).await?;
         let before = statements.load(Ordering::SeqCst);
-        let cpu_before = process_cpu();
+        let cpu_before = server_cpu();
         let phase = driver.run(&scenario, config.requests).await?;
-        let cpu = process_cpu().saturating_sub(cpu_before);
+        let cpu = server_cpu().saturating_sub(cpu_before);
         let run = statements.load(Ordering::SeqCst) - before;
 
-        scenario
-            .floor
-            .run(floor_db, config, WARM_UP_REQUESTS)
-            .await?;
-        let floor = scenario
-            .floor
-            .run(floor_db, config, config.requests)
-            .await?;
-        rows.push(phase.row(&scenario.name, config, run, cpu, &floor));
+        let floor = match &scenario.floor {
+            Some(floor) => {
+                floor.run(floor_db, config, WARM_UP_REQUESTS).await?;
+                Some(floor.run(floor_db, config, config.requests).await?)
+            }
+            None => None,
+        };
+        let row = phase.row(&scenario.name, config, run, cpu, floor.as_ref());
+        println!("{row}");
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -524,8 +635,11 @@ struct Scenario {
     field: &'static str,
     /// Its page size.
     page_size: usize,
-    /// The same page as one SQL statement that builds the whole JSON document.
-    floor: Arc<Floor>,
+    /// The bearer token of the requests (anonymous without).
+    token: Option<String>,
+    /// The same page as one SQL statement that builds the whole JSON document, where
+    /// the issue sets a target against it.
+    floor: Option<Arc<Floor>>,
 }
 
 /// Sends requests from concurrent client tasks.
@@ -539,14 +653,22 @@ impl Driver {
     /// POSTs a query; returns the latency (until the whole body has arrived) and the
     /// body, failing on any HTTP error or GraphQL error.
     async fn send(&self, query: &str, variables: Value) -> Result<(Duration, Value)> {
-        send(&self.client, &self.endpoint, query, variables).await
+        send(&self.client, &self.endpoint, None, query, variables).await
     }
 
     /// Requests one page of a scenario.
     async fn request(&self, scenario: &Scenario, after: Option<&str>) -> Result<(Duration, Value)> {
-        self.send(scenario.query, scenario.variables_after(after))
-            .await
-            .with_context(|| scenario.name.clone())
+        let variables = scenario.variables_after(after);
+        let token = scenario.token.as_deref();
+        send(
+            &self.client,
+            &self.endpoint,
+            token,
+            scenario.query,
+            variables,
+        )
+        .await
+        .with_context(|| scenario.name.clone())
     }
 
     /// Sends `requests` requests of a scenario from the client tasks, each walking the
@@ -607,7 +729,8 @@ async fn walk_pages(
     let mut after: Option<String> = None;
     while issued.fetch_add(1, Ordering::Relaxed) < total {
         let variables = scenario.variables_after(after.as_deref());
-        let sent = send(&client, &endpoint, scenario.query, variables)
+        let token = scenario.token.as_deref();
+        let sent = send(&client, &endpoint, token, scenario.query, variables)
             .await
             .with_context(|| scenario.name.clone());
         let (latency, body) = match sent {
@@ -629,12 +752,16 @@ async fn walk_pages(
 async fn send(
     client: &reqwest::Client,
     endpoint: &str,
+    token: Option<&str>,
     query: &str,
     variables: Value,
 ) -> Result<(Duration, Value)> {
     let started = Instant::now();
-    let response = client
-        .post(endpoint)
+    let mut request = client.post(endpoint);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
         .json(&json!({ "query": query, "variables": variables }))
         .send()
         .await
@@ -682,19 +809,24 @@ impl Phase {
         config: &Config,
         statements: usize,
         cpu: Duration,
-        floor: &Phase,
+        floor: Option<&Phase>,
     ) -> String {
         self.latencies.sort_unstable();
         let requests = self.latencies.len();
         let throughput = requests as f64 / self.elapsed.as_secs_f64();
         let per_request = statements as f64 / requests.max(1) as f64;
         let cpu_per_request = millis(cpu) / requests.max(1) as f64;
-        let floor_throughput = floor.latencies.len() as f64 / floor.elapsed.as_secs_f64();
-        let share = throughput / floor_throughput;
+        let (floor_throughput, share) =
+            floor.map_or(("–".to_owned(), "–".to_owned()), |floor| {
+                let floor_throughput = floor.latencies.len() as f64 / floor.elapsed.as_secs_f64();
+                (
+                    format!("{floor_throughput:.0}"),
+                    format!("{:.2}", throughput / floor_throughput),
+                )
+            });
         format!(
             "| {scenario} | {} | {requests} | {} | {throughput:.0} | {:.1} | {:.1} | {:.1} | \
-             {:.1} | {per_request:.2} | {cpu_per_request:.2} | {floor_throughput:.0} | \
-             {share:.2} |",
+             {:.1} | {per_request:.2} | {cpu_per_request:.2} | {floor_throughput} | {share} |",
             config.engine(),
             config.concurrency,
             millis(percentile(&self.latencies, 50.0)),
@@ -946,6 +1078,8 @@ impl Floor {
             postgres_url: config.postgres_url.clone(),
             concurrency: config.concurrency,
             requests: config.requests,
+            scale: config.scale,
+            referrals: config.referrals,
         });
         let started = Instant::now();
         let tasks: Vec<_> = (0..config.concurrency)
@@ -986,20 +1120,36 @@ impl Floor {
     }
 }
 
-/// CPU time (user and system) this process has used so far: the application and, as
-/// it runs in-process, the benchmark's own HTTP clients. Zero where `/proc` is absent.
-fn process_cpu() -> Duration {
-    // Fields 14 and 15 of /proc/self/stat, in clock ticks of 1/100 s (USER_HZ).
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
+/// CPU time (user and system) the application has used so far: the process's time
+/// less that of the benchmark's own threads (the main thread and the clients' runtime,
+/// named [`CLIENT_THREAD`]). Zero where `/proc` is absent.
+fn server_cpu() -> Duration {
+    let total = cpu_of("/proc/self/stat").unwrap_or_default();
+    let pid = std::process::id().to_string();
+    let mut clients = Duration::ZERO;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let path = task.path();
+            let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if task.file_name() == pid.as_str() || name.trim_end() == CLIENT_THREAD {
+                clients += cpu_of(path.join("stat")).unwrap_or_default();
+            }
+        }
+    }
+    total.saturating_sub(clients)
+}
+
+/// User and system CPU time of a `/proc` `stat` file (a process's or a thread's).
+fn cpu_of(path: impl AsRef<std::path::Path>) -> Option<Duration> {
+    // Fields 14 and 15, in clock ticks of 1/100 s (USER_HZ).
+    let stat = std::fs::read_to_string(path).ok()?;
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks: u64 = [11, 12]
         .iter()
         .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
-    Duration::from_millis(ticks * 10)
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// The row id behind a global ID (`base64url("Kind:uuid")`).
@@ -1069,10 +1219,15 @@ struct Seeded {
     service_terms: usize,
     service_areas: usize,
     service_sites: usize,
+    people: usize,
+    referrals: usize,
+    /// The first organization, whose inbox is measured.
+    hub: Uuid,
 }
 
 /// Seeds the network in one transaction.
-async fn seed(db: &DatabaseConnection) -> Result<Seeded> {
+async fn seed(db: &DatabaseConnection, config: &Config) -> Result<Seeded> {
+    let organization_count = ORGANIZATIONS * config.scale;
     let municipalities: Vec<(Uuid, String)> = territory::Entity::find()
         .filter(territory::Column::Kind.eq(TerritoryKind::Municipality))
         .all(db)
@@ -1106,13 +1261,15 @@ async fn seed(db: &DatabaseConnection) -> Result<Seeded> {
 
     let now = chrono::Utc::now();
     let mut rng = Rng(SEED);
-    let mut organizations = Vec::with_capacity(ORGANIZATIONS);
-    let mut locations = Vec::with_capacity(ORGANIZATIONS);
-    let mut services = Vec::with_capacity(ORGANIZATIONS * SERVICES_PER_ORGANIZATION);
+    let mut organizations = Vec::with_capacity(organization_count);
+    let mut locations = Vec::with_capacity(organization_count);
+    let mut services = Vec::with_capacity(organization_count * SERVICES_PER_ORGANIZATION);
+    // (service, its organization), for the referrals.
+    let mut receivers = Vec::with_capacity(organization_count * SERVICES_PER_ORGANIZATION);
     let mut service_terms = Vec::new();
     let mut service_areas = Vec::new();
-    let mut service_sites = Vec::with_capacity(ORGANIZATIONS * SERVICES_PER_ORGANIZATION);
-    for org in 0..ORGANIZATIONS {
+    let mut service_sites = Vec::with_capacity(organization_count * SERVICES_PER_ORGANIZATION);
+    for org in 0..organization_count {
         let organization_id = Uuid::now_v7();
         let location_id = Uuid::now_v7();
         let (municipality_id, municipality) = &municipalities[rng.below(municipalities.len())];
@@ -1152,6 +1309,7 @@ async fn seed(db: &DatabaseConnection) -> Result<Seeded> {
         });
         for number in 0..SERVICES_PER_ORGANIZATION {
             let service_id = Uuid::now_v7();
+            receivers.push((service_id, organization_id));
             let sequence = org * SERVICES_PER_ORGANIZATION + number + 1;
             let (template, about) = SERVICE_TEMPLATES[rng.below(SERVICE_TEMPLATES.len())];
             let name = format!("{template} {sequence:05}");
@@ -1229,7 +1387,16 @@ async fn seed(db: &DatabaseConnection) -> Result<Seeded> {
         }
     }
 
+    let needs: Vec<String> = terms
+        .iter()
+        .filter(|t| t.taxonomy == Taxonomy::Need)
+        .map(|t| t.code.clone())
+        .collect();
+    let (people, referrals) = seed_referrals(&mut rng, config.referrals, &receivers, &needs);
     let seeded = Seeded {
+        people: people.len(),
+        referrals: referrals.len(),
+        hub: receivers[0].1,
         organizations: organizations.len(),
         locations: locations.len(),
         services: services.len(),
@@ -1244,8 +1411,134 @@ async fn seed(db: &DatabaseConnection) -> Result<Seeded> {
     insert_chunked(&txn, service_terms).await?;
     insert_chunked(&txn, service_areas).await?;
     insert_chunked(&txn, service_sites).await?;
+    insert_chunked(&txn, people).await?;
+    insert_chunked(&txn, referrals).await?;
     txn.commit().await?;
+    // What autovacuum would have done by the time a real network had this much data:
+    // statistics for the planner (without them PostgreSQL plans for a handful of rows
+    // and sorts the whole catalogue) and, on PostgreSQL, the visibility map that lets
+    // a count read an index alone.
+    let maintenance = match db.get_database_backend() {
+        DatabaseBackend::Postgres => "VACUUM ANALYZE",
+        _ => "ANALYZE",
+    };
+    db.execute_unprepared(maintenance).await?;
     Ok(seeded)
+}
+
+/// `count` referrals between the seeded organizations, and their people (one for every
+/// two referrals, registered by the sender). A share of them go to the first
+/// organization's services; none is a draft or waits unread (SENT), so that reading
+/// an inbox changes nothing. About half of the ended ones are past their receiver's
+/// reading window.
+fn seed_referrals(
+    rng: &mut Rng,
+    count: usize,
+    receivers: &[(Uuid, Uuid)],
+    needs: &[String],
+) -> (Vec<person::ActiveModel>, Vec<referral::ActiveModel>) {
+    let now = chrono::Utc::now();
+    let hub_services = SERVICES_PER_ORGANIZATION.min(receivers.len());
+    let mut people = Vec::with_capacity(count / 2 + 1);
+    let mut referrals = Vec::with_capacity(count);
+    let mut person_id = Uuid::nil();
+    for number in 0..count {
+        let (service_id, receiver) = if rng.below(1_000) < HUB_SHARE_PER_MILLE {
+            receivers[rng.below(hub_services)]
+        } else {
+            receivers[rng.below(receivers.len())]
+        };
+        let mut sender = receivers[rng.below(receivers.len())].1;
+        if sender == receiver {
+            sender = receivers[(rng.below(receivers.len()) + hub_services) % receivers.len()].1;
+        }
+        if number % 2 == 0 {
+            person_id = Uuid::now_v7();
+            people.push(person::ActiveModel {
+                id: Set(person_id),
+                codice_fiscale_enc: Set(None),
+                codice_fiscale_hash: Set(None),
+                given_name_enc: Set(None),
+                family_name_enc: Set(None),
+                contacts_enc: Set(None),
+                birth_date: Set(None),
+                gender: Set(None),
+                citizenship: Set(None),
+                residence_municipality_id: Set(None),
+                languages: Set("it".to_owned()),
+                contact_channel: Set(ContactChannel::Email),
+                registered_by_organization_id: Set(sender),
+                erased_at: Set(None),
+                row_version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+        let status = match rng.below(100) {
+            0..25 => ReferralStatus::Received,
+            25..45 => ReferralStatus::Accepted,
+            45..70 => ReferralStatus::InProgress,
+            70..75 => ReferralStatus::OnHold,
+            75..90 => ReferralStatus::Completed,
+            90..95 => ReferralStatus::Rejected,
+            95..98 => ReferralStatus::Failed,
+            _ => ReferralStatus::Cancelled,
+        };
+        let ended = matches!(
+            status,
+            ReferralStatus::Completed
+                | ReferralStatus::Rejected
+                | ReferralStatus::Failed
+                | ReferralStatus::Cancelled
+        );
+        let days = |n: usize| chrono::Duration::days(n as i64);
+        let sent_at = now - days(rng.between(1, 365));
+        let receiver_access_until = ended.then(|| {
+            if rng.below(2) == 0 {
+                now - days(rng.between(1, 30))
+            } else {
+                now + days(rng.between(1, 180))
+            }
+        });
+        let priority = match rng.below(100) {
+            0..5 => Priority::Urgent,
+            5..20 => Priority::High,
+            20..85 => Priority::Normal,
+            _ => Priority::Low,
+        };
+        let due_at = (rng.below(10) < 7).then(|| now + days(rng.between(1, 120)));
+        let need = if needs.is_empty() {
+            String::new()
+        } else {
+            needs[rng.below(needs.len())].clone()
+        };
+        referrals.push(referral::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            person_id: Set(person_id),
+            sender_organization_id: Set(sender),
+            sender_operator: Set("Operatore di prova".to_owned()),
+            receiver_service_id: Set(service_id),
+            receiver_organization_id: Set(receiver),
+            protocol_id: Set(None),
+            needs: Set(need),
+            reason: Set(String::new()),
+            priority: Set(priority),
+            due_at: Set(due_at),
+            consent_id: Set(None),
+            channel: Set(ReferralChannel::Operator),
+            rerouted_from_id: Set(None),
+            status: Set(status),
+            outcome: Set(None),
+            sent_at: Set(Some(sent_at)),
+            receiver_access_until: Set(receiver_access_until),
+            idempotency_key: Set(None),
+            request_hash: Set(None),
+            row_version: Set(1),
+            created_at: Set(sent_at),
+            updated_at: Set(now),
+        });
+    }
+    (people, referrals)
 }
 
 /// Inserts rows with `insert_many`, as many per statement as the bound-value budget
