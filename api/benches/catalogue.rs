@@ -46,10 +46,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// The allocator `melt` runs with.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Page size of the organizations scenario.
 const ORGANIZATIONS_PAGE_SIZE: usize = 20;
 /// Organizations seeded.
