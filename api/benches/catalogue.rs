@@ -223,6 +223,7 @@ fn main() -> Result<()> {
 // ---------------------------------------------------------------------------------
 
 /// What the benchmark runs on and how hard it pushes.
+#[derive(Clone)]
 struct Config {
     /// The PostgreSQL server URL, or `None` for SQLite.
     postgres_url: Option<String>,
@@ -351,7 +352,7 @@ impl BenchDatabase {
 // The benchmark
 // ---------------------------------------------------------------------------------
 
-/// Migrates, seeds, starts the application and runs both scenarios.
+/// Migrates, seeds, starts the application and runs every scenario.
 async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
     // The server's signing key is created on start: keep it out of the working tree.
     let keys = tempfile::tempdir().context("cannot create a temporary directory")?;
@@ -502,7 +503,7 @@ fn start_server(settings: Settings, statements: Arc<AtomicUsize>) -> Result<u16>
         .context("the server's thread ended before starting")?
 }
 
-/// Runs both scenarios against the running application, returning their table rows.
+/// Runs every scenario against the running application, returning their table rows.
 async fn run_scenarios(
     config: &Config,
     endpoint: Arc<str>,
@@ -1070,13 +1071,7 @@ impl Floor {
         requests: usize,
     ) -> Result<Phase> {
         let issued = Arc::new(AtomicUsize::new(0));
-        let config = Arc::new(Config {
-            postgres_url: config.postgres_url.clone(),
-            concurrency: config.concurrency,
-            requests: config.requests,
-            scale: config.scale,
-            referrals: config.referrals,
-        });
+        let config = Arc::new(config.clone());
         let started = Instant::now();
         let tasks: Vec<_> = (0..config.concurrency)
             .map(|_| {

@@ -5,7 +5,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::tables::{index, link_table, n};
+use crate::tables::{drop_index, index, link_table, n};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -19,13 +19,8 @@ impl MigrationTrait for Migration {
         let db = m.get_connection();
         // One record per organization and codice fiscale: the hash links records only
         // for de-duplication and statistics.
-        m.drop_index(
-            Index::drop()
-                .name("ix_person_codice_fiscale_hash")
-                .table(n("person"))
-                .to_owned(),
-        )
-        .await?;
+        m.drop_index(drop_index("person", &["codice_fiscale_hash"]))
+            .await?;
         m.create_index(index(
             "person",
             &["registered_by_organization_id", "codice_fiscale_hash"],
@@ -127,19 +122,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_index(
-            Index::drop()
-                .name("ix_person_access_actor_organization_id")
-                .table(n("person_access"))
-                .to_owned(),
-        )
-        .await?;
-        m.drop_index(
-            Index::drop()
-                .name("ix_referral_receiver_organization_id_sent_at")
-                .table(n("referral"))
-                .to_owned(),
-        )
+        m.drop_index(drop_index("person_access", &["actor_organization_id"]))
+            .await?;
+        m.drop_index(drop_index(
+            "referral",
+            &["receiver_organization_id", "sent_at"],
+        ))
         .await?;
         for column in ["receiver_access_until", "sent_at"] {
             m.alter_table(

@@ -10,7 +10,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::tables::{index, n};
+use crate::tables::{drop_index, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -105,13 +105,7 @@ impl MigrationTrait for Migration {
             .await?;
         }
         for (table, column) in SUPERSEDED {
-            m.drop_index(
-                Index::drop()
-                    .name(format!("ix_{table}_{column}"))
-                    .table(n(table))
-                    .to_owned(),
-            )
-            .await?;
+            m.drop_index(drop_index(table, &[column])).await?;
         }
         Ok(())
     }
@@ -121,13 +115,7 @@ impl MigrationTrait for Migration {
             m.create_index(index(table, &[column], false)).await?;
         }
         for (table, cols) in INDEXES {
-            m.drop_index(
-                Index::drop()
-                    .name(format!("ix_{table}_{}", cols.join("_")))
-                    .table(n(table))
-                    .to_owned(),
-            )
-            .await?;
+            m.drop_index(drop_index(table, cols)).await?;
         }
         let db = m.get_connection();
         if db.get_database_backend() == DatabaseBackend::Postgres {

@@ -6,7 +6,7 @@
 //! same way. Each new index starts with the columns of one it replaces.
 use sea_orm_migration::prelude::*;
 
-use crate::tables::{index, n};
+use crate::tables::{drop_index, index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -28,13 +28,6 @@ const INDEXES: &[(&str, &[&str])] = &[
 /// The index the first new one makes redundant (its prefix).
 const SUPERSEDED: (&str, &[&str]) = ("referral", &["receiver_organization_id", "status"]);
 
-fn drop(table: &str, cols: &[&str]) -> IndexDropStatement {
-    Index::drop()
-        .name(format!("ix_{table}_{}", cols.join("_")))
-        .table(n(table))
-        .to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -42,14 +35,14 @@ impl MigrationTrait for Migration {
             m.create_index(index(table, cols, false)).await?;
         }
         let (table, cols) = SUPERSEDED;
-        m.drop_index(drop(table, cols)).await
+        m.drop_index(drop_index(table, cols)).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let (table, cols) = SUPERSEDED;
         m.create_index(index(table, cols, false)).await?;
         for (table, cols) in INDEXES {
-            m.drop_index(drop(table, cols)).await?;
+            m.drop_index(drop_index(table, cols)).await?;
         }
         Ok(())
     }

@@ -51,6 +51,14 @@ pub(crate) fn fk(
         .to_owned()
 }
 
+/// Drops the index `ix_<table>_<cols>` that [`index`] made.
+pub(crate) fn drop_index(table: &str, cols: &[&str]) -> IndexDropStatement {
+    Index::drop()
+        .name(format!("ix_{table}_{}", cols.join("_")))
+        .table(n(table))
+        .to_owned()
+}
+
 /// An index `ix_<table>_<cols>`.
 pub(crate) fn index(table: &str, cols: &[&str], unique: bool) -> IndexCreateStatement {
     let mut stmt = Index::create();
