@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ColumnType, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -30,7 +30,49 @@ pub enum SortKey {
     Int(i64),
 }
 
+/// The kind of a sort key: a cursor's keys must be of the kinds its order sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Text.
+    Text,
+    /// A timestamp.
+    Time,
+    /// A whole number.
+    Int,
+}
+
+impl KeyKind {
+    /// The kind of a column's values (text for any type that is neither a time nor a
+    /// whole number).
+    fn of(column_type: &ColumnType) -> Self {
+        match column_type {
+            ColumnType::Timestamp
+            | ColumnType::TimestampWithTimeZone
+            | ColumnType::DateTime
+            | ColumnType::Date => Self::Time,
+            ColumnType::TinyInteger
+            | ColumnType::SmallInteger
+            | ColumnType::Integer
+            | ColumnType::BigInteger
+            | ColumnType::TinyUnsigned
+            | ColumnType::SmallUnsigned
+            | ColumnType::Unsigned
+            | ColumnType::BigUnsigned => Self::Int,
+            _ => Self::Text,
+        }
+    }
+}
+
 impl SortKey {
+    /// The kind of this key.
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            Self::Text(_) => KeyKind::Text,
+            Self::Time(_) => KeyKind::Time,
+            Self::Int(_) => KeyKind::Int,
+        }
+    }
+
     fn into_expr(self) -> Expr {
         match self {
             Self::Text(text) => Expr::val(text),
@@ -162,6 +204,10 @@ impl Window {
 pub struct Sort<E: EntityTrait> {
     /// The sort keys.
     pub keys: Vec<Expr>,
+    /// The kind of each sort key, in the same order: a cursor with other kinds belongs
+    /// to another order and is refused (compared with the keys it would be a type error
+    /// in the database).
+    pub kinds: Vec<KeyKind>,
     /// The id column.
     pub id: E::Column,
     /// Descending instead of ascending.
@@ -180,6 +226,7 @@ impl<E: EntityTrait> Sort<E> {
     ) -> Self {
         Self {
             keys: vec![Expr::col(column)],
+            kinds: vec![KeyKind::of(column.def().get_column_type())],
             id,
             descending,
             cursor,
@@ -208,7 +255,12 @@ fn beyond<E: EntityTrait>(
     cursor: &Cursor,
     ascending: bool,
 ) -> AppResult<Condition> {
-    if cursor.keys.len() != sort.keys.len() {
+    if !cursor
+        .keys
+        .iter()
+        .map(SortKey::kind)
+        .eq(sort.kinds.iter().copied())
+    {
         return Err(AppError::BadUserInput(
             "the cursor belongs to another order".to_owned(),
         ));
@@ -522,6 +574,7 @@ mod tests {
                     .into(),
                 Expr::col(service::Column::SearchName),
             ],
+            kinds: vec![KeyKind::Int, KeyKind::Text],
             id: service::Column::Id,
             descending: false,
             cursor: |row: &service::Model| Cursor {
@@ -532,6 +585,38 @@ mod tests {
                 id: row.id,
             },
         }
+    }
+
+    #[tokio::test]
+    async fn a_cursor_whose_keys_are_of_other_kinds_is_bad_input_not_a_database_error() {
+        let db = crate::db::memory_with_demo().await;
+        let all = entity::service::Entity::find();
+        let by_time = Sort::by(
+            entity::service::Column::CreatedAt,
+            entity::service::Column::Id,
+            false,
+            |row: &entity::service::Model| Cursor::new(SortKey::Time(row.created_at), row.id),
+        );
+        assert_eq!(by_time.kinds, vec![KeyKind::Time]);
+        let text = Cursor::new(SortKey::Text("zeta".to_owned()), Uuid::from_u128(7)).encode();
+        let ranked = Cursor {
+            keys: vec![SortKey::Int(1), SortKey::Text("zeta".to_owned())],
+            id: Uuid::from_u128(7),
+        }
+        .encode();
+        for (sort, cursor) in [(&by_time, &text), (&two_keys(), &text)] {
+            let window = Window::new(Some(3), Some(cursor), None, None).unwrap();
+            assert!(matches!(
+                fetch_page(&db, all.clone(), sort, &window).await,
+                Err(AppError::BadUserInput(_))
+            ));
+        }
+        let window = Window::new(Some(3), Some(&ranked), None, None).unwrap();
+        assert!(
+            fetch_page(&db, all.clone(), &two_keys(), &window)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ use super::service::acting_organization;
 use crate::audit::service::Actor;
 use crate::auth::viewer::Viewer;
 use crate::error::AppResult;
-use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
+use crate::pagination::{self, Cursor, KeyKind, Page, Sort, SortKey, Window};
 use chrono::{DateTime, TimeZone, Utc};
 use entity::enums::{Priority, ReferralStatus};
 use entity::referral;
@@ -78,6 +78,7 @@ fn generated(column: &'static str) -> Expr {
 fn sort() -> Sort<referral::Entity> {
     Sort {
         keys: vec![generated("priority_rank"), generated("due_sort")],
+        kinds: vec![KeyKind::Int, KeyKind::Time],
         id: referral::Column::Id,
         descending: false,
         cursor: |row| Cursor {

@@ -452,3 +452,175 @@ async fn names_made_only_of_invisible_characters_are_refused() {
         }
     }
 }
+
+/// Well-formed cursors of each kind a list can be ordered by: one text key, one time
+/// key, and a rank with a time (the inbox's order).
+fn cursors_of_every_kind() -> Vec<(&'static str, String)> {
+    use melt_api::pagination::{Cursor, SortKey};
+    let id = uuid::Uuid::from_u128(0x5eed);
+    let time = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .expect("a time")
+        .with_timezone(&chrono::Utc);
+    vec![
+        (
+            "text",
+            Cursor::new(SortKey::Text("Zeta".to_owned()), id).encode(),
+        ),
+        ("time", Cursor::new(SortKey::Time(time), id).encode()),
+        (
+            "rank and time",
+            Cursor {
+                keys: vec![SortKey::Int(1), SortKey::Time(time)],
+                id,
+            }
+            .encode(),
+        ),
+    ]
+}
+
+/// A root list: its field, and each required argument's name, type and value.
+type RootList = (String, Vec<(String, String, Value)>);
+
+impl Schema {
+    /// Root query fields that page with `after`, with the value of each required
+    /// argument.
+    fn root_lists(&self) -> Vec<RootList> {
+        self.root_fields("Query")
+            .into_iter()
+            .filter(|field| field.arguments.iter().any(|a| a.node.name.node == "after"))
+            .map(|field| {
+                let required = field
+                    .arguments
+                    .iter()
+                    .map(|a| &a.node)
+                    .filter(|a| !a.ty.node.nullable && a.default_value.is_none())
+                    .map(|a| {
+                        let value = self.placeholder(&a.ty.node, "");
+                        (a.name.node.to_string(), a.ty.node.to_string(), value)
+                    })
+                    .collect();
+                (field.name.node.to_string(), required)
+            })
+            .collect()
+    }
+
+    /// Fields of objects below the root that page with `after`: (object, field).
+    fn nested_lists(&self) -> Vec<(String, String)> {
+        let mut lists = Vec::new();
+        for (name, kind) in &self.types {
+            let TypeKind::Object(object) = kind else {
+                continue;
+            };
+            if matches!(name.as_str(), "Query" | "Mutation" | "Subscription") {
+                continue;
+            }
+            for field in &object.fields {
+                if field
+                    .node
+                    .arguments
+                    .iter()
+                    .any(|a| a.node.name.node == "after")
+                {
+                    lists.push((name.clone(), field.node.name.node.to_string()));
+                }
+            }
+        }
+        lists.sort();
+        lists
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_of_another_order_is_refused_by_every_list_never_an_internal_error() {
+    let schema = Schema::load();
+    let roots = schema.root_lists();
+    let nested = schema.nested_lists();
+    assert!(roots.len() >= 8, "the schema has root lists: {roots:?}");
+    assert!(!nested.is_empty(), "the schema has nested lists");
+    for engine in engines() {
+        let app = spawn(engine).await;
+        let regione = app.organization_id("Regione Toscana").await;
+        let pisa = app.organization_id("Centro per l'impiego di Pisa").await;
+        let tokens = [
+            app.token(Some(regione), &[Role::RegionalAdmin, Role::Auditor]),
+            app.token(Some(pisa), &[Role::Operator, Role::OrgAdmin, Role::Auditor]),
+        ];
+        // The root lists: each orders by keys of one kind signature, so of three
+        // cursors of different kinds at least two are refused as bad input.
+        for (field, required) in &roots {
+            let mut definitions = vec!["$cursor: String".to_owned()];
+            let mut arguments = vec!["after: $cursor".to_owned()];
+            let mut variables = serde_json::Map::new();
+            for (name, ty, value) in required {
+                definitions.push(format!("${name}: {ty}"));
+                arguments.push(format!("{name}: ${name}"));
+                variables.insert(name.clone(), value.clone());
+            }
+            let query = format!(
+                "query Probe({}) {{ {field}({}) {{ totalCount }} }}",
+                definitions.join(", "),
+                arguments.join(", ")
+            );
+            let mut refused = Vec::new();
+            for (kind, cursor) in cursors_of_every_kind() {
+                variables.insert("cursor".to_owned(), json!(cursor));
+                for token in &tokens {
+                    let (status, body) = app
+                        .query_as(token, &query, Value::Object(variables.clone()))
+                        .await;
+                    let what = format!("[{engine:?}] {field} after a {kind} cursor");
+                    assert!(status < 500, "{what}: HTTP {status}: {body}");
+                    assert!(
+                        !codes(&body).iter().any(|c| c == "INTERNAL_SERVER_ERROR"),
+                        "{what}: {body}"
+                    );
+                    if codes(&body).iter().any(|c| c == "BAD_USER_INPUT") {
+                        refused.push(kind);
+                    }
+                }
+            }
+            refused.dedup();
+            assert!(
+                refused.len() >= 2,
+                "[{engine:?}] {field}: cursors of other kinds are refused, got {refused:?}"
+            );
+        }
+        // The nested lists, reached through `node` on a row of each object type.
+        for (object, field) in &nested {
+            let list = roots
+                .iter()
+                .find(|(root, required)| {
+                    required.is_empty()
+                        && schema.root_fields("Query").iter().any(|f| {
+                            f.name.node.as_str() == root
+                                && named(&f.ty.node) == format!("{object}Connection")
+                        })
+                })
+                .map(|(root, _)| root.clone())
+                .unwrap_or_else(|| panic!("a root list of {object} to find one by"));
+            let (_, body) = app
+                .query_as(
+                    &tokens[0],
+                    &format!("{{ {list}(first: 1) {{ nodes {{ id }} }} }}"),
+                    json!({}),
+                )
+                .await;
+            let id = body["data"][&list]["nodes"][0]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a {object} in the demo network: {body}"))
+                .to_owned();
+            for (kind, cursor) in cursors_of_every_kind() {
+                let query = format!(
+                    "query Probe($id: ID!, $cursor: String) {{ node(id: $id) {{ \
+                     ... on {object} {{ {field}(after: $cursor) {{ totalCount }} }} }} }}"
+                );
+                let (status, body) = app
+                    .query_as(&tokens[0], &query, json!({"id": id, "cursor": cursor}))
+                    .await;
+                let what = format!("[{engine:?}] {object}.{field} after a {kind} cursor");
+                assert!(status < 500, "{what}: HTTP {status}: {body}");
+                assert_eq!(codes(&body), vec!["BAD_USER_INPUT"], "{what}: {body}");
+            }
+        }
+    }
+}
