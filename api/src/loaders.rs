@@ -126,6 +126,8 @@ key! {
     ReferralById;
     /// The events of a referral, oldest first.
     EventsOfReferral;
+    /// The referral that re-routes a referral (there is at most one).
+    RerouteOfReferral;
     /// A territory by id.
     TerritoryById;
     /// An organization by id.
@@ -433,6 +435,22 @@ impl Loader<MunicipalitiesOfTerritory> for DbLoader {
             .map(|(territory, municipalities)| {
                 (MunicipalitiesOfTerritory(territory), municipalities)
             })
+            .collect())
+    }
+}
+
+impl Loader<RerouteOfReferral> for DbLoader {
+    type Value = referral::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[RerouteOfReferral]) -> LoadResult<RerouteOfReferral, Self::Value> {
+        let rows = referral::Entity::find()
+            .filter(referral::Column::ReroutedFromId.is_in(ids(keys)))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| Some((RerouteOfReferral(row.rerouted_from_id?), row)))
             .collect())
     }
 }

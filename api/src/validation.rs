@@ -38,6 +38,9 @@ pub enum FieldErrorCode {
     OutsideServiceArea,
     /// Sending a referral: the person's municipality of residence is unknown.
     ResidenceUnknown,
+    /// Re-routing: the referral was already re-routed once (re-route the new one if it
+    /// also ends without help).
+    AlreadyRerouted,
 }
 
 /// A problem with one input field.

@@ -126,6 +126,14 @@ async fn insert(
             );
             ReferralChannel::Operator
         }
+        (Some(ReferralChannel::AutomatedRule), _) => {
+            v.add(
+                "channel",
+                FieldErrorCode::Invalid,
+                "AUTOMATED_RULE referrals are created by routing rules only",
+            );
+            ReferralChannel::Operator
+        }
         (Some(channel), _) => channel,
     };
     // A referral is sent from the sender's own record of the person.
@@ -277,7 +285,27 @@ pub async fn reroute(
             "only the sender may re-route a referral".to_owned(),
         ));
     }
-    concurrency::check_expected(Some(expected_version), original.row_version)?;
+    let earlier = referral::Entity::find()
+        .filter(referral::Column::ReroutedFromId.eq(original.id))
+        .one(db)
+        .await?;
+    // A retry of the re-route that made `earlier` (same key) answers as `insert` does
+    // for any retry: the same referral, or CONFLICT when the values differ.
+    let retry = earlier.as_ref().is_some_and(|earlier| {
+        idempotency_key.is_some() && earlier.idempotency_key == idempotency_key
+    });
+    if !retry {
+        concurrency::check_expected(Some(expected_version), original.row_version)?;
+    }
+    if earlier.is_some() && !retry {
+        let mut v = Validator::default();
+        v.add(
+            "id",
+            FieldErrorCode::AlreadyRerouted,
+            "this referral was already re-routed once (see its `reroutedTo`); re-route that one if it also ends without help",
+        );
+        return Ok(Err(v.finish()));
+    }
     if !lifecycle::can_reroute(original.status) {
         let mut v = Validator::default();
         v.add(
@@ -307,6 +335,12 @@ pub async fn reroute(
         channel: None,
         idempotency_key,
     };
+    if !retry {
+        // The original changes too (it now has a re-route): two concurrent re-routes
+        // both read its version, and the second to write it gets CONFLICT.
+        let row: referral::ActiveModel = original.clone().into();
+        concurrency::update::<referral::Entity, _>(db, row, &original, None).await?;
+    }
     insert(db, protection, actor, org, input, Some(original.id)).await
 }
 

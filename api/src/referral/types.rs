@@ -7,7 +7,9 @@ use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::mirror_enum;
 use crate::graphql::relay::{NodeKind, to_global_id};
-use crate::loaders::{EventsOfReferral, OrganizationById, ProtocolById, ReferralById, ServiceById};
+use crate::loaders::{
+    EventsOfReferral, OrganizationById, ProtocolById, ReferralById, RerouteOfReferral, ServiceById,
+};
 use crate::organization::types::Organization;
 use crate::protocol::types::Protocol;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
@@ -238,6 +240,20 @@ impl Referral {
         };
         let viewer = ctx.viewer()?;
         let row = ctx.loaders()?.0.load_one(ReferralById(id)).await?;
+        Ok(row
+            .filter(|r| service::is_visible_to(viewer, r))
+            .map(Referral))
+    }
+    /// The referral that re-routes this one (a referral is re-routed once); null when
+    /// none or when the caller's organization may not read it (a re-route is the
+    /// sender's DRAFT until sent).
+    async fn rerouted_to(&self, ctx: &Context<'_>) -> GqlResult<Option<Referral>> {
+        let viewer = ctx.viewer()?;
+        let row = ctx
+            .loaders()?
+            .0
+            .load_one(RerouteOfReferral(self.0.id))
+            .await?;
         Ok(row
             .filter(|r| service::is_visible_to(viewer, r))
             .map(Referral))

@@ -514,7 +514,7 @@ const PERSON_FIELDS: &str = "id codiceFiscale givenName familyName contacts { em
 
 const REFERRAL_FIELDS: &str = "id reason person { id codiceFiscale givenName familyName
   contacts { email phone address } birthDate gender citizenship consents { id purpose evidence } }
-  events { reasonText } reroutedFrom { id }";
+  events { reasonText } reroutedFrom { id } reroutedTo { id }";
 
 async fn ask(app: &TestApp, caller: &Caller, query: &str, variables: Value) -> Value {
     match &caller.token {
@@ -726,6 +726,7 @@ async fn read_probes(
             "Referral.person",
             "Referral.events",
             "Referral.reroutedFrom",
+            "Referral.reroutedTo",
             "Referral.reason",
             "ReferralEvent.reasonText",
         ],

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use melt_api::audit::service::Actor;
 use melt_api::auth::Viewer;
 use melt_api::auth::viewer::ViewerKind;
-use melt_tests::{Role, TestApp, first_error_code, global_id, on_every_engine};
+use melt_tests::{Role, TestApp, first_error_code, global_id, on_every_engine, row_id};
 use sea_orm::prelude::DateTimeUtc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::{Value, json};
@@ -25,6 +25,26 @@ fn now() -> DateTimeUtc {
 
 async fn exec(app: &TestApp, sql: &str, values: Vec<sea_orm::Value>) -> u64 {
     app.exec(sql, values).await
+}
+
+async fn count_by_id(app: &TestApp, sql: &str, id: Uuid) -> i64 {
+    let backend = app.db.get_database_backend();
+    let sql = if backend == DatabaseBackend::Postgres {
+        sql.replacen('?', "$1", 1)
+    } else {
+        sql.to_owned()
+    };
+    app.db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            vec![id.into()],
+        ))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a count")
 }
 
 async fn one_uuid(app: &TestApp, sql: &str, values: Vec<sea_orm::Value>) -> Uuid {
@@ -819,6 +839,152 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
             body["data"]["rerouteReferral"]["userErrors"][0]["code"], "INVALID_STATE",
             "{body}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_referral_is_rerouted_once_a_retry_returns_the_same_draft_and_the_original_links_to_it() {
+    on_every_engine(async |engine, app| {
+        let f = fixture(&app).await;
+        let rejected = in_state(&app, &f, "REJECTED").await;
+        let other = service_of(&app, f.sender).await;
+        let query = format!(
+            "mutation($input: RerouteReferralInput!) {{ rerouteReferral(input: $input) {{ referral {{ {FIELDS} }} userErrors {{ field code message }} }} }}"
+        );
+        let reroute = |version: &Value, key: Option<&str>| {
+            json!({ "input": {
+                "id": rejected["id"], "expectedVersion": version,
+                "receiverService": global_id("Service", other), "idempotencyKey": key
+            }})
+        };
+        let (_, body) = app
+            .query_as(&f.sender_token, &query, reroute(&rejected["rowVersion"], Some("r-1")))
+            .await;
+        let first = body["data"]["rerouteReferral"]["referral"].clone();
+        assert_eq!(first["status"], "DRAFT", "[{engine:?}] {body}");
+
+        // The original changed (it has a re-route now) and links to the new draft.
+        let original = reload(&app, &f.sender_token, &rejected).await;
+        assert_ne!(original["rowVersion"], rejected["rowVersion"], "[{engine:?}]");
+        let link = "query($id: ID!) { node(id: $id) { ... on Referral { reroutedTo { id } } } }";
+        let (_, body) = app
+            .query_as(&f.sender_token, link, json!({ "id": rejected["id"] }))
+            .await;
+        assert_eq!(body["data"]["node"]["reroutedTo"]["id"], first["id"], "{body}");
+        // The receiver of the original does not see the sender's new draft.
+        let (_, body) = app
+            .query_as(&f.receiver_token, link, json!({ "id": rejected["id"] }))
+            .await;
+        assert_eq!(
+            body["data"]["node"],
+            json!({ "reroutedTo": null }),
+            "[{engine:?}] {body}"
+        );
+
+        // A retry with the same key (and the version it read) returns the same draft.
+        let (_, body) = app
+            .query_as(&f.sender_token, &query, reroute(&rejected["rowVersion"], Some("r-1")))
+            .await;
+        assert_eq!(
+            body["data"]["rerouteReferral"]["referral"]["id"], first["id"],
+            "[{engine:?}] {body}"
+        );
+        // A second re-route, with the current version and another key or none, is
+        // refused with its own code.
+        for key in [Some("r-2"), None] {
+            let (_, body) = app
+                .query_as(&f.sender_token, &query, reroute(&original["rowVersion"], key))
+                .await;
+            let payload = &body["data"]["rerouteReferral"];
+            assert!(payload["referral"].is_null(), "[{engine:?}] {body}");
+            assert_eq!(
+                payload["userErrors"][0]["code"], "ALREADY_REROUTED",
+                "[{engine:?}] {body}"
+            );
+        }
+        let count = count_by_id(
+            &app,
+            "SELECT COUNT(*) FROM referral WHERE rerouted_from_id = ?",
+            row_id(rejected["id"].as_str().unwrap_or_default()),
+        )
+        .await;
+        assert_eq!(count, 1, "[{engine:?}]");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_concurrent_reroutes_of_one_referral_make_one_draft() {
+    on_every_engine(async |engine, app| {
+        let f = fixture(&app).await;
+        let rejected = in_state(&app, &f, "REJECTED").await;
+        let other = service_of(&app, f.sender).await;
+        let query = "mutation($input: RerouteReferralInput!) { rerouteReferral(input: $input) { referral { id } userErrors { code } } }";
+        let input = json!({ "input": {
+            "id": rejected["id"], "expectedVersion": rejected["rowVersion"],
+            "receiverService": global_id("Service", other)
+        }});
+        let (a, b) = tokio::join!(
+            app.query_as(&f.sender_token, query, input.clone()),
+            app.query_as(&f.sender_token, query, input.clone())
+        );
+        let made = |body: &Value| body["data"]["rerouteReferral"]["referral"]["id"].is_string();
+        assert_eq!(
+            usize::from(made(&a.1)) + usize::from(made(&b.1)),
+            1,
+            "[{engine:?}] {} {}",
+            a.1,
+            b.1
+        );
+        let loser = if made(&a.1) { &b.1 } else { &a.1 };
+        let code = loser["data"]["rerouteReferral"]["userErrors"][0]["code"].clone();
+        assert!(
+            first_error_code(loser) == "CONFLICT" || code == "ALREADY_REROUTED",
+            "[{engine:?}] {loser}"
+        );
+        let count = count_by_id(
+            &app,
+            "SELECT COUNT(*) FROM referral WHERE rerouted_from_id = ?",
+            row_id(rejected["id"].as_str().unwrap_or_default()),
+        )
+        .await;
+        assert_eq!(count, 1, "[{engine:?}]");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_caller_can_create_a_referral_on_the_automated_rule_channel() {
+    on_every_engine(async |engine, app| {
+        let f = fixture(&app).await;
+        let query = "mutation($input: CreateReferralInput!) { createReferral(input: $input) { referral { id } userErrors { field code } } }";
+        let client = app.token_with(melt_api::auth::token::TokenRequest {
+            subject: "client:case-management".into(),
+            kind: ViewerKind::Client,
+            organization: Some(f.sender),
+            roles: Vec::new(),
+            scopes: vec!["referrals:write".into()],
+            name: None,
+            ttl: Duration::from_secs(600),
+        });
+        for token in [&f.sender_token, &client] {
+            let input = json!({
+                "person": global_id("Person", f.person),
+                "receiverService": global_id("Service", f.service),
+                "needs": ["EMPLOYMENT"],
+                "reason": "Work",
+                "channel": "AUTOMATED_RULE",
+            });
+            let (_, body) = app.query_as(token, query, json!({ "input": input })).await;
+            let payload = &body["data"]["createReferral"];
+            assert!(payload["referral"].is_null(), "[{engine:?}] {body}");
+            assert_eq!(
+                payload["userErrors"],
+                json!([{ "field": ["input", "channel"], "code": "INVALID" }]),
+                "[{engine:?}] {body}"
+            );
+        }
     })
     .await;
 }
