@@ -1522,6 +1522,8 @@ fn seed_referrals(
             outcome: Set(None),
             sent_at: Set(Some(sent_at)),
             receiver_access_until: Set(receiver_access_until),
+            waitlisted: Set(false),
+            holds_place: Set(false),
             idempotency_key: Set(None),
             request_hash: Set(None),
             row_version: Set(1),

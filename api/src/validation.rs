@@ -38,6 +38,11 @@ pub enum FieldErrorCode {
     OutsideServiceArea,
     /// Sending a referral: the person's municipality of residence is unknown.
     ResidenceUnknown,
+    /// Sending a referral: the person's age is outside the service's age range.
+    OutsideAgeRange,
+    /// Sending a referral: the service has no open place and the sender did not accept
+    /// the waiting list; accepting a referral: the service has no open place.
+    NoOpenPlaces,
     /// Re-routing: the referral was already re-routed once (re-route the new one if it
     /// also ends without help).
     AlreadyRerouted,

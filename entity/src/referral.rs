@@ -30,6 +30,10 @@ pub struct Model {
     /// Until when its receiver may read it and its person once it ended (null while
     /// open).
     pub receiver_access_until: Option<DateTimeUtc>,
+    /// Sent to a service with no open place: waits for one.
+    pub waitlisted: bool,
+    /// Accepted while the service counted its places: holds one until it ends.
+    pub holds_place: bool,
     pub idempotency_key: Option<String>,
     pub request_hash: Option<String>,
     pub row_version: i32,

@@ -13,6 +13,7 @@ mod m20261128_000005_referrals;
 mod m20261202_000006_trust;
 mod m20261203_000007_list_indexes;
 mod m20261203_000008_inbox_counts;
+mod m20261203_000009_capacity;
 mod tables;
 
 /// The ordered list of migrations.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_trust::Migration),
             Box::new(m20261203_000007_list_indexes::Migration),
             Box::new(m20261203_000008_inbox_counts::Migration),
+            Box::new(m20261203_000009_capacity::Migration),
         ]
     }
 }

@@ -207,6 +207,8 @@ async fn insert(
         outcome: Set(None),
         sent_at: Set(None),
         receiver_access_until: Set(None),
+        waitlisted: Set(false),
+        holds_place: Set(false),
         idempotency_key: Set(key),
         request_hash: Set(Some(hash)),
         row_version: Set(1),
@@ -335,13 +337,15 @@ pub async fn reroute(
         channel: None,
         idempotency_key,
     };
-    if !retry {
+    let created = insert(db, protection, actor, org, input, Some(original.id)).await?;
+    if created.is_ok() && !retry {
         // The original changes too (it now has a re-route): two concurrent re-routes
-        // both read its version, and the second to write it gets CONFLICT.
+        // both read its version, and the second to write it gets CONFLICT (and its
+        // draft is rolled back with it).
         let row: referral::ActiveModel = original.clone().into();
         concurrency::update::<referral::Entity, _>(db, row, &original, None).await?;
     }
-    insert(db, protection, actor, org, input, Some(original.id)).await
+    Ok(created)
 }
 
 #[cfg(test)]

@@ -45,7 +45,12 @@ macro_rules! transition_inputs {
 }
 
 transition_inputs! {
-    SendReferralInput("sendReferral") {}
+    SendReferralInput("sendReferral") {
+        /// When the service has no open place, send anyway and wait for one (the
+        /// referral is marked `waitlisted`); without it, a full service refuses with
+        /// NO_OPEN_PLACES.
+        accept_waitlist: Option<bool>,
+    }
     MarkReferralReceivedInput("markReferralReceived") {}
     AcceptReferralInput("acceptReferral") {}
     StartReferralInput("startReferral") {}
@@ -182,7 +187,9 @@ impl ReferralMutations {
         .await
     }
 
-    /// Sends a DRAFT (sender): needs a valid consent for the receiver and a protocol in
+    /// Sends a DRAFT (sender) when no gate refuses (see `referralReadiness`): an ACTIVE
+    /// service whose area covers the person and whose age range fits them, an open
+    /// place (or `acceptWaitlist`), a valid consent for the receiver and a protocol in
     /// force, signed by both, covering the person's municipality; records the protocol
     /// and the due date.
     async fn send_referral(
@@ -190,7 +197,10 @@ impl ReferralMutations {
         ctx: &Context<'_>,
         input: SendReferralInput,
     ) -> GqlResult<SendReferralPayload> {
-        let details = Details::default();
+        let details = Details {
+            accept_waitlist: input.accept_waitlist.unwrap_or(false),
+            ..Details::default()
+        };
         run(
             ctx,
             &input.id,
@@ -211,7 +221,8 @@ impl ReferralMutations {
         run(ctx, id, expected, Action::MarkReceived, Details::default()).await
     }
 
-    /// Accepts a SENT or RECEIVED referral (receiver).
+    /// Accepts a SENT or RECEIVED referral (receiver), taking one of the service's open
+    /// places when it counts them (none left: NO_OPEN_PLACES).
     async fn accept_referral(
         &self,
         ctx: &Context<'_>,

@@ -1,10 +1,12 @@
 //! The `referrals` and `referralCounts` queries, and referrals through `node(id:)`.
 
+use super::gates;
 use super::inbox::{self, ReferralQuery};
 use super::service;
 use super::transition::mark_received_on_read;
 use super::types::{
-    Priority, Referral, ReferralConnection, ReferralDirection, ReferralStatus, StatusCount,
+    Priority, Referral, ReferralConnection, ReferralDirection, ReferralReadiness, ReferralStatus,
+    StatusCount,
 };
 use crate::audit::service::Actor;
 use crate::auth::Viewer;
@@ -12,7 +14,7 @@ use crate::context::ContextExt;
 use crate::error::{AppResult, GqlResult};
 use crate::graphql::enums::stored;
 use crate::graphql::relay::NodeKind;
-use crate::graphql::relay::expect_opt_id;
+use crate::graphql::relay::{expect_id, expect_opt_id};
 use crate::loaders::{Loaders, ReferralById};
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
@@ -92,6 +94,24 @@ impl ReferralQueries {
         let with_total = ctx.wants_total();
         let (page, total) = inbox::list(db, &actor, &query, &window, with_total).await?;
         Ok(ReferralConnection::from_page(page, total))
+    }
+
+    /// Every gate that would refuse sending the caller's organization's record of
+    /// `person` to `service` today (service ACTIVE, area, age range, open places,
+    /// consent, protocol), without sending anything. For the same callers as
+    /// `createReferral`; NOT_FOUND when the organization holds no record of the person.
+    async fn referral_readiness(
+        &self,
+        ctx: &Context<'_>,
+        service: ID,
+        person: ID,
+        #[graphql(default = false)] accept_waitlist: bool,
+    ) -> GqlResult<ReferralReadiness> {
+        let service = expect_id(&service, NodeKind::Service)?;
+        let person = expect_id(&person, NodeKind::Person)?;
+        let actor = ctx.actor()?;
+        let gates = gates::readiness(ctx.db()?, &actor, service, person, accept_waitlist).await?;
+        Ok(gates.into())
     }
 
     /// How many referrals of the caller's inbox or outbox are in each status (every

@@ -150,6 +150,8 @@ pub struct Details {
     pub declined_by: Option<DeclinedBy>,
     /// Outcome (required to complete).
     pub outcome: Option<Outcome>,
+    /// Sending: wait for a place when the service has none open.
+    pub accept_waitlist: bool,
 }
 
 /// Who an event is attributed to.

@@ -1,6 +1,7 @@
 //! The state machine at work: one transition for the caller's side, the legal basis
 //! of sending, the receiver's first read, cancelling a person's drafts, and expiry.
 
+use super::gates;
 use super::lifecycle::{self, Action, Side};
 use super::service::{
     Details, EventActor, MAX_REASON, MAX_REASON_CODE, Privacy, access_until, acting_organization,
@@ -11,15 +12,13 @@ use crate::concurrency;
 use crate::error::{AppError, AppResult};
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
-use entity::enums::{ProtocolStatus, ReferralStatus, ServiceStatus, SignatoryStatus};
-use entity::{
-    consent, person, protocol, protocol_scope, referral, service, service_area, signatory,
-};
+use entity::enums::ReferralStatus;
+use entity::{consent, person, protocol, referral, service};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -77,44 +76,6 @@ pub fn add_working_days(from: DateTime<Utc>, days: i32) -> DateTime<Utc> {
     at
 }
 
-/// The protocol in force, signed by both organizations, whose scope covers the
-/// municipality: the legal basis of sending a referral between them.
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn shared_protocol(
-    db: &impl ConnectionTrait,
-    sender: Uuid,
-    receiver: Uuid,
-    municipality: Uuid,
-    today: chrono::NaiveDate,
-) -> AppResult<Option<protocol::Model>> {
-    let covering = crate::territory::service::covering(db, municipality).await?;
-    if covering.is_empty() {
-        return Ok(None);
-    }
-    let signed_by = |org: Uuid| {
-        Query::select()
-            .column(signatory::Column::ProtocolId)
-            .from(signatory::Entity)
-            .and_where(signatory::Column::OrganizationId.eq(org))
-            .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
-            .to_owned()
-    };
-    let in_scope = Query::select()
-        .column(protocol_scope::Column::ProtocolId)
-        .from(protocol_scope::Entity)
-        .and_where(protocol_scope::Column::TerritoryId.is_in(covering))
-        .to_owned();
-    Ok(protocol::Entity::find()
-        .filter(in_force_on(today))
-        .filter(protocol::Column::Id.in_subquery(in_scope))
-        .filter(protocol::Column::Id.in_subquery(signed_by(sender)))
-        .filter(protocol::Column::Id.in_subquery(signed_by(receiver)))
-        .order_by_asc(protocol::Column::ResponseTimeDays)
-        .order_by_asc(protocol::Column::Id)
-        .one(db)
-        .await?)
-}
-
 fn invalid_state(message: impl Into<String>) -> Vec<crate::validation::FieldError> {
     refused(FieldErrorCode::InvalidState, message)
 }
@@ -126,134 +87,103 @@ fn refused(code: FieldErrorCode, message: impl Into<String>) -> Vec<crate::valid
     v.finish()
 }
 
-/// The legal basis of sending a referral, or the first gate it fails, each with its own
-/// code: the service is not ACTIVE; its area does not cover the person's
-/// municipality (or that is unknown); no valid consent for the receiver; no protocol in
-/// force that both organizations are signatories of; the receiver invited but not
-/// signed; the person's municipality outside every such protocol's scope.
+/// What a referral is sent on.
+struct Basis {
+    /// The consent that covers sharing with the receiver.
+    consent: consent::Model,
+    /// The protocol in force that covers the referral.
+    protocol: protocol::Model,
+    /// The service has no open place: the referral waits for one.
+    waitlisted: bool,
+}
+
+/// Takes one of the service's open places for an accepted referral: false when it
+/// has none left. True without taking anything when the service does not count its
+/// places (`None`). One guarded statement, so two accepts of the last place cannot
+/// both take it.
+async fn take_place(
+    db: &impl ConnectionTrait,
+    service_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<Option<bool>> {
+    let counted = service::Entity::find_by_id(service_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("service"))?
+        .open_places
+        .is_some();
+    if !counted {
+        return Ok(None);
+    }
+    let taken = service::Entity::update_many()
+        .col_expr(
+            service::Column::OpenPlaces,
+            Expr::col(service::Column::OpenPlaces).sub(1),
+        )
+        .col_expr(service::Column::CapacityUpdatedAt, Expr::value(now))
+        .filter(service::Column::Id.eq(service_id))
+        .filter(service::Column::OpenPlaces.gt(0))
+        .exec(db)
+        .await?;
+    Ok(Some(taken.rows_affected == 1))
+}
+
+/// Gives back the place an ended referral held (when the service still counts them).
+async fn give_back_place(
+    db: &impl ConnectionTrait,
+    service_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    service::Entity::update_many()
+        .col_expr(
+            service::Column::OpenPlaces,
+            Expr::col(service::Column::OpenPlaces).add(1),
+        )
+        .col_expr(service::Column::CapacityUpdatedAt, Expr::value(now))
+        .filter(service::Column::Id.eq(service_id))
+        .filter(service::Column::OpenPlaces.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The legal basis of sending `row` (its consent and protocol), or every gate that
+/// refuses it, each with its own code ([`gates::check`]).
 async fn sending_basis(
     db: &impl ConnectionTrait,
     row: &referral::Model,
+    accept_waitlist: bool,
     now: DateTime<Utc>,
-) -> AppResult<Checked<(consent::Model, protocol::Model)>> {
+) -> AppResult<Checked<Basis>> {
     let service = service::Entity::find_by_id(row.receiver_service_id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound("service"))?;
-    if service.status != ServiceStatus::Active {
-        return Ok(Err(refused(
-            FieldErrorCode::ServiceNotActive,
-            "the service is not ACTIVE",
-        )));
-    }
     let person = person::Entity::find_by_id(row.person_id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound("person"))?;
-    let Some(municipality) = person.residence_municipality_id else {
-        return Ok(Err(refused(
-            FieldErrorCode::ResidenceUnknown,
-            "the person's residence municipality is unknown: no service area or protocol can cover it",
-        )));
+    let sending = gates::Sending {
+        sender: row.sender_organization_id,
+        service: &service,
+        person: &person,
+        accept_waitlist,
     };
-    let in_area = service_area::Entity::find()
-        .filter(service_area::Column::ServiceId.eq(service.id))
-        .filter(service_area::Column::MunicipalityId.eq(municipality))
-        .count(db)
-        .await?;
-    if in_area == 0 {
-        return Ok(Err(refused(
-            FieldErrorCode::OutsideServiceArea,
-            "the service's area does not cover the person's municipality",
-        )));
+    let gates = gates::check(db, &sending, now).await?;
+    match (gates.consent, gates.protocol) {
+        (Some(consent), Some(protocol)) if gates.refusals.is_empty() => Ok(Ok(Basis {
+            consent,
+            protocol,
+            waitlisted: gates.waitlisted,
+        })),
+        _ => {
+            let mut v = Validator::default();
+            for refusal in gates.refusals {
+                v.add("id", refusal.code, refusal.message);
+            }
+            Ok(Err(v.finish()))
+        }
     }
-    let Some(consent) = crate::privacy::consent::valid_consent_for(
-        db,
-        row.person_id,
-        row.receiver_organization_id,
-        now,
-    )
-    .await?
-    else {
-        return Ok(Err(refused(
-            FieldErrorCode::NoValidConsent,
-            "no valid consent (or other legal basis) covers sharing the person's data with the receiver",
-        )));
-    };
-    let today = now.date_naive();
-    if let Some(protocol) = shared_protocol(
-        db,
-        row.sender_organization_id,
-        row.receiver_organization_id,
-        municipality,
-        today,
-    )
-    .await?
-    {
-        return Ok(Ok((consent, protocol)));
-    }
-    // Why not: the protocols in force the sender signed, and where the receiver stands.
-    let in_force = protocols_in_force_signed_by(db, row.sender_organization_id, today).await?;
-    let receiver = signatory::Entity::find()
-        .filter(signatory::Column::OrganizationId.eq(row.receiver_organization_id))
-        .filter(signatory::Column::ProtocolId.is_in(in_force))
-        .all(db)
-        .await?;
-    let (code, message) = if receiver.is_empty() {
-        (
-            FieldErrorCode::NoProtocolInForce,
-            "no protocol in force binds the sender and the receiver",
-        )
-    } else if receiver.iter().all(|s| s.status != SignatoryStatus::Signed) {
-        (
-            FieldErrorCode::ReceiverNotSigned,
-            "the receiver is invited to a protocol in force with the sender but has not signed it",
-        )
-    } else {
-        (
-            FieldErrorCode::OutsideProtocolScope,
-            "the person's municipality is outside the scope of every protocol in force both organizations signed",
-        )
-    };
-    Ok(Err(refused(code, message)))
-}
-
-/// Ids of the protocols in force on `today` that `organization` has signed.
-async fn protocols_in_force_signed_by(
-    db: &impl ConnectionTrait,
-    organization: Uuid,
-    today: chrono::NaiveDate,
-) -> AppResult<Vec<Uuid>> {
-    let signed = Query::select()
-        .column(signatory::Column::ProtocolId)
-        .from(signatory::Entity)
-        .and_where(signatory::Column::OrganizationId.eq(organization))
-        .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
-        .to_owned();
-    Ok(protocol::Entity::find()
-        .select_only()
-        .column(protocol::Column::Id)
-        .filter(in_force_on(today))
-        .filter(protocol::Column::Id.in_subquery(signed))
-        .into_tuple()
-        .all(db)
-        .await?)
-}
-
-/// Condition on `protocol` rows: in force on `today`.
-fn in_force_on(today: chrono::NaiveDate) -> Condition {
-    Condition::all()
-        .add(protocol::Column::Status.eq(ProtocolStatus::InForce))
-        .add(
-            Condition::any()
-                .add(protocol::Column::ValidFrom.is_null())
-                .add(protocol::Column::ValidFrom.lte(today)),
-        )
-        .add(
-            Condition::any()
-                .add(protocol::Column::ValidTo.is_null())
-                .add(protocol::Column::ValidTo.gte(today)),
-        )
 }
 
 /// Applies `action` to a referral for the caller's organization (the side it takes
@@ -324,23 +254,49 @@ pub async fn transition(
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
+    let accept_waitlist = details.accept_waitlist && action == Action::Send;
     let details = Details {
         reason_code,
         reason_text,
         declined_by: details.declined_by.filter(|_| action.needs_declined_by()),
         outcome: details.outcome.filter(|_| action.needs_outcome()),
+        accept_waitlist,
     };
     let now = Utc::now();
     let mut row: referral::ActiveModel = before.clone().into();
     if action == Action::Send {
-        let (consent, protocol) = match sending_basis(db, &before, now).await? {
+        let Basis {
+            consent,
+            protocol,
+            waitlisted,
+        } = match sending_basis(db, &before, accept_waitlist, now).await? {
             Ok(basis) => basis,
             Err(errors) => return Ok(Err(errors)),
         };
         row.consent_id = Set(Some(consent.id));
         row.protocol_id = Set(Some(protocol.id));
+        row.waitlisted = Set(waitlisted);
         row.due_at = Set(Some(add_working_days(now, protocol.response_time_days)));
         row.sent_at = Set(Some(now));
+    }
+    if action == Action::Accept {
+        match take_place(db, before.receiver_service_id, now).await? {
+            None => {}
+            Some(true) => {
+                row.holds_place = Set(true);
+                row.waitlisted = Set(false);
+            }
+            Some(false) => {
+                return Ok(Err(refused(
+                    FieldErrorCode::NoOpenPlaces,
+                    "the service has no open place: accept the referral when one frees (it stays waiting)",
+                )));
+            }
+        }
+    }
+    if lifecycle::is_final(target) && before.holds_place {
+        give_back_place(db, before.receiver_service_id, now).await?;
+        row.holds_place = Set(false);
     }
     if lifecycle::is_final(target) {
         row.receiver_access_until = Set(Some(access_until(now, privacy.receiver_access)));
@@ -568,7 +524,7 @@ async fn expire_one<C: ConnectionTrait + TransactionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{NaiveDate, TimeZone};
+    use chrono::TimeZone;
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 9, 0, 0)
@@ -587,42 +543,5 @@ mod tests {
         // Nothing to add, or a negative count, leaves the date alone.
         assert_eq!(add_working_days(at(2026, 12, 2), 0), at(2026, 12, 2));
         assert_eq!(add_working_days(at(2026, 12, 2), -4), at(2026, 12, 2));
-    }
-
-    async fn municipality(db: &impl ConnectionTrait, istat: &str) -> Uuid {
-        let code = crate::territory::domain::IstatCode::parse(istat).expect("ISTAT code");
-        crate::territory::service::municipality_by_code(db, &code)
-            .await
-            .expect("query")
-            .expect("municipality")
-            .id
-    }
-
-    #[tokio::test]
-    async fn the_shared_protocol_needs_both_signatures_a_covered_municipality_and_a_date_in_force()
-    {
-        let db = crate::db::memory_with_demo().await;
-        let (pisa_centre, caritas, arci_prato) = (
-            crate::db::organization_like(&db, "impiego di Pisa").await,
-            crate::db::organization_like(&db, "Caritas diocesana di Pisa").await,
-            crate::db::organization_like(&db, "ARCI Comitato territoriale di Prato").await,
-        );
-        let pisa = municipality(&db, "050026").await;
-        let today = Utc::now().date_naive();
-        let found = shared_protocol(&db, pisa_centre, caritas, pisa, today)
-            .await
-            .expect("query");
-        assert!(found.is_some(), "both signed a protocol in force over Pisa");
-        // Invited is not signed.
-        let invited = shared_protocol(&db, pisa_centre, arci_prato, pisa, today)
-            .await
-            .expect("query");
-        assert!(invited.is_none());
-        // Before any protocol was in force.
-        let long_ago = NaiveDate::from_ymd_opt(1990, 1, 1).expect("a date");
-        let before = shared_protocol(&db, pisa_centre, caritas, pisa, long_ago)
-            .await
-            .expect("query");
-        assert!(before.is_none());
     }
 }

@@ -258,6 +258,16 @@ impl Referral {
             .filter(|r| service::is_visible_to(viewer, r))
             .map(Referral))
     }
+    /// Sent to a service with no open place (with `acceptWaitlist`): it waits for one.
+    /// Cleared when it is accepted.
+    async fn waitlisted(&self) -> bool {
+        self.0.waitlisted
+    }
+    /// Holds one of the service's open places: taken when accepted, given back when
+    /// it ends (only while the service counts its places).
+    async fn holds_place(&self) -> bool {
+        self.0.holds_place
+    }
     /// Outcome, once completed.
     async fn outcome(&self) -> Option<Outcome> {
         self.0.outcome.map(Into::into)
@@ -363,6 +373,48 @@ pub struct StatusCount {
     pub status: ReferralStatus,
     /// How many referrals are in it.
     pub count: u64,
+}
+
+/// A gate that would refuse a referral today.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ReadinessRefusal {
+    /// The gate, with the code `sendReferral` would give.
+    pub code: crate::validation::FieldErrorCode,
+    /// Explanation for people.
+    pub message: String,
+}
+
+/// Whether the caller's organization could send its record of a person to a service
+/// now, and if not, every gate that would refuse.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ReferralReadiness {
+    /// No gate refuses: `sendReferral` would succeed now.
+    pub ready: bool,
+    /// Every gate that would refuse, in the order `sendReferral` checks them.
+    pub refusals: Vec<ReadinessRefusal>,
+    /// The referral would be waitlisted (the service has no open place and the
+    /// waiting list was accepted).
+    pub waitlisted: bool,
+    /// The protocol that would be its legal basis; null when none covers it.
+    pub protocol: Option<Protocol>,
+}
+
+impl From<super::gates::Gates> for ReferralReadiness {
+    fn from(gates: super::gates::Gates) -> Self {
+        Self {
+            ready: gates.refusals.is_empty(),
+            refusals: gates
+                .refusals
+                .into_iter()
+                .map(|refusal| ReadinessRefusal {
+                    code: refusal.code,
+                    message: refusal.message,
+                })
+                .collect(),
+            waitlisted: gates.waitlisted,
+            protocol: gates.protocol.map(Protocol::from),
+        }
+    }
 }
 
 crate::connection!(ReferralConnection, ReferralEdge, Referral, "referrals");

@@ -476,7 +476,8 @@ async fn sending_to_an_organization_invited_to_the_protocol_but_not_signed_is_re
         let unsigned = app.organization_id(UNSIGNED).await;
         f.service = service_of(&app, unsigned).await;
         insert_consent(&app, f.person, f.sender, unsigned).await;
-        // The service covers the person's municipality: only the protocol is missing.
+        // The service covers the person's municipality and does not count its places:
+        // only the protocol is missing.
         exec(
             &app,
             "INSERT INTO service_area (service_id, municipality_id, created_at) \
@@ -484,9 +485,20 @@ async fn sending_to_an_organization_invited_to_the_protocol_but_not_signed_is_re
             vec![f.service.into(), f.person.into()],
         )
         .await;
+        exec(
+            &app,
+            "UPDATE service SET open_places = NULL WHERE id = ?",
+            vec![f.service.into()],
+        )
+        .await;
         let draft = create_draft(&app, &f).await;
         let body = act(&app, &f.sender_token, "send", &draft, json!({})).await;
         let payload = &body["data"]["sendReferral"];
+        assert_eq!(
+            payload["userErrors"].as_array().map(|e| e.len()),
+            Some(1),
+            "[{engine:?}] {body}"
+        );
         assert_eq!(
             payload["userErrors"][0]["code"], "RECEIVER_NOT_SIGNED",
             "[{engine:?}] {body}"
@@ -1091,6 +1103,315 @@ async fn withdrawing_consent_cancels_only_the_persons_drafts() {
             .unwrap_or_default();
         assert_eq!(last["reasonCode"], "CONSENT_WITHDRAWN");
         assert_eq!(reload(&app, &f.sender_token, &sent).await["status"], "SENT");
+    })
+    .await;
+}
+
+const READINESS: &str = "query($s: ID!, $p: ID!, $w: Boolean) { referralReadiness(service: $s, person: $p, acceptWaitlist: $w) { ready waitlisted refusals { code message } protocol { title } } }";
+
+/// `referralReadiness` of the fixture's person and service, as `token`.
+async fn readiness(app: &TestApp, token: &str, f: &Fixture, waitlist: bool) -> Value {
+    let variables = json!({
+        "s": global_id("Service", f.service), "p": global_id("Person", f.person), "w": waitlist
+    });
+    app.query_as(token, READINESS, variables).await.1
+}
+
+fn refusal_codes(readiness: &Value) -> Vec<String> {
+    readiness["data"]["referralReadiness"]["refusals"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|r| r["code"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Readiness names exactly `code`, and sending a new draft is refused with it.
+async fn refused_with(app: &TestApp, f: &Fixture, code: &str, what: &str) {
+    let body = readiness(app, &f.sender_token, f, false).await;
+    assert_eq!(refusal_codes(&body), vec![code], "{what}: {body}");
+    assert_eq!(body["data"]["referralReadiness"]["ready"], false, "{what}");
+    let draft = create_draft(app, f).await;
+    let body = act(app, &f.sender_token, "send", &draft, json!({})).await;
+    let payload = &body["data"]["sendReferral"];
+    assert!(payload["referral"].is_null(), "{what}: {body}");
+    assert_eq!(
+        payload["userErrors"][0]["code"], code,
+        "{what}: sendReferral {body}"
+    );
+    assert_eq!(
+        reload(app, &f.sender_token, &draft).await["status"],
+        "DRAFT"
+    );
+}
+
+async fn open_places(app: &TestApp, service: Uuid) -> Option<i32> {
+    let backend = app.db.get_database_backend();
+    let sql = if backend == DatabaseBackend::Postgres {
+        "SELECT open_places FROM service WHERE id = $1"
+    } else {
+        "SELECT open_places FROM service WHERE id = ?"
+    };
+    app.db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            vec![service.into()],
+        ))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get_by_index::<Option<i32>>(0)
+        .expect("open_places")
+}
+
+#[tokio::test]
+async fn each_gate_refuses_sending_with_its_code_and_readiness_names_it_beforehand() {
+    on_every_engine(async |engine, app| {
+        let f = fixture(&app).await;
+        let what = |case: &str| format!("[{engine:?}] {case}");
+        let body = readiness(&app, &f.sender_token, &f, false).await;
+        let ready = &body["data"]["referralReadiness"];
+        assert_eq!(ready["ready"], true, "{}: {body}", what("ready"));
+        assert_eq!(ready["refusals"], json!([]));
+        assert!(ready["protocol"]["title"].is_string(), "{body}");
+        let (service, person) = (f.service, f.person);
+
+        exec(
+            &app,
+            "UPDATE service SET status = 'INACTIVE' WHERE id = ?",
+            vec![service.into()],
+        )
+        .await;
+        refused_with(&app, &f, "SERVICE_NOT_ACTIVE", &what("inactive")).await;
+        exec(
+            &app,
+            "UPDATE service SET status = 'ACTIVE' WHERE id = ?",
+            vec![service.into()],
+        )
+        .await;
+
+        let home = pisa(&app).await;
+        exec(
+            &app,
+            "DELETE FROM service_area WHERE service_id = ? AND municipality_id = ?",
+            vec![service.into(), home.into()],
+        )
+        .await;
+        refused_with(&app, &f, "OUTSIDE_SERVICE_AREA", &what("area")).await;
+        exec(
+            &app,
+            "INSERT INTO service_area (service_id, municipality_id, created_at) VALUES (?, ?, ?)",
+            vec![service.into(), home.into(), now().into()],
+        )
+        .await;
+
+        exec(
+            &app,
+            "UPDATE person SET residence_municipality_id = NULL WHERE id = ?",
+            vec![person.into()],
+        )
+        .await;
+        refused_with(&app, &f, "RESIDENCE_UNKNOWN", &what("residence")).await;
+        exec(
+            &app,
+            "UPDATE person SET residence_municipality_id = ? WHERE id = ?",
+            vec![home.into(), person.into()],
+        )
+        .await;
+
+        // Ages: the range is checked against a recorded birth date.
+        exec(
+            &app,
+            "UPDATE service SET minimum_age = 30, maximum_age = 40 WHERE id = ?",
+            vec![service.into()],
+        )
+        .await;
+        let today = chrono::Utc::now().date_naive();
+        let years_ago = |years: u32| {
+            today
+                .checked_sub_months(chrono::Months::new(12 * years))
+                .expect("a date")
+        };
+        for (age, refused) in [(20, true), (35, false), (70, true)] {
+            exec(
+                &app,
+                "UPDATE person SET birth_date = ? WHERE id = ?",
+                vec![years_ago(age).into(), person.into()],
+            )
+            .await;
+            if refused {
+                refused_with(&app, &f, "OUTSIDE_AGE_RANGE", &what(&format!("age {age}"))).await;
+            } else {
+                let body = readiness(&app, &f.sender_token, &f, false).await;
+                assert_eq!(
+                    refusal_codes(&body),
+                    Vec::<String>::new(),
+                    "{}",
+                    what("age 35")
+                );
+            }
+        }
+
+        exec(
+            &app,
+            "UPDATE person SET birth_date = NULL WHERE id = ?",
+            vec![person.into()],
+        )
+        .await;
+
+        // No consent for the receiver.
+        let unconsented = insert_person(&app, f.sender, Some(home)).await;
+        let f2 = Fixture {
+            person: unconsented,
+            ..f
+        };
+        refused_with(&app, &f2, "NO_VALID_CONSENT", &what("consent")).await;
+        let f = Fixture { person, ..f2 };
+
+        // Several gates at once are all named, in the order they are checked.
+        exec(
+            &app,
+            "UPDATE service SET status = 'INACTIVE', open_places = 0 WHERE id = ?",
+            vec![service.into()],
+        )
+        .await;
+        let body = readiness(&app, &f.sender_token, &f, false).await;
+        assert_eq!(
+            refusal_codes(&body),
+            vec!["SERVICE_NOT_ACTIVE", "NO_OPEN_PLACES"],
+            "{}: {body}",
+            what("several")
+        );
+        exec(
+            &app,
+            "UPDATE service SET status = 'ACTIVE' WHERE id = ?",
+            vec![service.into()],
+        )
+        .await;
+
+        // A full service: refused unless the sender accepts the waiting list.
+        refused_with(&app, &f, "NO_OPEN_PLACES", &what("full")).await;
+        let body = readiness(&app, &f.sender_token, &f, true).await;
+        let ready = &body["data"]["referralReadiness"];
+        assert_eq!(
+            (ready["ready"].clone(), ready["waitlisted"].clone()),
+            (json!(true), json!(true)),
+            "{body}"
+        );
+        let draft = create_draft(&app, &f).await;
+        let body = act(
+            &app,
+            &f.sender_token,
+            "send",
+            &draft,
+            json!({ "acceptWaitlist": true }),
+        )
+        .await;
+        let sent = &body["data"]["sendReferral"]["referral"];
+        assert_eq!(sent["status"], "SENT", "{}: {body}", what("waitlist"));
+        let sent = reload(&app, &f.sender_token, sent).await;
+        let flags =
+            "query($id: ID!) { node(id: $id) { ... on Referral { waitlisted holdsPlace } } }";
+        let (_, body) = app
+            .query_as(&f.sender_token, flags, json!({ "id": sent["id"] }))
+            .await;
+        assert_eq!(
+            body["data"]["node"],
+            json!({ "waitlisted": true, "holdsPlace": false }),
+            "{body}"
+        );
+
+        // Only an organization holding the person asks; others learn nothing.
+        for token in [&f.outsider_token, &f.receiver_token] {
+            let body = readiness(&app, token, &f, false).await;
+            assert_eq!(
+                first_error_code(&body),
+                "NOT_FOUND",
+                "{}: {body}",
+                what("stranger")
+            );
+            assert!(body["data"].is_null() || body["data"]["referralReadiness"].is_null());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accepting_takes_a_place_and_ending_gives_it_back() {
+    on_every_engine(async |engine, app| {
+        let f = fixture(&app).await;
+        exec(&app, "UPDATE service SET open_places = 1 WHERE id = ?", vec![f.service.into()]).await;
+        let a = in_state(&app, &f, "RECEIVED").await;
+        let b = in_state(&app, &f, "RECEIVED").await;
+        let a = must(&app, &f.receiver_token, "accept", &a).await;
+        assert_eq!(open_places(&app, f.service).await, Some(0), "[{engine:?}]");
+        let flags = "query($id: ID!) { node(id: $id) { ... on Referral { status waitlisted holdsPlace } } }";
+        let (_, body) = app.query_as(&f.receiver_token, flags, json!({ "id": a["id"] })).await;
+        assert_eq!(body["data"]["node"]["holdsPlace"], true, "{body}");
+
+        // The last place is gone: the other waits.
+        let body = act(&app, &f.receiver_token, "accept", &b, json!({})).await;
+        assert_eq!(
+            body["data"]["acceptReferral"]["userErrors"][0]["code"], "NO_OPEN_PLACES",
+            "[{engine:?}] {body}"
+        );
+        assert_eq!(reload(&app, &f.receiver_token, &b).await["status"], "RECEIVED");
+
+        // Ending gives the place back, once.
+        let started = must(&app, &f.receiver_token, "start", &a).await;
+        let done = must(&app, &f.receiver_token, "complete", &started).await;
+        assert_eq!(open_places(&app, f.service).await, Some(1), "[{engine:?}]");
+        let (_, body) = app.query_as(&f.receiver_token, flags, json!({ "id": done["id"] })).await;
+        assert_eq!(body["data"]["node"]["holdsPlace"], false, "{body}");
+
+        let b = reload(&app, &f.receiver_token, &b).await;
+        let b = must(&app, &f.receiver_token, "accept", &b).await;
+        assert_eq!(open_places(&app, f.service).await, Some(0));
+        must(&app, &f.sender_token, "cancel", &b).await;
+        assert_eq!(open_places(&app, f.service).await, Some(1), "[{engine:?}]");
+
+        // A service that does not count its places is never full.
+        exec(&app, "UPDATE service SET open_places = NULL WHERE id = ?", vec![f.service.into()]).await;
+        let c = in_state(&app, &f, "ACCEPTED").await;
+        let (_, body) = app.query_as(&f.receiver_token, flags, json!({ "id": c["id"] })).await;
+        assert_eq!(body["data"]["node"]["holdsPlace"], false, "{body}");
+        assert_eq!(open_places(&app, f.service).await, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_concurrent_accepts_of_the_last_place_let_exactly_one_take_it() {
+    // On PostgreSQL the guarded decrement decides (the second waits for the first and
+    // finds no place); SQLite refuses the colliding writer outright (CONFLICT).
+    on_every_engine(async |engine, app| {
+        let f = fixture(&app).await;
+        exec(
+            &app,
+            "UPDATE service SET open_places = 1 WHERE id = ?",
+            vec![f.service.into()],
+        )
+        .await;
+        let a = in_state(&app, &f, "RECEIVED").await;
+        let b = in_state(&app, &f, "RECEIVED").await;
+        let (x, y) = tokio::join!(
+            act(&app, &f.receiver_token, "accept", &a, json!({})),
+            act(&app, &f.receiver_token, "accept", &b, json!({}))
+        );
+        let ok = |body: &Value| body["data"]["acceptReferral"]["referral"]["status"] == "ACCEPTED";
+        assert_eq!(
+            usize::from(ok(&x)) + usize::from(ok(&y)),
+            1,
+            "[{engine:?}] {x} {y}"
+        );
+        let loser = if ok(&x) { &y } else { &x };
+        let refused = first_error_code(loser) == "CONFLICT"
+            || loser["data"]["acceptReferral"]["userErrors"][0]["code"] == "NO_OPEN_PLACES";
+        assert!(refused, "[{engine:?}] {loser}");
+        assert_eq!(open_places(&app, f.service).await, Some(0), "[{engine:?}]");
     })
     .await;
 }
