@@ -62,6 +62,11 @@ text_enum!(
         TargetGroup = "TARGET_GROUP",
         Need = "NEED",
         Language = "LANGUAGE",
+        RejectionReason = "REJECTION_REASON",
+        CancellationReason = "CANCELLATION_REASON",
+        FailureReason = "FAILURE_REASON",
+        HoldReason = "HOLD_REASON",
+        Outcome = "OUTCOME",
     }
 );
 

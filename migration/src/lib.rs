@@ -14,6 +14,7 @@ mod m20261202_000006_trust;
 mod m20261203_000007_list_indexes;
 mod m20261203_000008_inbox_counts;
 mod m20261203_000009_capacity;
+mod m20261203_000010_reference_codes;
 mod tables;
 
 /// The ordered list of migrations.
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_list_indexes::Migration),
             Box::new(m20261203_000008_inbox_counts::Migration),
             Box::new(m20261203_000009_capacity::Migration),
+            Box::new(m20261203_000010_reference_codes::Migration),
         ]
     }
 }

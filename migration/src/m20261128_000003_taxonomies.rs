@@ -11,7 +11,7 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 /// One reference term: `(code, label_it, label_en, description)`.
-type TermRow = (
+pub(crate) type TermRow = (
     &'static str,
     &'static str,
     &'static str,
@@ -358,7 +358,7 @@ const COLUMNS: [&str; 9] = [
 ];
 
 /// One multi-row `INSERT` of all the terms of a taxonomy.
-fn insert_taxonomy(taxonomy: &str, rows: &[TermRow]) -> Result<InsertStatement, DbErr> {
+pub(crate) fn insert_taxonomy(taxonomy: &str, rows: &[TermRow]) -> Result<InsertStatement, DbErr> {
     let now = chrono::Utc::now();
     let mut stmt = Query::insert();
     stmt.into_table(Alias::new("term"))

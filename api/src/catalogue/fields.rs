@@ -96,20 +96,14 @@ async fn resolve_terms(
             None => v.add(
                 &format!("{field}.{i}"),
                 FieldErrorCode::NotFound,
-                format!("`{code}` is not a {} code", taxonomy_name(taxonomy)),
+                format!(
+                    "`{code}` is not a {} code",
+                    crate::taxonomy::service::taxonomy_name(taxonomy)
+                ),
             ),
         }
     }
     Ok(ids)
-}
-
-fn taxonomy_name(taxonomy: Taxonomy) -> &'static str {
-    match taxonomy {
-        Taxonomy::ServiceType => "SERVICE_TYPE",
-        Taxonomy::TargetGroup => "TARGET_GROUP",
-        Taxonomy::Need => "NEED",
-        Taxonomy::Language => "LANGUAGE (ISO 639-1)",
-    }
 }
 
 /// Ids of the municipalities with the ISTAT `codes`, without repeats; malformed codes

@@ -64,7 +64,8 @@ async fn record_of<'a>(
             Taxonomy::ServiceType => out.service_types.push(term.code),
             Taxonomy::TargetGroup => out.target_groups.push(term.code),
             Taxonomy::Language => out.languages.push(term.code),
-            Taxonomy::Need => {}
+            // Needs and the referral codes are never linked to a service.
+            _ => {}
         }
     }
     let area = service_area::Entity::find()

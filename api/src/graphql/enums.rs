@@ -109,6 +109,16 @@ mirror_enum!(
         Need,
         /// Languages (ISO 639-1 codes).
         Language,
+        /// Why a receiver rejects a referral (`rejectReferral.reasonCode`).
+        RejectionReason,
+        /// Why a referral is cancelled (`cancelReferral.reasonCode`).
+        CancellationReason,
+        /// Why a referral failed (`failReferral.reasonCode`).
+        FailureReason,
+        /// Why a referral is on hold (`holdReferral.reasonCode`).
+        HoldReason,
+        /// How a referral ended (`completeReferral.outcome`), with labels.
+        Outcome,
     }
 );
 

@@ -12,13 +12,13 @@ use crate::concurrency;
 use crate::error::{AppError, AppResult};
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
-use entity::enums::ReferralStatus;
-use entity::{consent, person, protocol, referral, service};
+use entity::enums::{ReferralStatus, Taxonomy};
+use entity::{consent, person, protocol, referral, service, term};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -85,6 +85,17 @@ fn refused(code: FieldErrorCode, message: impl Into<String>) -> Vec<crate::valid
     let mut v = Validator::default();
     v.add("id", code, message);
     v.finish()
+}
+
+/// The taxonomy whose terms are the reason codes of `action`.
+fn reason_taxonomy(action: Action) -> Option<Taxonomy> {
+    match action {
+        Action::Reject => Some(Taxonomy::RejectionReason),
+        Action::Cancel => Some(Taxonomy::CancellationReason),
+        Action::Fail => Some(Taxonomy::FailureReason),
+        Action::Hold => Some(Taxonomy::HoldReason),
+        _ => None,
+    }
 }
 
 /// What a referral is sent on.
@@ -240,6 +251,26 @@ pub async fn transition(
             MAX_REASON_CODE,
         )
     };
+    let reason_code = reason_code.map(|code| code.to_ascii_uppercase());
+    if let (Some(code), Some(taxonomy)) = (&reason_code, reason_taxonomy(action))
+        && !code.is_empty()
+    {
+        let known = term::Entity::find()
+            .filter(term::Column::Taxonomy.eq(taxonomy))
+            .filter(term::Column::Code.eq(code.as_str()))
+            .count(db)
+            .await?;
+        if known == 0 {
+            v.add(
+                "reasonCode",
+                FieldErrorCode::Invalid,
+                format!(
+                    "unknown reason code `{code}`: the codes are the terms of the {} taxonomy",
+                    crate::taxonomy::service::taxonomy_name(taxonomy)
+                ),
+            );
+        }
+    }
     let reason_text = v.optional_text("reasonText", details.reason_text.as_deref(), MAX_REASON);
     if action.needs_declined_by() && details.declined_by.is_none() {
         v.add(

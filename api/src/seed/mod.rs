@@ -741,7 +741,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .filter(|t| !t.code.starts_with("LEP_"))
+            .filter(|t| !t.code.starts_with("LEP_") && t.code != "ITALIAN_LANGUAGE_COURSE")
             .collect();
         assert_eq!(types.len(), 9);
         let service_terms = service_term::Entity::find().all(&db).await.unwrap();

@@ -25,6 +25,21 @@ pub struct TermQuery {
     pub search: Option<String>,
 }
 
+/// The name of a taxonomy, for messages (as the schema spells it).
+pub fn taxonomy_name(taxonomy: Taxonomy) -> &'static str {
+    match taxonomy {
+        Taxonomy::ServiceType => "SERVICE_TYPE",
+        Taxonomy::TargetGroup => "TARGET_GROUP",
+        Taxonomy::Need => "NEED",
+        Taxonomy::Language => "LANGUAGE (ISO 639-1)",
+        Taxonomy::RejectionReason => "REJECTION_REASON",
+        Taxonomy::CancellationReason => "CANCELLATION_REASON",
+        Taxonomy::FailureReason => "FAILURE_REASON",
+        Taxonomy::HoldReason => "HOLD_REASON",
+        Taxonomy::Outcome => "OUTCOME",
+    }
+}
+
 fn sort() -> Sort<term::Entity> {
     Sort::by(
         term::Column::Code,

@@ -2022,7 +2022,31 @@ async fn terms_filtered_by_taxonomy_belong_to_it() {
         let in_db = sql_count(&app, "SELECT COUNT(*) FROM term").await;
         assert_eq!(all.len() as u64, in_db, "[{engine:?}] terms");
         let mut sum = 0;
-        for taxonomy in ["SERVICE_TYPE", "TARGET_GROUP", "NEED", "LANGUAGE"] {
+        // Every value of the schema's `Taxonomy` enum.
+        let sdl = melt_api::schema::sdl();
+        let document = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+        let taxonomies: Vec<String> = document
+            .definitions
+            .into_iter()
+            .find_map(|definition| match definition {
+                async_graphql::parser::types::TypeSystemDefinition::Type(ty)
+                    if ty.node.name.node == "Taxonomy" =>
+                {
+                    match ty.node.kind {
+                        async_graphql::parser::types::TypeKind::Enum(e) => Some(
+                            e.values
+                                .iter()
+                                .map(|v| v.node.value.node.to_string())
+                                .collect(),
+                        ),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .expect("the Taxonomy enum");
+        assert!(taxonomies.len() >= 9, "{taxonomies:?}");
+        for taxonomy in taxonomies.iter().map(String::as_str) {
             let got = assert_filter_narrows(
                 &app,
                 TERMS,

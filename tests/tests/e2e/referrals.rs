@@ -1415,3 +1415,69 @@ async fn two_concurrent_accepts_of_the_last_place_let_exactly_one_take_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reason_codes_are_terms_of_the_actions_taxonomy_and_others_are_refused() {
+    on_every_engine(async |engine, app| {
+        let f = fixture(&app).await;
+        // The codes a front end offers, with labels.
+        let terms = "query($t: [Taxonomy!]) { terms(filter: {taxonomies: $t}, first: 100) { nodes { code it: label(language: IT) en: label(language: EN) } } }";
+        for (taxonomy, code) in [
+            ("REJECTION_REASON", "NO_CAPACITY"),
+            ("CANCELLATION_REASON", "PERSON_UNAVAILABLE"),
+            ("FAILURE_REASON", "PERSON_DROPPED_OUT"),
+            ("HOLD_REASON", "WAITING_DOCUMENTS"),
+            ("OUTCOME", "EMPLOYED"),
+            ("SERVICE_TYPE", "ITALIAN_LANGUAGE_COURSE"),
+        ] {
+            let body = app.query(terms, json!({ "t": [taxonomy] })).await;
+            let found = body["data"]["terms"]["nodes"]
+                .as_array()
+                .and_then(|n| n.iter().find(|t| t["code"] == code).cloned())
+                .unwrap_or_default();
+            assert!(
+                found["it"].is_string() && found["en"].is_string() && found["it"] != found["en"],
+                "[{engine:?}] {taxonomy} {code}: {body}"
+            );
+        }
+        // Each action checks its own taxonomy: a code of another one is refused.
+        for (action, state, foreign, own) in [
+            ("reject", "SENT", "WAITING_DOCUMENTS", "no_capacity"),
+            ("hold", "ACCEPTED", "NO_CAPACITY", "WAITING_DOCUMENTS"),
+            ("fail", "ACCEPTED", "WAITING_DOCUMENTS", "PERSON_DROPPED_OUT"),
+            ("cancel", "SENT", "NOT_A_CODE", "SENT_IN_ERROR"),
+        ] {
+            let referral = in_state(&app, &f, state).await;
+            let token = if action == "cancel" {
+                &f.sender_token
+            } else {
+                &f.receiver_token
+            };
+            let mut extra = extras(action);
+            extra["reasonCode"] = json!(foreign);
+            let body = act(&app, token, action, &referral, extra.clone()).await;
+            let payload = &body["data"][mutation_name(action)];
+            assert_eq!(
+                payload["userErrors"],
+                json!([{ "field": ["input", "reasonCode"], "code": "INVALID",
+                         "message": payload["userErrors"][0]["message"] }]),
+                "[{engine:?}] {action} {foreign}: {body}"
+            );
+            // Read by the sender: the receiver's first read would mark it RECEIVED.
+            let referral = reload(&app, &f.sender_token, &referral).await;
+            assert_eq!(referral["status"], state, "[{engine:?}] nothing changed");
+            extra["reasonCode"] = json!(own);
+            let body = act(&app, token, action, &referral, extra).await;
+            let payload = &body["data"][mutation_name(action)];
+            assert_eq!(payload["userErrors"], json!([]), "[{engine:?}] {action} {own}: {body}");
+            let events = payload["referral"]["events"].as_array().cloned().unwrap_or_default();
+            let last = events.last().cloned().unwrap_or_default();
+            assert_eq!(
+                last["reasonCode"],
+                json!(own.to_ascii_uppercase()),
+                "[{engine:?}] stored as the term's code"
+            );
+        }
+    })
+    .await;
+}

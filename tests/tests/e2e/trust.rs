@@ -206,7 +206,7 @@ async fn free_text_is_encrypted_at_rest_and_erasure_leaves_no_personal_value_in_
         let (referral, _) = draft(&app, &cf).await;
         assert_eq!(send_code(&app, &referral).await, "SENT", "[{engine:?}]");
         let receiver = app.token(Some(app.organization_id(RECEIVER).await), &[Role::Operator]);
-        let reject = "mutation($id: ID!, $v: Int!) { rejectReferral(input: {id: $id, expectedVersion: $v, reasonCode: \"NO_PLACES\", reasonText: \"La signora Anna non risponde\", declinedBy: PERSON}) { referral { status events { reasonText } } userErrors { code } } }";
+        let reject = "mutation($id: ID!, $v: Int!) { rejectReferral(input: {id: $id, expectedVersion: $v, reasonCode: \"NO_CAPACITY\", reasonText: \"La signora Anna non risponde\", declinedBy: PERSON}) { referral { status events { reasonText } } userErrors { code } } }";
         let version = app.row_version(&receiver, &json!(referral)).await;
         let (_, body) = app
             .query_as(&receiver, reject, json!({ "id": referral, "v": version }))
@@ -315,7 +315,7 @@ async fn free_text_is_encrypted_at_rest_and_erasure_leaves_no_personal_value_in_
         assert_eq!(
             count(
                 &app,
-                "SELECT COUNT(*) AS n FROM referral_event WHERE reason_code = 'NO_PLACES'"
+                "SELECT COUNT(*) AS n FROM referral_event WHERE reason_code = 'NO_CAPACITY'"
             )
             .await,
             1
