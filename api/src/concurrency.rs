@@ -7,8 +7,8 @@
 
 use crate::error::{AppError, AppResult};
 use entity::{
-    api_client, consent, contact, location, organization, person, protocol, referral, service,
-    signatory, term, territory,
+    api_client, consent, contact, location, needs_assessment, organization, person, protocol,
+    referral, service, signatory, term, territory,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -64,6 +64,7 @@ versioned! {
     consent => "consent", "Consent";
     contact => "contact", "Contact";
     location => "location", "Location";
+    needs_assessment => "needs assessment", "NeedsAssessment";
     organization => "organization", "Organization";
     person => "person", "Person";
     protocol => "protocol", "Protocol";

@@ -128,6 +128,8 @@ key! {
     EventsOfReferral;
     /// The referral that re-routes a referral (there is at most one).
     RerouteOfReferral;
+    /// The needs assessments of a person, newest first.
+    AssessmentsOfPerson;
     /// A territory by id.
     TerritoryById;
     /// An organization by id.
@@ -451,6 +453,23 @@ impl Loader<RerouteOfReferral> for DbLoader {
         Ok(rows
             .into_iter()
             .filter_map(|row| Some((RerouteOfReferral(row.rerouted_from_id?), row)))
+            .collect())
+    }
+}
+
+impl Loader<AssessmentsOfPerson> for DbLoader {
+    type Value = Vec<crate::assessment::service::Assessment>;
+    type Error = Arc<DbErr>;
+
+    /// By [`crate::assessment::service::of_persons`] (two statements).
+    async fn load(
+        &self,
+        keys: &[AssessmentsOfPerson],
+    ) -> LoadResult<AssessmentsOfPerson, Self::Value> {
+        let found = crate::assessment::service::of_persons(&self.db, &ids(keys)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(person, assessments)| (AssessmentsOfPerson(person), assessments))
             .collect())
     }
 }

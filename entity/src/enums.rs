@@ -214,3 +214,13 @@ text_enum!(
         Other = "OTHER",
     }
 );
+
+text_enum!(
+    /// How severe an assessed need is.
+    Severity {
+        Low = "LOW",
+        Medium = "MEDIUM",
+        High = "HIGH",
+        Urgent = "URGENT",
+    }
+);

@@ -4,12 +4,14 @@
 //! own types.
 
 pub mod api_client;
+pub mod assessed_need;
 pub mod audit_event;
 pub mod consent;
 pub mod consent_recipient;
 pub mod contact;
 pub mod enums;
 pub mod location;
+pub mod needs_assessment;
 pub mod organization;
 pub mod organization_succession;
 pub mod person;

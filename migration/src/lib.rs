@@ -15,6 +15,7 @@ mod m20261203_000007_list_indexes;
 mod m20261203_000008_inbox_counts;
 mod m20261203_000009_capacity;
 mod m20261203_000010_reference_codes;
+mod m20261203_000011_needs_assessments;
 mod tables;
 
 /// The ordered list of migrations.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_inbox_counts::Migration),
             Box::new(m20261203_000009_capacity::Migration),
             Box::new(m20261203_000010_reference_codes::Migration),
+            Box::new(m20261203_000011_needs_assessments::Migration),
         ]
     }
 }

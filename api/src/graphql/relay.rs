@@ -37,10 +37,12 @@ pub enum NodeKind {
     Person,
     /// A consent to share a person's data.
     Consent,
+    /// A needs assessment of a person.
+    NeedsAssessment,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 14] = [
+    const ALL: [NodeKind; 15] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -55,6 +57,7 @@ impl NodeKind {
         Self::Referral,
         Self::Person,
         Self::Consent,
+        Self::NeedsAssessment,
     ];
 
     /// The GraphQL type name.
@@ -74,6 +77,7 @@ impl NodeKind {
             Self::Referral => "Referral",
             Self::Person => "Person",
             Self::Consent => "Consent",
+            Self::NeedsAssessment => "NeedsAssessment",
         }
     }
 

@@ -12,7 +12,7 @@ use crate::error::AppResult;
 use crate::privacy::access::{self, Access};
 use chrono::Utc;
 use entity::enums::ContactChannel;
-use entity::{consent, consent_recipient, person, person_access};
+use entity::{consent, consent_recipient, needs_assessment, person, person_access};
 use entity::{referral, referral_event};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -95,6 +95,20 @@ pub(crate) async fn erase_row(
         .col_expr(consent::Column::Evidence, Expr::value(String::new()))
         .col_expr(consent::Column::Purpose, Expr::value(String::new()))
         .filter(consent::Column::PersonId.eq(before.id))
+        .exec(db)
+        .await?;
+    // Assessments keep their coded needs and severities (anonymous facts for
+    // statistics); notes and the groups the person belongs to go.
+    needs_assessment::Entity::update_many()
+        .col_expr(
+            needs_assessment::Column::NotesEnc,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            needs_assessment::Column::TargetGroups,
+            Expr::value(String::new()),
+        )
+        .filter(needs_assessment::Column::PersonId.eq(before.id))
         .exec(db)
         .await?;
     audit::record(
@@ -195,6 +209,13 @@ pub async fn rotate_data(db: &impl ConnectionTrait, protection: &DataProtection)
         consent::Column::Evidence,
     )
     .await?;
+    changed += rotate_text::<needs_assessment::Entity>(
+        db,
+        protection,
+        needs_assessment::Column::Id,
+        needs_assessment::Column::NotesEnc,
+    )
+    .await?;
     Ok(changed)
 }
 
@@ -282,6 +303,33 @@ fn export_person(
         "contactChannel": row.contact_channel,
         "registeredByOrganizationId": row.registered_by_organization_id,
         "erasedAt": row.erased_at,
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+    }))
+}
+
+/// A needs assessment as exported: its notes decrypted.
+fn export_assessment(
+    protection: &DataProtection,
+    assessment: &crate::assessment::service::Assessment,
+) -> AppResult<serde_json::Value> {
+    let row = &assessment.row;
+    Ok(json!({
+        "id": row.id,
+        "organizationId": row.organization_id,
+        "assessor": row.assessor,
+        "assessedOn": row.assessed_on,
+        "needs": assessment
+            .needs
+            .iter()
+            .map(|n| json!({ "need": n.need_code, "severity": n.severity }))
+            .collect::<Vec<_>>(),
+        "targetGroups": row.target_groups.split_whitespace().collect::<Vec<_>>(),
+        "notes": row
+            .notes_enc
+            .as_deref()
+            .map(|notes| protection.decrypt_text(notes))
+            .transpose()?,
         "createdAt": row.created_at,
         "updatedAt": row.updated_at,
     }))
@@ -389,6 +437,18 @@ pub(crate) async fn holdings(
     } else {
         Vec::new()
     };
+    let assessments = if access.shares(access::Field::Assessments) {
+        let found = crate::assessment::service::of_persons(db, &[row.id])
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default();
+        found
+            .iter()
+            .map(|a| export_assessment(protection, a))
+            .collect::<AppResult<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     let mut referrals = referral::Entity::find().filter(referral::Column::PersonId.eq(row.id));
     let mut accesses =
         person_access::Entity::find().filter(person_access::Column::PersonId.eq(row.id));
@@ -416,6 +476,7 @@ pub(crate) async fn holdings(
     Ok(json!({
         "person": export_person(protection, row, access)?,
         "consents": consents,
+        "needsAssessments": assessments,
         "referrals": referrals,
         "accessLog": accesses,
     }))

@@ -221,6 +221,29 @@ impl Person {
         self.access(ctx).await?;
         Ok(self.0.created_at)
     }
+    /// The caller's organization's needs assessments of the person, newest first (only
+    /// the organization that holds the record reads them: empty for a receiver).
+    async fn needs_assessments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::assessment::types::NeedsAssessment>> {
+        if !self
+            .read(ctx, Field::Assessments, "needsAssessments")
+            .await?
+        {
+            return Ok(Vec::new());
+        }
+        let found = ctx
+            .loaders()?
+            .0
+            .load_one(crate::loaders::AssessmentsOfPerson(self.0.id))
+            .await?;
+        Ok(found
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::assessment::types::NeedsAssessment)
+            .collect())
+    }
     /// The person's consents, newest first (the record's organization only; empty for
     /// a referral's receiver).
     async fn consents(&self, ctx: &Context<'_>) -> GqlResult<Vec<Consent>> {

@@ -62,18 +62,22 @@ pub enum Field {
     Languages,
     /// The person's consents.
     Consents,
+    /// The organization's needs assessments of the person.
+    Assessments,
 }
 
 impl Access {
     /// True when this access includes `field`. A referral's receiver gets what it needs
     /// to take the person in charge: names, codice fiscale, contacts, languages,
-    /// residence municipality and birth date; never gender, citizenship or consents.
+    /// residence municipality and birth date; never gender, citizenship, consents or
+    /// needs assessments (a referral carries the needs it is about).
     pub fn shares(self, field: Field) -> bool {
         match self {
             Self::Owner => true,
-            Self::Receiver => {
-                !matches!(field, Field::Gender | Field::Citizenship | Field::Consents)
-            }
+            Self::Receiver => !matches!(
+                field,
+                Field::Gender | Field::Citizenship | Field::Consents | Field::Assessments
+            ),
         }
     }
 }

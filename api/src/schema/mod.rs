@@ -5,6 +5,7 @@ pub mod node;
 
 use crate::api_client::mutations::ApiClientMutations;
 use crate::api_client::resolvers::ApiClientQueries;
+use crate::assessment::mutations::AssessmentMutations;
 use crate::audit::resolvers::AuditQueries;
 use crate::catalogue::mutations::CatalogueMutations;
 use crate::catalogue::resolvers::CatalogueQueries;
@@ -58,6 +59,7 @@ pub struct Mutation(
     SiteMutations,
     CatalogueMutations,
     PersonMutations,
+    AssessmentMutations,
     ReferralMutations,
 );
 

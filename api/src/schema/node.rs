@@ -54,6 +54,8 @@ pub enum Node {
     Consent(Consent),
     /// A referral (only for its sender's and receiver's OPERATOR, ORG_ADMIN or client).
     Referral(crate::referral::types::Referral),
+    /// A needs assessment (only for the organization that made it).
+    NeedsAssessment(crate::assessment::types::NeedsAssessment),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -127,6 +129,9 @@ async fn load(
         NodeKind::Referral => crate::referral::resolvers::load_node(loaders, viewer, id)
             .await?
             .map(Node::Referral),
+        NodeKind::NeedsAssessment => crate::assessment::service::visible(loaders.db(), viewer, id)
+            .await?
+            .map(|a| Node::NeedsAssessment(a.into())),
     })
 }
 

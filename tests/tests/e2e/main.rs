@@ -3,6 +3,7 @@
 //!
 //! Run one area with a filter, e.g. `cargo test -p melt-tests referrals::`.
 
+mod assessments;
 mod audit;
 mod auth;
 mod batching;

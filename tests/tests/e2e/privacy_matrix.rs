@@ -24,13 +24,15 @@ const PERSONAL: &str = include_str!(concat!(
 ));
 
 /// Types whose objects carry personal data.
-const PERSONAL_TYPES: [&str; 6] = [
+const PERSONAL_TYPES: [&str; 8] = [
     "Person",
     "PersonContacts",
     "Consent",
     "Referral",
     "ReferralEvent",
     "PersonAccess",
+    "NeedsAssessment",
+    "AssessedNeed",
 ];
 
 // ---------------------------------------------------------------------------------
@@ -264,6 +266,9 @@ struct Record {
     referral_gid: Option<String>,
     reason: String,
     event_reason: String,
+    /// The owner's needs assessment of the record, and its notes.
+    assessment_gid: String,
+    notes: String,
 }
 
 impl Record {
@@ -311,6 +316,29 @@ const REGISTER: &str = "mutation($input: RegisterPersonInput!) { registerPerson(
 
 const CONSENT: &str = "mutation($input: RecordConsentInput!) { recordConsent(input: $input) {
   consent { id } userErrors { code message } } }";
+
+const ASSESS: &str =
+    "mutation($input: RecordNeedsAssessmentInput!) { recordNeedsAssessment(input: $input) {
+  needsAssessment { id notes } userErrors { code message } } }";
+
+/// Records a needs assessment of `person` as `org`; returns its ID and notes marker.
+async fn assess(app: &TestApp, org: Uuid, tag: &str, person: &str) -> (String, String) {
+    let token = app.token(Some(org), &[Role::Operator]);
+    let notes = format!("Notes{tag}");
+    let input = json!({
+        "person": person,
+        "needs": [{ "need": "EMPLOYMENT", "severity": "HIGH" }, { "need": "HOUSING", "severity": "URGENT" }],
+        "targetGroups": ["FOREIGN_NATIONALS"],
+        "notes": notes,
+    });
+    let (_, body) = app
+        .query_as(&token, ASSESS, json!({ "input": input }))
+        .await;
+    let assessment = &body["data"]["recordNeedsAssessment"]["needsAssessment"];
+    assert_eq!(assessment["notes"], json!(notes), "{body}");
+    let gid = assessment["id"].as_str().unwrap_or_default().to_owned();
+    (gid, notes)
+}
 
 async fn register(app: &TestApp, org: Uuid, tag: &str, cf: &str) -> Value {
     let token = app.token(Some(org), &[Role::Operator]);
@@ -395,6 +423,7 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
             .as_str()
             .unwrap_or_else(|| panic!("consent: {body}"))
             .to_owned();
+        let (assessment_gid, notes) = assess(app, sender, &tag, &gid).await;
         let referral = Uuid::now_v7();
         let reason = format!("Reason{tag}");
         let event_reason = format!("EventReason{tag}");
@@ -453,6 +482,8 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
             referral_gid: Some(global_id("Referral", referral)),
             reason,
             event_reason,
+            assessment_gid,
+            notes,
         });
     }
     // The outsider re-registers the SENT person's codice fiscale: a record of its own,
@@ -465,13 +496,15 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
     for marker in [&known.given, &known.family, &known.email] {
         assert!(!payload.to_string().contains(marker.as_str()), "{payload}");
     }
+    let own_gid = payload["person"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (assessment_gid, notes) = assess(app, outsider, "OWN", &own_gid).await;
     records.push(Record {
         state: "OWN",
         owner: outsider,
-        gid: payload["person"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        gid: own_gid,
         cf: known.cf.clone(),
         given: "GivenOWN".to_owned(),
         family: "FamilyOWN".to_owned(),
@@ -481,6 +514,8 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
         referral_gid: None,
         reason: String::new(),
         event_reason: String::new(),
+        assessment_gid,
+        notes,
     });
     // The sender registering again gets its own record back.
     let again = register(app, sender, "AGAIN", &known.cf).await;
@@ -510,10 +545,15 @@ struct Caller {
 
 const PERSON_FIELDS: &str = "id codiceFiscale givenName familyName contacts { email phone address }
   birthDate gender citizenship residenceMunicipality { id } languages registeredBy { id }
-  consents { id purpose evidence }";
+  consents { id purpose evidence }
+  needsAssessments { id notes targetGroups needs { need severity } }";
+
+const ASSESSMENT_FIELDS: &str =
+    "id notes targetGroups needs { need severity } person { id givenName }";
 
 const REFERRAL_FIELDS: &str = "id reason person { id codiceFiscale givenName familyName
-  contacts { email phone address } birthDate gender citizenship consents { id purpose evidence } }
+  contacts { email phone address } birthDate gender citizenship consents { id purpose evidence }
+  needsAssessments { id notes targetGroups needs { need severity } } }
   events { reasonText } reroutedFrom { id } reroutedTo { id }";
 
 async fn ask(app: &TestApp, caller: &Caller, query: &str, variables: Value) -> Value {
@@ -538,6 +578,9 @@ fn no_leak(net: &Network, caller: &Caller, body: &Value, what: &str) {
         }
         if sees != Sees::All && !record.evidence.is_empty() {
             forbidden.push(&record.evidence);
+        }
+        if sees != Sees::All {
+            forbidden.push(&record.notes);
         }
         for marker in forbidden.into_iter().filter(|m| !m.is_empty()) {
             // The codice fiscale of the re-registered person is both records' value.
@@ -578,9 +621,17 @@ fn check_person(net: &Network, caller: &Caller, record: &Record, person: &Value,
             assert_eq!(person["gender"], Value::Null, "{label}: {what}");
             assert_eq!(person["citizenship"], Value::Null, "{label}: {what}");
             assert_eq!(person["consents"], json!([]), "{label}: {what}");
+            assert_eq!(person["needsAssessments"], json!([]), "{label}: {what}");
         }
         Sees::All => {
             assert_eq!(person["givenName"], json!(record.given), "{label}: {what}");
+            let assessment = &person["needsAssessments"][0];
+            assert_eq!(assessment["notes"], json!(record.notes), "{label}: {what}");
+            assert_eq!(
+                assessment["needs"],
+                json!([{ "need": "HOUSING", "severity": "URGENT" }, { "need": "EMPLOYMENT", "severity": "HIGH" }]),
+                "{label}: {what}, most severe first"
+            );
             assert_eq!(person["gender"], "FEMALE", "{label}: {what}");
             assert_eq!(person["citizenship"], "MA", "{label}: {what}");
             if !record.evidence.is_empty() {
@@ -599,7 +650,12 @@ fn cover(covered: &mut BTreeSet<String>, coordinates: &[&str]) {
     covered.extend(coordinates.iter().map(|c| (*c).to_owned()));
 }
 
-const PERSON_VALUES: [&str; 13] = [
+const PERSON_VALUES: [&str; 18] = [
+    "Person.needsAssessments",
+    "NeedsAssessment.notes",
+    "NeedsAssessment.targetGroups",
+    "NeedsAssessment.needs",
+    "AssessedNeed.need",
     "Person.codiceFiscale",
     "Person.givenName",
     "Person.familyName",
@@ -666,7 +722,8 @@ async fn read_probes(
     // node and nodes, for every person, consent and referral id.
     let node_query = format!(
         "query($id: ID!) {{ node(id: $id) {{ ... on Person {{ {PERSON_FIELDS} }}
-           ... on Consent {{ id purpose evidence }} ... on Referral {{ {REFERRAL_FIELDS} }} }} }}"
+           ... on Consent {{ id purpose evidence }} ... on Referral {{ {REFERRAL_FIELDS} }}
+           ... on NeedsAssessment {{ {ASSESSMENT_FIELDS} }} }} }}"
     );
     cover(covered, &["Query.node", "Query.nodes"]);
     let mut ids = Vec::new();
@@ -683,6 +740,29 @@ async fn read_probes(
             check_person(net, caller, record, &person, "node(Person)");
         }
         ids.push(record.gid.clone());
+        // The assessment: its organization alone reads it.
+        let body = ask(
+            app,
+            caller,
+            &node_query,
+            json!({ "id": record.assessment_gid }),
+        )
+        .await;
+        no_leak(net, caller, &body, "node(NeedsAssessment)");
+        let owner = caller.works_on_people && caller.org == Some(record.owner);
+        let node = &body["data"]["node"];
+        if owner {
+            assert_eq!(node["notes"], json!(record.notes), "{label}: {body}");
+            assert_eq!(
+                node["person"]["givenName"],
+                json!(record.given),
+                "{label}: {body}"
+            );
+        } else {
+            assert!(node.is_null(), "{label}: node(NeedsAssessment) {body}");
+        }
+        cover(covered, &["NeedsAssessment.person"]);
+        ids.push(record.assessment_gid.clone());
         if let Some(consent) = &record.consent_gid {
             let body = ask(app, caller, &node_query, json!({ "id": consent })).await;
             no_leak(net, caller, &body, "node(Consent)");
@@ -733,7 +813,8 @@ async fn read_probes(
     );
     let nodes_query = format!(
         "query($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Person {{ {PERSON_FIELDS} }}
-           ... on Consent {{ id evidence }} ... on Referral {{ {REFERRAL_FIELDS} }} }} }}"
+           ... on Consent {{ id evidence }} ... on Referral {{ {REFERRAL_FIELDS} }}
+           ... on NeedsAssessment {{ {ASSESSMENT_FIELDS} }} }} }}"
     );
     let body = ask(app, caller, &nodes_query, json!({ "ids": ids })).await;
     no_leak(net, caller, &body, "nodes");
@@ -747,6 +828,7 @@ async fn read_probes(
             .map(|r| {
                 usize::from(net.sees(org, r) != Sees::Nothing)
                     + usize::from(r.consent_gid.is_some() && r.owner == org)
+                    + usize::from(r.owner == org)
                     + usize::from(net.reads_referral(org, r))
             })
             .sum()
@@ -930,6 +1012,7 @@ async fn mutation_probes(
         ) {
             "Referral" => format!("{{ {REFERRAL_FIELDS} }}"),
             "Person" => format!("{{ {PERSON_FIELDS} }}"),
+            "NeedsAssessment" => format!("{{ {ASSESSMENT_FIELDS} }}"),
             _ => "{ id purpose evidence }".to_owned(),
         };
         let query = format!(
@@ -949,6 +1032,12 @@ async fn mutation_probes(
                 ) {
                     "Referral" if !net.reads_referral(org, record) => record.referral_gid.clone(),
                     "Consent" if record.owner != org => record.consent_gid.clone(),
+                    // Recording names the person (a receiver sees it and is refused
+                    // as not its record); revising names the assessment.
+                    "NeedsAssessment" if payload.starts_with("Record") => {
+                        (net.sees(org, record) == Sees::Nothing).then(|| record.gid.clone())
+                    }
+                    "NeedsAssessment" if record.owner != org => Some(record.assessment_gid.clone()),
                     "Person" if net.sees(org, record) == Sees::Nothing => Some(record.gid.clone()),
                     _ => None,
                 };

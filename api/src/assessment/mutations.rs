@@ -1,0 +1,125 @@
+//! Recording and revising needs assessments.
+
+use super::service::{self, AssessmentData};
+use super::types::{NeedsAssessment, Severity};
+use crate::context::ContextExt;
+use crate::error::GqlResult;
+use crate::graphql::mutation::{mutate, payload};
+use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::scalars::Date;
+use async_graphql::{Context, ID, InputObject, Object};
+
+/// One need and its severity.
+#[derive(InputObject, Clone)]
+pub struct AssessedNeedInput {
+    /// A NEED term code.
+    pub need: String,
+    /// How severe it is.
+    pub severity: Severity,
+}
+
+/// Input of `recordNeedsAssessment`.
+#[derive(InputObject)]
+pub struct RecordNeedsAssessmentInput {
+    /// The person: your organization's own record of them.
+    pub person: ID,
+    /// The needs (at least one, at most 30), each a NEED term code with a severity; a
+    /// need named twice keeps its higher severity.
+    pub needs: Vec<AssessedNeedInput>,
+    /// TARGET_GROUP term codes the person belongs to.
+    pub target_groups: Option<Vec<String>>,
+    /// Notes (at most 4,000 characters; encrypted at rest).
+    pub notes: Option<String>,
+    /// The day of the assessment (today when omitted; not in the future).
+    pub assessed_on: Option<Date>,
+}
+
+/// Input of `reviseNeedsAssessment`: the assessment as it should now read.
+#[derive(InputObject)]
+pub struct ReviseNeedsAssessmentInput {
+    /// The assessment.
+    pub id: ID,
+    /// The `rowVersion` you read; a stale one is refused with CONFLICT.
+    pub expected_version: i32,
+    /// The needs, replacing the old ones.
+    pub needs: Vec<AssessedNeedInput>,
+    /// The target groups, replacing the old ones.
+    pub target_groups: Option<Vec<String>>,
+    /// The notes, replacing the old ones (none when omitted).
+    pub notes: Option<String>,
+    /// The day of the assessment (today when omitted).
+    pub assessed_on: Option<Date>,
+}
+
+payload! {
+    RecordNeedsAssessmentPayload("recordNeedsAssessment") { needs_assessment: NeedsAssessment, "The assessment" }
+    ReviseNeedsAssessmentPayload("reviseNeedsAssessment") { needs_assessment: NeedsAssessment, "The assessment after the change" }
+}
+
+fn data(
+    needs: Vec<AssessedNeedInput>,
+    target_groups: Option<Vec<String>>,
+    notes: Option<String>,
+    assessed_on: Option<Date>,
+) -> AssessmentData {
+    AssessmentData {
+        needs: needs
+            .into_iter()
+            .map(|n| (n.need, n.severity.into()))
+            .collect(),
+        target_groups: target_groups.unwrap_or_default(),
+        notes,
+        assessed_on: assessed_on.map(|d| d.0),
+    }
+}
+
+/// Needs assessment mutations.
+#[derive(Default)]
+pub struct AssessmentMutations;
+
+#[Object]
+impl AssessmentMutations {
+    /// Records a needs assessment on the caller's organization's own record of a
+    /// person: its OPERATOR or ORG_ADMIN (or client with `persons:write`). Codes are
+    /// checked against the NEED and TARGET_GROUP taxonomies; notes are encrypted.
+    async fn record_needs_assessment(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordNeedsAssessmentInput,
+    ) -> GqlResult<RecordNeedsAssessmentPayload> {
+        let person = expect_id(&input.person, NodeKind::Person)?;
+        let data = data(
+            input.needs,
+            input.target_groups,
+            input.notes,
+            input.assessed_on,
+        );
+        let protection = ctx.protection()?;
+        mutate(ctx, async |db, actor| {
+            service::record(db, protection, actor, person, data).await
+        })
+        .await
+    }
+
+    /// Revises an assessment of the caller's organization: needs, target groups, notes
+    /// and day are replaced.
+    async fn revise_needs_assessment(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviseNeedsAssessmentInput,
+    ) -> GqlResult<ReviseNeedsAssessmentPayload> {
+        let id = expect_id(&input.id, NodeKind::NeedsAssessment)?;
+        let expected = input.expected_version;
+        let data = data(
+            input.needs,
+            input.target_groups,
+            input.notes,
+            input.assessed_on,
+        );
+        let protection = ctx.protection()?;
+        mutate(ctx, async |db, actor| {
+            service::revise(db, protection, actor, id, expected, data).await
+        })
+        .await
+    }
+}
