@@ -130,6 +130,8 @@ key! {
     RerouteOfReferral;
     /// The needs assessments of a person, newest first.
     AssessmentsOfPerson;
+    /// The service types that address a need, by code.
+    ServiceTypesOfNeed;
     /// A territory by id.
     TerritoryById;
     /// An organization by id.
@@ -470,6 +472,23 @@ impl Loader<AssessmentsOfPerson> for DbLoader {
         Ok(found
             .into_iter()
             .map(|(person, assessments)| (AssessmentsOfPerson(person), assessments))
+            .collect())
+    }
+}
+
+impl Loader<ServiceTypesOfNeed> for DbLoader {
+    type Value = Vec<term::Model>;
+    type Error = Arc<DbErr>;
+
+    /// By [`crate::taxonomy::service::service_types_of`].
+    async fn load(
+        &self,
+        keys: &[ServiceTypesOfNeed],
+    ) -> LoadResult<ServiceTypesOfNeed, Self::Value> {
+        let found = crate::taxonomy::service::service_types_of(&self.db, &ids(keys)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(need, types)| (ServiceTypesOfNeed(need), types))
             .collect())
     }
 }

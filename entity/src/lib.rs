@@ -11,6 +11,7 @@ pub mod consent_recipient;
 pub mod contact;
 pub mod enums;
 pub mod location;
+pub mod need_service_type;
 pub mod needs_assessment;
 pub mod organization;
 pub mod organization_succession;

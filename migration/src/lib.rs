@@ -16,6 +16,7 @@ mod m20261203_000008_inbox_counts;
 mod m20261203_000009_capacity;
 mod m20261203_000010_reference_codes;
 mod m20261203_000011_needs_assessments;
+mod m20261203_000012_need_service_types;
 mod tables;
 
 /// The ordered list of migrations.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_capacity::Migration),
             Box::new(m20261203_000010_reference_codes::Migration),
             Box::new(m20261203_000011_needs_assessments::Migration),
+            Box::new(m20261203_000012_need_service_types::Migration),
         ]
     }
 }

@@ -41,9 +41,21 @@ pub struct UpdateTermInput {
     pub description: Option<String>,
 }
 
+/// The service types that address a need.
+#[derive(InputObject)]
+pub struct SetNeedServiceTypesInput {
+    /// The NEED term.
+    pub need: ID,
+    /// The need's `rowVersion` you read; a stale one is refused with CONFLICT.
+    pub expected_version: i32,
+    /// SERVICE_TYPE codes, replacing the old ones (at most 50; none to clear).
+    pub service_types: Vec<String>,
+}
+
 payload! {
     CreateTermPayload("createTerm") { term: Term, "The new term" }
     UpdateTermPayload("updateTerm") { term: Term, "The term after the change" }
+    SetNeedServiceTypesPayload("setNeedServiceTypes") { term: Term, "The need after the change" }
 }
 
 /// Taxonomy mutations.
@@ -89,6 +101,22 @@ impl TaxonomyMutations {
         let expected = input.expected_version;
         mutate(ctx, async |db, actor| {
             service::update_term(db, actor, id, expected, changes).await
+        })
+        .await
+    }
+
+    /// Sets the service types that address a need (matching follows them from a need
+    /// to the services that can meet it). REGIONAL_ADMIN only.
+    async fn set_need_service_types(
+        &self,
+        ctx: &Context<'_>,
+        input: SetNeedServiceTypesInput,
+    ) -> GqlResult<SetNeedServiceTypesPayload> {
+        let need = expect_id(&input.need, NodeKind::Term)?;
+        let expected = input.expected_version;
+        let codes = input.service_types;
+        mutate(ctx, async |db, actor| {
+            service::set_need_service_types(db, actor, need, expected, codes).await
         })
         .await
     }

@@ -8,12 +8,14 @@ use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::Utc;
 use entity::enums::Taxonomy;
-use entity::term;
+use entity::{need_service_type, term};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder,
 };
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// What to list.
@@ -218,5 +220,113 @@ pub async fn update_term(
     let after =
         concurrency::update::<term::Entity, _>(db, row, &before, Some(expected_version)).await?;
     audit::log::<term::Entity>(db, actor, "updateTerm", Some(&before), Some(&after)).await?;
+    Ok(Ok(after))
+}
+
+/// Most service types one need may map to.
+pub const MAX_SERVICE_TYPES_PER_NEED: usize = 50;
+
+/// The service types that address each of `needs` (NEED term ids), by code: one
+/// statement for any number of needs.
+pub async fn service_types_of(
+    db: &impl ConnectionTrait,
+    needs: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<term::Model>>, DbErr> {
+    let rows = need_service_type::Entity::find()
+        .filter(need_service_type::Column::NeedTermId.is_in(needs.iter().copied()))
+        .find_also_related(term::Entity)
+        .order_by_asc(term::Column::Code)
+        .all(db)
+        .await?;
+    let mut out: HashMap<Uuid, Vec<term::Model>> = HashMap::new();
+    for (link, service_type) in rows {
+        if let Some(service_type) = service_type {
+            out.entry(link.need_term_id).or_default().push(service_type);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets the service types that address a need (replacing the old ones): matching
+/// follows them from a need to the services that can meet it. Regional
+/// administrators only; the need's `rowVersion` moves.
+pub async fn set_need_service_types(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    need: Uuid,
+    expected_version: i32,
+    codes: Vec<String>,
+) -> AppResult<Checked<term::Model>> {
+    let before = concurrency::get::<term::Entity>(db, need).await?;
+    policy::require_regional_admin(&actor.viewer)?;
+    concurrency::check_expected(Some(expected_version), before.row_version)?;
+    let mut v = Validator::default();
+    if before.taxonomy != Taxonomy::Need {
+        v.add("need", FieldErrorCode::Invalid, "the term is not a NEED");
+    }
+    let mut codes: Vec<String> = codes
+        .iter()
+        .map(|c| c.trim().to_ascii_uppercase())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    if codes.len() > MAX_SERVICE_TYPES_PER_NEED {
+        v.add(
+            "serviceTypes",
+            FieldErrorCode::OutOfRange,
+            format!("at most {MAX_SERVICE_TYPES_PER_NEED} service types"),
+        );
+    }
+    let types = term::Entity::find()
+        .filter(term::Column::Taxonomy.eq(Taxonomy::ServiceType))
+        .filter(term::Column::Code.is_in(codes.clone()))
+        .all(db)
+        .await?;
+    if let Some(unknown) = codes.iter().find(|c| !types.iter().any(|t| &t.code == *c)) {
+        v.add(
+            "serviceTypes",
+            FieldErrorCode::Invalid,
+            format!("`{unknown}` is not a SERVICE_TYPE code"),
+        );
+    }
+    if !v.is_ok() {
+        return Ok(Err(v.finish()));
+    }
+    let old: Vec<String> = service_types_of(db, &[need])
+        .await?
+        .remove(&need)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.code)
+        .collect();
+    need_service_type::Entity::delete_many()
+        .filter(need_service_type::Column::NeedTermId.eq(need))
+        .exec(db)
+        .await?;
+    let now = Utc::now();
+    for service_type in &types {
+        need_service_type::ActiveModel {
+            need_term_id: Set(need),
+            service_type_term_id: Set(service_type.id),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+    }
+    let row: term::ActiveModel = before.clone().into();
+    let after =
+        concurrency::update::<term::Entity, _>(db, row, &before, Some(expected_version)).await?;
+    audit::record(
+        db,
+        actor,
+        audit::Change {
+            operation: "setNeedServiceTypes",
+            object_type: "Term",
+            object_id: need,
+            before: Some(&serde_json::json!({ "code": before.code, "serviceTypes": old })),
+            after: Some(&serde_json::json!({ "code": after.code, "serviceTypes": codes })),
+        },
+    )
+    .await?;
     Ok(Ok(after))
 }

@@ -4,7 +4,7 @@ use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::Taxonomy;
 use crate::graphql::relay::{NodeKind, to_global_id};
-use crate::loaders::TermById;
+use crate::loaders::{ServiceTypesOfNeed, TermById};
 use async_graphql::{Context, Enum, ID, Object};
 use entity::term;
 
@@ -58,6 +58,19 @@ impl Term {
     /// Longer description.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
+    }
+    /// For a NEED: the service types that address it (matching follows them from a
+    /// need to services), by code; empty for other terms.
+    async fn service_types(&self, ctx: &Context<'_>) -> GqlResult<Vec<Term>> {
+        if self.0.taxonomy != entity::enums::Taxonomy::Need {
+            return Ok(Vec::new());
+        }
+        let found = ctx
+            .loaders()?
+            .0
+            .load_one(ServiceTypesOfNeed(self.0.id))
+            .await?;
+        Ok(found.unwrap_or_default().into_iter().map(Term).collect())
     }
     /// Broader term, if any.
     async fn parent(&self, ctx: &Context<'_>) -> GqlResult<Option<Term>> {

@@ -14,6 +14,7 @@ mod hostile_input;
 mod http;
 mod indexes;
 mod jobs;
+mod needs;
 mod people;
 mod privacy;
 mod privacy_matrix;
