@@ -8,10 +8,11 @@ use crate::concurrency;
 use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
 use crate::person::service::get_own;
+use crate::taxonomy::service::check_codes;
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{NaiveDate, Utc};
 use entity::enums::{Severity, Taxonomy};
-use entity::{assessed_need, needs_assessment, person, term};
+use entity::{assessed_need, needs_assessment, person};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -103,7 +104,7 @@ async fn check(
         );
     } else {
         let codes: Vec<String> = needs.iter().map(|(c, _)| c.clone()).collect();
-        unknown_codes(db, v, "needs", Taxonomy::Need, &codes).await?;
+        check_codes(db, v, "needs", Taxonomy::Need, &codes).await?;
     }
     if target_groups.len() > MAX_CODES {
         v.add(
@@ -111,8 +112,8 @@ async fn check(
             FieldErrorCode::OutOfRange,
             format!("at most {MAX_CODES} target groups"),
         );
-    } else if !target_groups.is_empty() {
-        unknown_codes(db, v, "targetGroups", Taxonomy::TargetGroup, &target_groups).await?;
+    } else {
+        check_codes(db, v, "targetGroups", Taxonomy::TargetGroup, &target_groups).await?;
     }
     let notes = v.optional_text("notes", data.notes.as_deref(), MAX_NOTES);
     let today = Utc::now().date_naive();
@@ -144,35 +145,6 @@ async fn check(
         notes,
         assessed_on,
     })
-}
-
-/// Adds an INVALID error on `field` unless every code is a term of `taxonomy`.
-async fn unknown_codes(
-    db: &impl ConnectionTrait,
-    v: &mut Validator,
-    field: &str,
-    taxonomy: Taxonomy,
-    codes: &[String],
-) -> AppResult<()> {
-    let known: Vec<String> = term::Entity::find()
-        .filter(term::Column::Taxonomy.eq(taxonomy))
-        .filter(term::Column::Code.is_in(codes.iter().cloned()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| t.code)
-        .collect();
-    if let Some(unknown) = codes.iter().find(|c| !known.contains(c)) {
-        v.add(
-            field,
-            FieldErrorCode::Invalid,
-            format!(
-                "`{unknown}` is not a {} code",
-                crate::taxonomy::service::taxonomy_name(taxonomy)
-            ),
-        );
-    }
-    Ok(())
 }
 
 /// What the audit log keeps of an assessment: ids, the day and the number of needs,

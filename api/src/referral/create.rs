@@ -11,10 +11,11 @@ use crate::auth::viewer::ViewerKind;
 use crate::concurrency;
 use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
+use crate::taxonomy::service::check_codes;
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::Utc;
 use entity::enums::{Priority, ReferralChannel, ReferralStatus, Taxonomy};
-use entity::{consent, referral, service, term};
+use entity::{consent, referral, service};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -159,14 +160,7 @@ async fn insert(
     if needs.is_empty() {
         v.add("needs", FieldErrorCode::Required, "name at least one need");
     } else {
-        let known = term::Entity::find()
-            .filter(term::Column::Taxonomy.eq(Taxonomy::Need))
-            .filter(term::Column::Code.is_in(needs.clone()))
-            .count(db)
-            .await?;
-        if known != needs.len() as u64 {
-            v.add("needs", FieldErrorCode::Invalid, "unknown NEED term code");
-        }
+        check_codes(db, &mut v, "needs", Taxonomy::Need, &needs).await?;
     }
     if let Some(consent) = input.consent {
         let found = consent::Entity::find_by_id(consent)

@@ -13,12 +13,12 @@ use crate::error::{AppError, AppResult};
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use entity::enums::{ReferralStatus, Taxonomy};
-use entity::{consent, person, protocol, referral, service, term};
+use entity::{consent, person, protocol, referral, service};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -255,21 +255,8 @@ pub async fn transition(
     if let (Some(code), Some(taxonomy)) = (&reason_code, reason_taxonomy(action))
         && !code.is_empty()
     {
-        let known = term::Entity::find()
-            .filter(term::Column::Taxonomy.eq(taxonomy))
-            .filter(term::Column::Code.eq(code.as_str()))
-            .count(db)
-            .await?;
-        if known == 0 {
-            v.add(
-                "reasonCode",
-                FieldErrorCode::Invalid,
-                format!(
-                    "unknown reason code `{code}`: the codes are the terms of the {} taxonomy",
-                    crate::taxonomy::service::taxonomy_name(taxonomy)
-                ),
-            );
-        }
+        let code = std::slice::from_ref(code);
+        crate::taxonomy::service::check_codes(db, &mut v, "reasonCode", taxonomy, code).await?;
     }
     let reason_text = v.optional_text("reasonText", details.reason_text.as_deref(), MAX_REASON);
     if action.needs_declined_by() && details.declined_by.is_none() {

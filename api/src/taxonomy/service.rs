@@ -223,6 +223,34 @@ pub async fn update_term(
     Ok(Ok(after))
 }
 
+/// The terms of `taxonomy` with `codes` (codes as stored: upper-case for every
+/// taxonomy but languages). The first code that is not one is the userError INVALID on
+/// `field`, naming it.
+pub async fn check_codes(
+    db: &impl ConnectionTrait,
+    v: &mut Validator,
+    field: &str,
+    taxonomy: Taxonomy,
+    codes: &[String],
+) -> AppResult<Vec<term::Model>> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = term::Entity::find()
+        .filter(term::Column::Taxonomy.eq(taxonomy))
+        .filter(term::Column::Code.is_in(codes.iter().cloned()))
+        .all(db)
+        .await?;
+    if let Some(unknown) = codes.iter().find(|c| !found.iter().any(|t| &t.code == *c)) {
+        v.add(
+            field,
+            FieldErrorCode::Invalid,
+            format!("`{unknown}` is not a {} code", taxonomy_name(taxonomy)),
+        );
+    }
+    Ok(found)
+}
+
 /// Most service types one need may map to.
 pub const MAX_SERVICE_TYPES_PER_NEED: usize = 50;
 
@@ -277,18 +305,7 @@ pub async fn set_need_service_types(
             format!("at most {MAX_SERVICE_TYPES_PER_NEED} service types"),
         );
     }
-    let types = term::Entity::find()
-        .filter(term::Column::Taxonomy.eq(Taxonomy::ServiceType))
-        .filter(term::Column::Code.is_in(codes.clone()))
-        .all(db)
-        .await?;
-    if let Some(unknown) = codes.iter().find(|c| !types.iter().any(|t| &t.code == *c)) {
-        v.add(
-            "serviceTypes",
-            FieldErrorCode::Invalid,
-            format!("`{unknown}` is not a SERVICE_TYPE code"),
-        );
-    }
+    let types = check_codes(db, &mut v, "serviceTypes", Taxonomy::ServiceType, &codes).await?;
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }
