@@ -5,7 +5,6 @@
 //! application in-process with [`startup::Application`].
 
 pub mod api_client;
-pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod casework;

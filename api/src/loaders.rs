@@ -460,15 +460,15 @@ impl Loader<RerouteOfReferral> for DbLoader {
 }
 
 impl Loader<AssessmentsOfPerson> for DbLoader {
-    type Value = Vec<crate::assessment::service::Assessment>;
+    type Value = Vec<crate::person::assessment::Assessment>;
     type Error = Arc<DbErr>;
 
-    /// By [`crate::assessment::service::of_persons`] (two statements).
+    /// By [`crate::person::assessment::of_persons`] (two statements).
     async fn load(
         &self,
         keys: &[AssessmentsOfPerson],
     ) -> LoadResult<AssessmentsOfPerson, Self::Value> {
-        let found = crate::assessment::service::of_persons(&self.db, &ids(keys)).await?;
+        let found = crate::person::assessment::of_persons(&self.db, &ids(keys)).await?;
         Ok(found
             .into_iter()
             .map(|(person, assessments)| (AssessmentsOfPerson(person), assessments))

@@ -311,7 +311,7 @@ fn export_person(
 /// A needs assessment as exported: its notes decrypted.
 fn export_assessment(
     protection: &DataProtection,
-    assessment: &crate::assessment::service::Assessment,
+    assessment: &crate::person::assessment::Assessment,
 ) -> AppResult<serde_json::Value> {
     let row = &assessment.row;
     Ok(json!({
@@ -438,7 +438,7 @@ pub(crate) async fn holdings(
         Vec::new()
     };
     let assessments = if access.shares(access::Field::Assessments) {
-        let found = crate::assessment::service::of_persons(db, &[row.id])
+        let found = crate::person::assessment::of_persons(db, &[row.id])
             .await?
             .remove(&row.id)
             .unwrap_or_default();

@@ -5,7 +5,6 @@ pub mod node;
 
 use crate::api_client::mutations::ApiClientMutations;
 use crate::api_client::resolvers::ApiClientQueries;
-use crate::assessment::mutations::AssessmentMutations;
 use crate::audit::resolvers::AuditQueries;
 use crate::catalogue::mutations::CatalogueMutations;
 use crate::catalogue::resolvers::CatalogueQueries;
@@ -16,6 +15,7 @@ use crate::organization::registry_mutations::RegistryMutations;
 use crate::organization::resolvers::OrganizationQueries;
 use crate::organization::site_mutations::SiteMutations;
 use crate::organization::viewer::ViewerQueries;
+use crate::person::assessment_mutations::AssessmentMutations;
 use crate::person::mutations::PersonMutations;
 use crate::person::resolvers::PersonQueries;
 use crate::protocol::mutations::ProtocolMutations;

@@ -55,7 +55,7 @@ pub enum Node {
     /// A referral (only for its sender's and receiver's OPERATOR, ORG_ADMIN or client).
     Referral(crate::referral::types::Referral),
     /// A needs assessment (only for the organization that made it).
-    NeedsAssessment(crate::assessment::types::NeedsAssessment),
+    NeedsAssessment(crate::person::types::NeedsAssessment),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -129,7 +129,7 @@ async fn load(
         NodeKind::Referral => crate::referral::resolvers::load_node(loaders, viewer, id)
             .await?
             .map(Node::Referral),
-        NodeKind::NeedsAssessment => crate::assessment::service::visible(loaders.db(), viewer, id)
+        NodeKind::NeedsAssessment => crate::person::assessment::visible(loaders.db(), viewer, id)
             .await?
             .map(|a| Node::NeedsAssessment(a.into())),
     })

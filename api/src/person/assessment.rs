@@ -2,12 +2,12 @@
 //! with a severity), the target groups they belong to and notes, recorded on the
 //! organization's own record of the person and visible to it alone.
 
+use super::service::get_own;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::Viewer;
 use crate::concurrency;
 use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
-use crate::person::service::get_own;
 use crate::taxonomy::service::check_codes;
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{NaiveDate, Utc};

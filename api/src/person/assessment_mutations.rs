@@ -1,6 +1,6 @@
 //! Recording and revising needs assessments.
 
-use super::service::{self, AssessmentData};
+use super::assessment::{self as service, AssessmentData};
 use super::types::{NeedsAssessment, Severity};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
