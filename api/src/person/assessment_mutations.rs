@@ -56,20 +56,48 @@ payload! {
     ReviseNeedsAssessmentPayload("reviseNeedsAssessment") { needs_assessment: NeedsAssessment, "The assessment after the change" }
 }
 
-fn data(
-    needs: Vec<AssessedNeedInput>,
-    target_groups: Option<Vec<String>>,
-    notes: Option<String>,
-    assessed_on: Option<Date>,
-) -> AssessmentData {
-    AssessmentData {
-        needs: needs
-            .into_iter()
-            .map(|n| (n.need, n.severity.into()))
-            .collect(),
-        target_groups: target_groups.unwrap_or_default(),
-        notes,
-        assessed_on: assessed_on.map(|d| d.0),
+impl AssessedNeedInput {
+    fn into_data(
+        needs: Vec<Self>,
+        target_groups: Option<Vec<String>>,
+        notes: Option<String>,
+        assessed_on: Option<Date>,
+    ) -> AssessmentData {
+        AssessmentData {
+            needs: needs
+                .into_iter()
+                .map(|n| (n.need, n.severity.into()))
+                .collect(),
+            target_groups: target_groups.unwrap_or_default(),
+            notes,
+            assessed_on: assessed_on.map(|d| d.0),
+        }
+    }
+}
+
+impl RecordNeedsAssessmentInput {
+    /// The person and what the assessment says.
+    fn parts(self) -> (ID, AssessmentData) {
+        let data = AssessedNeedInput::into_data(
+            self.needs,
+            self.target_groups,
+            self.notes,
+            self.assessed_on,
+        );
+        (self.person, data)
+    }
+}
+
+impl ReviseNeedsAssessmentInput {
+    /// The assessment, the version read, and what it should now say.
+    fn parts(self) -> (ID, i32, AssessmentData) {
+        let data = AssessedNeedInput::into_data(
+            self.needs,
+            self.target_groups,
+            self.notes,
+            self.assessed_on,
+        );
+        (self.id, self.expected_version, data)
     }
 }
 
@@ -87,13 +115,8 @@ impl AssessmentMutations {
         ctx: &Context<'_>,
         input: RecordNeedsAssessmentInput,
     ) -> GqlResult<RecordNeedsAssessmentPayload> {
-        let person = expect_id(&input.person, NodeKind::Person)?;
-        let data = data(
-            input.needs,
-            input.target_groups,
-            input.notes,
-            input.assessed_on,
-        );
+        let (person, data) = input.parts();
+        let person = expect_id(&person, NodeKind::Person)?;
         let protection = ctx.protection()?;
         mutate(ctx, async |db, actor| {
             service::record(db, protection, actor, person, data).await
@@ -108,14 +131,8 @@ impl AssessmentMutations {
         ctx: &Context<'_>,
         input: ReviseNeedsAssessmentInput,
     ) -> GqlResult<ReviseNeedsAssessmentPayload> {
-        let id = expect_id(&input.id, NodeKind::NeedsAssessment)?;
-        let expected = input.expected_version;
-        let data = data(
-            input.needs,
-            input.target_groups,
-            input.notes,
-            input.assessed_on,
-        );
+        let (id, expected, data) = input.parts();
+        let id = expect_id(&id, NodeKind::NeedsAssessment)?;
         let protection = ctx.protection()?;
         mutate(ctx, async |db, actor| {
             service::revise(db, protection, actor, id, expected, data).await
