@@ -1736,6 +1736,28 @@ pub const SERVICES: &[Svc] = &[
         area: Area::Province("050"),
         hours: TUESDAY_THURSDAY_BY_APPOINTMENT,
     },
+    // ----- Italian for newcomers (the need the network's migrants have first) -----
+    Svc {
+        provider: "ARCI_PRATO",
+        site: 0,
+        name: "Scuola di italiano per stranieri",
+        alternate_name: Some("Italiano L2"),
+        description: "Corsi di italiano per adulti stranieri dall'alfabetizzazione al livello B1, con preparazione all'esame di certificazione e laboratori di lingua per il lavoro.",
+        service_type: "ITALIAN_LANGUAGE_COURSE",
+        lep: &[],
+        targets: &["FOREIGN_NATIONALS", "REFUGEES_ASYLUM_SEEKERS"],
+        languages: &["it", "zh", "ur", "ar"],
+        status: ServiceStatus::Active,
+        eligibility: "Persone straniere con più di 16 anni che vivono nella provincia di Prato.",
+        min_age: Some(16),
+        max_age: None,
+        application: APPLY_WALK_IN,
+        delivery: DeliveryMode::InPerson,
+        funding: OWN_FUNDS,
+        capacity: (30, 0, 10),
+        area: Area::Province("100"),
+        hours: THREE_AFTERNOONS,
+    },
 ];
 
 // ---------------------------------------------------------------------------------

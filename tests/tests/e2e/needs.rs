@@ -41,6 +41,14 @@ async fn every_need_is_addressed_by_service_types_and_only_the_region_changes_th
         }
         let language = all.iter().find(|n| n["code"] == "LANGUAGE").cloned().unwrap_or_default();
         assert_eq!(codes(&language["serviceTypes"]), vec!["ITALIAN_LANGUAGE_COURSE"], "[{engine:?}]");
+        // The demo catalogue has a service for it.
+        let body = app
+            .query("{ services(filter: {serviceTypes: [\"ITALIAN_LANGUAGE_COURSE\"]}) { totalCount } }", json!({}))
+            .await;
+        assert!(
+            body["data"]["services"]["totalCount"].as_u64() >= Some(1),
+            "[{engine:?}] {body}"
+        );
         let employment = all.iter().find(|n| n["code"] == "EMPLOYMENT").cloned().unwrap_or_default();
         assert!(codes(&employment["serviceTypes"]).contains(&"JOB_ORIENTATION"));
 
