@@ -380,6 +380,15 @@ pub(crate) fn insert_taxonomy(taxonomy: &str, rows: &[TermRow]) -> Result<Insert
     Ok(stmt.to_owned())
 }
 
+/// Deletes the terms of a taxonomy that [`insert_taxonomy`] loaded.
+pub(crate) fn delete_taxonomy(taxonomy: &str, rows: &[TermRow]) -> DeleteStatement {
+    Query::delete()
+        .from_table(Alias::new("term"))
+        .and_where(Expr::col(Alias::new("taxonomy")).eq(taxonomy))
+        .and_where(Expr::col(Alias::new("code")).is_in(rows.iter().map(|row| row.0)))
+        .to_owned()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -391,14 +400,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for &(taxonomy, rows) in TAXONOMIES.iter().rev() {
-            m.exec_stmt(
-                Query::delete()
-                    .from_table(Alias::new("term"))
-                    .and_where(Expr::col(Alias::new("taxonomy")).eq(taxonomy))
-                    .and_where(Expr::col(Alias::new("code")).is_in(rows.iter().map(|row| row.0)))
-                    .to_owned(),
-            )
-            .await?;
+            m.exec_stmt(delete_taxonomy(taxonomy, rows)).await?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::m20261128_000003_taxonomies::{TermRow, insert_taxonomy};
+use crate::m20261128_000003_taxonomies::{TermRow, delete_taxonomy, insert_taxonomy};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -200,14 +200,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for &(taxonomy, rows) in TERMS.iter().rev() {
-            m.exec_stmt(
-                Query::delete()
-                    .from_table(Alias::new("term"))
-                    .and_where(Expr::col(Alias::new("taxonomy")).eq(taxonomy))
-                    .and_where(Expr::col(Alias::new("code")).is_in(rows.iter().map(|row| row.0)))
-                    .to_owned(),
-            )
-            .await?;
+            m.exec_stmt(delete_taxonomy(taxonomy, rows)).await?;
         }
         Ok(())
     }

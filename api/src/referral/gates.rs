@@ -6,7 +6,7 @@ use super::service::acting_organization;
 use crate::audit::service::Actor;
 use crate::error::{AppError, AppResult};
 use crate::validation::FieldErrorCode;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{ProtocolStatus, ServiceStatus, SignatoryStatus};
 use entity::{consent, person, protocol, protocol_scope, service, service_area, signatory};
 use sea_orm::sea_query::Query;
@@ -62,12 +62,10 @@ pub struct Sending<'a> {
 
 /// Whole years from `birth` to `today`.
 pub fn age_on(birth: NaiveDate, today: NaiveDate) -> i32 {
-    let years = today.year() - birth.year();
-    if (today.month(), today.day()) < (birth.month(), birth.day()) {
-        years - 1
-    } else {
-        years
-    }
+    today
+        .years_since(birth)
+        .and_then(|years| i32::try_from(years).ok())
+        .unwrap_or(0)
 }
 
 /// Checks every gate of `sending` at `now`: the service is ACTIVE; its area covers

@@ -117,15 +117,6 @@ async fn take_place(
     service_id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<Option<bool>> {
-    let counted = service::Entity::find_by_id(service_id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("service"))?
-        .open_places
-        .is_some();
-    if !counted {
-        return Ok(None);
-    }
     let taken = service::Entity::update_many()
         .col_expr(
             service::Column::OpenPlaces,
@@ -136,7 +127,17 @@ async fn take_place(
         .filter(service::Column::OpenPlaces.gt(0))
         .exec(db)
         .await?;
-    Ok(Some(taken.rows_affected == 1))
+    if taken.rows_affected == 1 {
+        return Ok(Some(true));
+    }
+    // Nothing taken: full, or the service does not count its places.
+    let counted = service::Entity::find_by_id(service_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("service"))?
+        .open_places
+        .is_some();
+    Ok(counted.then_some(false))
 }
 
 /// Gives back the place an ended referral held (when the service still counts them).
