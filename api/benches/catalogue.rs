@@ -20,7 +20,8 @@
 //! the seeded database and print its URL, to read query plans on the same data),
 //! `BENCH_SCALE` (multiplies the 1,000 organizations and so the 10,000 services,
 //! default 1), `BENCH_REFERRALS` (referrals seeded, default 200,000; a tenth of them
-//! to the first organization, whose inbox is measured).
+//! to the first organization, whose inbox is measured), `BENCH_ONLY` (run only the
+//! scenarios whose name contains it, e.g. `matchServices`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop it
 
 use anyhow::{Context as _, Result, bail, ensure};
@@ -98,6 +99,18 @@ const INBOX_QUERY: &str = "query($after: String) { referrals(first: 20, after: $
      filter: {direction: INBOX, statuses: [RECEIVED, ACCEPTED, IN_PROGRESS, ON_HOLD]}) \
      { totalCount pageInfo { endCursor } nodes { status priority dueAt \
      receiverService { name } sender { name } } } }";
+
+/// `matchServices` for two needs in a municipality, as a front end asks it: the whole
+/// catalogue of the needs' types is scored.
+const MATCH_QUERY: &str = "query($after: String, $municipality: String!, $sender: ID) { \
+     matchServices(first: 20, input: {needs: [\"EMPLOYMENT\", \"TRAINING\"], \
+     municipality: $municipality, languages: [\"ar\"], age: 30, sender: $sender}) \
+     { candidateCount excludedCount candidates { rank score service { id name } \
+     components { component value } } excluded { service { id } reasons { code } } } }";
+
+/// The first municipality of a province, by name.
+const MUNICIPALITY_QUERY: &str = "query($p: ID) { territories(filter: {kinds: [MUNICIPALITY], \
+     parent: $p}, first: 1) { nodes { code } } }";
 
 /// The first province, by name.
 const PROVINCE_QUERY: &str =
@@ -235,6 +248,8 @@ struct Config {
     scale: usize,
     /// Referrals seeded.
     referrals: usize,
+    /// Only the scenarios whose name contains this.
+    only: Option<String>,
 }
 
 impl Config {
@@ -250,6 +265,9 @@ impl Config {
             requests: env_count("BENCH_REQUESTS", DEFAULT_REQUESTS)?,
             scale: env_count("BENCH_SCALE", 1)?,
             referrals: env_count("BENCH_REFERRALS", DEFAULT_REFERRALS)?,
+            only: std::env::var("BENCH_ONLY")
+                .ok()
+                .filter(|only| !only.is_empty()),
         })
     }
 
@@ -530,6 +548,13 @@ async fn run_scenarios(
     };
 
     let province_row = row_id(province_id)?;
+    let (_, municipalities) = driver
+        .send(MUNICIPALITY_QUERY, json!({ "p": province_id }))
+        .await?;
+    let Some(municipality) = municipalities["data"]["territories"]["nodes"][0]["code"].as_str()
+    else {
+        bail!("no municipality in {province_name}: {municipalities}");
+    };
     let scenarios = [
         Scenario {
             name: "Catalogue page (active)".to_owned(),
@@ -572,16 +597,33 @@ async fn run_scenarios(
             variables: json!({}),
             field: "referrals",
             page_size: INBOX_PAGE_SIZE,
+            token: Some(operator.clone()),
+            floor: None,
+        },
+        Scenario {
+            name: format!("matchServices EMPLOYMENT + TRAINING in {municipality}, ar, 30"),
+            query: MATCH_QUERY,
+            variables: json!({ "municipality": municipality }),
+            field: "matchServices",
+            page_size: 20,
             token: Some(operator),
             floor: None,
         },
     ];
     let mut rows = Vec::new();
-    for scenario in scenarios {
+    let wanted = |scenario: &Scenario| {
+        config
+            .only
+            .as_deref()
+            .is_none_or(|only| scenario.name.contains(only))
+    };
+    for scenario in scenarios.into_iter().filter(wanted) {
         let scenario = Arc::new(scenario);
         let (_, first) = driver.request(&scenario, None).await?;
-        let matching = first["data"][scenario.field]["totalCount"]
+        let list = &first["data"][scenario.field];
+        let matching = list["totalCount"]
             .as_u64()
+            .or_else(|| list["candidateCount"].as_u64())
             .with_context(|| format!("{}: no totalCount in {first}", scenario.name))?;
         ensure!(matching > 0, "{}: nothing matches", scenario.name);
         if let Some(floor) = &scenario.floor {
@@ -1518,6 +1560,7 @@ fn seed_referrals(
             consent_id: Set(None),
             channel: Set(ReferralChannel::Operator),
             rerouted_from_id: Set(None),
+            routing_rule_id: Set(None),
             status: Set(status),
             outcome: Set(None),
             sent_at: Set(Some(sent_at)),

@@ -8,7 +8,7 @@
 use crate::error::{AppError, AppResult};
 use entity::{
     api_client, consent, contact, location, needs_assessment, organization, person, protocol,
-    referral, service, signatory, term, territory,
+    referral, routing_rule, service, signatory, term, territory,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -69,6 +69,7 @@ versioned! {
     person => "person", "Person";
     protocol => "protocol", "Protocol";
     referral => "referral", "Referral";
+    routing_rule => "routing rule", "RoutingRule";
     service => "service", "Service";
     signatory => "signatory", "Signatory";
     term => "term", "Term";

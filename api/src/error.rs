@@ -41,6 +41,11 @@ impl AppError {
         }
     }
 
+    /// An internal failure described by a message.
+    pub fn internal_message(message: String) -> Self {
+        Self::Internal(anyhow::anyhow!(message))
+    }
+
     /// Wraps any internal failure.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())

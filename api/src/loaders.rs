@@ -8,8 +8,8 @@ use crate::error::GqlResult;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
     api_client, audit_event, contact, location, organization, organization_succession, person,
-    protocol, protocol_scope, referral, referral_event, schedule, service, service_area,
-    service_at_location, service_term, signatory, term, territory,
+    protocol, protocol_scope, referral, referral_event, routing_decision, routing_rule, schedule,
+    service, service_area, service_at_location, service_term, signatory, term, territory,
 };
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -132,6 +132,10 @@ key! {
     AssessmentsOfPerson;
     /// The service types that address a need, by code.
     ServiceTypesOfNeed;
+    /// A routing rule by id.
+    RoutingRuleById;
+    /// The routing decisions an assessment caused, in the order they were taken.
+    DecisionsOfAssessment;
     /// A territory by id.
     TerritoryById;
     /// An organization by id.
@@ -213,6 +217,7 @@ by_id!(AuditEventById, audit_event);
 by_id!(PersonById, person);
 by_id!(ApiClientById, api_client);
 by_id!(ReferralById, referral);
+by_id!(RoutingRuleById, routing_rule);
 
 /// A loader of the rows that point at a parent through a foreign key.
 macro_rules! children {
@@ -238,6 +243,13 @@ macro_rules! children {
     };
 }
 
+children!(
+    DecisionsOfAssessment,
+    routing_decision,
+    AssessmentId,
+    assessment_id,
+    DecidedAt
+);
 children!(
     ServicesOfOrganization,
     service,

@@ -162,6 +162,25 @@ pub struct Settings {
     /// On SIGTERM or Ctrl-C, how long requests in flight (and a background job run)
     /// may take to finish before the process exits anyway, in seconds.
     pub shutdown_grace_secs: u64,
+    /// Matching: weight of the share of the asked needs a service's types address.
+    pub match_weight_need: f64,
+    /// Matching: weight of the service's area covering the person's municipality.
+    pub match_weight_area: f64,
+    /// Matching: weight of the service speaking one of the person's languages.
+    pub match_weight_language: f64,
+    /// Matching: weight of the nearness of the service's sites to the person's
+    /// municipality.
+    pub match_weight_distance: f64,
+    /// Matching: weight of the service's typical wait.
+    pub match_weight_wait: f64,
+    /// Matching: weight of the service's open places.
+    pub match_weight_capacity: f64,
+    /// Matching: weight of a protocol in force between the sender and the provider.
+    pub match_weight_protocol: f64,
+    /// Matching: weight of eligibility (a service for the person's target groups).
+    pub match_weight_eligibility: f64,
+    /// Matching: a typical wait of this many days or more scores 0 on the wait.
+    pub match_wait_horizon_days: u32,
 }
 
 impl Default for Settings {
@@ -214,6 +233,15 @@ impl Default for Settings {
             receiver_access_days: 90,
             jobs_interval_secs: 60,
             shutdown_grace_secs: 30,
+            match_weight_need: 3.0,
+            match_weight_area: 1.0,
+            match_weight_language: 2.0,
+            match_weight_distance: 2.0,
+            match_weight_wait: 1.0,
+            match_weight_capacity: 1.0,
+            match_weight_protocol: 2.0,
+            match_weight_eligibility: 1.0,
+            match_wait_horizon_days: 60,
         }
     }
 }

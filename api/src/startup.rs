@@ -78,6 +78,9 @@ impl Application {
 
     /// Binds the server over an existing, migrated database.
     pub async fn build_with_db(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        crate::matching::domain::Weights::from_settings(&settings)
+            .map_err(anyhow::Error::msg)
+            .context("invalid matching weights")?;
         let auth = crate::auth::AuthState::from_settings(&settings)
             .await
             .context("cannot set up authentication")?;

@@ -3,8 +3,11 @@
 
 /// Kinds of problems with a mutation's input.
 // Named `UserErrorCode` in the schema.
-#[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
 #[graphql(name = "UserErrorCode")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FieldErrorCode {
     /// A required value is missing or blank.
     Required,
@@ -40,6 +43,9 @@ pub enum FieldErrorCode {
     ResidenceUnknown,
     /// Sending a referral: the person's age is outside the service's age range.
     OutsideAgeRange,
+    /// Sending a referral: the service is reserved to target groups the person does
+    /// not belong to (by the sender's latest needs assessment of the person).
+    OutsideTargetGroups,
     /// Sending a referral: the service has no open place and the sender did not accept
     /// the waiting list; accepting a referral: the service has no open place.
     NoOpenPlaces,

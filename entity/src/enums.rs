@@ -224,3 +224,22 @@ text_enum!(
         Urgent = "URGENT",
     }
 );
+
+text_enum!(
+    /// What a routing rule does with its best matches.
+    RoutingMode {
+        Propose = "PROPOSE",
+        Send = "SEND",
+    }
+);
+
+text_enum!(
+    /// What came of a routing rule firing.
+    RoutingOutcome {
+        Proposed = "PROPOSED",
+        Sent = "SENT",
+        FellBackToPropose = "FELL_BACK_TO_PROPOSE",
+        NoCandidate = "NO_CANDIDATE",
+        AlreadyOpen = "ALREADY_OPEN",
+    }
+);

@@ -21,6 +21,8 @@ pub mod protocol;
 pub mod protocol_scope;
 pub mod referral;
 pub mod referral_event;
+pub mod routing_decision;
+pub mod routing_rule;
 pub mod schedule;
 pub mod service;
 pub mod service_area;

@@ -23,6 +23,8 @@ pub struct Model {
     pub consent_id: Option<Uuid>,
     pub channel: ReferralChannel,
     pub rerouted_from_id: Option<Uuid>,
+    /// The routing rule that created it (channel AUTOMATED_RULE).
+    pub routing_rule_id: Option<Uuid>,
     pub status: ReferralStatus,
     pub outcome: Option<Outcome>,
     /// When it was sent (null while a draft, and for drafts cancelled unsent).

@@ -17,6 +17,7 @@ mod m20261203_000009_capacity;
 mod m20261203_000010_reference_codes;
 mod m20261203_000011_needs_assessments;
 mod m20261203_000012_need_service_types;
+mod m20261203_000013_routing_rules;
 mod tables;
 
 /// The ordered list of migrations.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_reference_codes::Migration),
             Box::new(m20261203_000011_needs_assessments::Migration),
             Box::new(m20261203_000012_need_service_types::Migration),
+            Box::new(m20261203_000013_routing_rules::Migration),
         ]
     }
 }

@@ -197,3 +197,17 @@ pub enum OrderDirection {
     /// Largest first.
     Desc,
 }
+
+mirror_enum!(
+    /// How severe an assessed need is.
+    Severity => entity::enums::Severity {
+        /// Can wait.
+        Low,
+        /// Should be addressed.
+        Medium,
+        /// Should be addressed soon.
+        High,
+        /// Must be addressed at once.
+        Urgent,
+    }
+);

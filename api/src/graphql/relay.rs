@@ -39,10 +39,12 @@ pub enum NodeKind {
     Consent,
     /// A needs assessment of a person.
     NeedsAssessment,
+    /// A routing rule.
+    RoutingRule,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 15] = [
+    const ALL: [NodeKind; 16] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -58,6 +60,7 @@ impl NodeKind {
         Self::Person,
         Self::Consent,
         Self::NeedsAssessment,
+        Self::RoutingRule,
     ];
 
     /// The GraphQL type name.
@@ -78,6 +81,7 @@ impl NodeKind {
             Self::Person => "Person",
             Self::Consent => "Consent",
             Self::NeedsAssessment => "NeedsAssessment",
+            Self::RoutingRule => "RoutingRule",
         }
     }
 

@@ -354,6 +354,28 @@ pub async fn of_persons(
     Ok(out)
 }
 
+/// The target groups of the latest assessment of the record `person` (by day, then
+/// the last recorded); empty when none says.
+pub async fn latest_target_groups(
+    db: &impl ConnectionTrait,
+    person: Uuid,
+) -> AppResult<Vec<String>> {
+    let latest = needs_assessment::Entity::find()
+        .filter(needs_assessment::Column::PersonId.eq(person))
+        .order_by_desc(needs_assessment::Column::AssessedOn)
+        .order_by_desc(needs_assessment::Column::Id)
+        .one(db)
+        .await?;
+    Ok(latest
+        .map(|row| {
+            row.target_groups
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// The needs of each assessment, most severe first.
 pub async fn needs_of(
     db: &impl ConnectionTrait,

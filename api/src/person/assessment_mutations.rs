@@ -1,13 +1,21 @@
 //! Recording and revising needs assessments.
 
-use super::assessment::{self as service, AssessmentData};
+use super::assessment::{self as service, Assessment, AssessmentData};
 use super::types::{NeedsAssessment, Severity};
+use crate::context::Actor;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
+use crate::error::{AppError, AppResult};
 use crate::graphql::mutation::{mutate, payload};
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
+use crate::matching::domain::Weights;
+use crate::privacy::access::ReceiverAccess;
+use crate::referral::service::Privacy;
+use crate::routing::evaluate::Evaluation;
+use crate::validation::Checked;
 use async_graphql::{Context, ID, InputObject, Object};
+use sea_orm::ConnectionTrait;
 
 /// One need and its severity.
 #[derive(InputObject, Clone)]
@@ -101,6 +109,42 @@ impl ReviseNeedsAssessmentInput {
     }
 }
 
+/// What evaluating the routing rules needs from the request.
+fn routing<'a>(ctx: &'a Context<'_>) -> GqlResult<(Privacy<'a>, Weights)> {
+    let settings = ctx.settings()?;
+    let privacy = Privacy {
+        protection: ctx.protection()?,
+        receiver_access: ReceiverAccess::days(settings.receiver_access_days).0,
+    };
+    let weights = Weights::from_settings(settings).map_err(AppError::internal_message)?;
+    Ok((privacy, weights))
+}
+
+/// Evaluates a recorded (or revised) assessment against the routing rules, in the
+/// same transaction, when the caller may create referrals (its decisions are then
+/// read as `NeedsAssessment.routingDecisions`).
+async fn evaluate(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    privacy: Privacy<'_>,
+    weights: &Weights,
+    recorded: &Checked<Assessment>,
+) -> AppResult<()> {
+    let Ok(assessment) = recorded else {
+        return Ok(());
+    };
+    if crate::referral::service::acting_organization(&actor.viewer).is_err() {
+        return Ok(());
+    }
+    let run = Evaluation {
+        actor,
+        privacy,
+        weights,
+    };
+    crate::routing::evaluate::evaluate(db, run, assessment).await?;
+    Ok(())
+}
+
 /// Needs assessment mutations.
 #[derive(Default)]
 pub struct AssessmentMutations;
@@ -118,8 +162,11 @@ impl AssessmentMutations {
         let (person, data) = input.parts();
         let person = expect_id(&person, NodeKind::Person)?;
         let protection = ctx.protection()?;
+        let (privacy, weights) = routing(ctx)?;
         mutate(ctx, async |db, actor| {
-            service::record(db, protection, actor, person, data).await
+            let recorded = service::record(db, protection, actor, person, data).await?;
+            evaluate(db, actor, privacy, &weights, &recorded).await?;
+            Ok(recorded)
         })
         .await
     }
@@ -134,8 +181,11 @@ impl AssessmentMutations {
         let (id, expected, data) = input.parts();
         let id = expect_id(&id, NodeKind::NeedsAssessment)?;
         let protection = ctx.protection()?;
+        let (privacy, weights) = routing(ctx)?;
         mutate(ctx, async |db, actor| {
-            service::revise(db, protection, actor, id, expected, data).await
+            let revised = service::revise(db, protection, actor, id, expected, data).await?;
+            evaluate(db, actor, privacy, &weights, &revised).await?;
+            Ok(revised)
         })
         .await
     }

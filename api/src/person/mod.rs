@@ -7,6 +7,7 @@ pub mod assessment;
 pub mod assessment_mutations;
 pub mod consent;
 pub mod data_subject;
+pub mod decisions;
 pub mod domain;
 pub mod mutations;
 pub mod privacy;

@@ -12,7 +12,9 @@ use crate::error::AppResult;
 use crate::privacy::access::{self, Access};
 use chrono::Utc;
 use entity::enums::ContactChannel;
-use entity::{consent, consent_recipient, needs_assessment, person, person_access};
+use entity::{
+    consent, consent_recipient, needs_assessment, person, person_access, routing_decision,
+};
 use entity::{referral, referral_event};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -335,6 +337,22 @@ fn export_assessment(
     }))
 }
 
+/// A routing decision as exported: what the rule decided for the person.
+fn export_decision(row: &routing_decision::Model) -> serde_json::Value {
+    json!({
+        "id": row.id,
+        "assessmentId": row.assessment_id,
+        "ruleId": row.rule_id,
+        "need": row.need_code,
+        "mode": row.mode,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "considered": serde_json::from_str::<serde_json::Value>(&row.considered).unwrap_or_default(),
+        "referralIds": row.referral_ids.split_whitespace().collect::<Vec<_>>(),
+        "decidedAt": row.decided_at,
+    })
+}
+
 /// A consent as exported: its evidence decrypted.
 fn export_consent(
     protection: &DataProtection,
@@ -437,17 +455,25 @@ pub(crate) async fn holdings(
     } else {
         Vec::new()
     };
-    let assessments = if access.shares(access::Field::Assessments) {
+    let (assessments, decisions) = if access.shares(access::Field::Assessments) {
         let found = crate::person::assessment::of_persons(db, &[row.id])
             .await?
             .remove(&row.id)
             .unwrap_or_default();
-        found
-            .iter()
-            .map(|a| export_assessment(protection, a))
-            .collect::<AppResult<Vec<_>>>()?
+        let decisions = routing_decision::Entity::find()
+            .filter(routing_decision::Column::PersonId.eq(row.id))
+            .order_by_asc(routing_decision::Column::DecidedAt)
+            .all(db)
+            .await?;
+        (
+            found
+                .iter()
+                .map(|a| export_assessment(protection, a))
+                .collect::<AppResult<Vec<_>>>()?,
+            decisions.iter().map(export_decision).collect::<Vec<_>>(),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let mut referrals = referral::Entity::find().filter(referral::Column::PersonId.eq(row.id));
     let mut accesses =
@@ -477,6 +503,7 @@ pub(crate) async fn holdings(
         "person": export_person(protection, row, access)?,
         "consents": consents,
         "needsAssessments": assessments,
+        "routingDecisions": decisions,
         "referrals": referrals,
         "accessLog": accesses,
     }))

@@ -1,13 +1,16 @@
 //! GraphQL types of people, consents, needs assessments and the access log.
 
 use super::assessment::Assessment;
+use super::decisions::RoutingDecision;
 use super::privacy::{PersonalField, Reader};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::mirror_enum;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
-use crate::loaders::{OrganizationById, PersonById, ProtocolById, TerritoryById};
+use crate::loaders::{
+    DecisionsOfAssessment, OrganizationById, PersonById, ProtocolById, TerritoryById,
+};
 use crate::organization::types::Organization;
 use crate::privacy::access::{Access, Field};
 use crate::protocol::types::Protocol;
@@ -397,19 +400,7 @@ crate::connection!(
     "reads of personal data"
 );
 
-mirror_enum!(
-    /// How severe an assessed need is.
-    Severity => entity::enums::Severity {
-        /// Can wait.
-        Low,
-        /// Should be addressed.
-        Medium,
-        /// Should be addressed soon.
-        High,
-        /// Must be addressed at once.
-        Urgent,
-    }
-);
+pub use crate::graphql::enums::Severity;
 
 /// One need of an assessment.
 #[derive(SimpleObject, Clone, Debug)]
@@ -493,6 +484,19 @@ impl NeedsAssessment {
             .log_read(self.0.row.person_id, "needsAssessment.notes")
             .await?;
         Ok(Some(ctx.protection()?.decrypt_text(notes)?))
+    }
+    /// What the routing rules decided when it was recorded or revised, oldest first.
+    async fn routing_decisions(&self, ctx: &Context<'_>) -> GqlResult<Vec<RoutingDecision>> {
+        let rows = ctx
+            .loaders()?
+            .0
+            .load_one(DecisionsOfAssessment(self.0.row.id))
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(RoutingDecision)
+            .collect())
     }
     /// Version of this record for optimistic concurrency: pass it as `expectedVersion`.
     async fn row_version(&self) -> i32 {

@@ -34,6 +34,36 @@ pub struct ProtocolQuery {
     pub search: Option<String>,
 }
 
+/// Condition on `protocol` rows: in force on `today`.
+pub fn in_force_on(today: NaiveDate) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(protocol::Column::Status.eq(ProtocolStatus::InForce))
+        .add(
+            sea_orm::Condition::any()
+                .add(protocol::Column::ValidFrom.is_null())
+                .add(protocol::Column::ValidFrom.lte(today)),
+        )
+        .add(
+            sea_orm::Condition::any()
+                .add(protocol::Column::ValidTo.is_null())
+                .add(protocol::Column::ValidTo.gte(today)),
+        )
+}
+
+/// Ids of the protocols `organization` has signed (a subquery).
+pub fn signed_by(
+    organization: impl Into<sea_orm::sea_query::SimpleExpr>,
+) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(signatory::Column::ProtocolId)
+        .from(signatory::Entity)
+        .and_where(
+            Expr::col((signatory::Entity, signatory::Column::OrganizationId)).eq(organization),
+        )
+        .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
+        .to_owned()
+}
+
 fn sort() -> Sort<protocol::Entity> {
     Sort::by(
         protocol::Column::SearchName,

@@ -31,7 +31,7 @@ pub struct Signature {
 }
 
 /// Regional administrators, or an administrator of one of the protocol's promoters.
-async fn require_admin_or_lead(
+pub async fn require_admin_or_lead(
     db: &impl ConnectionTrait,
     actor: &Actor,
     protocol_id: Uuid,

@@ -72,7 +72,41 @@ pub async fn create(
     input: NewReferral,
 ) -> AppResult<Checked<referral::Model>> {
     let sender = acting_organization(&actor.viewer)?;
-    insert(db, protection, actor, sender, input, None).await
+    insert(db, protection, actor, sender, input, Origin::Caller).await
+}
+
+/// Creates a DRAFT referral on behalf of a routing rule: channel AUTOMATED_RULE, the
+/// rule named, from the caller's organization (the one whose assessment fired it).
+#[tracing::instrument(level = "debug", skip_all, fields(%rule))]
+pub async fn create_by_rule(
+    db: &impl ConnectionTrait,
+    protection: &DataProtection,
+    actor: &Actor,
+    rule: Uuid,
+    input: NewReferral,
+) -> AppResult<Checked<referral::Model>> {
+    let sender = acting_organization(&actor.viewer)?;
+    insert(db, protection, actor, sender, input, Origin::Rule(rule)).await
+}
+
+/// Where a new referral comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// The caller, through `createReferral`.
+    Caller,
+    /// Re-routing the referral.
+    Reroute(Uuid),
+    /// A routing rule.
+    Rule(Uuid),
+}
+
+impl Origin {
+    fn rerouted_from(self) -> Option<Uuid> {
+        match self {
+            Origin::Reroute(from) => Some(from),
+            _ => None,
+        }
+    }
 }
 
 async fn insert(
@@ -81,8 +115,9 @@ async fn insert(
     actor: &Actor,
     sender: Uuid,
     input: NewReferral,
-    rerouted_from: Option<Uuid>,
+    origin: Origin,
 ) -> AppResult<Checked<referral::Model>> {
+    let rerouted_from = origin.rerouted_from();
     let mut v = Validator::default();
     let mut needs: Vec<String> = input
         .needs
@@ -117,6 +152,7 @@ async fn insert(
     let reason = v.text("reason", &input.reason, MAX_REASON);
     let is_client = actor.viewer.kind == ViewerKind::Client;
     let channel = match (input.channel, is_client) {
+        _ if matches!(origin, Origin::Rule(_)) => ReferralChannel::AutomatedRule,
         (None, false) => ReferralChannel::Operator,
         (None, true) => ReferralChannel::PartnerSystem,
         (Some(ReferralChannel::PartnerSystem), false) | (Some(ReferralChannel::Operator), true) => {
@@ -197,6 +233,10 @@ async fn insert(
         consent_id: Set(input.consent),
         channel: Set(channel),
         rerouted_from_id: Set(rerouted_from),
+        routing_rule_id: Set(match origin {
+            Origin::Rule(rule) => Some(rule),
+            _ => None,
+        }),
         status: Set(ReferralStatus::Draft),
         outcome: Set(None),
         sent_at: Set(None),
@@ -331,7 +371,15 @@ pub async fn reroute(
         channel: None,
         idempotency_key,
     };
-    let created = insert(db, protection, actor, org, input, Some(original.id)).await?;
+    let created = insert(
+        db,
+        protection,
+        actor,
+        org,
+        input,
+        Origin::Reroute(original.id),
+    )
+    .await?;
     if created.is_ok() && !retry {
         // The original changes too (it now has a re-route): two concurrent re-routes
         // both read its version, and the second to write it gets CONFLICT (and its

@@ -5,14 +5,17 @@
 use super::service::acting_organization;
 use crate::audit::service::Actor;
 use crate::error::{AppError, AppResult};
+use crate::matching::domain::{outside_age_range, outside_target_groups};
+use crate::protocol::service::{in_force_on, signed_by};
 use crate::validation::FieldErrorCode;
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{ProtocolStatus, ServiceStatus, SignatoryStatus};
-use entity::{consent, person, protocol, protocol_scope, service, service_area, signatory};
+use entity::enums::{ServiceStatus, SignatoryStatus, Taxonomy};
+use entity::{
+    consent, person, protocol, protocol_scope, service, service_area, service_term, signatory, term,
+};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -117,12 +120,21 @@ pub async fn check(
     // The age range is checked against the birth date where the record has one.
     if let Some(birth) = person.birth_date {
         let age = age_on(birth, today);
-        let too_young = service.minimum_age.is_some_and(|min| age < min);
-        let too_old = service.maximum_age.is_some_and(|max| age > max);
-        if too_young || too_old {
+        if outside_age_range(age, service.minimum_age, service.maximum_age) {
             refuse(
                 FieldErrorCode::OutsideAgeRange,
                 "the person's age is outside the service's age range",
+            );
+        }
+    }
+    // Target groups are checked against the latest assessment that names some.
+    let person_groups = crate::person::assessment::latest_target_groups(db, person.id).await?;
+    if !person_groups.is_empty() {
+        let service_groups = service_target_groups(db, service.id).await?;
+        if outside_target_groups(&service_groups, &person_groups) {
+            refuse(
+                FieldErrorCode::OutsideTargetGroups,
+                "the service is reserved to target groups the person does not belong to",
             );
         }
     }
@@ -154,6 +166,19 @@ pub async fn check(
             .push(why_no_protocol(db, sender, receiver, today).await?);
     }
     Ok(gates)
+}
+
+/// The TARGET_GROUP codes a service is reserved to (none: open to everyone).
+async fn service_target_groups(db: &impl ConnectionTrait, service: Uuid) -> AppResult<Vec<String>> {
+    Ok(service_term::Entity::find()
+        .select_only()
+        .column(term::Column::Code)
+        .inner_join(term::Entity)
+        .filter(service_term::Column::ServiceId.eq(service))
+        .filter(term::Column::Taxonomy.eq(Taxonomy::TargetGroup))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// Why no protocol covers the referral: the protocols in force the sender signed, and
@@ -236,14 +261,6 @@ pub async fn shared_protocol(
     if covering.is_empty() {
         return Ok(None);
     }
-    let signed_by = |org: Uuid| {
-        Query::select()
-            .column(signatory::Column::ProtocolId)
-            .from(signatory::Entity)
-            .and_where(signatory::Column::OrganizationId.eq(org))
-            .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
-            .to_owned()
-    };
     let in_scope = Query::select()
         .column(protocol_scope::Column::ProtocolId)
         .from(protocol_scope::Entity)
@@ -266,36 +283,14 @@ async fn protocols_in_force_signed_by(
     organization: Uuid,
     today: NaiveDate,
 ) -> AppResult<Vec<Uuid>> {
-    let signed = Query::select()
-        .column(signatory::Column::ProtocolId)
-        .from(signatory::Entity)
-        .and_where(signatory::Column::OrganizationId.eq(organization))
-        .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
-        .to_owned();
     Ok(protocol::Entity::find()
         .select_only()
         .column(protocol::Column::Id)
         .filter(in_force_on(today))
-        .filter(protocol::Column::Id.in_subquery(signed))
+        .filter(protocol::Column::Id.in_subquery(signed_by(organization)))
         .into_tuple()
         .all(db)
         .await?)
-}
-
-/// Condition on `protocol` rows: in force on `today`.
-fn in_force_on(today: NaiveDate) -> Condition {
-    Condition::all()
-        .add(protocol::Column::Status.eq(ProtocolStatus::InForce))
-        .add(
-            Condition::any()
-                .add(protocol::Column::ValidFrom.is_null())
-                .add(protocol::Column::ValidFrom.lte(today)),
-        )
-        .add(
-            Condition::any()
-                .add(protocol::Column::ValidTo.is_null())
-                .add(protocol::Column::ValidTo.gte(today)),
-        )
 }
 
 #[cfg(test)]

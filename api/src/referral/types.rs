@@ -8,10 +8,12 @@ use crate::error::GqlResult;
 use crate::graphql::enums::mirror_enum;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::loaders::{
-    EventsOfReferral, OrganizationById, ProtocolById, ReferralById, RerouteOfReferral, ServiceById,
+    EventsOfReferral, OrganizationById, ProtocolById, ReferralById, RerouteOfReferral,
+    RoutingRuleById, ServiceById,
 };
 use crate::organization::types::Organization;
 use crate::protocol::types::Protocol;
+use crate::routing::types::RoutingRule;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{referral, referral_event};
@@ -231,6 +233,13 @@ impl Referral {
     /// How it came in.
     async fn channel(&self) -> ReferralChannel {
         self.0.channel.into()
+    }
+    /// The routing rule that created it (channel AUTOMATED_RULE); null otherwise.
+    async fn routing_rule(&self, ctx: &Context<'_>) -> GqlResult<Option<RoutingRule>> {
+        let Some(id) = self.0.routing_rule_id else {
+            return Ok(None);
+        };
+        ctx.loaders()?.one(RoutingRuleById(id)).await
     }
     /// The referral this one re-routes; null when none or when the caller's
     /// organization took no part in it.

@@ -10,6 +10,7 @@ use crate::catalogue::mutations::CatalogueMutations;
 use crate::catalogue::resolvers::CatalogueQueries;
 use crate::context::AppState;
 use crate::graphql::guard::{DocumentGuard, Limits};
+use crate::matching::resolvers::MatchingQueries;
 use crate::organization::mutations::OrganizationMutations;
 use crate::organization::registry_mutations::RegistryMutations;
 use crate::organization::resolvers::OrganizationQueries;
@@ -22,6 +23,8 @@ use crate::protocol::mutations::ProtocolMutations;
 use crate::protocol::resolvers::ProtocolQueries;
 use crate::referral::mutations::ReferralMutations;
 use crate::referral::resolvers::ReferralQueries;
+use crate::routing::mutations::RoutingMutations;
+use crate::routing::resolvers::RoutingQueries;
 use crate::taxonomy::mutations::TaxonomyMutations;
 use crate::taxonomy::resolvers::TaxonomyQueries;
 use crate::territory::mutations::TerritoryMutations;
@@ -44,6 +47,8 @@ pub struct Query(
     ApiClientQueries,
     PersonQueries,
     ReferralQueries,
+    MatchingQueries,
+    RoutingQueries,
 );
 
 /// Changes to the network: each takes one `input` and returns a payload with
@@ -61,6 +66,7 @@ pub struct Mutation(
     PersonMutations,
     AssessmentMutations,
     ReferralMutations,
+    RoutingMutations,
 );
 
 /// The executable schema.

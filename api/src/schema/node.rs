@@ -56,6 +56,8 @@ pub enum Node {
     Referral(crate::referral::types::Referral),
     /// A needs assessment (only for the organization that made it).
     NeedsAssessment(crate::person::types::NeedsAssessment),
+    /// A routing rule (public).
+    RoutingRule(crate::routing::types::RoutingRule),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -132,6 +134,10 @@ async fn load(
         NodeKind::NeedsAssessment => crate::person::assessment::visible(loaders.db(), viewer, id)
             .await?
             .map(|a| Node::NeedsAssessment(a.into())),
+        NodeKind::RoutingRule => l
+            .load_one(crate::loaders::RoutingRuleById(id))
+            .await?
+            .map(|m| Node::RoutingRule(m.into())),
     })
 }
 

@@ -47,10 +47,22 @@ fn sort() -> Sort<territory::Entity> {
 /// region, and the zones and hub areas it belongs to.
 #[tracing::instrument(level = "debug", skip(db))]
 pub async fn covering(db: &impl ConnectionTrait, municipality: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(covering_rows(db, municipality)
+        .await?
+        .iter()
+        .map(|t| t.id)
+        .collect())
+}
+
+/// Every territory that contains `municipality`, itself first (none when it is not
+/// a territory): two statements.
+pub async fn covering_rows(
+    db: &impl ConnectionTrait,
+    municipality: Uuid,
+) -> AppResult<Vec<territory::Model>> {
     let Some(row) = territory::Entity::find_by_id(municipality).one(db).await? else {
         return Ok(Vec::new());
     };
-    let mut ids = vec![row.id];
     let ancestors = Query::select()
         .column(territory::Column::ParentId)
         .from(territory::Entity)
@@ -73,8 +85,9 @@ pub async fn covering(db: &impl ConnectionTrait, municipality: Uuid) -> AppResul
         )
         .all(db)
         .await?;
-    ids.extend(upper.into_iter().map(|t| t.id));
-    Ok(ids)
+    let mut rows = vec![row];
+    rows.extend(upper);
+    Ok(rows)
 }
 
 /// Lists territories.

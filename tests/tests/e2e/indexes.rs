@@ -59,6 +59,7 @@ fn selection(field: &str) -> &'static str {
              protocol { title } reroutedFrom { id } events { action }"
         }
         "auditLog" => "id operation",
+        "routingRules" => "id name need protocol { title } territory { name }",
         "personAccessLog" => "personId purpose",
         other => panic!("no selection for {other}"),
     }
@@ -195,6 +196,25 @@ fn cases(ids: &Ids) -> Vec<Case> {
         caller,
     };
     let mut cases = vec![
+        case("routingRules", "RoutingRuleFilter", json!({}), Anonymous),
+        case(
+            "routingRules",
+            "RoutingRuleFilter",
+            json!({"need": "EMPLOYMENT"}),
+            Anonymous,
+        ),
+        case(
+            "routingRules",
+            "RoutingRuleFilter",
+            json!({"protocol": ids.protocol}),
+            Anonymous,
+        ),
+        case(
+            "routingRules",
+            "RoutingRuleFilter",
+            json!({"regionWide": true}),
+            Anonymous,
+        ),
         case("territories", "TerritoryFilter", json!({}), Anonymous),
         case(
             "territories",

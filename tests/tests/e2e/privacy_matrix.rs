@@ -24,7 +24,7 @@ const PERSONAL: &str = include_str!(concat!(
 ));
 
 /// Types whose objects carry personal data.
-const PERSONAL_TYPES: [&str; 8] = [
+const PERSONAL_TYPES: [&str; 9] = [
     "Person",
     "PersonContacts",
     "Consent",
@@ -33,6 +33,7 @@ const PERSONAL_TYPES: [&str; 8] = [
     "PersonAccess",
     "NeedsAssessment",
     "AssessedNeed",
+    "RoutingDecision",
 ];
 
 // ---------------------------------------------------------------------------------
@@ -549,7 +550,8 @@ const PERSON_FIELDS: &str = "id codiceFiscale givenName familyName contacts { em
   needsAssessments { id notes targetGroups needs { need severity } }";
 
 const ASSESSMENT_FIELDS: &str =
-    "id notes targetGroups needs { need severity } person { id givenName }";
+    "id notes targetGroups needs { need severity } person { id givenName }
+  routingDecisions { need reason outcome considered { chosen } referrals { id reason } }";
 
 const REFERRAL_FIELDS: &str = "id reason person { id codiceFiscale givenName familyName
   contacts { email phone address } birthDate gender citizenship consents { id purpose evidence }
@@ -761,7 +763,17 @@ async fn read_probes(
         } else {
             assert!(node.is_null(), "{label}: node(NeedsAssessment) {body}");
         }
-        cover(covered, &["NeedsAssessment.person"]);
+        cover(
+            covered,
+            &[
+                "NeedsAssessment.person",
+                "NeedsAssessment.routingDecisions",
+                "RoutingDecision.need",
+                "RoutingDecision.reason",
+                "RoutingDecision.considered",
+                "RoutingDecision.referrals",
+            ],
+        );
         ids.push(record.assessment_gid.clone());
         if let Some(consent) = &record.consent_gid {
             let body = ask(app, caller, &node_query, json!({ "id": consent })).await;

@@ -1262,6 +1262,34 @@ async fn each_gate_refuses_sending_with_its_code_and_readiness_names_it_beforeha
         )
         .await;
 
+        // Target groups: a service reserved to NEET youth refuses a person whose latest
+        // assessment names other groups; one naming NEET youth (or none) passes.
+        exec(
+            &app,
+            "INSERT INTO service_term (service_id, term_id, created_at) SELECT ?, id, ? FROM term WHERE taxonomy = 'TARGET_GROUP' AND code = 'NEET_YOUTH'",
+            vec![service.into(), now().into()],
+        )
+        .await;
+        let assess = async |groups: Value| {
+            let query = "mutation($input: RecordNeedsAssessmentInput!) { recordNeedsAssessment(input: $input) { userErrors { code } } }";
+            let input = json!({ "person": global_id("Person", person), "needs": [{ "need": "EMPLOYMENT", "severity": "LOW" }], "targetGroups": groups });
+            let (_, body) = app.query_as(&f.sender_token, query, json!({ "input": input })).await;
+            assert_eq!(body["data"]["recordNeedsAssessment"]["userErrors"], json!([]), "{body}");
+        };
+        let body = readiness(&app, &f.sender_token, &f, false).await;
+        assert_eq!(refusal_codes(&body), Vec::<String>::new(), "{}", what("groups unknown"));
+        assess(json!(["FOREIGN_NATIONALS"])).await;
+        refused_with(&app, &f, "OUTSIDE_TARGET_GROUPS", &what("target groups")).await;
+        assess(json!(["FOREIGN_NATIONALS", "NEET_YOUTH"])).await;
+        let body = readiness(&app, &f.sender_token, &f, false).await;
+        assert_eq!(refusal_codes(&body), Vec::<String>::new(), "{}", what("NEET youth"));
+        exec(
+            &app,
+            "DELETE FROM service_term WHERE service_id = ? AND term_id IN (SELECT id FROM term WHERE taxonomy = 'TARGET_GROUP')",
+            vec![service.into()],
+        )
+        .await;
+
         // No consent for the receiver.
         let unconsented = insert_person(&app, f.sender, Some(home)).await;
         let f2 = Fixture {
