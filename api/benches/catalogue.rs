@@ -102,9 +102,9 @@ const INBOX_QUERY: &str = "query($after: String) { referrals(first: 20, after: $
 
 /// `matchServices` for two needs in a municipality, as a front end asks it: the whole
 /// catalogue of the needs' types is scored.
-const MATCH_QUERY: &str = "query($after: String, $municipality: String!, $sender: ID) { \
+const MATCH_QUERY: &str = "query($municipality: String!) { \
      matchServices(first: 20, input: {needs: [\"EMPLOYMENT\", \"TRAINING\"], \
-     municipality: $municipality, languages: [\"ar\"], age: 30, sender: $sender}) \
+     municipality: $municipality, languages: [\"ar\"], age: 30}) \
      { candidateCount excludedCount candidates { rank score service { id name } \
      components { component value } } excluded { service { id } reasons { code } } } }";
 
@@ -217,6 +217,7 @@ fn main() -> Result<()> {
         let removed = if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
             // For reading plans afterwards (EXPLAIN ANALYZE) on the same data.
             println!("Database kept: {}", database.url);
+            database.keep();
             Ok(())
         } else {
             database.remove().await
@@ -347,6 +348,13 @@ impl BenchDatabase {
 
     /// Drops the PostgreSQL database (terminating the application's connections), or
     /// deletes the SQLite file.
+    /// Leaves the database in place (an SQLite file's directory is not deleted).
+    fn keep(mut self) {
+        if let Some(dir) = self._dir.take() {
+            let _kept = dir.keep();
+        }
+    }
+
     async fn remove(self) -> Result<()> {
         let Some((admin_url, name)) = &self.postgres else {
             return Ok(());

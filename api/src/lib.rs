@@ -15,6 +15,7 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod input_guard;

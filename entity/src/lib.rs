@@ -10,6 +10,8 @@ pub mod consent;
 pub mod consent_recipient;
 pub mod contact;
 pub mod enums;
+pub mod event;
+pub mod event_audience;
 pub mod location;
 pub mod need_service_type;
 pub mod needs_assessment;

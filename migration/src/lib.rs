@@ -18,6 +18,7 @@ mod m20261203_000010_reference_codes;
 mod m20261203_000011_needs_assessments;
 mod m20261203_000012_need_service_types;
 mod m20261203_000013_routing_rules;
+mod m20261203_000014_outbox;
 mod tables;
 
 /// The ordered list of migrations.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_needs_assessments::Migration),
             Box::new(m20261203_000012_need_service_types::Migration),
             Box::new(m20261203_000013_routing_rules::Migration),
+            Box::new(m20261203_000014_outbox::Migration),
         ]
     }
 }

@@ -56,12 +56,15 @@ pub mod scopes {
     pub const REFERRALS_WRITE: &str = "referrals:write";
     /// Register, read and change the people involved with the organization.
     pub const PERSONS_WRITE: &str = "persons:write";
+    /// Read the organization's event feed (no write power).
+    pub const EVENTS_READ: &str = "events:read";
     /// Every scope a client can be granted.
-    pub const ALL: [&str; 4] = [
+    pub const ALL: [&str; 5] = [
         ORGANIZATION_WRITE,
         SERVICES_WRITE,
         REFERRALS_WRITE,
         PERSONS_WRITE,
+        EVENTS_READ,
     ];
 }
 

@@ -8,6 +8,7 @@ use crate::auth::policy;
 use crate::auth::viewer::scopes;
 use crate::concurrency;
 use crate::error::AppResult;
+use crate::graphql::relay::NodeKind;
 use crate::validation::{Checked, Validator};
 use entity::enums::{ServiceStatus, Taxonomy};
 use entity::{organization, service, service_area, service_at_location, service_term, term};
@@ -145,6 +146,7 @@ pub async fn create_service(
     let after = row.insert(db).await?;
     replace_links(db, id, links).await?;
     audit_service(db, actor, "createService", None, &after).await?;
+    crate::events::service::public(db, "service.created", NodeKind::Service, after.id).await?;
     Ok(Ok(after))
 }
 
@@ -186,6 +188,7 @@ pub async fn update_service(
         concurrency::update::<service::Entity, _>(db, row, &before, Some(expected_version)).await?;
     replace_links(db, id, links).await?;
     audit_service(db, actor, "updateService", Some(before_record), &after).await?;
+    crate::events::service::public(db, "service.changed", NodeKind::Service, after.id).await?;
     Ok(Ok(after))
 }
 
@@ -211,6 +214,8 @@ pub async fn change_service_status(
         Some(&after),
     )
     .await?;
+    crate::events::service::public(db, "service.status_changed", NodeKind::Service, after.id)
+        .await?;
     Ok(after)
 }
 
@@ -258,5 +263,7 @@ pub async fn update_capacity(
         Some(&after),
     )
     .await?;
+    crate::events::service::public(db, "service.capacity_changed", NodeKind::Service, after.id)
+        .await?;
     Ok(Ok(after))
 }

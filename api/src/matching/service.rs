@@ -1,7 +1,7 @@
 //! Matching needs against the catalogue: the services whose types address the needs,
-//! each with the facts that score it, read in two statements whatever the size of the
-//! catalogue (the services with their facts, then which of their types address which
-//! need), then scored and ranked by [`super::domain`].
+//! each with the facts that score it and the asked needs it addresses, read in one
+//! statement whatever the size of the catalogue, then scored and ranked by
+//! [`super::domain`].
 
 use super::domain::{self, Exclusion, Facts, Nearness, Part, Weights};
 use crate::error::{AppError, AppResult};
@@ -20,7 +20,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
     QuerySelect,
 };
-use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Most needs, languages or target groups in one request.
@@ -32,10 +31,8 @@ pub const MAX_RESULTS: usize = 100;
 /// and what is known of the person, never who they are.
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// SERVICE_TYPE term ids, each with the NEED codes it addresses.
-    pub types: HashMap<Uuid, Vec<String>>,
-    /// How many needs were asked.
-    pub needs_asked: usize,
+    /// The asked NEED codes, each with the SERVICE_TYPE term ids that address it.
+    pub needs: Vec<(String, Vec<Uuid>)>,
     /// The person's municipality (a territory of kind MUNICIPALITY).
     pub municipality: territory::Model,
     /// LANGUAGE codes the person speaks.
@@ -52,11 +49,48 @@ pub struct Request {
     pub today: NaiveDate,
 }
 
+/// What matching reads of a service: what it scores and orders by (the service
+/// itself is loaded for the few shown, by id).
+#[derive(Clone, Debug)]
+pub struct Matched {
+    /// Its id.
+    pub id: Uuid,
+    /// The provider.
+    pub organization_id: Uuid,
+    /// Its folded name (the order of ties and of excluded services).
+    pub search_name: String,
+    /// Status.
+    pub status: ServiceStatus,
+    /// Minimum age.
+    pub minimum_age: Option<i32>,
+    /// Maximum age.
+    pub maximum_age: Option<i32>,
+    /// Open places.
+    pub open_places: Option<i32>,
+    /// Typical wait in days.
+    pub typical_wait_days: Option<i32>,
+    /// Delivery mode.
+    pub delivery_mode: DeliveryMode,
+}
+
+/// The columns of [`Matched`].
+const MATCHED_COLUMNS: [service::Column; 9] = [
+    service::Column::Id,
+    service::Column::OrganizationId,
+    service::Column::SearchName,
+    service::Column::Status,
+    service::Column::MinimumAge,
+    service::Column::MaximumAge,
+    service::Column::OpenPlaces,
+    service::Column::TypicalWaitDays,
+    service::Column::DeliveryMode,
+];
+
 /// A service scored for the request.
 #[derive(Clone, Debug)]
 pub struct Ranked {
     /// The service.
-    pub service: service::Model,
+    pub service: Matched,
     /// The asked needs its types address.
     pub addresses: Vec<String>,
     /// Its score, from 0 to 1 (weighted mean of `parts`).
@@ -79,7 +113,9 @@ pub struct Matches {
 
 /// A service row with the facts computed by the database.
 struct Row {
-    service: service::Model,
+    service: Matched,
+    /// For each asked need (in [`Request::needs`] order): its types address it.
+    needs: Vec<bool>,
     covers: bool,
     lists_languages: bool,
     speaks_listed: bool,
@@ -92,8 +128,23 @@ struct Row {
 impl FromQueryResult for Row {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
         let flag = |name: &str| -> Result<bool, DbErr> { Ok(res.try_get::<i32>(pre, name)? != 0) };
+        let mut needs = Vec::new();
+        while let Ok(flag) = res.try_get::<i32>(pre, &format!("m_need_{}", needs.len())) {
+            needs.push(flag != 0);
+        }
         Ok(Self {
-            service: service::Model::from_query_result(res, pre)?,
+            service: Matched {
+                id: res.try_get(pre, "id")?,
+                organization_id: res.try_get(pre, "organization_id")?,
+                search_name: res.try_get(pre, "search_name")?,
+                status: res.try_get(pre, "status")?,
+                minimum_age: res.try_get(pre, "minimum_age")?,
+                maximum_age: res.try_get(pre, "maximum_age")?,
+                open_places: res.try_get(pre, "open_places")?,
+                typical_wait_days: res.try_get(pre, "typical_wait_days")?,
+                delivery_mode: res.try_get(pre, "delivery_mode")?,
+            },
+            needs,
             covers: flag("m_covers")?,
             lists_languages: flag("m_lists_languages")?,
             speaks_listed: flag("m_speaks")?,
@@ -163,7 +214,12 @@ pub async fn run(
     weights: &Weights,
     request: &Request,
 ) -> AppResult<Matches> {
-    if request.types.is_empty() {
+    let types: Vec<Uuid> = request
+        .needs
+        .iter()
+        .flat_map(|(_, types)| types.iter().copied())
+        .collect();
+    if types.is_empty() {
         return Ok(Matches::default());
     }
     let municipality = request.municipality.id;
@@ -174,11 +230,10 @@ pub async fn run(
         .map(|t| t.id)
         .collect();
     let covering: Vec<Uuid> = covering.iter().map(|t| t.id).collect();
-    let types: Vec<Uuid> = request.types.keys().copied().collect();
     let of_types = Query::select()
         .column(service_term::Column::ServiceId)
         .from(service_term::Entity)
-        .and_where(service_term::Column::TermId.is_in(types.clone()))
+        .and_where(service_term::Column::TermId.is_in(types))
         .to_owned();
     let covers = Query::select()
         .expr(Expr::val(1))
@@ -221,21 +276,32 @@ pub async fn run(
                 .from(protocol_scope::Entity)
                 .and_where(protocol_scope::Column::TerritoryId.is_in(covering))
                 .to_owned();
+            // The organizations that share a protocol in force with the sender over
+            // the municipality: one uncorrelated subquery, read once per statement.
             let shared = Query::select()
-                .expr(Expr::val(1))
+                .column(protocol::Column::Id)
                 .from(protocol::Entity)
                 .cond_where(in_force_on(request.today))
                 .and_where(protocol::Column::Id.in_subquery(in_scope))
                 .and_where(protocol::Column::Id.in_subquery(signed_by(sender)))
-                .and_where(protocol::Column::Id.in_subquery(signed_by(Expr::col((
-                    service::Entity,
-                    service::Column::OrganizationId,
-                )))))
                 .to_owned();
-            exists(shared)
+            let partners = Query::select()
+                .column(signatory::Column::OrganizationId)
+                .from(signatory::Entity)
+                .and_where(signatory::Column::ProtocolId.in_subquery(shared))
+                .and_where(signatory::Column::Status.eq(SignatoryStatus::Signed))
+                .to_owned();
+            Expr::case(
+                Expr::col((service::Entity, service::Column::OrganizationId)).in_subquery(partners),
+                1,
+            )
+            .finally(0)
+            .into()
         }
     };
     let mut select = service::Entity::find()
+        .select_only()
+        .columns(MATCHED_COLUMNS)
         .filter(service::Column::Id.in_subquery(of_types))
         .expr_as(exists(covers), "m_covers")
         .expr_as(
@@ -259,6 +325,18 @@ pub async fn run(
         )
         .expr_as(site, "m_site")
         .expr_as(protocol, "m_protocol");
+    for (i, (_, types)) in request.needs.iter().enumerate() {
+        let addresses = Query::select()
+            .expr(Expr::val(1))
+            .from(service_term::Entity)
+            .and_where(
+                Expr::col((service_term::Entity, service_term::Column::ServiceId))
+                    .equals((service::Entity, service::Column::Id)),
+            )
+            .and_where(service_term::Column::TermId.is_in(types.iter().copied()))
+            .to_owned();
+        select = select.expr_as(exists(addresses), format!("m_need_{i}"));
+    }
     if let Some(protocol) = request.within_protocol {
         let signed = Query::select()
             .column(signatory::Column::OrganizationId)
@@ -269,32 +347,23 @@ pub async fn run(
         select = select.filter(service::Column::OrganizationId.in_subquery(signed));
     }
     let rows: Vec<Row> = select.into_model::<Row>().all(db).await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.service.id).collect();
-    let links: Vec<(Uuid, Uuid)> = service_term::Entity::find()
-        .select_only()
-        .column(service_term::Column::ServiceId)
-        .column(service_term::Column::TermId)
-        .filter(service_term::Column::TermId.is_in(types))
-        .filter(service_term::Column::ServiceId.is_in(ids))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut addresses: HashMap<Uuid, HashSet<&str>> = HashMap::new();
-    for (service, kind) in &links {
-        if let Some(needs) = request.types.get(kind) {
-            addresses
-                .entry(*service)
-                .or_default()
-                .extend(needs.iter().map(String::as_str));
-        }
+    if rows
+        .iter()
+        .any(|row| row.needs.len() != request.needs.len())
+    {
+        return Err(AppError::internal_message(
+            "matching: a need column was not read".to_owned(),
+        ));
     }
     let mut matches = Matches::default();
     for row in rows {
-        let mut needs: Vec<String> = addresses
-            .get(&row.service.id)
-            .map(|n| n.iter().map(|s| (*s).to_owned()).collect())
-            .unwrap_or_default();
-        needs.sort();
+        let needs: Vec<String> = request
+            .needs
+            .iter()
+            .zip(&row.needs)
+            .filter(|(_, addressed)| **addressed)
+            .map(|((need, _), _)| need.clone())
+            .collect();
         let facts = facts(request, &row, needs.len());
         let parts = domain::parts(&facts, weights);
         let ranked = Ranked {
@@ -353,7 +422,7 @@ fn facts(request: &Request, row: &Row, addressed: usize) -> Facts {
         active: service.status == ServiceStatus::Active,
         covers_area: row.covers,
         needs_addressed: addressed,
-        needs_asked: request.needs_asked,
+        needs_asked: request.needs.len(),
         languages_asked: !request.languages.is_empty(),
         speaks,
         nearness,
@@ -465,15 +534,15 @@ pub async fn request_for(
     }
     let ids: Vec<Uuid> = need_terms.iter().map(|t| t.id).collect();
     let by_need = service_types_of(db, &ids).await?;
-    let mut types: HashMap<Uuid, Vec<String>> = HashMap::new();
-    for need in &need_terms {
-        for kind in by_need.get(&need.id).into_iter().flatten() {
-            types.entry(kind.id).or_default().push(need.code.clone());
-        }
-    }
+    let needs = need_terms
+        .iter()
+        .map(|need| {
+            let types = by_need.get(&need.id).into_iter().flatten();
+            (need.code.clone(), types.map(|t| t.id).collect())
+        })
+        .collect();
     Ok(Request {
-        types,
-        needs_asked: needs.len(),
+        needs,
         municipality,
         languages,
         target_groups,

@@ -4,8 +4,12 @@
 use super::domain::{Component, Exclusion, Part};
 use super::service::{Matches, Ranked};
 use crate::catalogue::types::Service;
+use crate::context::ContextExt;
+use crate::error::GqlResult;
+use crate::loaders::ServiceById;
 use crate::validation::FieldErrorCode;
-use async_graphql::{Enum, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, SimpleObject};
+use uuid::Uuid;
 
 /// A component of a match score.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,11 +86,12 @@ fn components(parts: Vec<Part>) -> Vec<ScoreComponent> {
 
 /// A candidate service, with its score explained.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct ServiceMatch {
     /// Its place in the ranking, from 1.
     pub rank: i32,
-    /// The service.
-    pub service: Service,
+    #[graphql(skip)]
+    pub service_id: Uuid,
     /// The score, from 0 to 1: the weighted mean of the components.
     pub score: f64,
     /// The asked needs its types address.
@@ -113,13 +118,31 @@ impl From<Exclusion> for MatchExclusion {
     }
 }
 
+#[ComplexObject]
+impl ServiceMatch {
+    /// The service (loaded for the whole answer in one statement; null only if it was
+    /// deleted meanwhile).
+    async fn service(&self, ctx: &Context<'_>) -> GqlResult<Option<Service>> {
+        ctx.loaders()?.one(ServiceById(self.service_id)).await
+    }
+}
+
 /// A service of the right type that a gate excludes.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct ExcludedService {
-    /// The service.
-    pub service: Service,
+    #[graphql(skip)]
+    pub service_id: Uuid,
     /// Every gate it fails.
     pub reasons: Vec<MatchExclusion>,
+}
+
+#[ComplexObject]
+impl ExcludedService {
+    /// The service (null only if it was deleted meanwhile).
+    async fn service(&self, ctx: &Context<'_>) -> GqlResult<Option<Service>> {
+        ctx.loaders()?.one(ServiceById(self.service_id)).await
+    }
 }
 
 /// The services that meet the needs, best first, and those a gate excludes.
@@ -154,7 +177,7 @@ impl ServiceMatches {
                 .into_iter()
                 .take(first)
                 .map(|ranked| ExcludedService {
-                    service: ranked.service.into(),
+                    service_id: ranked.service.id,
                     reasons: ranked.exclusions.into_iter().map(Into::into).collect(),
                 })
                 .collect(),
@@ -169,6 +192,6 @@ fn candidate(ranked: Ranked, rank: i32) -> ServiceMatch {
         score: ranked.score,
         addresses: ranked.addresses,
         components: components(ranked.parts),
-        service: ranked.service.into(),
+        service_id: ranked.service.id,
     }
 }

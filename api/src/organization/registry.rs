@@ -287,7 +287,17 @@ async fn change(
     }
     apply_details(&mut v, &mut row, changes.details);
     let before = Some((before, expected_version));
-    super::save::<organization::Entity>(db, actor, operation, v, row, before).await
+    let saved = super::save::<organization::Entity>(db, actor, operation, v, row, before).await?;
+    if let Ok(after) = &saved {
+        crate::events::service::public(
+            db,
+            "organization.changed",
+            crate::graphql::relay::NodeKind::Organization,
+            after.id,
+        )
+        .await?;
+    }
+    Ok(saved)
 }
 
 /// Records that `successor` takes over the duties of `predecessor`, dissolving the

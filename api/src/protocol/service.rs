@@ -479,6 +479,18 @@ async fn set_status(
             audit::log::<protocol::Entity>(db, actor, operation, Some(before), Some(&after)).await
         }
     }?;
+    let event = match status {
+        ProtocolStatus::OpenForSignature => "protocol.opened",
+        ProtocolStatus::InForce => "protocol.in_force",
+        _ => "protocol.terminated",
+    };
+    crate::events::service::public(
+        db,
+        event,
+        crate::graphql::relay::NodeKind::Protocol,
+        after.id,
+    )
+    .await?;
     Ok(after)
 }
 

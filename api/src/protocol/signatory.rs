@@ -30,6 +30,15 @@ pub struct Signature {
     pub document_sha256: String,
 }
 
+/// A public event about a signatory.
+async fn signatory_event(
+    db: &impl ConnectionTrait,
+    event: &'static str,
+    id: Uuid,
+) -> AppResult<()> {
+    crate::events::service::public(db, event, crate::graphql::relay::NodeKind::Signatory, id).await
+}
+
 /// Regional administrators, or an administrator of one of the protocol's promoters.
 pub async fn require_admin_or_lead(
     db: &impl ConnectionTrait,
@@ -127,6 +136,7 @@ pub async fn invite(
         Some(&after),
     )
     .await?;
+    signatory_event(db, "signatory.invited", after.id).await?;
     Ok(Ok(after))
 }
 
@@ -198,6 +208,7 @@ pub async fn sign(
     let document = ("documentSha256", serde_json::json!(document));
     log_with::<signatory::Entity>(db, actor, "signProtocol", Some(&before), &after, document)
         .await?;
+    signatory_event(db, "signatory.signed", after.id).await?;
     Ok(Ok(after))
 }
 
@@ -244,5 +255,6 @@ pub async fn withdraw(
         reason,
     )
     .await?;
+    signatory_event(db, "signatory.withdrawn", after.id).await?;
     Ok(Ok(after))
 }

@@ -267,7 +267,7 @@ async fn insert(
     append_event(
         db,
         &EventActor::of(&actor.viewer),
-        row.id,
+        &row,
         action,
         None,
         ReferralStatus::Draft,

@@ -183,18 +183,53 @@ impl EventActor {
     }
 }
 
+/// The outbox type of a referral action.
+fn event_type(action: &str) -> &'static str {
+    match action {
+        "CREATE" => "referral.created",
+        "REROUTE" => "referral.rerouted",
+        "SEND" => "referral.sent",
+        "MARK_RECEIVED" => "referral.received",
+        "ACCEPT" => "referral.accepted",
+        "REJECT" => "referral.rejected",
+        "START" => "referral.started",
+        "HOLD" => "referral.held",
+        "RESUME" => "referral.resumed",
+        "COMPLETE" => "referral.completed",
+        "FAIL" => "referral.failed",
+        "CANCEL" => "referral.cancelled",
+        _ => "referral.expired",
+    }
+}
+
+/// Appends a step to a referral's history and writes its event to the outbox, for the
+/// sender and, once the referral was sent, its receiver (a draft, and a draft cancelled
+/// unsent, are the sender's alone).
 pub(crate) async fn append_event(
     db: &impl ConnectionTrait,
     who: &EventActor,
-    referral: Uuid,
+    referral: &referral::Model,
     action: &str,
     from: Option<ReferralStatus>,
     to: ReferralStatus,
     details: &Details,
 ) -> AppResult<()> {
+    let unsent = to == ReferralStatus::Draft
+        || (from == Some(ReferralStatus::Draft) && to == ReferralStatus::Cancelled);
+    let mut audience = vec![referral.sender_organization_id];
+    if !unsent {
+        audience.push(referral.receiver_organization_id);
+    }
+    crate::events::service::record(
+        db,
+        event_type(action),
+        (crate::graphql::relay::NodeKind::Referral, referral.id),
+        crate::events::service::Audience::Organizations(audience),
+    )
+    .await?;
     referral_event::ActiveModel {
         id: Set(Uuid::now_v7()),
-        referral_id: Set(referral),
+        referral_id: Set(referral.id),
         occurred_at: Set(Utc::now()),
         actor_subject: Set(who.subject.clone()),
         actor_kind: Set(who.kind.to_owned()),

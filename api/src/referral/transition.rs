@@ -335,7 +335,7 @@ pub async fn transition(
     append_event(
         db,
         &EventActor::of(&actor.viewer),
-        before.id,
+        &after,
         action.as_str(),
         Some(before.status),
         target,
@@ -396,7 +396,7 @@ pub async fn mark_received_on_read<C: ConnectionTrait + TransactionTrait>(
             append_event(
                 &txn,
                 &EventActor::of(&actor.viewer),
-                row.id,
+                &row,
                 Action::MarkReceived.as_str(),
                 Some(ReferralStatus::Sent),
                 ReferralStatus::Received,
@@ -440,7 +440,7 @@ pub async fn cancel_drafts_of_person(
         append_event(
             db,
             &EventActor::of(&actor.viewer),
-            row.id,
+            &row,
             Action::Cancel.as_str(),
             Some(ReferralStatus::Draft),
             ReferralStatus::Cancelled,
@@ -529,7 +529,7 @@ async fn expire_one<C: ConnectionTrait + TransactionTrait>(
     append_event(
         &txn,
         &EventActor::system(),
-        row.id,
+        row,
         Action::Expire.as_str(),
         Some(row.status),
         ReferralStatus::Expired,

@@ -20,7 +20,6 @@ use entity::{assessed_need, person, referral, routing_decision, routing_rule, te
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Most considered services a decision keeps (candidates and excluded each).
@@ -230,6 +229,16 @@ async fn fire(
     }
     .insert(db)
     .await?;
+    crate::events::service::record(
+        db,
+        "routing_decision.made",
+        (
+            crate::graphql::relay::NodeKind::NeedsAssessment,
+            assessment.row.id,
+        ),
+        crate::events::service::Audience::Organizations(vec![assessment.row.organization_id]),
+    )
+    .await?;
     Ok(decision)
 }
 
@@ -249,17 +258,16 @@ async fn request(
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let types: HashMap<Uuid, Vec<String>> = term::Entity::find()
+    let types: Vec<Uuid> = term::Entity::find()
         .filter(term::Column::Taxonomy.eq(Taxonomy::ServiceType))
         .filter(term::Column::Code.is_in(codes))
         .all(db)
         .await?
         .into_iter()
-        .map(|t| (t.id, vec![rule.need_code.clone()]))
+        .map(|t| t.id)
         .collect();
     Ok(Request {
-        types,
-        needs_asked: 1,
+        needs: vec![(rule.need_code.clone(), types)],
         municipality,
         languages: person
             .row

@@ -9,6 +9,7 @@ use crate::audit::resolvers::AuditQueries;
 use crate::catalogue::mutations::CatalogueMutations;
 use crate::catalogue::resolvers::CatalogueQueries;
 use crate::context::AppState;
+use crate::events::resolvers::EventQueries;
 use crate::graphql::guard::{DocumentGuard, Limits};
 use crate::matching::resolvers::MatchingQueries;
 use crate::organization::mutations::OrganizationMutations;
@@ -49,6 +50,7 @@ pub struct Query(
     ReferralQueries,
     MatchingQueries,
     RoutingQueries,
+    EventQueries,
 );
 
 /// Changes to the network: each takes one `input` and returns a payload with

@@ -60,6 +60,7 @@ fn selection(field: &str) -> &'static str {
         }
         "auditLog" => "id operation",
         "routingRules" => "id name need protocol { title } territory { name }",
+        "events" => "eventId type subjectType subjectId occurredAt",
         "personAccessLog" => "personId purpose",
         other => panic!("no selection for {other}"),
     }
@@ -196,6 +197,14 @@ fn cases(ids: &Ids) -> Vec<Case> {
         caller,
     };
     let mut cases = vec![
+        case("events", "EventFilter", json!({}), Anonymous),
+        case("events", "EventFilter", json!({}), Operator),
+        case(
+            "events",
+            "EventFilter",
+            json!({"types": ["referral.sent"]}),
+            Operator,
+        ),
         case("routingRules", "RoutingRuleFilter", json!({}), Anonymous),
         case(
             "routingRules",

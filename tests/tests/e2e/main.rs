@@ -9,6 +9,7 @@ mod auth;
 mod batching;
 mod clients;
 mod directory;
+mod events;
 mod hostile;
 mod hostile_input;
 mod http;
