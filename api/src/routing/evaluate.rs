@@ -147,6 +147,8 @@ struct Outcome {
     outcome: RoutingOutcome,
     reason: Option<String>,
     referrals: Vec<Uuid>,
+    /// The services the referrals created now went to.
+    chosen: Vec<Uuid>,
 }
 
 fn reason_of(errors: &[FieldError]) -> String {
@@ -191,6 +193,7 @@ async fn fire(
                     .to_owned(),
             ),
             referrals: open,
+            chosen: Vec::new(),
         }
     } else if let Some(municipality) = &person.municipality {
         let request = request(db, assessment, person, rule, municipality.clone(), today).await?;
@@ -203,9 +206,10 @@ async fn fire(
                 "RESIDENCE_UNKNOWN: the person's residence municipality is unknown".to_owned(),
             ),
             referrals: Vec::new(),
+            chosen: Vec::new(),
         }
     };
-    let considered = considered(&matches, &outcome.referrals, db).await?;
+    let considered = considered(&matches, &outcome.chosen);
     let decision = routing_decision::ActiveModel {
         id: Set(Uuid::now_v7()),
         rule_id: Set(rule.id),
@@ -300,6 +304,7 @@ async fn act(
                 matches.excluded.len()
             )),
             referrals: Vec::new(),
+            chosen: Vec::new(),
         });
     };
     let draft = |ranked: &Ranked| NewReferral {
@@ -316,6 +321,7 @@ async fn act(
         idempotency_key: None,
     };
     let mut referrals = Vec::new();
+    let mut chosen = Vec::new();
     let mut reason = None;
     let mut outcome = RoutingOutcome::Proposed;
     if rule.mode == RoutingMode::Send {
@@ -328,6 +334,7 @@ async fn act(
                     outcome: RoutingOutcome::NoCandidate,
                     reason: Some(reason_of(&errors)),
                     referrals: Vec::new(),
+                    chosen: Vec::new(),
                 });
             }
         };
@@ -342,12 +349,14 @@ async fn act(
         )
         .await?;
         referrals.push(created.id);
+        chosen.push(created.receiver_service_id);
         match sent {
             Ok(row) if row.status == ReferralStatus::Sent => {
                 return Ok(Outcome {
                     outcome: RoutingOutcome::Sent,
                     reason: None,
                     referrals,
+                    chosen,
                 });
             }
             Ok(_) => {}
@@ -368,7 +377,10 @@ async fn act(
         )
         .await?;
         match created {
-            Ok(row) => referrals.push(row.id),
+            Ok(row) => {
+                referrals.push(row.id);
+                chosen.push(row.receiver_service_id);
+            }
             Err(errors) => {
                 let why = reason_of(&errors);
                 reason = Some(match reason {
@@ -382,27 +394,13 @@ async fn act(
         outcome,
         reason,
         referrals,
+        chosen,
     })
 }
 
 /// The services considered, as the decision keeps them: the first candidates and the
 /// first excluded services; those a referral went to are `chosen`.
-async fn considered(
-    matches: &Matches,
-    referrals: &[Uuid],
-    db: &impl ConnectionTrait,
-) -> AppResult<Vec<Considered>> {
-    let chosen: Vec<Uuid> = if referrals.is_empty() {
-        Vec::new()
-    } else {
-        referral::Entity::find()
-            .filter(referral::Column::Id.is_in(referrals.iter().copied()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|r| r.receiver_service_id)
-            .collect()
-    };
+fn considered(matches: &Matches, chosen: &[Uuid]) -> Vec<Considered> {
     let candidates =
         matches
             .candidates
@@ -427,5 +425,5 @@ async fn considered(
             chosen: false,
             excluded: ranked.exclusions.iter().map(|e| e.code).collect(),
         });
-    Ok(candidates.chain(excluded).collect())
+    candidates.chain(excluded).collect()
 }
