@@ -1423,6 +1423,10 @@ async fn seed(db: &DatabaseConnection, config: &Config) -> Result<Seeded> {
             service_sites.push(service_at_location::ActiveModel {
                 service_id: Set(service_id),
                 location_id: Set(location_id),
+                id: Set(Some(melt_api::hsds::domain::link_id(
+                    service_id,
+                    location_id,
+                ))),
                 created_at: Set(now),
             });
         }

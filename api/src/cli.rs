@@ -25,20 +25,30 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP server (applies migrations, loads the demo network when enabled).
+    #[command(after_help = SERVE_SETTINGS)]
     Serve,
     /// Manage database migrations.
+    #[command(after_help = DATABASE_SETTINGS)]
     Migrate {
         /// What to do.
         #[command(subcommand)]
         action: MigrateAction,
     },
     /// Load the demo network (once; later runs change nothing).
+    #[command(after_help = DATABASE_SETTINGS)]
     Seed,
     /// Print the GraphQL schema (SDL).
     ExportSchema {
         /// Write to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Export the public directory (applies migrations first).
+    #[command(after_help = DATABASE_SETTINGS)]
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportWhat,
     },
     /// Mint an access token signed with the server's own key and print it alone on
     /// stdout (the key file is created on first use, as `serve` does).
@@ -48,6 +58,24 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: KeysAction,
+    },
+}
+
+/// What `melt export` writes.
+#[derive(Subcommand, Debug, Clone)]
+pub enum ExportWhat {
+    /// The public directory in Open Referral HSDS 3.0: every organization, service,
+    /// site, link of a service to a site, taxonomy and term, as JSON arrays
+    /// (`services.json`, ...) or as the HSDS tabular CSV files (`services.csv`,
+    /// `phones.csv`, ...).
+    Hsds {
+        /// The format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: crate::hsds::dump::Format,
+        /// The folder to write the files into (created if needed; files of the same
+        /// name are replaced).
+        #[arg(long, short)]
+        output: PathBuf,
     },
 }
 
@@ -73,6 +101,25 @@ pub struct TokenArgs {
     #[arg(long)]
     pub name: Option<String>,
 }
+
+/// The settings `melt serve` reads, for `--help`.
+const SERVE_SETTINGS: &str = "Settings (environment; the README describes each): \
+DATABASE_URL, MELT_DATABASE_MAX_CONNECTIONS, MELT_DATABASE_ACQUIRE_TIMEOUT_SECS, MELT_HOST, \
+MELT_PORT, MELT_LOG_FORMAT, MELT_LOG_FILTER, MELT_DEMO_DATA, MELT_GRAPHIQL, \
+MELT_INTROSPECTION, MELT_FIELD_SUGGESTIONS, MELT_MAX_*, MELT_AUTH_*, MELT_SIGNING_KEY_FILE, \
+MELT_CLIENT_TOKEN_TTL_SECS, MELT_TOKEN_MAX_LIFETIME_SECS, MELT_TOKEN_RATE_LIMIT_PER_MINUTE, \
+MELT_DATA_KEYS, MELT_DATA_KEY_CURRENT, MELT_PERSON_HASH_KEY, MELT_DEV_DATA_KEYS, \
+MELT_DEV_DATA_KEY_FILE, MELT_RATE_LIMIT_*, MELT_JOBS_INTERVAL_SECS, MELT_RETENTION_MONTHS, \
+MELT_RECEIVER_ACCESS_DAYS, MELT_SHUTDOWN_GRACE_SECS, MELT_MATCH_*, \
+MELT_EVENTS_POLL_INTERVAL_MS, MELT_WEBHOOK_*, MELT_CORS_ORIGINS, MELT_TRUSTED_PROXIES, \
+MELT_PERSISTED_QUERIES_FILE, MELT_PERSISTED_QUERIES_ONLY, MELT_WEBSOCKET_INIT_TIMEOUT_SECS, \
+MELT_METRICS_ADDR, MELT_OTLP_ENDPOINT, MELT_STATISTICS_*, MELT_OTLP_SERVICE_NAME; MELT_CONFIG names a TOML \
+file with the same keys.";
+
+/// The settings the database commands read, for `--help`.
+const DATABASE_SETTINGS: &str = "Settings (environment): DATABASE_URL, \
+MELT_DATABASE_MAX_CONNECTIONS, MELT_DATABASE_ACQUIRE_TIMEOUT_SECS, MELT_DATA_KEYS and \
+MELT_PERSON_HASH_KEY (PostgreSQL), MELT_CONFIG.";
 
 /// Subject of `melt token` tokens unless `--subject` is given.
 pub const DEFAULT_SUBJECT: &str = "melt-cli";
@@ -235,8 +282,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => return Ok(new_key(output.as_deref())),
         _ => {}
     }
-    let settings = Settings::load().context("invalid settings")?;
-    crate::telemetry::init(&settings);
+    let settings = match Settings::load_checked() {
+        Ok(settings) => settings,
+        // A settings mistake is the user's: their words, no backtrace.
+        Err(message) => return Ok(Outcome::Refused(anyhow::anyhow!(message))),
+    };
+    let telemetry = crate::telemetry::init(&settings);
+    let outcome = run_with_settings(command, settings).await;
+    telemetry.shutdown().await;
+    outcome
+}
+
+/// Runs a command that needs the settings (telemetry is installed).
+async fn run_with_settings(command: Command, settings: Settings) -> anyhow::Result<Outcome> {
     match command {
         // Only the token goes to stdout; logs go to stderr.
         Command::Token(args) => Ok(match mint_token(&settings, &args) {
@@ -264,6 +322,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             } else {
                 tracing::info!("demo network already present; nothing changed");
             }
+            Ok(Outcome::Done)
+        }
+        Command::Export {
+            what: ExportWhat::Hsds { format, output },
+        } => {
+            let db = crate::db::connect(&settings).await?;
+            crate::db::migrate(&db).await?;
+            let lists = crate::hsds::dump::read_all(&db)
+                .await
+                .map_err(|e| anyhow!("reading the directory failed: {e:?}"))?;
+            let files = crate::hsds::dump::write(&lists, format, &output)?;
+            tracing::info!(files = files.len(), output = %output.display(), "HSDS export written");
             Ok(Outcome::Done)
         }
         Command::Keys {

@@ -7,8 +7,9 @@
 
 use crate::error::{AppError, AppResult};
 use entity::{
-    api_client, consent, contact, location, needs_assessment, organization, person, protocol,
-    referral, routing_rule, service, signatory, term, territory,
+    api_client, consent, contact, location, meeting, meeting_action, needs_assessment,
+    organization, person, protocol, referral, routing_rule, service, signatory, term, territory,
+    translation, webhook_endpoint, working_group,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -64,6 +65,8 @@ versioned! {
     consent => "consent", "Consent";
     contact => "contact", "Contact";
     location => "location", "Location";
+    meeting => "meeting", "Meeting";
+    meeting_action => "meeting action", "MeetingAction";
     needs_assessment => "needs assessment", "NeedsAssessment";
     organization => "organization", "Organization";
     person => "person", "Person";
@@ -74,6 +77,9 @@ versioned! {
     signatory => "signatory", "Signatory";
     term => "term", "Term";
     territory => "territory", "Territory";
+    translation => "translation", "Translation";
+    webhook_endpoint => "webhook endpoint", "WebhookEndpoint";
+    working_group => "working group", "WorkingGroup";
 }
 
 /// The row with `id`; NOT_FOUND when there is none.
@@ -134,6 +140,22 @@ where
         .await?;
     check_updated(result.rows_affected)?;
     get::<E>(db, id).await
+}
+
+/// Stamps `updated_at` of the row `id` without a new version: a part shown with it
+/// changed (a protocol's signatories, an organization's contacts or successions), so
+/// that readers of "changed since" see it again, while an edit of the row itself from
+/// the version read before stays valid.
+pub async fn touch<E: Versioned>(db: &impl ConnectionTrait, id: Uuid) -> AppResult<()> {
+    E::update_many()
+        .col_expr(
+            E::updated_at_column(),
+            sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+        )
+        .filter(E::id_column().eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -29,6 +29,15 @@ pub struct AppState {
     pub runtime: crate::runtime::AppRuntime,
     /// Rate limits.
     pub limits: Arc<crate::rate_limit::Limits>,
+    /// Committed events, for subscriptions, and what wakes the webhook dispatcher.
+    pub hub: crate::events::hub::Hub,
+    /// Persisted queries (learned, and listed by the settings).
+    pub persisted: Arc<crate::http::persisted::PersistedQueries>,
+    /// Becomes true when the server starts shutting down (websockets then close with
+    /// 1001 instead of being dropped).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// This application's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Per-request facts resolvers may need besides the viewer.
@@ -36,6 +45,9 @@ pub struct AppState {
 pub struct RequestMeta {
     /// The request id (also in the `x-request-id` header and the logs).
     pub request_id: Option<String>,
+    /// The languages the request's `Accept-Language` header prefers, most preferred
+    /// first (see [`crate::translation::domain::accept_language`]).
+    pub accept_language: Vec<crate::translation::domain::LanguageCode>,
 }
 
 /// Who makes a change, and in which request.

@@ -36,16 +36,59 @@ fn create_private_sqlite_file(url: &str) -> Result<(), DbErr> {
     }
 }
 
+/// Where a database URL points, without credentials: `host:port` for PostgreSQL, the
+/// file for SQLite.
+pub fn where_is(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let file = rest.trim_start_matches("//");
+        return file.split('?').next().unwrap_or(file).to_owned();
+    }
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}:{}",
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432)
+        ),
+        Err(_) => "an unreadable URL".to_owned(),
+    }
+}
+
 /// Opens the pool. Statement logging is disabled: bound values may be personal data.
+/// Each statement has a span (`sea_orm.*`, for traces) carrying the engine and the
+/// statement's kind (`db.operation`: SELECT, INSERT, ...), never its text: a statement
+/// written with its values inline would carry them.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     create_private_sqlite_file(&settings.database_url)?;
     let mut options = ConnectOptions::new(settings.database_url.clone());
     options
         .max_connections(settings.database_max_connections)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+        .connect_timeout(Duration::from_secs(
+            settings.database_acquire_timeout_secs.max(1),
+        ))
+        .acquire_timeout(Duration::from_secs(
+            settings.database_acquire_timeout_secs.max(1),
+        ))
+        .sqlx_logging(false)
+        .record_stmt_in_spans(false)
+        // WAL: readers never wait for the writer, and writers queue for the lock
+        // (with the busy timeout) instead of failing.
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+        });
     Database::connect(options).await
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), queueing behind another writer instead of failing later when a
+/// read lock would have to be upgraded (the replica's background workers write while
+/// requests do); on PostgreSQL it is a plain `BEGIN`.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Applies pending migrations.
@@ -84,6 +127,32 @@ pub(crate) async fn organization_like(db: &DatabaseConnection, name: &str) -> uu
         .expect("query")
         .unwrap_or_else(|| panic!("no organization like {name}"))
         .id
+}
+
+/// A raw statement written with `?` placeholders, numbered (`$1`, `$2`, ...) on
+/// PostgreSQL: one text for both engines.
+pub fn statement(
+    backend: sea_orm::DatabaseBackend,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> sea_orm::Statement {
+    let text = if backend == sea_orm::DatabaseBackend::Postgres {
+        let mut text = String::with_capacity(sql.len() + 16);
+        let mut number = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                number += 1;
+                text.push('$');
+                text.push_str(&number.to_string());
+            } else {
+                text.push(c);
+            }
+        }
+        text
+    } else {
+        sql.to_owned()
+    };
+    sea_orm::Statement::from_sql_and_values(backend, text, values)
 }
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
-//! Background jobs: referral expiry and data retention, run on every replica.
+//! Background jobs: referral expiry, data retention and the tombstones of ended
+//! reading periods, run on every replica.
 //!
 //! Both are safe to run concurrently on several replicas over one PostgreSQL: each
 //! change is a guarded update that only one replica can win, and the event or audit
 //! entry is written only by the winner. When nothing is due, each run is one indexed
 //! query.
 
+use crate::metrics::Metrics;
 use crate::settings::Settings;
+use crate::worker::Worker;
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What one run did.
@@ -17,52 +21,70 @@ pub struct RunReport {
     pub expired: u64,
     /// People erased under the retention setting.
     pub erased: u64,
+    /// Tombstones written for receivers whose reading period of a referral ended.
+    pub access_ended: u64,
 }
 
 /// Runs every job once.
 pub async fn run_once(db: &DatabaseConnection, settings: &Settings) -> anyhow::Result<RunReport> {
+    run_measured(db, settings, None).await
+}
+
+/// Counts a job's run in the metrics, when there are any.
+fn counted<T, E>(
+    metrics: Option<&Metrics>,
+    job: &'static str,
+    result: Result<T, E>,
+) -> Result<T, E> {
+    if let Some(metrics) = metrics {
+        metrics.job_run(job, result.is_ok());
+    }
+    result
+}
+
+/// Runs every job once, counting each job's run (`expiry`, `retention`, `tombstones`).
+pub async fn run_measured(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<RunReport> {
     let now = Utc::now();
     let receiver_access =
         crate::privacy::access::ReceiverAccess::days(settings.receiver_access_days);
-    let expired = crate::referral::transition::expire_due(db, now, receiver_access.0)
-        .await
-        .map_err(|e| anyhow::anyhow!("expiry job: {e:?}"))?;
+    let expired = counted(
+        metrics,
+        "expiry",
+        crate::referral::transition::expire_due(db, now, receiver_access.0).await,
+    )
+    .map_err(|e| anyhow::anyhow!("expiry job: {e:?}"))?;
     let erased = match settings.retention_months {
-        Some(months) => crate::casework::erase_retained(db, months, now)
-            .await
-            .map_err(|e| anyhow::anyhow!("retention job: {e:?}"))?,
+        Some(months) => counted(
+            metrics,
+            "retention",
+            crate::casework::erase_retained(db, months, now).await,
+        )
+        .map_err(|e| anyhow::anyhow!("retention job: {e:?}"))?,
         None => 0,
     };
-    Ok(RunReport { expired, erased })
-}
-
-/// The running periodic jobs.
-#[derive(Debug)]
-pub struct Jobs {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Jobs {
-    /// Stops the jobs: no new run starts; a run in progress (its own transactions) may
-    /// finish within `grace`, after which it is abandoned.
-    pub async fn stop(self, grace: Duration) {
-        // An error means the task has already ended.
-        let _ = self.stop.send(true);
-        match tokio::time::timeout(grace, self.task).await {
-            Ok(_) => tracing::info!("background jobs stopped"),
-            Err(_) => tracing::warn!("background jobs did not stop within the grace period"),
-        }
-    }
+    let access_ended = counted(
+        metrics,
+        "tombstones",
+        crate::sync::service::record_ended_access(db, now).await,
+    )
+    .map_err(|e| anyhow::anyhow!("tombstone job: {e:?}"))?;
+    Ok(RunReport {
+        expired,
+        erased,
+        access_ended,
+    })
 }
 
 /// Starts the periodic jobs (none when `jobs_interval_secs` is 0).
-pub fn spawn(db: DatabaseConnection, settings: Settings) -> Option<Jobs> {
+pub fn spawn(db: DatabaseConnection, settings: Settings, metrics: Arc<Metrics>) -> Option<Worker> {
     if settings.jobs_interval_secs == 0 {
         return None;
     }
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
+    Some(Worker::spawn("jobs", move |mut stopped| async move {
         let mut tick = tokio::time::interval(Duration::from_secs(settings.jobs_interval_secs));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -70,7 +92,7 @@ pub fn spawn(db: DatabaseConnection, settings: Settings) -> Option<Jobs> {
                 _ = tick.tick() => {}
                 _ = stopped.changed() => break,
             }
-            match run_once(&db, &settings).await {
+            match run_measured(&db, &settings, Some(&metrics)).await {
                 Ok(report) if report != RunReport::default() => {
                     tracing::info!(expired = report.expired, erased = report.erased, "jobs ran");
                 }
@@ -81,6 +103,5 @@ pub fn spawn(db: DatabaseConnection, settings: Settings) -> Option<Jobs> {
                 break;
             }
         }
-    });
-    Some(Jobs { stop, task })
+    }))
 }

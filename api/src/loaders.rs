@@ -7,9 +7,12 @@
 use crate::error::GqlResult;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
-    api_client, audit_event, contact, location, organization, organization_succession, person,
-    protocol, protocol_scope, referral, referral_event, routing_decision, routing_rule, schedule,
-    service, service_area, service_at_location, service_term, signatory, term, territory,
+    api_client, audit_event, consent, contact, location, organization, organization_succession,
+    person, protocol, protocol_scope, referral, referral_event, routing_decision, routing_rule,
+    schedule, service, service_area, service_at_location, service_term, signatory, term, territory,
+};
+use entity::{
+    meeting, meeting_action, meeting_attendance, meeting_topic, working_group, working_group_member,
 };
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -174,6 +177,9 @@ key! {
     TermsOfService;
     /// The municipalities a service covers.
     AreaOfService;
+    /// The zones and hub areas in force today that hold a municipality a service
+    /// covers.
+    GroupingsOfService;
     /// The locations where a service is delivered.
     LocationsOfService;
     /// The opening schedule of a service.
@@ -184,6 +190,26 @@ key! {
     ScopeOfProtocol;
     /// The municipalities a territory is made of.
     MunicipalitiesOfTerritory;
+    /// A consent by id (callers check visibility first).
+    ConsentById;
+    /// A working group by id.
+    WorkingGroupById;
+    /// A meeting by id.
+    MeetingById;
+    /// A decision or action of a meeting by id (callers check visibility first).
+    MeetingActionById;
+    /// The member organizations of a working group.
+    MembersOfWorkingGroup;
+    /// The meetings of a working group, by start.
+    MeetingsOfWorkingGroup;
+    /// The agenda of a meeting, in order.
+    TopicsOfMeeting;
+    /// The organizations present at a meeting (callers check visibility first).
+    AttendanceOfMeeting;
+    /// The decisions and actions of a meeting (callers check visibility first).
+    ActionsOfMeeting;
+    /// The stored translations of a service, organization, site or term, by language.
+    TranslationsOf;
 }
 
 /// A loader of rows by their primary key.
@@ -218,6 +244,60 @@ by_id!(PersonById, person);
 by_id!(ApiClientById, api_client);
 by_id!(ReferralById, referral);
 by_id!(RoutingRuleById, routing_rule);
+by_id!(ConsentById, consent);
+by_id!(WorkingGroupById, working_group);
+by_id!(MeetingById, meeting);
+by_id!(MeetingActionById, meeting_action);
+
+/// A taxonomy term by its taxonomy and code (codes a record stores, such as a
+/// referral's needs or a person's languages).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TermByCode(pub entity::enums::Taxonomy, pub String);
+
+impl Loader<TermByCode> for DbLoader {
+    type Value = term::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[TermByCode]) -> LoadResult<TermByCode, Self::Value> {
+        let mut taxonomies: Vec<entity::enums::Taxonomy> = Vec::new();
+        for key in keys {
+            if !taxonomies.contains(&key.0) {
+                taxonomies.push(key.0);
+            }
+        }
+        let rows = term::Entity::find()
+            .filter(term::Column::Taxonomy.is_in(taxonomies))
+            .filter(term::Column::Code.is_in(keys.iter().map(|k| k.1.clone())))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (TermByCode(row.taxonomy, row.code.clone()), row))
+            .filter(|(key, _)| keys.contains(key))
+            .collect())
+    }
+}
+
+impl Loaders {
+    /// The terms of `taxonomy` with `codes`, in the order of `codes` (a code without a
+    /// term is left out): one statement for every record of the request.
+    pub async fn terms<T: From<term::Model>>(
+        &self,
+        taxonomy: entity::enums::Taxonomy,
+        codes: impl IntoIterator<Item = &str>,
+    ) -> GqlResult<Vec<T>> {
+        let keys: Vec<TermByCode> = codes
+            .into_iter()
+            .map(|code| TermByCode(taxonomy, code.to_owned()))
+            .collect();
+        let mut found = self.0.load_many(keys.iter().cloned()).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| found.remove(key))
+            .map(T::from)
+            .collect())
+    }
+}
 
 /// A loader of the rows that point at a parent through a foreign key.
 macro_rules! children {
@@ -286,6 +366,65 @@ children!(
     CreatedAt
 );
 children!(SchedulesOfService, schedule, ServiceId, service_id, Weekday);
+children!(
+    MeetingsOfWorkingGroup,
+    meeting,
+    WorkingGroupId,
+    working_group_id,
+    StartsAt
+);
+children!(
+    TopicsOfMeeting,
+    meeting_topic,
+    MeetingId,
+    meeting_id,
+    Position
+);
+children!(
+    ActionsOfMeeting,
+    meeting_action,
+    MeetingId,
+    meeting_id,
+    CreatedAt
+);
+
+/// A loader of the rows of a link table keyed by their owner (tables without an `id`).
+macro_rules! owned_links {
+    ($key:ident, $module:ident, $owner:ident, $field:ident, $order:ident) => {
+        impl Loader<$key> for DbLoader {
+            type Value = Vec<$module::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
+                let rows = $module::Entity::find()
+                    .filter($module::Column::$owner.is_in(ids(keys)))
+                    .order_by_asc($module::Column::$order)
+                    .all(&self.db)
+                    .await?;
+                let mut map: HashMap<$key, Self::Value> = HashMap::new();
+                for row in rows {
+                    map.entry($key(row.$field)).or_default().push(row);
+                }
+                Ok(map)
+            }
+        }
+    };
+}
+
+owned_links!(
+    MembersOfWorkingGroup,
+    working_group_member,
+    WorkingGroupId,
+    working_group_id,
+    CreatedAt
+);
+owned_links!(
+    AttendanceOfMeeting,
+    meeting_attendance,
+    MeetingId,
+    meeting_id,
+    OrganizationId
+);
 children!(
     EventsOfReferral,
     referral_event,
@@ -455,6 +594,25 @@ impl Loader<MunicipalitiesOfTerritory> for DbLoader {
     }
 }
 
+impl Loader<GroupingsOfService> for DbLoader {
+    type Value = Vec<territory::Model>;
+    type Error = Arc<DbErr>;
+
+    /// By [`crate::territory::service::groupings_of_services`] (one statement).
+    async fn load(
+        &self,
+        keys: &[GroupingsOfService],
+    ) -> LoadResult<GroupingsOfService, Self::Value> {
+        let today = chrono::Utc::now().date_naive();
+        let found =
+            crate::territory::service::groupings_of_services(&self.db, &ids(keys), today).await?;
+        Ok(found
+            .into_iter()
+            .map(|(service, groupings)| (GroupingsOfService(service), groupings))
+            .collect())
+    }
+}
+
 impl Loader<RerouteOfReferral> for DbLoader {
     type Value = referral::Model;
     type Error = Arc<DbErr>;
@@ -501,6 +659,20 @@ impl Loader<ServiceTypesOfNeed> for DbLoader {
         Ok(found
             .into_iter()
             .map(|(need, types)| (ServiceTypesOfNeed(need), types))
+            .collect())
+    }
+}
+
+impl Loader<TranslationsOf> for DbLoader {
+    type Value = Vec<entity::translation::Model>;
+    type Error = Arc<DbErr>;
+
+    /// By [`crate::translation::service::of_subjects`].
+    async fn load(&self, keys: &[TranslationsOf]) -> LoadResult<TranslationsOf, Self::Value> {
+        let found = crate::translation::service::of_subjects(&self.db, &ids(keys)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(subject, rows)| (TranslationsOf(subject), rows))
             .collect())
     }
 }

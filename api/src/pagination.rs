@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ColumnType, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ColumnType, Condition, ConnectionTrait, EntityTrait, FromQueryResult, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
@@ -28,6 +28,23 @@ pub enum SortKey {
     Time(DateTime<Utc>),
     /// A whole number (a column or a computed rank).
     Int(i64),
+    /// A real number the database computed (e.g. a distance), kept as its IEEE-754
+    /// bits so that the cursor gives the database back the very value it compared.
+    Real(#[serde(with = "real_bits")] f64),
+}
+
+/// A real number written as the bits of its IEEE-754 double: lossless, and NaN or an
+/// infinity cannot be spelled differently.
+mod real_bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(value.to_bits())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        u64::deserialize(deserializer).map(f64::from_bits)
+    }
 }
 
 /// The kind of a sort key: a cursor's keys must be of the kinds its order sorts by.
@@ -39,11 +56,13 @@ pub enum KeyKind {
     Time,
     /// A whole number.
     Int,
+    /// A real number.
+    Real,
 }
 
 impl KeyKind {
     /// The kind of a column's values (text for any type that is neither a time nor a
-    /// whole number).
+    /// number).
     fn of(column_type: &ColumnType) -> Self {
         match column_type {
             ColumnType::Timestamp
@@ -58,6 +77,7 @@ impl KeyKind {
             | ColumnType::SmallUnsigned
             | ColumnType::Unsigned
             | ColumnType::BigUnsigned => Self::Int,
+            ColumnType::Float | ColumnType::Double => Self::Real,
             _ => Self::Text,
         }
     }
@@ -70,6 +90,7 @@ impl SortKey {
             Self::Text(_) => KeyKind::Text,
             Self::Time(_) => KeyKind::Time,
             Self::Int(_) => KeyKind::Int,
+            Self::Real(_) => KeyKind::Real,
         }
     }
 
@@ -78,6 +99,7 @@ impl SortKey {
             Self::Text(text) => Expr::val(text),
             Self::Time(time) => Expr::val(time),
             Self::Int(n) => Expr::val(n),
+            Self::Real(x) => Expr::val(x),
         }
     }
 }
@@ -135,6 +157,13 @@ impl Cursor {
             "k" => serde_json::from_str(key).map_err(|_| invalid())?,
             _ => return Err(invalid()),
         };
+        // The database gives finite values only: NaN or an infinity is a forgery.
+        if keys
+            .iter()
+            .any(|key| matches!(key, SortKey::Real(x) if !x.is_finite()))
+        {
+            return Err(invalid());
+        }
         Ok(Self { keys, id })
     }
 }
@@ -201,7 +230,11 @@ impl Window {
 
 /// How a list is ordered: sort keys (columns or computed expressions), most
 /// significant first, with the id as the last tie-breaker.
-pub struct Sort<E: EntityTrait> {
+///
+/// The rows read are `R`: the entity's model, or (for keys the database computes, such
+/// as a distance) a row that carries the computed keys beside it, so that the cursor
+/// holds the very values the database compares.
+pub struct Sort<E: EntityTrait, R = <E as EntityTrait>::Model> {
     /// The sort keys.
     pub keys: Vec<Expr>,
     /// The kind of each sort key, in the same order: a cursor with other kinds belongs
@@ -213,7 +246,7 @@ pub struct Sort<E: EntityTrait> {
     /// Descending instead of ascending.
     pub descending: bool,
     /// Reads the cursor of a row (its values of the keys, in the same order).
-    pub cursor: fn(&E::Model) -> Cursor,
+    pub cursor: fn(&R) -> Cursor,
 }
 
 impl<E: EntityTrait> Sort<E> {
@@ -250,8 +283,8 @@ pub struct Page<M> {
 /// rather than its expansion (`k > v OR (k = v AND id > i)`), so that both engines
 /// start the index range at the cursor instead of reading the list from its start and
 /// filtering: a deep page costs what the first one does.
-fn beyond<E: EntityTrait>(
-    sort: &Sort<E>,
+fn beyond<E: EntityTrait, R>(
+    sort: &Sort<E, R>,
     cursor: &Cursor,
     ascending: bool,
 ) -> AppResult<Condition> {
@@ -278,15 +311,15 @@ fn beyond<E: EntityTrait>(
 }
 
 /// Fetches one page of `select` in the order `sort`.
-pub async fn fetch_page<E, C>(
+pub async fn fetch_page<E, R, C>(
     db: &C,
     select: Select<E>,
-    sort: &Sort<E>,
+    sort: &Sort<E, R>,
     window: &Window,
-) -> AppResult<Page<E::Model>>
+) -> AppResult<Page<R>>
 where
     E: EntityTrait,
-    E::Model: Send + Sync,
+    R: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
     let ascending = !sort.descending;
@@ -310,6 +343,7 @@ where
     let mut rows = select
         .order_by(sort.id, order)
         .limit(window.limit + 1)
+        .into_model::<R>()
         .all(db)
         .await?;
     let more = rows.len() as u64 > window.limit;
@@ -402,16 +436,17 @@ where
 }
 
 /// Fetches a page and, when asked, the total count of `select`.
-pub async fn list<E, C>(
+pub async fn list<E, R, C>(
     db: &C,
     select: Select<E>,
-    sort: &Sort<E>,
+    sort: &Sort<E, R>,
     window: &Window,
     with_total: bool,
-) -> AppResult<(Page<E::Model>, u64)>
+) -> AppResult<(Page<R>, u64)>
 where
     E: EntityTrait,
     E::Model: Send + Sync,
+    R: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
     // The count and the page go to the database together (two pooled connections), so
@@ -457,6 +492,37 @@ mod tests {
             id: Uuid::now_v7(),
         };
         assert_eq!(Cursor::decode(&several.encode()).ok(), Some(several));
+    }
+
+    #[test]
+    fn a_real_key_survives_encoding_to_the_last_bit() {
+        // Values a decimal rendering could round: the cursor must give the database
+        // back exactly what it computed.
+        for x in [
+            0.1 + 0.2,
+            1.0 / 3.0,
+            123.456_789_012_345_68,
+            f64::MIN_POSITIVE,
+            0.0,
+        ] {
+            let cursor = Cursor::new(SortKey::Real(x), Uuid::now_v7());
+            let decoded = Cursor::decode(&cursor.encode()).map(|c| c.keys);
+            let Ok([SortKey::Real(back)]) = decoded.as_deref() else {
+                panic!("{x} did not come back: {decoded:?}");
+            };
+            assert_eq!(back.to_bits(), x.to_bits());
+        }
+    }
+
+    #[test]
+    fn a_cursor_holding_nan_or_an_infinity_is_bad_input() {
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let forged = Cursor::new(SortKey::Real(x), Uuid::now_v7()).encode();
+            assert!(
+                matches!(Cursor::decode(&forged), Err(AppError::BadUserInput(_))),
+                "{x}"
+            );
+        }
     }
 
     /// Ten rows `(name, id)` in list order.

@@ -29,13 +29,18 @@ impl AppRuntime {
         Self(tokio::runtime::Handle::current())
     }
 
-    /// Runs `work` on the application runtime and waits for it.
+    /// Runs `work` on the application runtime, in the caller's span (so its spans and
+    /// log lines stay in the request's), and waits for it.
     pub async fn run<F, T>(&self, work: F) -> Result<T, AppError>
     where
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        self.0.spawn(work).await.map_err(AppError::internal)
+        use tracing::Instrument as _;
+        self.0
+            .spawn(work.instrument(tracing::Span::current()))
+            .await
+            .map_err(AppError::internal)
     }
 }
 

@@ -91,6 +91,9 @@ pub struct Settings {
     pub max_directives: usize,
     /// Maximum size of a request body, in bytes.
     pub max_body_bytes: usize,
+    /// Seconds a websocket may stay open without `connection_init` (graphql-transport-ws
+    /// closes it with 4408).
+    pub websocket_init_timeout_secs: u64,
     /// Maximum number of operations in one batched request.
     pub max_batch_size: usize,
     /// Expected `iss` of access tokens (and the issuer of the server's own tokens).
@@ -181,7 +184,59 @@ pub struct Settings {
     pub match_weight_eligibility: f64,
     /// Matching: a typical wait of this many days or more scores 0 on the wait.
     pub match_wait_horizon_days: u32,
+    /// How often each replica looks for events to fan out and deliveries that are
+    /// due, in milliseconds (PostgreSQL also wakes it at once on a commit); 0 turns
+    /// webhook delivery and subscriptions' outbox reading off on this replica.
+    pub events_poll_interval_ms: u64,
+    /// Development only: accept `http://` webhook URLs and deliver to loopback and
+    /// private addresses. Off, URLs must be https and every resolved address public.
+    pub webhook_allow_private: bool,
+    /// How long one delivery attempt may take, in seconds.
+    pub webhook_timeout_secs: u64,
+    /// First retry delay in milliseconds; each later one doubles, with jitter.
+    pub webhook_retry_base_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub webhook_retry_max_ms: u64,
+    /// How long a delivery is retried before it is given up as FAILED, in seconds.
+    pub webhook_retry_period_secs: u64,
+    /// An endpoint is disabled after this many failed attempts in a row.
+    pub webhook_disable_after_failures: u32,
+    /// Hours an old secret keeps signing after a rotation, unless the rotation says.
+    pub webhook_secret_overlap_hours: u32,
+    /// Deliveries one replica attempts at the same time.
+    pub webhook_concurrency: usize,
+    /// Origins whose pages may call the API from a browser (CORS), comma-separated,
+    /// e.g. `https://portale.regione.toscana.it`; `*` for any; unset: none.
+    pub cors_origins: Option<String>,
+    /// How long a request waits for a database connection (from the pool, or a new
+    /// one) before it fails, in seconds.
+    pub database_acquire_timeout_secs: u64,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client in the
+    /// request log, comma-separated; unset: the peer is the client.
+    pub trusted_proxies: Option<String>,
+    /// A JSON file of the operations the server knows from the start (an array of
+    /// queries, or an object from SHA-256 hash to query), for persisted queries.
+    pub persisted_queries_file: Option<PathBuf>,
+    /// Production: run only the operations of `persisted_queries_file`.
+    pub persisted_queries_only: bool,
+    /// Address of the Prometheus listener serving `GET /metrics`, e.g.
+    /// `127.0.0.1:9100` (port 0: any free port); unset: no metrics listener.
+    pub metrics_addr: Option<String>,
+    /// OTLP/HTTP endpoint traces are exported to, e.g. `http://127.0.0.1:4318` (the
+    /// path `/v1/traces` is added); unset: no traces are exported.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported traces.
+    pub otlp_service_name: String,
+    /// Statistics: cells counting fewer people than this are suppressed (k-anonymity);
+    /// never below [`MIN_STATISTICS_K`].
+    pub statistics_k: u32,
+    /// Statistics: anonymous callers (and every role) may read the regional statistics;
+    /// off, only REGIONAL_ADMIN may.
+    pub statistics_public: bool,
 }
+
+/// The lowest k-anonymity threshold the statistics accept.
+pub const MIN_STATISTICS_K: u32 = 5;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -203,6 +258,7 @@ impl Default for Settings {
             max_header_bytes: 32 * 1024,
             max_directives: 8,
             max_body_bytes: 256 * 1024,
+            websocket_init_timeout_secs: 10,
             max_batch_size: 10,
             auth_issuer: "melt".to_owned(),
             auth_audience: "melt-api".to_owned(),
@@ -242,6 +298,25 @@ impl Default for Settings {
             match_weight_protocol: 2.0,
             match_weight_eligibility: 1.0,
             match_wait_horizon_days: 60,
+            events_poll_interval_ms: 1000,
+            webhook_allow_private: false,
+            webhook_timeout_secs: 10,
+            webhook_retry_base_ms: 5_000,
+            webhook_retry_max_ms: 3_600_000,
+            webhook_retry_period_secs: 3 * 24 * 3600,
+            webhook_disable_after_failures: 50,
+            webhook_secret_overlap_hours: 24,
+            webhook_concurrency: 8,
+            cors_origins: None,
+            database_acquire_timeout_secs: 5,
+            trusted_proxies: None,
+            persisted_queries_file: None,
+            persisted_queries_only: false,
+            metrics_addr: None,
+            otlp_endpoint: None,
+            otlp_service_name: "melt-api".to_owned(),
+            statistics_k: MIN_STATISTICS_K,
+            statistics_public: false,
         }
     }
 }
@@ -255,6 +330,67 @@ impl Settings {
     pub fn load() -> Result<Self, Box<figment::Error>> {
         let file = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
         Self::figment(file).extract().map_err(Box::new)
+    }
+
+    /// Reads settings as [`Settings::load`] does and checks them, with errors in the
+    /// words of the person who set them: the variable as they wrote it, what it must
+    /// be, and what it was.
+    pub fn load_checked() -> Result<Self, String> {
+        let settings = Self::load().map_err(|e| explain(&e))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks what the types cannot say.
+    pub fn check(&self) -> Result<(), String> {
+        let url = self.database_url.trim();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            let scheme = url.split(':').next().unwrap_or_default();
+            return Err(format!(
+                "DATABASE_URL must start with sqlite: (e.g. sqlite://melt.db?mode=rwc) or postgres:// \
+                 (postgresql://), got a `{}:` URL",
+                scheme.chars().take(20).collect::<String>()
+            ));
+        }
+        if self.statistics_k < MIN_STATISTICS_K {
+            return Err(format!(
+                "MELT_STATISTICS_K must be {MIN_STATISTICS_K} or more (the smallest group of \
+                 people a statistic may show), got {}",
+                self.statistics_k
+            ));
+        }
+        if let Some(address) = &self.metrics_addr
+            && address.trim().parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!(
+                "MELT_METRICS_ADDR must be an IP address and port (e.g. 127.0.0.1:9100), got {:?}",
+                address.chars().take(60).collect::<String>()
+            ));
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let parsed = url::Url::parse(endpoint.trim());
+            if !parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
+                return Err(format!(
+                    "MELT_OTLP_ENDPOINT must be an http:// or https:// URL (e.g. \
+                     http://127.0.0.1:4318), got {:?}",
+                    endpoint.chars().take(60).collect::<String>()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The metrics listener's address, when there is one (checked by [`Settings::check`]).
+    pub fn metrics_address(&self) -> Option<Result<std::net::SocketAddr, String>> {
+        self.metrics_addr.as_deref().map(|address| {
+            address
+                .trim()
+                .parse()
+                .map_err(|_| format!("MELT_METRICS_ADDR: `{address}` is not an address and port"))
+        })
     }
 
     fn figment(file: Option<PathBuf>) -> Figment {
@@ -276,6 +412,98 @@ impl Settings {
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
     }
+}
+
+/// The environment variable of a settings key (`port` → `MELT_PORT`).
+fn variable(key: &str) -> String {
+    if key.eq_ignore_ascii_case("database_url") {
+        "DATABASE_URL".to_owned()
+    } else {
+        format!("MELT_{}", key.to_ascii_uppercase())
+    }
+}
+
+/// What a value of the expected type is, in words.
+fn expected_in_words(expected: &str) -> String {
+    match expected {
+        "u16" => "a number between 0 and 65535".to_owned(),
+        "u32" | "u64" | "usize" => "a whole number, 0 or more".to_owned(),
+        "f64" | "f32" => "a number".to_owned(),
+        "a boolean" | "bool" => "true or false".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// A settings error in the user's words (one sentence, each cause once).
+pub fn explain(error: &figment::Error) -> String {
+    use figment::error::{Actual, Kind};
+    let key = error.path.last().cloned().unwrap_or_default();
+    let name = variable(&key);
+    let got = |actual: &Actual| match actual {
+        Actual::Str(v) => format!("{:?}", v.chars().take(60).collect::<String>()),
+        other => other.to_string(),
+    };
+    match &error.kind {
+        Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+            format!(
+                "{name} must be {}, got {}",
+                expected_in_words(expected),
+                got(actual)
+            )
+        }
+        Kind::UnknownField(field, _) => {
+            let written = variable(field);
+            match ALL_KEYS.iter().find(|k| close(k, field)) {
+                Some(near) => format!(
+                    "{written} is not a setting of this service (did you mean {}?)",
+                    variable(near)
+                ),
+                None => {
+                    format!("{written} is not a setting of this service; the README lists them")
+                }
+            }
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Every settings key (for suggestions).
+const ALL_KEYS: &[&str] = &[
+    "database_url",
+    "database_max_connections",
+    "database_acquire_timeout_secs",
+    "host",
+    "port",
+    "log_format",
+    "log_filter",
+    "demo_data",
+    "graphiql",
+    "cors_origins",
+    "trusted_proxies",
+    "metrics_addr",
+    "otlp_endpoint",
+    "otlp_service_name",
+    "jobs_interval_secs",
+    "events_poll_interval_ms",
+    "shutdown_grace_secs",
+    "retention_months",
+    "receiver_access_days",
+    "statistics_k",
+    "statistics_public",
+];
+
+/// One letter off (typos such as PROT for PORT), or a prefix.
+fn close(known: &str, written: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (known.chars().collect(), written.chars().collect());
+    if a.len() == b.len() {
+        let differing: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+        return differing.len() == 1
+            || (differing.len() == 2
+                && differing[1] == differing[0] + 1
+                && a[differing[0]] == b[differing[1]]
+                && a[differing[1]] == b[differing[0]]);
+    }
+    known.starts_with(written) && written.len() >= 3
 }
 
 #[cfg(test)]
@@ -338,6 +566,32 @@ mod tests {
             assert!(from_file.is_err());
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_statistics_k_below_five_is_refused_with_the_variable_named() {
+        let low = Settings {
+            statistics_k: 4,
+            ..Settings::default()
+        };
+        let error = low.check().expect_err("k = 4 is refused");
+        assert!(
+            error.starts_with("MELT_STATISTICS_K must be 5 or more"),
+            "{error}"
+        );
+        assert!(error.ends_with("got 4"), "{error}");
+        let zero = Settings {
+            statistics_k: 0,
+            ..Settings::default()
+        };
+        assert!(zero.check().is_err());
+        let higher = Settings {
+            statistics_k: 11,
+            ..Settings::default()
+        };
+        assert_eq!(higher.check(), Ok(()));
+        assert_eq!(Settings::default().statistics_k, 5);
+        assert!(!Settings::default().statistics_public);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Building and running the application: database, migrations, demo data, HTTP server.
 
 use crate::context::AppState;
+use crate::http::request_log::{self, RequestIdentity, TrustedProxies};
 use crate::http::routes;
 use crate::schema::build_schema;
 use crate::settings::Settings;
@@ -18,28 +19,64 @@ use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder, TracingLogger};
 
 /// Root span of each request: method, path (never the query string, which may carry
-/// variables) and request id.
+/// variables), request id (an incoming well-formed `X-Request-Id` is kept), client
+/// address, and, once known, the GraphQL operation name; its end logs status and
+/// duration.
 pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request
+        let generated = request
             .extensions()
             .get::<RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        tracing::info_span!(
+            .map(ToString::to_string);
+        let request_id = request_log::request_id(request, generated);
+        request_log::remember(request, &request_id);
+        let client_ip = request_log::client_ip(
+            request.peer_addr().map(|a| a.ip()),
+            request.headers(),
+            request
+                .app_data::<web::Data<TrustedProxies>>()
+                .map(|p| p.get_ref()),
+        )
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+        let span = tracing::info_span!(
             "request",
+            otel.name = %format_args!("{} {}", request.method(), request.path()),
+            otel.kind = "server",
             method = %request.method(),
             path = %request.path(),
             request_id = %request_id,
-        )
+            client_ip = %client_ip,
+            operation = tracing::field::Empty,
+        );
+        // An incoming W3C `traceparent` makes this request part of the caller's trace.
+        let parent = crate::telemetry::parent_from_headers(request.headers());
+        if opentelemetry::trace::TraceContextExt::has_active_span(&parent) {
+            use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+            if span.set_parent(parent).is_err() {
+                tracing::debug!("the request span cannot take the incoming trace");
+            }
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         let _entered = span.enter();
         match outcome {
-            Ok(response) => tracing::info!(status = response.status().as_u16(), "request done"),
+            Ok(response) => {
+                let duration_ms = response
+                    .request()
+                    .extensions()
+                    .get::<request_log::Started>()
+                    .map_or(0.0, |s| s.0.elapsed().as_secs_f64() * 1000.0);
+                tracing::info!(
+                    status = response.status().as_u16(),
+                    duration_ms = format_args!("{duration_ms:.1}"),
+                    "request done"
+                );
+            }
             Err(error) => {
                 let status = error.as_response_error().status_code().as_u16();
                 tracing::warn!(status, "request failed");
@@ -48,11 +85,14 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
-/// The running application: a bound HTTP server and its background tasks.
+/// The running application: a bound HTTP server, its metrics listener when one is
+/// set, and its background tasks.
 pub struct Application {
     port: u16,
+    stop: tokio::sync::watch::Sender<bool>,
     server: Server,
-    jobs: Option<crate::jobs::Jobs>,
+    metrics: Option<(std::net::SocketAddr, Server)>,
+    workers: Vec<crate::worker::Worker>,
     pruner: tokio::task::JoinHandle<()>,
     grace: Duration,
 }
@@ -60,9 +100,12 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, loads the demo network when enabled, and binds the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = crate::db::connect(&settings)
-            .await
-            .context("cannot connect to the database")?;
+        let db = crate::db::connect(&settings).await.with_context(|| {
+            format!(
+                "cannot connect to the database at {}",
+                crate::db::where_is(&settings.database_url)
+            )
+        })?;
         crate::db::migrate(&db)
             .await
             .context("cannot apply migrations")?;
@@ -84,6 +127,12 @@ impl Application {
         let auth = crate::auth::AuthState::from_settings(&settings)
             .await
             .context("cannot set up authentication")?;
+        let cors = crate::http::cors::Origins::parse(settings.cors_origins.as_deref())
+            .map_err(anyhow::Error::msg)?;
+        let proxies = web::Data::new(
+            TrustedProxies::parse(settings.trusted_proxies.as_deref())
+                .map_err(anyhow::Error::msg)?,
+        );
         let listener = TcpListener::bind(settings.address())
             .with_context(|| format!("cannot listen on {}", settings.address()))?;
         let port = listener.local_addr()?.port();
@@ -91,16 +140,62 @@ impl Application {
             crate::crypto::DataProtection::from_settings(&settings)
                 .context("cannot set up the protection of personal data")?,
         );
-        let jobs = crate::jobs::spawn(db.clone(), settings.clone());
+        let persisted = Arc::new(
+            crate::http::persisted::PersistedQueries::from_settings(
+                settings.persisted_queries_file.as_deref(),
+                settings.persisted_queries_only,
+            )
+            .map_err(anyhow::Error::msg)?,
+        );
+        let metrics_listener = match settings.metrics_address() {
+            Some(address) => {
+                let address = address.map_err(anyhow::Error::msg)?;
+                let listener = TcpListener::bind(address)
+                    .with_context(|| format!("cannot listen for metrics on {address}"))?;
+                Some(listener)
+            }
+            None => None,
+        };
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let settings = Arc::new(settings);
+        let hub = crate::events::hub::Hub::default();
+        let mut workers: Vec<crate::worker::Worker> =
+            crate::jobs::spawn(db.clone(), (*settings).clone(), metrics.clone())
+                .into_iter()
+                .collect();
+        workers.extend(crate::events::hub::spawn(
+            db.clone(),
+            hub.clone(),
+            Duration::from_millis(settings.events_poll_interval_ms),
+            settings
+                .is_postgres()
+                .then(|| settings.database_url.clone()),
+        ));
+        workers.extend(
+            crate::webhooks::dispatch::Dispatcher::new(
+                db.clone(),
+                protection.clone(),
+                settings.clone(),
+                hub.clone(),
+                metrics.clone(),
+            )
+            .context("cannot set up webhook delivery")?
+            .spawn(),
+        );
         let grace = Duration::from_secs(settings.shutdown_grace_secs);
         let limits = crate::rate_limit::Limits::new(&settings);
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
+            stopping,
             runtime: crate::runtime::AppRuntime::current(),
             limits: limits.clone(),
             protection,
             db,
-            settings: Arc::new(settings),
+            settings,
             auth: Arc::new(auth),
+            hub,
+            persisted,
+            metrics,
         };
         let max_body = state.settings.max_body_bytes;
         let pruned = limits.clone();
@@ -113,14 +208,24 @@ impl Application {
         });
         let schema = web::Data::new(build_schema(&state));
         let state = web::Data::new(state);
+        let metrics = match metrics_listener {
+            Some(listener) => Some(metrics_server(listener, state.clone())?),
+            None => None,
+        };
         let server = HttpServer::new(move || {
             let limits = limits.clone();
+            let refusals = state.metrics.clone();
+            let measured = state.metrics.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(proxies.clone())
                 .app_data(schema.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .wrap_fn(|req, srv| {
-                    let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
+                    let request_id = req
+                        .extensions()
+                        .get::<RequestIdentity>()
+                        .map(|id| id.0.clone());
                     let response = srv.call(req);
                     async move {
                         let mut response = response.await?;
@@ -136,11 +241,17 @@ impl Application {
                 .wrap_fn(move |req, srv| {
                     // GraphQL requests are charged by their handlers, per operation and to
                     // the verified caller; everything else here, to the IP address.
-                    let ip = req.peer_addr().map(|a| a.ip());
+                    let ip = request_log::client_ip(
+                        req.peer_addr().map(|a| a.ip()),
+                        req.headers(),
+                        req.app_data::<web::Data<TrustedProxies>>()
+                            .map(|p| p.get_ref()),
+                    );
                     let verdict = limits.check(req.path(), ip);
                     let response = match verdict {
                         Ok(()) => Either::Left(srv.call(req)),
                         Err(wait) => {
+                            refusals.rate_limited(crate::metrics::Payer::Address);
                             let refusal = crate::rate_limit::refusal(req.path(), wait);
                             Either::Right(std::future::ready(Ok(
                                 req.into_response(refusal.map_into_boxed_body())
@@ -150,6 +261,41 @@ impl Application {
                     async move { Ok(response.await?.map_into_boxed_body()) }
                 })
                 .wrap(actix_web::middleware::from_fn(crate::http::guard::guard))
+                // Preflights are answered before the guard and the rate limit.
+                .wrap(actix_web::middleware::Condition::new(
+                    cors.middleware().is_some(),
+                    cors.middleware().unwrap_or_default(),
+                ))
+                .wrap_fn(move |req, srv| {
+                    // Every answer is counted, refusals by the layers above included.
+                    let route = req
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    let started = std::time::Instant::now();
+                    let response = srv.call(req);
+                    let measured = measured.clone();
+                    async move {
+                        let response = response.await;
+                        let (status, operation) = match &response {
+                            Ok(response) => (
+                                response.status().as_u16(),
+                                response
+                                    .request()
+                                    .extensions()
+                                    .get::<crate::metrics::OperationLabel>()
+                                    .map(|label| label.0.clone()),
+                            ),
+                            Err(error) => (error.as_response_error().status_code().as_u16(), None),
+                        };
+                        measured.request(
+                            &route,
+                            operation.as_deref().unwrap_or("none"),
+                            status,
+                            started.elapsed(),
+                        );
+                        response
+                    }
+                })
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(routes)
         })
@@ -160,8 +306,10 @@ impl Application {
         .run();
         Ok(Self {
             port,
+            stop,
             server,
-            jobs,
+            metrics,
+            workers,
             pruner,
             grace,
         })
@@ -172,6 +320,11 @@ impl Application {
         self.port
     }
 
+    /// The address the metrics listener is bound to, when `metrics_addr` is set.
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|(address, _)| *address)
+    }
+
     /// Serves until stopped. SIGTERM or Ctrl-C (SIGINT) starts a graceful shutdown: the
     /// listening socket is closed at once (new connections are refused), requests in
     /// flight finish within `shutdown_grace_secs` (then their connections are dropped),
@@ -179,27 +332,61 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         let Self {
             server,
-            jobs,
+            stop,
+            metrics,
+            workers,
             pruner,
             grace,
             ..
         } = self;
+        let metrics = metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         // Registered before serving, so a signal is never missed nor fatal.
-        let signals = on_signal(server.handle())?;
+        let signals = on_signal(server.handle(), stop)?;
         let served = server.await;
         signals.abort();
         pruner.abort();
-        if let Some(jobs) = jobs {
-            jobs.stop(grace).await;
+        if let Some((handle, served)) = metrics {
+            handle.stop(false).await;
+            if let Ok(Err(error)) = served.await {
+                tracing::warn!(error = %error, "the metrics listener stopped with an error");
+            }
+        }
+        for worker in workers {
+            worker.stop(grace).await;
         }
         tracing::info!("server stopped");
         served
     }
 }
 
+/// The metrics listener: `GET /metrics` only, on one worker, stopped with the server.
+fn metrics_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> anyhow::Result<(std::net::SocketAddr, Server)> {
+    let address = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(crate::http::metrics::metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    tracing::info!(%address, "metrics: GET /metrics");
+    Ok((address, server))
+}
+
 /// Waits for the first shutdown signal, then stops the server gracefully.
 #[cfg(unix)]
-fn on_signal(server: ServerHandle) -> std::io::Result<tokio::task::JoinHandle<()>> {
+fn on_signal(
+    server: ServerHandle,
+    stop: tokio::sync::watch::Sender<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -212,6 +399,8 @@ fn on_signal(server: ServerHandle) -> std::io::Result<tokio::task::JoinHandle<()
             signal = name,
             "shutting down: refusing new connections, finishing requests in flight"
         );
+        // Websockets close with 1001 (going away); requests in flight finish.
+        stop.send_replace(true);
         let stopped = server.stop(true);
         tokio::select! {
             () = stopped => {}
@@ -223,10 +412,15 @@ fn on_signal(server: ServerHandle) -> std::io::Result<tokio::task::JoinHandle<()
 
 /// Waits for Ctrl-C, then stops the server gracefully.
 #[cfg(not(unix))]
-fn on_signal(server: ServerHandle) -> std::io::Result<tokio::task::JoinHandle<()>> {
+fn on_signal(
+    server: ServerHandle,
+    stop: tokio::sync::watch::Sender<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     Ok(tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             tracing::info!("shutting down: refusing new connections, finishing requests in flight");
+            // Websockets close with 1001 (going away); requests in flight finish.
+            stop.send_replace(true);
             let stopped = server.stop(true);
             tokio::select! {
                 () = stopped => {}

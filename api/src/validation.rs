@@ -104,6 +104,11 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{FFA0}' | '\u{E0100}'..='\u{E01EF}')
 }
 
+/// True for 64 hexadecimal digits (a SHA-256 in hex).
+pub fn is_sha256(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A search text: trimmed, blank is no search; control characters and texts longer
 /// than [`MAX_SEARCH_CHARS`] are refused with `BAD_USER_INPUT`.
 pub fn search(value: Option<String>) -> crate::error::AppResult<Option<String>> {
@@ -294,6 +299,20 @@ impl Validator {
             self.add(field, FieldErrorCode::Invalid, "is not an http(s) URL");
         }
         Some(value)
+    }
+
+    /// An optional SHA-256 in hex (64 hexadecimal digits), returned lower-case; blank
+    /// means none.
+    pub fn optional_sha256(&mut self, field: &str, value: Option<&str>) -> Option<String> {
+        let value = value.map(str::trim).filter(|s| !s.is_empty())?;
+        if !is_sha256(value) {
+            self.add(
+                field,
+                FieldErrorCode::Invalid,
+                "is not a SHA-256 (64 hexadecimal digits)",
+            );
+        }
+        Some(value.to_ascii_lowercase())
     }
 
     /// An optional number within `min..=max`.

@@ -327,3 +327,171 @@ async fn keys_rotate_data_reencrypts_personal_data_with_the_current_key() {
         "k1 can go"
     );
 }
+
+/// Runs `melt serve` with `vars` (and a backtrace asked for, which must not show).
+fn serve_with(dir: &Path, vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_melt"));
+    command
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("RUST_BACKTRACE", "1")
+        .env("MELT_LOG_FILTER", "off");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.output().expect("run melt serve")
+}
+
+#[test]
+fn settings_mistakes_are_told_in_the_user_s_words_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("melt.db").display());
+    for (vars, expected) in [
+        (
+            vec![("MELT_PORT", "abc")],
+            "error: MELT_PORT must be a number between 0 and 65535, got \"abc\"",
+        ),
+        (
+            vec![("MELT_PROT", "8080")],
+            "error: MELT_PROT is not a setting of this service (did you mean MELT_PORT?)",
+        ),
+        (
+            vec![("MELT_DEMO_DATA", "maybe")],
+            "error: MELT_DEMO_DATA must be true or false, got \"maybe\"",
+        ),
+        (
+            vec![("DATABASE_URL", "mysql://melt@db/melt")],
+            "error: DATABASE_URL must start with sqlite:",
+        ),
+        (
+            vec![
+                (
+                    "DATABASE_URL",
+                    "postgres://melt:secret-password@127.0.0.1:1/melt",
+                ),
+                (
+                    "MELT_DATA_KEYS",
+                    "k1=c2VjcmV0LWRhdGEta2V5LTMyLWJ5dGVzLWxvbmctLS0=",
+                ),
+                (
+                    "MELT_PERSON_HASH_KEY",
+                    "aGFzaC1rZXktdmFsdWUtMzItYnl0ZXMtbG9uZy0tLS0=",
+                ),
+                ("MELT_DATABASE_ACQUIRE_TIMEOUT_SECS", "1"),
+            ],
+            "error: cannot connect to the database at 127.0.0.1:1",
+        ),
+    ] {
+        let mut vars = vars;
+        if !vars.iter().any(|(n, _)| *n == "DATABASE_URL") {
+            vars.push(("DATABASE_URL", &sqlite));
+        }
+        let output = serve_with(dir.path(), &vars);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{vars:?}: {err}");
+        assert!(err.starts_with(expected), "{vars:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+        assert!(!err.contains("secret-password"), "{err}");
+    }
+}
+
+#[test]
+fn serve_help_names_every_setting_it_reads() {
+    let output = Command::new(env!("CARGO_BIN_EXE_melt"))
+        .args(["serve", "--help"])
+        .output()
+        .expect("run melt serve --help");
+    let help = stdout(&output);
+    // Every field of the settings, as its environment variable.
+    let fields = serde_json::to_value(Settings::default()).expect("settings as JSON");
+    let mut missing = Vec::new();
+    for key in fields.as_object().expect("an object").keys() {
+        let variable = if key == "database_url" {
+            "DATABASE_URL".to_owned()
+        } else {
+            format!("MELT_{}", key.to_ascii_uppercase())
+        };
+        let named = help.contains(&variable)
+            || help
+                .split([' ', ','])
+                .filter_map(|word| word.strip_suffix('*'))
+                .any(|prefix| variable.starts_with(prefix));
+        if !named {
+            missing.push(variable);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in `melt serve --help`: {missing:?}\n{help}"
+    );
+}
+
+#[test]
+fn export_hsds_writes_the_public_directory_as_json_and_as_hsds_tabular_csv() {
+    use melt_api::crypto::random_key;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("melt.db").display());
+    let (keys, hash) = (format!("k1={}", random_key()), random_key());
+    let seeded = melt_with_db(dir.path(), &database, &keys, &hash, &["seed"]);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+
+    let json_dir = dir.path().join("json");
+    let json_dir_arg = json_dir.display().to_string();
+    let args = [
+        "export",
+        "hsds",
+        "--format",
+        "json",
+        "--output",
+        &json_dir_arg,
+    ];
+    let exported = melt_with_db(dir.path(), &database, &keys, &hash, &args);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    for list in [
+        "services",
+        "organizations",
+        "locations",
+        "service_at_locations",
+        "taxonomies",
+        "taxonomy_terms",
+    ] {
+        let text = std::fs::read_to_string(json_dir.join(format!("{list}.json"))).expect(list);
+        let objects: Vec<serde_json::Value> = serde_json::from_str(&text).expect("JSON array");
+        assert!(!objects.is_empty(), "{list}");
+        assert!(objects.iter().all(|o| o["id"].is_string()), "{list}");
+    }
+
+    let csv_dir = dir.path().join("csv");
+    let csv_dir_arg = csv_dir.display().to_string();
+    let args = [
+        "export",
+        "hsds",
+        "--format",
+        "csv",
+        "--output",
+        &csv_dir_arg,
+    ];
+    let exported = melt_with_db(dir.path(), &database, &keys, &hash, &args);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    for (_, file, columns) in melt_api::hsds::dump::TABLES {
+        let text = std::fs::read_to_string(csv_dir.join(file)).expect(file);
+        let header = text.lines().next().unwrap_or_default();
+        assert_eq!(header, columns.join(","), "{file}");
+    }
+    let services = std::fs::read_to_string(csv_dir.join("services.csv")).expect("services");
+    assert!(services.lines().count() > 1, "services.csv has rows");
+}
+
+#[test]
+fn export_hsds_refuses_an_unknown_format_with_a_message() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_melt"))
+        .args(["export", "hsds", "--format", "xml", "--output", "out"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run melt");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("xml"), "{}", stderr(&output));
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}

@@ -209,7 +209,7 @@ fn in_flight_request_survives(signal: &str, database_url: Option<&str>) {
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(!log.contains("INTERNAL"), "{log}");
     assert!(!log.contains("\"level\":\"ERROR\""), "{log}");
-    assert!(log.contains("background jobs stopped"), "{log}");
+    assert!(log.contains("background worker stopped"), "{log}");
 }
 
 #[test]
@@ -280,4 +280,45 @@ fn the_sqlite_file_and_its_journals_are_readable_by_the_owner_only() {
     }
     server.signal("TERM");
     assert_eq!(server.wait_exit().code(), Some(0));
+}
+
+/// A websocket open when the server is told to stop is closed with 1001 (going away),
+/// a close handshake, not a dropped connection (1006), and the process still exits.
+#[test]
+fn a_websocket_open_at_shutdown_is_closed_with_1001() {
+    use tungstenite::client::IntoClientRequest;
+    let mut server = start(None);
+    server.wait_ready();
+    let mut request = format!("ws://127.0.0.1:{}/graphql/ws", server.port)
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tungstenite::connect(request).expect("connect");
+    socket
+        .send(tungstenite::Message::Text(
+            r#"{"type":"connection_init"}"#.into(),
+        ))
+        .expect("send");
+    // The server's pings may come first.
+    let ack = loop {
+        match socket.read().expect("connection_ack") {
+            tungstenite::Message::Text(text) => break text.to_string(),
+            _ => continue,
+        }
+    };
+    assert!(ack.contains("connection_ack"), "{ack}");
+
+    server.signal("TERM");
+    let code = loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+            Ok(_) => continue,
+            Err(error) => panic!("no close handshake: {error}"),
+        }
+    };
+    assert_eq!(code, Some(1001));
+    assert_eq!(server.wait_exit().code(), Some(0), "{}", server.log_text());
 }

@@ -243,3 +243,63 @@ text_enum!(
         AlreadyOpen = "ALREADY_OPEN",
     }
 );
+
+text_enum!(
+    /// Whether a webhook endpoint receives deliveries.
+    WebhookStatus {
+        Active = "ACTIVE",
+        Disabled = "DISABLED",
+    }
+);
+
+text_enum!(
+    /// Where one delivery of an event to an endpoint stands.
+    DeliveryState {
+        Pending = "PENDING",
+        Delivered = "DELIVERED",
+        Failed = "FAILED",
+    }
+);
+
+text_enum!(
+    /// Whether a working group still meets.
+    WorkingGroupStatus {
+        Active = "ACTIVE",
+        Closed = "CLOSED",
+    }
+);
+
+text_enum!(
+    /// An organization's part in a working group.
+    WorkingGroupRole {
+        Lead = "LEAD",
+        Member = "MEMBER",
+        Observer = "OBSERVER",
+    }
+);
+
+text_enum!(
+    /// Where a meeting stands.
+    MeetingStatus {
+        Planned = "PLANNED",
+        Held = "HELD",
+        Cancelled = "CANCELLED",
+    }
+);
+
+text_enum!(
+    /// What a meeting decided or set someone to do.
+    MeetingActionKind {
+        Decision = "DECISION",
+        Action = "ACTION",
+    }
+);
+
+text_enum!(
+    /// Where an action of a meeting stands.
+    MeetingActionStatus {
+        Open = "OPEN",
+        Done = "DONE",
+        Dropped = "DROPPED",
+    }
+);

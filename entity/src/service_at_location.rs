@@ -11,6 +11,8 @@ pub struct Model {
     pub service_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub location_id: Uuid,
+    /// The link's own id (HSDS `service_at_location.id`), derived from the two ids.
+    pub id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }
 

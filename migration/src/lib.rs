@@ -19,7 +19,15 @@ mod m20261203_000011_needs_assessments;
 mod m20261203_000012_need_service_types;
 mod m20261203_000013_routing_rules;
 mod m20261203_000014_outbox;
+mod m20261203_000015_webhooks;
+mod m20261203_000016_sync;
+mod m20261203_000017_hsds;
+mod m20261203_000019_statistics;
+mod m20261203_000020_translations;
+mod m20261203_000021_working_groups;
 mod tables;
+
+pub use m20261203_000019_statistics::backfill_sql as statistics_backfill_sql;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -42,6 +50,12 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_need_service_types::Migration),
             Box::new(m20261203_000013_routing_rules::Migration),
             Box::new(m20261203_000014_outbox::Migration),
+            Box::new(m20261203_000015_webhooks::Migration),
+            Box::new(m20261203_000016_sync::Migration),
+            Box::new(m20261203_000017_hsds::Migration),
+            Box::new(m20261203_000019_statistics::Migration),
+            Box::new(m20261203_000020_translations::Migration),
+            Box::new(m20261203_000021_working_groups::Migration),
         ]
     }
 }

@@ -150,8 +150,10 @@ pub fn test_settings(database_url: &str) -> Settings {
         database_url: database_url.to_owned(),
         port: 0,
         database_max_connections: 5,
-        // Tests run the jobs themselves, when they mean to.
+        // Tests run the jobs themselves, when they mean to; those about webhooks and
+        // subscriptions turn event delivery on (its statements would count in others).
         jobs_interval_secs: 0,
+        events_poll_interval_ms: 0,
         ..Settings::default()
     }
 }
@@ -172,6 +174,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The settings the app runs with.
     pub settings: Settings,
+    /// URL of the metrics, e.g. `http://127.0.0.1:40124/metrics`, when `metrics_addr`
+    /// is set.
+    pub metrics_url: Option<String>,
     // Declared last: dropped after the server's connections are gone.
     _keys: tempfile::TempDir,
     _database: TestDatabase,
@@ -219,6 +224,9 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
         .await
         .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_url = app
+        .metrics_address()
+        .map(|address| format!("http://{address}/metrics"));
     tokio::spawn(app.run());
     TestApp {
         address,
@@ -228,12 +236,27 @@ pub async fn spawn_app_with(engine: Engine, adjust: impl FnOnce(&mut Settings)) 
         recorded,
         client: reqwest::Client::new(),
         settings,
+        metrics_url,
         _keys: keys,
         _database: database,
     }
 }
 
 impl TestApp {
+    /// Starts another replica of the app on the same database (its own pool, background
+    /// workers and port), as a second process would; returns its address.
+    pub async fn replica(&self) -> String {
+        let db = melt_api::db::connect(&self.settings)
+            .await
+            .expect("connect the replica's pool");
+        let app = Application::build_with_db(self.settings.clone(), db)
+            .await
+            .expect("build the replica");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run());
+        address
+    }
+
     /// The keys the app protects personal data with (to write protected rows directly).
     /// Runs SQL written with `?` placeholders on either engine; returns rows affected.
     pub async fn exec(&self, sql: &str, values: Vec<sea_orm::Value>) -> u64 {
@@ -553,5 +576,184 @@ pub mod flow {
             person.as_str().unwrap_or_default().to_owned(),
             referral["id"].as_str().unwrap_or_default().to_owned(),
         )
+    }
+}
+
+/// A webhook receiver for tests: a bare HTTP/1.1 server on a free local port that
+/// records every request and answers with the status a rule picks.
+pub mod receiver {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// One request the receiver got.
+    #[derive(Clone, Debug)]
+    pub struct Received {
+        /// `webhook-id`.
+        pub id: String,
+        /// `webhook-timestamp`.
+        pub timestamp: String,
+        /// `webhook-signature`.
+        pub signature: String,
+        /// The body.
+        pub body: String,
+        /// The status it was answered with (0: never answered).
+        pub answered: u16,
+    }
+
+    /// How to answer: given the `webhook-id` and how many times it came before.
+    pub type Rule = Arc<dyn Fn(&str, usize) -> Option<u16> + Send + Sync>;
+
+    /// The running receiver.
+    #[derive(Clone)]
+    pub struct Receiver {
+        /// Its URL (`http://127.0.0.1:<port>/hook`).
+        pub url: String,
+        log: Arc<Mutex<Vec<Received>>>,
+        rule: Arc<Mutex<Rule>>,
+    }
+
+    impl Receiver {
+        /// Starts a receiver; `rule` returns the status, or None to never answer.
+        pub async fn start(
+            rule: impl Fn(&str, usize) -> Option<u16> + Send + Sync + 'static,
+        ) -> Self {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind receiver");
+            let port = listener.local_addr().expect("receiver address").port();
+            let receiver = Self {
+                url: format!("http://127.0.0.1:{port}/hook"),
+                log: Arc::default(),
+                rule: Arc::new(Mutex::new(Arc::new(rule))),
+            };
+            let serving = receiver.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    tokio::spawn(serving.clone().serve(stream));
+                }
+            });
+            receiver
+        }
+
+        /// Answers from now on by another rule.
+        pub fn set_rule(&self, rule: impl Fn(&str, usize) -> Option<u16> + Send + Sync + 'static) {
+            *self.rule.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(rule);
+        }
+
+        /// Every request so far.
+        pub fn received(&self) -> Vec<Received> {
+            self.log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        }
+
+        /// The requests answered 2xx, by `webhook-id`: how many times each.
+        pub fn accepted(&self) -> HashMap<String, usize> {
+            let mut out = HashMap::new();
+            for r in self.received() {
+                if (200..300).contains(&r.answered) {
+                    *out.entry(r.id).or_default() += 1;
+                }
+            }
+            out
+        }
+
+        async fn serve(self, mut stream: tokio::net::TcpStream) {
+            let mut buffer = Vec::new();
+            loop {
+                // Headers.
+                let end = loop {
+                    if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break end;
+                    }
+                    let mut chunk = [0u8; 4096];
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&buffer[..end]).to_string();
+                let headers: HashMap<String, String> = head
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    .collect();
+                let length: usize = headers
+                    .get("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = buffer.split_off(end + 4);
+                buffer.clear();
+                while body.len() < length {
+                    let mut chunk = [0u8; 4096];
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => body.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                buffer = body.split_off(length);
+                let id = headers.get("webhook-id").cloned().unwrap_or_default();
+                let status = {
+                    let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+                    let before = log.iter().filter(|r| r.id == id).count();
+                    let rule = self
+                        .rule
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    rule(&id, before)
+                };
+                {
+                    let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+                    log.push(Received {
+                        id,
+                        timestamp: headers
+                            .get("webhook-timestamp")
+                            .cloned()
+                            .unwrap_or_default(),
+                        signature: headers
+                            .get("webhook-signature")
+                            .cloned()
+                            .unwrap_or_default(),
+                        body: String::from_utf8_lossy(&body).to_string(),
+                        answered: status.unwrap_or(0),
+                    });
+                }
+                let Some(status) = status else {
+                    // Never answer: hold the connection until the sender gives up.
+                    let mut sink = [0u8; 1024];
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                    return;
+                };
+                let response = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+                if stream.write_all(response.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Verifies a request as a Standard Webhooks receiver does, independently of the
+    /// server's code: one of the space-separated `v1,` signatures is the base64
+    /// HMAC-SHA256, keyed with the secret's base64 part, of `{id}.{timestamp}.{body}`.
+    pub fn verify(secret: &str, request: &Received) -> bool {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let engine = base64::engine::general_purpose::STANDARD;
+        let Ok(key) = engine.decode(secret.trim_start_matches("whsec_")) else {
+            return false;
+        };
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) else {
+            return false;
+        };
+        mac.update(format!("{}.{}.{}", request.id, request.timestamp, request.body).as_bytes());
+        let expected = engine.encode(mac.finalize().into_bytes());
+        request
+            .signature
+            .split(' ')
+            .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
     }
 }

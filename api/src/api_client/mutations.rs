@@ -90,7 +90,7 @@ impl ApiClientMutations {
     async fn create_api_client(
         &self,
         ctx: &Context<'_>,
-        input: CreateApiClientInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateApiClientInput,
     ) -> GqlResult<CreateApiClientPayload> {
         let organization = expect_id(&input.organization, NodeKind::Organization)?;
         let new = NewClient {
@@ -109,7 +109,7 @@ impl ApiClientMutations {
     async fn rotate_api_client_secret(
         &self,
         ctx: &Context<'_>,
-        input: RotateApiClientSecretInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RotateApiClientSecretInput,
     ) -> GqlResult<RotateApiClientSecretPayload> {
         let id = expect_id(&input.id, NodeKind::ApiClient)?;
         let expected = input.expected_version;
@@ -124,7 +124,7 @@ impl ApiClientMutations {
     async fn revoke_api_client(
         &self,
         ctx: &Context<'_>,
-        input: RevokeApiClientInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RevokeApiClientInput,
     ) -> GqlResult<RevokeApiClientPayload> {
         let id = expect_id(&input.id, NodeKind::ApiClient)?;
         let expected = input.expected_version;

@@ -15,7 +15,11 @@ pub struct ApiClientQueries;
 impl ApiClientQueries {
     /// The API clients of an organization, oldest first (revoked ones included). Its
     /// ORG_ADMIN only. Secrets are never shown here.
-    async fn api_clients(&self, ctx: &Context<'_>, organization: ID) -> GqlResult<Vec<ApiClient>> {
+    async fn api_clients(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ID of the organization whose clients to list.")] organization: ID,
+    ) -> GqlResult<Vec<ApiClient>> {
         let organization = expect_id(&organization, NodeKind::Organization)?;
         let db = ctx.db()?;
         let viewer = ctx.viewer()?;

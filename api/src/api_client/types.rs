@@ -1,9 +1,14 @@
 //! GraphQL type of API clients. The secret hash is never exposed.
 
 use super::service::scopes_of;
+use crate::context::ContextExt;
+use crate::error::GqlResult;
+use crate::graphql::enums::Scope;
 use crate::graphql::relay::{NodeKind, to_global_id};
-use async_graphql::{ID, Object};
-use chrono::{DateTime, Utc};
+use crate::graphql::scalars::Timestamp;
+use crate::loaders::OrganizationById;
+use crate::organization::types::Organization;
+use async_graphql::{Context, ID, Object};
 use entity::api_client;
 
 /// Machine credentials of a partner system acting for an organization. Its `id` is the
@@ -26,32 +31,39 @@ impl ApiClient {
         to_global_id(NodeKind::ApiClient, self.0.id)
     }
     /// Global ID of the organization the client acts for.
+    #[graphql(deprecation = "Use `organization { id }`. Removed in 0.3.")]
     async fn organization_id(&self) -> ID {
         to_global_id(NodeKind::Organization, self.0.organization_id)
+    }
+    /// The organization the client acts for.
+    async fn organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        ctx.loaders()?
+            .one(OrganizationById(self.0.organization_id))
+            .await
     }
     /// What the partner system is, for people.
     async fn name(&self) -> &str {
         &self.0.name
     }
     /// Scopes the client may be granted.
-    async fn scopes(&self) -> Vec<String> {
-        scopes_of(&self.0)
+    async fn scopes(&self) -> Vec<Scope> {
+        Scope::known(&scopes_of(&self.0))
     }
     /// When the client was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     /// When the secret was last replaced (null if never).
-    async fn secret_rotated_at(&self) -> Option<DateTime<Utc>> {
-        self.0.secret_rotated_at
+    async fn secret_rotated_at(&self) -> Option<Timestamp> {
+        self.0.secret_rotated_at.map(Timestamp)
     }
     /// When the client was revoked (null while active).
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.revoked_at
+    async fn revoked_at(&self) -> Option<Timestamp> {
+        self.0.revoked_at.map(Timestamp)
     }
     /// When the client last obtained a token (null if never).
-    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_used_at
+    async fn last_used_at(&self) -> Option<Timestamp> {
+        self.0.last_used_at.map(Timestamp)
     }
     /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
     /// when changing the record.

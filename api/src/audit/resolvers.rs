@@ -7,9 +7,9 @@ use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, from_global_id};
+use crate::graphql::scalars::Timestamp;
 use crate::pagination::Window;
 use async_graphql::{Context, ID, InputObject, Object};
-use chrono::{DateTime, Utc};
 
 /// Filter of `auditLog`. All given conditions must hold.
 #[derive(InputObject, Default)]
@@ -23,9 +23,9 @@ pub struct AuditLogFilter {
     /// Operation (mutation name).
     pub operation: Option<String>,
     /// At or after this time.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// Before this time.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
 }
 
 /// Audit queries.
@@ -39,10 +39,20 @@ impl AuditQueries {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only events matching every given condition; all when omitted.")]
         filter: Option<AuditLogFilter>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<AuditEventConnection> {
         policy::require_auditor(ctx.viewer()?)?;
@@ -56,8 +66,8 @@ impl AuditQueries {
                 .map(|id| from_global_id(&id).map(|(_, uuid)| uuid))
                 .transpose()?,
             operation: filter.operation,
-            from: filter.from,
-            to: filter.to,
+            from: filter.from.map(Into::into),
+            to: filter.to.map(Into::into),
         };
         let db = ctx.db()?;
         let with_total = ctx.wants_total();

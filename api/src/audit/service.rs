@@ -95,6 +95,35 @@ where
     .await
 }
 
+/// Records a change of one row with one more member in the recorded `after` (the scope
+/// of a new protocol, the reason of a termination, the members of a working group).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn log_with<E>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &str,
+    before: Option<&E::Model>,
+    after: &E::Model,
+    (key, value): (&str, serde_json::Value),
+) -> AppResult<()>
+where
+    E: crate::concurrency::Versioned,
+    E::Model: Serialize,
+{
+    let mut recorded = serde_json::to_value(after).map_err(AppError::internal)?;
+    if let Some(members) = recorded.as_object_mut() {
+        members.insert(key.to_owned(), value);
+    }
+    let change = Change {
+        operation,
+        object_type: E::OBJECT_TYPE,
+        object_id: E::id_and_version(after).0,
+        before,
+        after: Some(&recorded),
+    };
+    record(db, actor, change).await
+}
+
 /// What to list.
 #[derive(Clone, Debug, Default)]
 pub struct AuditQuery {

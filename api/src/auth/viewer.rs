@@ -58,13 +58,21 @@ pub mod scopes {
     pub const PERSONS_WRITE: &str = "persons:write";
     /// Read the organization's event feed (no write power).
     pub const EVENTS_READ: &str = "events:read";
+    /// Register and manage the organization's webhook endpoints, read their delivery
+    /// log and re-deliver.
+    pub const WEBHOOKS_WRITE: &str = "webhooks:write";
+    /// Read the organization's referrals (lists, nodes, counts, its tombstones and
+    /// events) without changing them: reading never marks a referral RECEIVED.
+    pub const REFERRALS_READ: &str = "referrals:read";
     /// Every scope a client can be granted.
-    pub const ALL: [&str; 5] = [
+    pub const ALL: [&str; 7] = [
         ORGANIZATION_WRITE,
         SERVICES_WRITE,
         REFERRALS_WRITE,
         PERSONS_WRITE,
         EVENTS_READ,
+        WEBHOOKS_WRITE,
+        REFERRALS_READ,
     ];
 }
 

@@ -64,6 +64,17 @@ impl Near {
         Self::km_per_degree_latitude() * self.latitude.to_radians().cos()
     }
 
+    /// Half the height and half the width, in degrees of latitude and of longitude, of
+    /// a box around the centre that holds the circle (a hair larger, so that rounding
+    /// never leaves out a site on the circle: the radius decides).
+    pub fn half_box_degrees(&self) -> (f64, f64) {
+        let margin = 1.0 + 1e-9;
+        (
+            self.radius_km / Self::km_per_degree_latitude() * margin,
+            self.radius_km / self.km_per_degree_longitude() * margin,
+        )
+    }
+
     /// Distance in km from the centre, by the equirectangular projection at the
     /// centre's latitude: the same formula the database filter uses, within 0.5% of
     /// the great-circle distance at regional scale.
@@ -84,6 +95,26 @@ mod tests {
         let pisa = pisa.unwrap_or_else(|e| panic!("{e}"));
         let km = pisa.distance_km(43.7696, 11.2558);
         assert!((68.0..71.0).contains(&km), "{km}");
+    }
+
+    #[test]
+    fn the_box_around_a_circle_holds_every_point_of_its_edge() {
+        let centre = Near::parse(43.7167, 10.4017, 25.0).map_err(|e| e.to_string());
+        let centre = centre.unwrap_or_else(|e| panic!("{e}"));
+        let (half_height, half_width) = centre.half_box_degrees();
+        for step in 0..360 {
+            let angle = f64::from(step).to_radians();
+            let lat =
+                centre.latitude + centre.radius_km * angle.sin() / Near::km_per_degree_latitude();
+            let lon = centre.longitude
+                + centre.radius_km * angle.cos() / centre.km_per_degree_longitude();
+            assert!((centre.distance_km(lat, lon) - 25.0).abs() < 1e-9);
+            assert!((lat - centre.latitude).abs() <= half_height, "{step}");
+            assert!((lon - centre.longitude).abs() <= half_width, "{step}");
+        }
+        // And hardly more: the box is the circle's, not a larger one.
+        assert!(half_height * Near::km_per_degree_latitude() < 25.001);
+        assert!(half_width * centre.km_per_degree_longitude() < 25.001);
     }
 
     #[test]

@@ -385,6 +385,7 @@ pub(super) async fn replace_links(
             .map(|location_id| service_at_location::ActiveModel {
                 service_id: Set(service_id),
                 location_id: Set(location_id),
+                id: Set(Some(crate::hsds::domain::link_id(service_id, location_id))),
                 created_at: Set(now),
             });
         relink(db, stale, rows.collect()).await?;

@@ -132,7 +132,7 @@ impl CatalogueMutations {
     async fn create_service(
         &self,
         ctx: &Context<'_>,
-        input: CreateServiceInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateServiceInput,
     ) -> GqlResult<CreateServicePayload> {
         let provider = expect_id(&input.provider, NodeKind::Organization)?;
         let fields = ServiceFields {
@@ -166,7 +166,7 @@ impl CatalogueMutations {
     async fn update_service(
         &self,
         ctx: &Context<'_>,
-        input: UpdateServiceInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateServiceInput,
     ) -> GqlResult<UpdateServicePayload> {
         let id = expect_id(&input.id, NodeKind::Service)?;
         let expected = input.expected_version;
@@ -202,7 +202,7 @@ impl CatalogueMutations {
     async fn change_service_status(
         &self,
         ctx: &Context<'_>,
-        input: ChangeServiceStatusInput,
+        #[graphql(desc = "What to do: see the input type.")] input: ChangeServiceStatusInput,
     ) -> GqlResult<ChangeServiceStatusPayload> {
         let id = expect_id(&input.id, NodeKind::Service)?;
         let (expected, status) = (input.expected_version, input.status.into());
@@ -222,7 +222,7 @@ impl CatalogueMutations {
     async fn update_service_capacity(
         &self,
         ctx: &Context<'_>,
-        input: UpdateServiceCapacityInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateServiceCapacityInput,
     ) -> GqlResult<UpdateServiceCapacityPayload> {
         let id = expect_id(&input.id, NodeKind::Service)?;
         let expected = input.expected_version;

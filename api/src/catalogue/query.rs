@@ -1,14 +1,23 @@
-//! Reading the catalogue: the service filter (terms, area, provider, status, capacity,
-//! free text, distance), the orderings, and the distances shown on a page.
+//! Reading the catalogue: the service filter (terms, area, provider and its kind,
+//! status, capacity, free text, distance), the orderings (distance included), and the
+//! distances shown on a page.
 
 use super::domain::Near;
+use crate::error::AppError;
 use crate::error::AppResult;
-use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
+use crate::pagination::{self, Cursor, KeyKind, Page, Sort, SortKey, Window};
 use crate::territory;
-use entity::enums::{DeliveryMode, ServiceStatus, Taxonomy};
-use entity::{location, service, service_area, service_at_location, service_term, term};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::enums::{DeliveryMode, OrganizationKind, ServiceStatus, Taxonomy};
+use entity::{
+    location, organization, service, service_area, service_at_location, service_term, term,
+};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, JoinType, LikeExpr, Query, SelectStatement,
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryResult, QuerySelect, QueryTrait,
+};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -29,6 +38,8 @@ pub struct ServiceQuery {
     pub delivery_modes: Vec<DeliveryMode>,
     /// Provider organization.
     pub provider: Option<Uuid>,
+    /// Kinds of the provider organization.
+    pub provider_kinds: Vec<OrganizationKind>,
     /// Statuses.
     pub statuses: Vec<ServiceStatus>,
     /// With (true) or without (false) open places.
@@ -37,6 +48,8 @@ pub struct ServiceQuery {
     pub search: Option<String>,
     /// Within a circle.
     pub near: Option<Near>,
+    /// Changed at or after this time.
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Orderings of services.
@@ -49,10 +62,16 @@ pub enum ServiceOrder {
     CreatedAt,
     /// By last change.
     UpdatedAt,
+    /// By the distance of the nearest site from the centre of the query's `near`
+    /// circle (which it needs).
+    Distance,
 }
 
-fn sort(order: ServiceOrder, descending: bool) -> Sort<service::Entity> {
+/// The order by a column of the service; `None` for [`ServiceOrder::Distance`], a key
+/// the database computes ([`by_distance`]).
+fn sort(order: ServiceOrder, descending: bool) -> Option<Sort<service::Entity>> {
     let (column, cursor): (_, fn(&service::Model) -> Cursor) = match order {
+        ServiceOrder::Distance => return None,
         ServiceOrder::Name => (service::Column::SearchName, |row| {
             Cursor::new(SortKey::Text(row.search_name.clone()), row.id)
         }),
@@ -63,7 +82,7 @@ fn sort(order: ServiceOrder, descending: bool) -> Sort<service::Entity> {
             Cursor::new(SortKey::Time(row.updated_at), row.id)
         }),
     };
-    Sort::by(column, service::Column::Id, descending, cursor)
+    Some(Sort::by(column, service::Column::Id, descending, cursor))
 }
 
 /// Services linked to a term of `taxonomy` with one of `codes`.
@@ -90,24 +109,28 @@ fn covering(municipalities: Vec<Uuid>) -> SelectStatement {
         .to_owned()
 }
 
-/// Services with a location inside the circle.
-fn located_near(near: &Near) -> SelectStatement {
+/// The square of the distance in km from the centre of `near` to a site (a row of
+/// `location`), by the equirectangular projection of [`Near::distance_km`]: the
+/// database computes it, SQLite having no trigonometry (the cosine of the centre's
+/// latitude is a constant of the statement). Squared, as no square root is needed to
+/// compare or order.
+fn squared_km(near: &Near) -> Expr {
     let lat = Expr::col((location::Entity, location::Column::Latitude));
     let lon = Expr::col((location::Entity, location::Column::Longitude));
-    let dy = lat
-        .clone()
-        .sub(near.latitude)
-        .mul(Near::km_per_degree_latitude());
-    let dx = lon
-        .clone()
-        .sub(near.longitude)
-        .mul(near.km_per_degree_longitude());
-    let squared = dy.clone().mul(dy).add(dx.clone().mul(dx));
+    let dy = lat.sub(near.latitude).mul(Near::km_per_degree_latitude());
+    let dx = lon.sub(near.longitude).mul(near.km_per_degree_longitude());
+    dy.clone().mul(dy).add(dx.clone().mul(dx))
+}
+
+/// The links of services to their sites inside the circle: the sites' coordinates
+/// within the circle's bounding box first (a range of the `(latitude, longitude)`
+/// index; the box holds the circle exactly, as the projection is flat), then within
+/// the radius.
+fn sites_near(near: &Near) -> SelectStatement {
+    let lat = Expr::col((location::Entity, location::Column::Latitude));
+    let lon = Expr::col((location::Entity, location::Column::Longitude));
+    let (half_height, half_width) = near.half_box_degrees();
     Query::select()
-        .column((
-            service_at_location::Entity,
-            service_at_location::Column::ServiceId,
-        ))
         .from(service_at_location::Entity)
         .inner_join(
             location::Entity,
@@ -116,14 +139,87 @@ fn located_near(near: &Near) -> SelectStatement {
                 service_at_location::Column::LocationId,
             )),
         )
-        .and_where(lat.is_not_null())
-        .and_where(lon.is_not_null())
-        .and_where(squared.lte(near.radius_km * near.radius_km))
+        .and_where(
+            lat.clone()
+                .between(near.latitude - half_height, near.latitude + half_height),
+        )
+        .and_where(lon.between(near.longitude - half_width, near.longitude + half_width))
+        .and_where(squared_km(near).lte(near.radius_km * near.radius_km))
         .to_owned()
 }
 
-/// Builds the filter condition.
-async fn condition(db: &impl ConnectionTrait, query: &ServiceQuery) -> AppResult<Condition> {
+/// Services with a location inside the circle.
+fn located_near(near: &Near) -> SelectStatement {
+    sites_near(near)
+        .column((
+            service_at_location::Entity,
+            service_at_location::Column::ServiceId,
+        ))
+        .to_owned()
+}
+
+/// Alias of the table of each service's nearest site in the circle ([`nearest`]).
+const NEAREST: &str = "nearest";
+/// Its column: the square of that site's distance in km.
+const NEAREST_SQUARED_KM: &str = "nearest_squared_km";
+
+/// Each service with a site inside the circle, with the square of its nearest such
+/// site's distance: `(service_id, nearest_squared_km)`.
+fn nearest(near: &Near) -> SelectStatement {
+    sites_near(near)
+        .column((
+            service_at_location::Entity,
+            service_at_location::Column::ServiceId,
+        ))
+        .expr_as(Func::min(squared_km(near)), Alias::new(NEAREST_SQUARED_KM))
+        .group_by_col((
+            service_at_location::Entity,
+            service_at_location::Column::ServiceId,
+        ))
+        .to_owned()
+}
+
+/// A service read in the order of distance, with the square of its nearest site's
+/// distance as the database computed it (the cursor carries that very value, so the
+/// next page starts exactly after it).
+#[derive(Clone, Debug)]
+pub struct ServiceAtDistance {
+    /// The service.
+    pub service: service::Model,
+    /// Square of the distance in km of its nearest site inside the circle.
+    pub squared_km: f64,
+}
+
+impl FromQueryResult for ServiceAtDistance {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            service: service::Model::from_query_result(row, prefix)?,
+            squared_km: row.try_get(prefix, NEAREST_SQUARED_KM)?,
+        })
+    }
+}
+
+/// The order by distance from the centre (then id).
+fn by_distance(descending: bool) -> Sort<service::Entity, ServiceAtDistance> {
+    Sort {
+        keys: vec![Expr::col((
+            Alias::new(NEAREST),
+            Alias::new(NEAREST_SQUARED_KM),
+        ))],
+        kinds: vec![KeyKind::Real],
+        id: service::Column::Id,
+        descending,
+        cursor: |row| Cursor::new(SortKey::Real(row.squared_km), row.service.id),
+    }
+}
+
+/// Builds the filter condition; the `near` circle too unless `near_joined` (the
+/// order by distance joins [`nearest`] instead, which keeps the same services).
+async fn condition(
+    db: &impl ConnectionTrait,
+    query: &ServiceQuery,
+    near_joined: bool,
+) -> AppResult<Condition> {
     let mut cond = Condition::all();
     for (taxonomy, codes) in [
         (Taxonomy::ServiceType, &query.service_types),
@@ -147,6 +243,17 @@ async fn condition(db: &impl ConnectionTrait, query: &ServiceQuery) -> AppResult
     if let Some(provider) = query.provider {
         cond = cond.add(service::Column::OrganizationId.eq(provider));
     }
+    if !query.provider_kinds.is_empty() {
+        cond = cond.add(
+            service::Column::OrganizationId.in_subquery(
+                Query::select()
+                    .column(organization::Column::Id)
+                    .from(organization::Entity)
+                    .and_where(organization::Column::Kind.is_in(query.provider_kinds.clone()))
+                    .to_owned(),
+            ),
+        );
+    }
     if !query.statuses.is_empty() {
         cond = cond.add(service::Column::Status.is_in(query.statuses.clone()));
     }
@@ -166,8 +273,11 @@ async fn condition(db: &impl ConnectionTrait, query: &ServiceQuery) -> AppResult
         cond = cond
             .add(Expr::col(service::Column::SearchText).like(LikeExpr::new(pattern).escape('\\')));
     }
-    if let Some(near) = &query.near {
+    if let Some(near) = query.near.as_ref().filter(|_| !near_joined) {
         cond = cond.add(service::Column::Id.in_subquery(located_near(near)));
+    }
+    if let Some(since) = query.updated_since {
+        cond = cond.add(service::Column::UpdatedAt.gte(since));
     }
     Ok(cond)
 }
@@ -192,9 +302,11 @@ pub async fn list(
     window: &Window,
     with_total: bool,
 ) -> AppResult<ServicePage> {
-    let select = service::Entity::find().filter(condition(db, query).await?);
-    let (page, total) =
-        pagination::list(db, select, &sort(order, descending), window, with_total).await?;
+    let Some(sort) = sort(order, descending) else {
+        return list_by_distance(db, query, descending, window, with_total).await;
+    };
+    let select = service::Entity::find().filter(condition(db, query, false).await?);
+    let (page, total) = pagination::list(db, select, &sort, window, with_total).await?;
     let distances = match &query.near {
         Some(near) => distances(db, near, page.items.iter().map(|(s, _)| s.id).collect()).await?,
         None => HashMap::new(),
@@ -204,6 +316,69 @@ pub async fn list(
         total,
         distances,
     })
+}
+
+/// Lists services by distance from the centre of the query's circle: each service
+/// joined with its nearest site in the circle ([`nearest`]), ordered and paged by that
+/// distance and the id, the distances shown being the ones ordered by. Without a
+/// circle there is no distance: BAD_USER_INPUT.
+async fn list_by_distance(
+    db: &impl ConnectionTrait,
+    query: &ServiceQuery,
+    descending: bool,
+    window: &Window,
+    with_total: bool,
+) -> AppResult<ServicePage> {
+    let Some(near) = &query.near else {
+        return Err(AppError::BadUserInput(
+            "orderBy DISTANCE needs a `near` filter: the distance is from its centre".to_owned(),
+        ));
+    };
+    let mut select = service::Entity::find().filter(condition(db, query, true).await?);
+    QueryTrait::query(&mut select).join_subquery(
+        JoinType::InnerJoin,
+        nearest(near),
+        Alias::new(NEAREST),
+        Expr::col((Alias::new(NEAREST), service_at_location::Column::ServiceId))
+            .equals((service::Entity, service::Column::Id)),
+    );
+    let select = select.column_as(
+        Expr::col((Alias::new(NEAREST), Alias::new(NEAREST_SQUARED_KM))),
+        NEAREST_SQUARED_KM,
+    );
+    let (page, total) =
+        pagination::list(db, select, &by_distance(descending), window, with_total).await?;
+    let mut distances = HashMap::with_capacity(page.items.len());
+    let items = page
+        .items
+        .into_iter()
+        .map(|(row, cursor)| {
+            distances.insert(row.service.id, row.squared_km.sqrt());
+            (row.service, cursor)
+        })
+        .collect();
+    Ok(ServicePage {
+        page: Page {
+            items,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+        },
+        total,
+        distances,
+    })
+}
+
+/// The service with `id` if it is in the list `query` describes (the same
+/// conditions, so a subscription and the list agree).
+pub async fn find_in(
+    db: &impl ConnectionTrait,
+    query: &ServiceQuery,
+    id: Uuid,
+) -> AppResult<Option<service::Model>> {
+    Ok(service::Entity::find_by_id(id)
+        .filter(condition(db, query, false).await?)
+        .one(db)
+        .await?)
 }
 
 /// Distance of each service's nearest located site from the centre, in one statement.
@@ -228,4 +403,66 @@ async fn distances(
             .or_insert(km);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pisa(radius_km: f64) -> Near {
+        Near::parse(43.7167, 10.4017, radius_km).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn the_order_by_distance_without_a_circle_is_bad_input() {
+        let db = crate::db::memory_with_demo().await;
+        let refused = list(
+            &db,
+            &ServiceQuery::default(),
+            ServiceOrder::Distance,
+            false,
+            &Window::first(5),
+            true,
+        )
+        .await;
+        assert!(matches!(refused, Err(AppError::BadUserInput(_))));
+    }
+
+    #[tokio::test]
+    async fn by_distance_a_circle_keeps_the_services_it_keeps_in_any_order_nearest_first() {
+        let db = crate::db::memory_with_demo().await;
+        let query = ServiceQuery {
+            near: Some(pisa(40.0)),
+            ..ServiceQuery::default()
+        };
+        let window = Window::first(100);
+        let by_name = list(&db, &query, ServiceOrder::Name, false, &window, true).await;
+        let by_name = by_name.unwrap_or_else(|e| panic!("{e}"));
+        let by_distance = list(&db, &query, ServiceOrder::Distance, false, &window, true).await;
+        let by_distance = by_distance.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(by_name.total, by_distance.total);
+        assert!(
+            by_distance.total > 3,
+            "services near Pisa: {}",
+            by_distance.total
+        );
+        let ids = |page: &ServicePage| -> Vec<Uuid> {
+            page.page.items.iter().map(|(s, _)| s.id).collect()
+        };
+        let mut sorted = ids(&by_distance);
+        sorted.sort();
+        let mut expected = ids(&by_name);
+        expected.sort();
+        assert_eq!(sorted, expected);
+        let distances: Vec<f64> = ids(&by_distance)
+            .iter()
+            .map(|id| by_distance.distances[id])
+            .collect();
+        assert!(distances.is_sorted(), "{distances:?}");
+        // The distance ordered by is the one the name order shows (the database's and
+        // this crate's computations of one formula).
+        for (id, km) in &by_distance.distances {
+            assert!((km - by_name.distances[id]).abs() < 1e-6, "{km}");
+        }
+    }
 }

@@ -216,6 +216,7 @@ pub async fn change_service_status(
     .await?;
     crate::events::service::public(db, "service.status_changed", NodeKind::Service, after.id)
         .await?;
+    crate::sync::service::service_status_changed(db, &before, &after).await?;
     Ok(after)
 }
 

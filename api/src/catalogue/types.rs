@@ -5,15 +5,15 @@ use crate::error::GqlResult;
 use crate::graphql::connection::PageInfo;
 use crate::graphql::enums::{DeliveryMode, ServiceStatus, Taxonomy};
 use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{
-    AreaOfService, LocationById, LocationsOfService, OrganizationById, SchedulesOfService,
-    TermsOfService,
+    AreaOfService, GroupingsOfService, LocationById, LocationsOfService, OrganizationById,
+    SchedulesOfService, TermsOfService,
 };
 use crate::organization::types::{Location, Organization};
 use crate::taxonomy::types::Term;
 use crate::territory::types::Territory;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use entity::{schedule, service};
 
 /// A service of the network's catalogue: what an organization offers, to whom, where
@@ -28,6 +28,25 @@ impl From<service::Model> for Service {
 }
 
 impl Service {
+    /// The zones or hub areas (`kind`) in force that the service area reaches.
+    async fn groupings(
+        &self,
+        ctx: &Context<'_>,
+        kind: entity::enums::TerritoryKind,
+    ) -> GqlResult<Vec<Territory>> {
+        let groupings = ctx
+            .loaders()?
+            .0
+            .load_one(GroupingsOfService(self.0.id))
+            .await?;
+        Ok(groupings
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.kind == kind)
+            .map(Territory)
+            .collect())
+    }
+
     async fn terms(&self, ctx: &Context<'_>, taxonomy: Taxonomy) -> GqlResult<Vec<Term>> {
         let terms = ctx.loaders()?.0.load_one(TermsOfService(self.0.id)).await?;
         let wanted: entity::enums::Taxonomy = taxonomy.into();
@@ -64,6 +83,33 @@ impl Service {
     /// What the service offers.
     async fn description(&self) -> &str {
         &self.0.description
+    }
+    /// The service's text in one language: the `language` asked for, else the first
+    /// of the request's `Accept-Language` languages it has a text in, else the original
+    /// Italian; each text says which language it is in.
+    async fn localized(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "ISO 639-1 code of the language wanted (e.g. `ar`); by default the languages of the request's `Accept-Language` header. Italian, the original, serves where the language has no text."
+        )]
+        language: Option<String>,
+    ) -> GqlResult<crate::translation::types::LocalizedService> {
+        let localization =
+            crate::translation::types::Localization::load(ctx, self.0.id, language.as_deref())
+                .await?;
+        Ok(crate::translation::types::LocalizedService(
+            self.0.clone(),
+            localization,
+        ))
+    }
+    /// The translations of the service's text, one per language, by language code
+    /// (the original Italian text is the service's own fields).
+    async fn translations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::translation::types::Translation>> {
+        crate::translation::types::translations_of(ctx, self.0.id).await
     }
     /// Whether the service is active.
     async fn status(&self) -> ServiceStatus {
@@ -111,7 +157,7 @@ impl Service {
             open_places: self.0.open_places,
             waitlist_length: self.0.waitlist_length,
             typical_wait_days: self.0.typical_wait_days,
-            updated_at: self.0.capacity_updated_at,
+            updated_at: self.0.capacity_updated_at.map(Timestamp),
         }
     }
     /// The organization that provides the service.
@@ -136,6 +182,20 @@ impl Service {
     async fn service_area(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
         ctx.loaders()?.all(AreaOfService(self.0.id)).await
     }
+    /// The zones (*zone-distretto*) the service belongs to: those in force today that
+    /// hold at least one municipality of its service area, by code. A service whose
+    /// area spans several zones belongs to each; `services(filter: {territory: ...})`
+    /// with one of them finds it.
+    async fn zones(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
+        self.groupings(ctx, entity::enums::TerritoryKind::Zone)
+            .await
+    }
+    /// The hub areas of the regional split the service belongs to: those in force
+    /// today that hold at least one municipality of its service area, by code.
+    async fn hub_areas(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
+        self.groupings(ctx, entity::enums::TerritoryKind::HubArea)
+            .await
+    }
     /// Sites where the service is delivered.
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
         ctx.loaders()?.all(LocationsOfService(self.0.id)).await
@@ -145,12 +205,12 @@ impl Service {
         ctx.loaders()?.all(SchedulesOfService(self.0.id)).await
     }
     /// When the record was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     /// When the record was last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 
@@ -164,7 +224,7 @@ pub struct Capacity {
     /// Typical wait before being taken in charge, in days.
     pub typical_wait_days: Option<i32>,
     /// When these figures were last updated.
-    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<Timestamp>,
 }
 
 /// Day of the week.

@@ -30,10 +30,22 @@ impl EventQueries {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only events matching every given condition; all the caller may read when omitted."
+        )]
         filter: Option<EventFilter>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<EventConnection> {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;

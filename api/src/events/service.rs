@@ -2,6 +2,9 @@
 //! or is rolled back, with the change); [`feed`] reads the events a caller may see in
 //! position order.
 //!
+//! On PostgreSQL such a transaction also notifies `melt_events` (see
+//! [`super::hub`]); the notification is sent at commit, never for a rollback.
+//!
 //! Positions commit in order: on PostgreSQL every transaction that writes an event
 //! first takes one transaction-scoped advisory lock, so a position is assigned only
 //! once every smaller one has committed or rolled back, and a reader resuming after a
@@ -18,12 +21,16 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    QueryFilter, Statement,
+    QueryFilter, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
 /// Key of the advisory lock that orders event-writing transactions on PostgreSQL.
-const ORDER_LOCK: i64 = 0x6d65_6c74_0001;
+pub(crate) const ORDER_LOCK: i64 = 0x6d65_6c74_0001;
+
+/// The PostgreSQL notification channel woken at each commit that wrote events (the
+/// event hub of every replica listens on it).
+pub const CHANNEL: &str = "melt_events";
 
 /// Every event type, for the `types` filter.
 pub const TYPES: &[&str] = &[
@@ -52,6 +59,7 @@ pub const TYPES: &[&str] = &[
     "signatory.signed",
     "signatory.withdrawn",
     "routing_decision.made",
+    "webhook_endpoint.disabled",
 ];
 
 /// Who may see an event.
@@ -78,8 +86,8 @@ pub async fn record(
     if db.get_database_backend() == DatabaseBackend::Postgres {
         db.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [ORDER_LOCK.into()],
+            "SELECT pg_advisory_xact_lock($1), pg_notify($2, '')",
+            [ORDER_LOCK.into(), CHANNEL.into()],
         ))
         .await?;
     }
@@ -110,6 +118,18 @@ pub async fn record(
     Ok(())
 }
 
+/// The position of the last event committed (0 when there is none).
+pub async fn latest_position(db: &impl ConnectionTrait) -> AppResult<i64> {
+    Ok(event::Entity::find()
+        .select_only()
+        .column_as(event::Column::Position.max(), "latest")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0))
+}
+
 /// Writes a public event (the directory: catalogue, organizations, protocols).
 pub async fn public(
     db: &impl ConnectionTrait,
@@ -121,17 +141,37 @@ pub async fn public(
 }
 
 /// The organization whose events the viewer reads besides the public ones: an
-/// OPERATOR or ORG_ADMIN of it, or its client with `events:read` or
+/// OPERATOR or ORG_ADMIN of it, or its client with `events:read`, `referrals:read` or
 /// `referrals:write`. None for everyone else (public events only).
 pub fn reader_organization(viewer: &Viewer) -> Option<Uuid> {
     let allowed = match viewer.kind {
         ViewerKind::User => viewer.has_role(Role::Operator) || viewer.has_role(Role::OrgAdmin),
         ViewerKind::Client => {
-            viewer.has_scope(scopes::EVENTS_READ) || viewer.has_scope(scopes::REFERRALS_WRITE)
+            viewer.has_scope(scopes::EVENTS_READ)
+                || viewer.has_scope(scopes::REFERRALS_READ)
+                || viewer.has_scope(scopes::REFERRALS_WRITE)
         }
         ViewerKind::Anonymous => false,
     };
     allowed.then_some(viewer.organization).flatten()
+}
+
+/// The events an organization may see (public ones, and those it is in the audience
+/// of); public ones only for None.
+pub fn visible_to(organization: Option<Uuid>) -> Condition {
+    let mut visible = Condition::any().add(event::Column::Public.eq(true));
+    if let Some(organization) = organization {
+        visible = visible.add(
+            event::Column::Position.in_subquery(
+                Query::select()
+                    .column(event_audience::Column::Position)
+                    .from(event_audience::Entity)
+                    .and_where(event_audience::Column::OrganizationId.eq(organization))
+                    .to_owned(),
+            ),
+        );
+    }
+    visible
 }
 
 fn sort() -> Sort<event::Entity> {
@@ -158,19 +198,7 @@ pub async fn feed(
             unknown.chars().take(64).collect::<String>()
         )));
     }
-    let mut visible = Condition::any().add(event::Column::Public.eq(true));
-    if let Some(organization) = reader_organization(viewer) {
-        visible = visible.add(
-            event::Column::Position.in_subquery(
-                Query::select()
-                    .column(event_audience::Column::Position)
-                    .from(event_audience::Entity)
-                    .and_where(event_audience::Column::OrganizationId.eq(organization))
-                    .to_owned(),
-            ),
-        );
-    }
-    let mut select = event::Entity::find().filter(visible);
+    let mut select = event::Entity::find().filter(visible_to(reader_organization(viewer)));
     if !types.is_empty() {
         select = select.filter(event::Column::EventType.is_in(types.iter().cloned()));
     }

@@ -1,8 +1,8 @@
 //! GraphQL types of the event feed.
 
-use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::graphql::relay::subject_global_id;
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{ID, Object};
-use chrono::{DateTime, Utc};
 use entity::event;
 
 /// Something that changed and matters to another party: its type and the id of what
@@ -36,14 +36,11 @@ impl Event {
     }
     /// Global ID of what changed: read it with `node(id:)`.
     async fn subject_id(&self) -> ID {
-        match NodeKind::from_type_name(&self.0.subject_type) {
-            Some(kind) => to_global_id(kind, self.0.subject_id),
-            None => ID(self.0.subject_id.to_string()),
-        }
+        subject_global_id(&self.0.subject_type, self.0.subject_id)
     }
     /// When it happened.
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> Timestamp {
+        Timestamp(self.0.occurred_at)
     }
 }
 

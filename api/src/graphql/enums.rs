@@ -211,3 +211,126 @@ mirror_enum!(
         Urgent,
     }
 );
+
+/// Declares a GraphQL enum over a code stored as text, with the stored code of each
+/// value. A stored code no value has is an internal error (the database and the code
+/// disagree), never a guess.
+macro_rules! coded_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// The code as stored.
+            pub fn as_stored(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)+
+                }
+            }
+
+            /// The value of a stored code.
+            pub fn from_stored(code: &str) -> crate::error::GqlResult<Self> {
+                match code {
+                    $($code => Ok(Self::$variant),)+
+                    other => Err(crate::error::AppError::internal_message(format!(
+                        concat!("unknown stored ", stringify!($name), " `{}`"),
+                        other
+                    ))
+                    .into()),
+                }
+            }
+        }
+    };
+}
+
+coded_enum!(
+    /// Who acted: a person, a partner system, or the API itself (deadlines, expiry).
+    ActorKind {
+        /// A person, with a token of the identity provider.
+        User = "USER",
+        /// A partner system with machine credentials.
+        Client = "CLIENT",
+        /// The API itself, e.g. a referral expiring unanswered.
+        System = "SYSTEM",
+    }
+);
+
+coded_enum!(
+    /// A step in the lifecycle of a referral.
+    ReferralAction {
+        /// The referral was created as a DRAFT.
+        Create = "CREATE",
+        /// The referral was created as a DRAFT re-routing another one.
+        Reroute = "REROUTE",
+        /// DRAFT → SENT.
+        Send = "SEND",
+        /// SENT → RECEIVED (also on the receiver's first read).
+        MarkReceived = "MARK_RECEIVED",
+        /// SENT, RECEIVED → ACCEPTED.
+        Accept = "ACCEPT",
+        /// SENT, RECEIVED → REJECTED.
+        Reject = "REJECT",
+        /// ACCEPTED → IN_PROGRESS.
+        Start = "START",
+        /// ACCEPTED, IN_PROGRESS → ON_HOLD.
+        Hold = "HOLD",
+        /// ON_HOLD → IN_PROGRESS.
+        Resume = "RESUME",
+        /// IN_PROGRESS → COMPLETED.
+        Complete = "COMPLETE",
+        /// ACCEPTED, IN_PROGRESS, ON_HOLD → FAILED.
+        Fail = "FAIL",
+        /// Before the end → CANCELLED.
+        Cancel = "CANCEL",
+        /// SENT, RECEIVED → EXPIRED: unanswered by the due time.
+        Expire = "EXPIRE",
+    }
+);
+
+coded_enum!(
+    /// Why personal data was read.
+    AccessPurpose {
+        /// A field was read through the API.
+        Read = "read",
+        /// The record was exported for the person (a data subject request).
+        Export = "export",
+    }
+);
+
+coded_enum!(
+    /// A power a machine client may be granted; a person's roles imply the matching
+    /// ones. In OAuth requests (`scope`) they are written in lower case with a colon,
+    /// e.g. `services:write`.
+    Scope {
+        /// Change the organization's profile, sites and contacts.
+        OrganizationWrite = "organization:write",
+        /// Create and change the organization's services and their capacity.
+        ServicesWrite = "services:write",
+        /// Create, send and answer the organization's referrals.
+        ReferralsWrite = "referrals:write",
+        /// Register, read and change the people involved with the organization.
+        PersonsWrite = "persons:write",
+        /// Read the organization's event feed (no write power).
+        EventsRead = "events:read",
+        /// Register and manage the organization's webhook endpoints, read their
+        /// delivery log and re-deliver.
+        WebhooksWrite = "webhooks:write",
+        /// Read the organization's referrals (lists, nodes, counts, tombstones and
+        /// events) without changing them: reading never marks a referral RECEIVED.
+        ReferralsRead = "referrals:read",
+    }
+);
+
+impl Scope {
+    /// The scopes of a list of stored scope codes, skipping codes no longer granted
+    /// (a token may carry scopes of other audiences).
+    pub fn known(codes: &[String]) -> Vec<Self> {
+        codes
+            .iter()
+            .filter_map(|code| Self::from_stored(code).ok())
+            .collect()
+    }
+}

@@ -7,7 +7,7 @@ use crate::context::{Actor, ContextExt};
 use crate::error::{AppResult, GqlResult};
 use crate::validation::Checked;
 use async_graphql::Context;
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 
 /// A mutation payload: an object (null when there are user errors) and the user errors.
 pub trait Payload {
@@ -41,7 +41,7 @@ pub async fn in_transaction<T>(
     work: impl AsyncFnOnce(&DatabaseTransaction, &Actor) -> AppResult<T>,
 ) -> GqlResult<T> {
     let actor = ctx.actor()?;
-    let txn = ctx.db()?.begin().await?;
+    let txn = crate::db::begin_write(ctx.db()?).await?;
     let result = work(&txn, &actor).await?;
     txn.commit().await?;
     Ok(result)

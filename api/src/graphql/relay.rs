@@ -41,10 +41,20 @@ pub enum NodeKind {
     NeedsAssessment,
     /// A routing rule.
     RoutingRule,
+    /// A webhook endpoint of an organization.
+    WebhookEndpoint,
+    /// One event's delivery to a webhook endpoint.
+    WebhookDelivery,
+    /// A working group of the network.
+    WorkingGroup,
+    /// A meeting of a working group.
+    Meeting,
+    /// A decision or action of a meeting.
+    MeetingAction,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 16] = [
+    const ALL: [NodeKind; 21] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -61,6 +71,11 @@ impl NodeKind {
         Self::Consent,
         Self::NeedsAssessment,
         Self::RoutingRule,
+        Self::WebhookEndpoint,
+        Self::WebhookDelivery,
+        Self::WorkingGroup,
+        Self::Meeting,
+        Self::MeetingAction,
     ];
 
     /// The GraphQL type name.
@@ -82,6 +97,11 @@ impl NodeKind {
             Self::Consent => "Consent",
             Self::NeedsAssessment => "NeedsAssessment",
             Self::RoutingRule => "RoutingRule",
+            Self::WebhookEndpoint => "WebhookEndpoint",
+            Self::WebhookDelivery => "WebhookDelivery",
+            Self::WorkingGroup => "WorkingGroup",
+            Self::Meeting => "Meeting",
+            Self::MeetingAction => "MeetingAction",
         }
     }
 
@@ -94,6 +114,15 @@ impl NodeKind {
 /// Encodes a global ID.
 pub fn to_global_id(kind: NodeKind, id: Uuid) -> ID {
     ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", kind.as_str())))
+}
+
+/// The global ID of a row named by its GraphQL type name (as events, deliveries and
+/// tombstones store their subject); the bare UUID for a name no node kind has.
+pub fn subject_global_id(type_name: &str, id: Uuid) -> ID {
+    match NodeKind::from_type_name(type_name) {
+        Some(kind) => to_global_id(kind, id),
+        None => ID(id.to_string()),
+    }
 }
 
 /// Decodes any global ID into its kind and row id.
@@ -123,6 +152,27 @@ pub fn expect_id(id: &ID, kind: NodeKind) -> AppResult<Uuid> {
     }
 }
 
+/// Decodes the key of a mutation input that renamed its key field to `id`: `id`, or
+/// the deprecated field `old` named `old_name`. Neither, or two different ones, is
+/// refused with BAD_USER_INPUT.
+pub fn expect_key(
+    id: Option<&ID>,
+    old: Option<&ID>,
+    old_name: &str,
+    kind: NodeKind,
+) -> AppResult<Uuid> {
+    match (id, old) {
+        (Some(id), Some(old)) if id != old => Err(AppError::BadUserInput(format!(
+            "`id` and the deprecated `{old_name}` name different objects: give `id` only"
+        ))),
+        (Some(id), _) | (None, Some(id)) => expect_id(id, kind),
+        (None, None) => Err(AppError::BadUserInput(format!(
+            "`id` is required (the {} to change)",
+            kind.as_str()
+        ))),
+    }
+}
+
 /// Decodes an optional global ID of `kind` (a filter or an optional reference).
 pub fn expect_opt_id(id: Option<&ID>, kind: NodeKind) -> AppResult<Option<Uuid>> {
     id.map(|id| expect_id(id, kind)).transpose()
@@ -131,6 +181,32 @@ pub fn expect_opt_id(id: Option<&ID>, kind: NodeKind) -> AppResult<Option<Uuid>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_renamed_mutation_key_is_read_from_id_or_from_its_deprecated_name() {
+        let (one, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let id = to_global_id(NodeKind::Signatory, one);
+        let other_id = to_global_id(NodeKind::Signatory, other);
+        let key = |new: Option<&ID>, old: Option<&ID>| {
+            expect_key(new, old, "signatory", NodeKind::Signatory)
+        };
+        assert_eq!(key(Some(&id), None).ok(), Some(one));
+        assert_eq!(key(None, Some(&id)).ok(), Some(one));
+        assert_eq!(key(Some(&id), Some(&id)).ok(), Some(one));
+        let neither = key(None, None).map_err(|e| e.to_string());
+        assert!(
+            neither
+                .as_ref()
+                .is_err_and(|m| m.contains("`id` is required")),
+            "{neither:?}"
+        );
+        let both = key(Some(&id), Some(&other_id)).map_err(|e| e.to_string());
+        assert!(
+            both.as_ref()
+                .is_err_and(|m| m.contains("different objects")),
+            "{both:?}"
+        );
+    }
 
     #[test]
     fn a_global_id_round_trips_and_is_opaque() {

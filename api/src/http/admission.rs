@@ -100,9 +100,15 @@ pub async fn identify(
     }
 }
 
-/// The IP address of the peer.
+/// The client's IP address: the peer, or behind a trusted proxy the forwarded one
+/// (rate limits are charged to it).
 pub(crate) fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+    let proxies = req.app_data::<actix_web::web::Data<super::request_log::TrustedProxies>>();
+    super::request_log::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers(),
+        proxies.map(|p| p.get_ref()),
+    )
 }
 
 /// Charges `operations` to the caller's bucket (the verified subject, else the IP
@@ -119,10 +125,13 @@ pub(crate) fn charge(
         _ => Payer::Address(peer_ip(req)),
     };
     let operations = u32::try_from(operations).unwrap_or(u32::MAX);
-    state
-        .limits
-        .charge(payer, operations)
-        .map_err(|wait| Box::new(crate::rate_limit::too_many_requests(wait)))
+    state.limits.charge(payer, operations).map_err(|wait| {
+        state.metrics.rate_limited(match payer {
+            Payer::Verified(_) => crate::metrics::Payer::Client,
+            Payer::Address(_) => crate::metrics::Payer::Address,
+        });
+        Box::new(crate::rate_limit::too_many_requests(wait))
+    })
 }
 
 /// Charges the operations of an HTTP request and authenticates its caller: 401 for a
@@ -168,7 +177,18 @@ pub(crate) fn request_meta(req: &HttpRequest) -> RequestMeta {
     RequestMeta {
         request_id: req
             .extensions()
-            .get::<tracing_actix_web::RequestId>()
-            .map(ToString::to_string),
+            .get::<super::request_log::RequestIdentity>()
+            .map(|id| id.0.clone())
+            .or_else(|| {
+                req.extensions()
+                    .get::<tracing_actix_web::RequestId>()
+                    .map(ToString::to_string)
+            }),
+        accept_language: req
+            .headers()
+            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .map(crate::translation::domain::accept_language)
+            .unwrap_or_default(),
     }
 }

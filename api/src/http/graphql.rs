@@ -8,12 +8,13 @@
 use super::admission::{admit, refuse_unidentified, request_meta};
 use super::error_body;
 use super::graphiql::graphiql_page;
+use super::persisted::Refusal;
 use crate::auth::Viewer;
 use crate::context::{AccessLog, AppState, RequestMeta, operation_data};
 use crate::schema::MeltSchema;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Request, Response, ServerError};
 use serde::Deserialize;
@@ -73,6 +74,14 @@ fn reply(status: StatusCode, media: MediaType, body: impl Into<web::Bytes>) -> H
         .body(body.into())
 }
 
+/// Marks a response as never to be stored by caches (POST, authenticated, errors).
+fn no_store(mut response: HttpResponse) -> HttpResponse {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// A request that is not a GraphQL request at all (bad JSON, no query): 400.
 fn bad_request(media: MediaType, message: &str) -> HttpResponse {
     reply(
@@ -130,6 +139,8 @@ fn is_request_error(response: &Response) -> bool {
 struct Outcome {
     status: StatusCode,
     body: Vec<u8>,
+    /// The operation's label in the metrics.
+    operation: String,
 }
 
 /// A GraphQL response as it goes on the wire, serialized once and straight from
@@ -175,8 +186,35 @@ impl Call {
     }
 }
 
+/// The code of an error, as its `extensions.code` says.
+fn code_of(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code),
+        _ => None,
+    }
+}
+
 async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome {
     let (media, get) = (call.media, call.get);
+    if let Err(refusal) = state.persisted.resolve(&mut request) {
+        let (code, message) = refusal.code_and_message();
+        // Apollo clients expect a not-found hash as a GraphQL error with 200, and send
+        // the query next; other refusals are request errors.
+        let status = if refusal == Refusal::NotFound || media == MediaType::Json {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let operation = state
+            .metrics
+            .operation_label(request.operation_name.as_deref());
+        state.metrics.graphql_error(&operation, code);
+        return Outcome {
+            status,
+            body: error_body(code, message).to_string().into_bytes(),
+            operation,
+        };
+    }
     let operation_name = request.operation_name.clone();
     let parsed = request
         .parsed_query()
@@ -196,7 +234,14 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
         && get
         && *op_type != OperationType::Query
     {
+        let operation = state
+            .metrics
+            .operation_label(request.operation_name.as_deref());
+        state
+            .metrics
+            .graphql_error(&operation, "METHOD_NOT_ALLOWED");
         return Outcome {
+            operation,
             status: StatusCode::METHOD_NOT_ALLOWED,
             body: error_body(
                 "METHOD_NOT_ALLOWED",
@@ -205,6 +250,23 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
             .to_string()
             .into_bytes(),
         };
+    }
+    // The operation's name in the request's log line.
+    let named = request
+        .operation_name
+        .clone()
+        .or_else(|| match request.parsed_query() {
+            Ok(doc) => match &doc.operations {
+                DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+                    ops.keys().next().map(ToString::to_string)
+                }
+                _ => None,
+            },
+            Err(_) => None,
+        });
+    let operation = state.metrics.operation_label(named.as_deref());
+    if let Some(name) = named {
+        tracing::Span::current().record("operation", name.chars().take(100).collect::<String>());
     }
     let parse_failed = parsed.is_err();
     let accesses = Arc::new(AccessLog::default());
@@ -224,6 +286,10 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
             (response, flushed)
         })
         .await;
+    if matches!(parsed, Ok(Some(OperationType::Mutation))) {
+        // Whatever it committed is looked at now, not at the next poll.
+        state.hub.wake();
+    }
     let (mut response, flushed) = match executed {
         Ok(done) => done,
         Err(error) => {
@@ -247,6 +313,11 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
     }
     let request_error = is_request_error(&response);
     add_codes(&mut response.errors, request_error, parse_failed);
+    for error in &response.errors {
+        state
+            .metrics
+            .graphql_error(&operation, code_of(error).unwrap_or("UNKNOWN"));
+    }
     // The spec: under application/graphql-response+json a request error has no `data`
     // entry and a 4xx status.
     let drop_data = request_error && media == MediaType::GraphqlResponseJson;
@@ -266,7 +337,18 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
     } else {
         StatusCode::OK
     };
-    Outcome { status, body }
+    Outcome {
+        status,
+        body,
+        operation,
+    }
+}
+
+/// The operation's label in the metrics, for the request's metrics
+/// ([`crate::metrics::OperationLabel`]).
+fn label(req: &HttpRequest, operation: String) {
+    req.extensions_mut()
+        .insert(crate::metrics::OperationLabel(operation));
 }
 
 fn accept_header(req: &HttpRequest) -> Option<&str> {
@@ -357,7 +439,8 @@ pub async fn graphql_post(
     match batch {
         BatchRequest::Single(request) => {
             let outcome = execute(&state, request, &call).await;
-            reply(outcome.status, media, outcome.body)
+            label(&req, outcome.operation);
+            no_store(reply(outcome.status, media, outcome.body))
         }
         BatchRequest::Batch(requests) => {
             let mut bodies = vec![b'['];
@@ -368,7 +451,8 @@ pub async fn graphql_post(
                 bodies.extend(execute(&state, request, &call).await.body);
             }
             bodies.push(b']');
-            reply(StatusCode::OK, media, bodies)
+            label(&req, "batch".to_owned());
+            no_store(reply(StatusCode::OK, media, bodies))
         }
     }
 }
@@ -394,10 +478,16 @@ fn parse_get(
     params: Option<GetParams>,
 ) -> Result<(MediaType, Request), Box<HttpResponse>> {
     let query = params.as_ref().and_then(|p| p.query.clone());
-    if query.is_none() && state.settings.graphiql && wants_html(req) {
+    let persisted = params
+        .as_ref()
+        .and_then(|p| p.extensions.as_deref())
+        .is_some_and(|e| e.contains("persistedQuery"));
+    if query.is_none() && !persisted && state.settings.graphiql && wants_html(req) {
         return Err(Box::new(graphiql_page()));
     }
     let media = negotiate(accept_header(req)).ok_or_else(|| Box::new(not_acceptable()))?;
+    // A persisted query may come by its hash alone.
+    let query = query.or_else(|| persisted.then(String::new));
     let (Some(params), Some(query)) = (params, query) else {
         return Err(Box::new(bad_request(media, "missing `query` parameter")));
     };
@@ -411,10 +501,18 @@ fn parse_get(
             Err(_) => return Err(Box::new(bad_request(media, "`variables` is not JSON"))),
         }
     }
-    if let Some(extensions) = params.extensions.filter(|e| !e.is_empty())
-        && serde_json::from_str::<serde_json::Value>(&extensions).is_err()
-    {
-        return Err(Box::new(bad_request(media, "`extensions` is not JSON")));
+    if let Some(extensions) = params.extensions.filter(|e| !e.is_empty()) {
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&extensions) else {
+            return Err(Box::new(bad_request(
+                media,
+                "`extensions` is not a JSON object",
+            )));
+        };
+        for (key, value) in map {
+            if let Ok(value) = async_graphql::Value::from_json(value) {
+                request.extensions.insert(key, value);
+            }
+        }
     }
     Ok((media, request))
 }
@@ -435,7 +533,25 @@ pub async fn graphql_get(
         Err(response) => return response,
     };
     let outcome = execute(&state, request, &call).await;
+    label(&req, outcome.operation);
+    // Anonymous directory reads may be cached a little (by a CDN too); anything else not.
+    let cacheable = call.viewer.is_anonymous()
+        && outcome.status == StatusCode::OK
+        && !outcome.body.starts_with(b"{\"errors\"");
     let mut response = reply(outcome.status, media, outcome.body);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if cacheable {
+            "public, max-age=60"
+        } else {
+            "no-store"
+        }),
+    );
+    // Localized text follows the request's Accept-Language: a cache keeps one answer
+    // per language.
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept-language"));
     if outcome.status == StatusCode::METHOD_NOT_ALLOWED {
         response
             .headers_mut()

@@ -9,8 +9,9 @@
 //!   them), so the application's limit sits below.
 //! - A 413 (a body over `max_body_bytes`, from the body extractors) is answered as a
 //!   GraphQL-shaped JSON error with code PAYLOAD_TOO_LARGE.
-//! - Every response to a caller that sent `Authorization`, and every response of
-//!   `/graphql`, carries `Cache-Control: no-store`.
+//! - Every response to a caller that sent `Authorization` carries `Cache-Control:
+//!   no-store`, and so does every response of `/graphql` whose handler did not allow
+//!   caching (only anonymous GET reads are `public, max-age=60`).
 
 use crate::context::AppState;
 use actix_web::body::{BoxBody, MessageBody};
@@ -28,9 +29,8 @@ pub async fn guard(
     let max_header_bytes = req
         .app_data::<web::Data<AppState>>()
         .map_or(usize::MAX, |state| state.settings.max_header_bytes);
-    let no_store = req.headers().contains_key(header::AUTHORIZATION)
-        || req.path() == "/graphql"
-        || req.path().starts_with("/graphql/");
+    let authorized = req.headers().contains_key(header::AUTHORIZATION);
+    let graphql = req.path() == "/graphql" || req.path().starts_with("/graphql/");
     let response = if head_bytes(&req) > max_header_bytes {
         req.into_response(json_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -58,6 +58,9 @@ pub async fn guard(
         }
     };
     let mut response = response;
+    // GraphQL answers say themselves when a cache may keep them (anonymous GET reads).
+    let no_store =
+        authorized || (graphql && !response.headers().contains_key(header::CACHE_CONTROL));
     if no_store {
         response
             .headers_mut()

@@ -2,18 +2,28 @@
 //!
 //! - [`graphql`]: GraphQL over HTTP (POST and GET), following the GraphQL-over-HTTP
 //!   specification for status codes and media types;
-//! - [`websocket`]: GraphQL over websockets;
+//! - [`websocket`]: GraphQL over websockets, and [`transport_ws`] the rules of its
+//!   protocol;
 //! - [`admission`]: who calls (the bearer token) and the rate limit;
 //! - [`oauth`]: the token endpoint and the server's JWKS;
-//! - [`graphiql`]: the vendored IDE; [`health`]: liveness and readiness;
-//! - [`guard`]: limits on the request line and headers.
+//! - [`hsds`]: the read-only Open Referral HSDS 3.0 API (`/hsds/...`);
+//! - [`graphiql`]: the vendored IDE; [`health`]: liveness and readiness; [`metrics`]:
+//!   the Prometheus scrape, on a listener of its own;
+//! - [`guard`]: limits on the request line and headers; [`cors`]: browsers of other
+//!   origins.
 
 pub mod admission;
+pub mod cors;
 pub mod graphiql;
 pub mod graphql;
 pub mod guard;
 pub mod health;
+pub mod hsds;
+pub mod metrics;
 pub mod oauth;
+pub mod persisted;
+pub mod request_log;
+pub mod transport_ws;
 pub mod websocket;
 
 use actix_web::web;
@@ -36,5 +46,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql/ws", web::get().to(websocket::graphql_ws))
         .route("/graphiql/{file}", web::get().to(graphiql::graphiql_asset))
         .route("/oauth/token", web::post().to(oauth::token))
-        .route("/.well-known/jwks.json", web::get().to(oauth::jwks));
+        .route("/.well-known/jwks.json", web::get().to(oauth::jwks))
+        .configure(hsds::routes);
 }

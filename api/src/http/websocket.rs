@@ -13,13 +13,14 @@
 //! outlives an operation.
 
 use super::admission::{Refusal, identify, request_meta};
+use super::transport_ws::{CLOSE_INIT_TIMEOUT, TransportRules};
 use crate::auth::Viewer;
 use crate::auth::standing::{self, Standing};
 use crate::context::{AppState, operation_data};
 use crate::rate_limit::Payer;
 use crate::schema::MeltSchema;
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, CloseReason, Session};
+use actix_ws::{AggregatedMessage, CloseReason, ProtocolError, Session};
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocket, WebSocketProtocols, WsMessage};
 use async_graphql::{Data, ErrorExtensions, Executor, Request, Response, ServerError};
 use futures_util::StreamExt;
@@ -36,6 +37,9 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 /// graphql-transport-ws: the caller may no longer use the socket (revoked client, gone
 /// organization, refused token at `connection_init`).
 pub const CLOSE_FORBIDDEN: u16 = 4403;
+
+/// The server is shutting down (RFC 6455 Going Away).
+const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// How often the server pings, and how long a silent peer is kept.
 const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -282,7 +286,7 @@ pub async fn graphql_ws(
     let connection = Arc::new(Connection {
         state: state.into_inner(),
         schema: schema.get_ref().clone(),
-        ip: req.peer_addr().map(|a| a.ip()),
+        ip: super::admission::peer_ip(&req),
         identity: Mutex::new(Identity::default()),
         closing,
     });
@@ -305,6 +309,12 @@ async fn serve(
     mut closings: mpsc::UnboundedReceiver<Closing>,
 ) {
     let max = connection.state.settings.max_body_bytes;
+    let mut stopping = connection.state.stopping.clone();
+    // graphql-transport-ws only: the older graphql-ws has rules of its own.
+    let mut rules = (protocol == WebSocketProtocols::GraphQLWS).then(TransportRules::default);
+    let init_timeout = Duration::from_secs(connection.state.settings.websocket_init_timeout_secs);
+    let init_deadline = tokio::time::sleep(init_timeout);
+    tokio::pin!(init_deadline);
     let mut incoming = messages
         .max_frame_size(max)
         .aggregate_continuations()
@@ -334,29 +344,44 @@ async fn serve(
     let mut armed = false;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut heard = Instant::now();
-    let reason: Option<CloseReason> = loop {
+    let ending = loop {
         tokio::select! {
             message = incoming.next() => {
                 heard = Instant::now();
-                let sent = match message {
-                    Some(Ok(AggregatedMessage::Text(text))) => {
-                        to_graphql.send(text.as_bytes().to_vec()).is_ok()
+                let frame = match message {
+                    Some(Ok(AggregatedMessage::Text(text))) => Some(text.into_bytes()),
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => Some(bytes),
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            break Ending::Gone;
+                        }
+                        None
                     }
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => {
-                        to_graphql.send(bytes.to_vec()).is_ok()
-                    }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => session.pong(&bytes).await.is_ok(),
-                    Some(Ok(AggregatedMessage::Pong(_))) => true,
-                    Some(Ok(AggregatedMessage::Close(_)) | Err(_)) | None => false,
+                    Some(Ok(AggregatedMessage::Pong(_))) => None,
+                    // The close handshake: the peer's code is sent back.
+                    Some(Ok(AggregatedMessage::Close(reason))) => break Ending::Close(reason),
+                    Some(Err(error)) => break Ending::Close(Some(refused_frame(&error, max))),
+                    None => break Ending::Gone,
                 };
-                if !sent {
-                    break None;
+                if let Some(frame) = frame {
+                    if let Some(Err(violation)) = rules.as_mut().map(|r| r.inbound(&frame)) {
+                        break Ending::Close(Some(CloseReason {
+                            code: violation.code.into(),
+                            description: Some(violation.reason),
+                        }));
+                    }
+                    if to_graphql.send(frame.to_vec()).is_err() {
+                        break Ending::Gone;
+                    }
                 }
             }
             output = graphql.next() => match output {
                 Some(WsMessage::Text(text)) => {
+                    if let Some(rules) = rules.as_mut() {
+                        rules.outbound(&text);
+                    }
                     if session.text(text).await.is_err() {
-                        break None;
+                        break Ending::Gone;
                     }
                     if !armed && let Some(deadline) = connection.deadline() {
                         expiry.as_mut().reset(deadline);
@@ -365,29 +390,89 @@ async fn serve(
                 }
                 Some(WsMessage::Close(code, description)) => {
                     // A refused `connection_init` closes with 4403, not the library's 1002.
-                    break Some(match connection.identity().refused {
+                    break Ending::Close(Some(match connection.identity().refused {
                         Some(why) => why.reason(),
                         None => CloseReason { code: code.into(), description: Some(description) },
-                    });
+                    }));
                 }
                 // graphql-ws (the older protocol) ends the stream after a refused init.
-                None => break Some(connection.identity().refused.map_or(
+                None => break Ending::Close(Some(connection.identity().refused.map_or(
                     CloseReason { code: actix_ws::CloseCode::Normal, description: None },
                     Closing::reason,
-                )),
+                ))),
             },
-            Some(why) = closings.recv() => break Some(why.reason()),
-            () = &mut expiry, if armed => break Some(Closing::Expired.reason()),
+            Some(why) = closings.recv() => break Ending::Close(Some(why.reason())),
+            () = &mut expiry, if armed => break Ending::Close(Some(Closing::Expired.reason())),
+            () = &mut init_deadline, if rules.as_ref().is_some_and(|r| !r.initialising()) => {
+                break Ending::Close(Some(CloseReason {
+                    code: CLOSE_INIT_TIMEOUT.into(),
+                    description: Some("Connection initialisation timeout".to_owned()),
+                }));
+            }
+            Ok(_) = stopping.wait_for(|stopping| *stopping) => {
+                break Ending::Close(Some(CloseReason {
+                    code: CLOSE_GOING_AWAY.into(),
+                    description: Some("the server is shutting down; reconnect".to_owned()),
+                }));
+            }
             _ = heartbeat.tick() => {
-                if heard.elapsed() > PEER_TIMEOUT || session.ping(b"").await.is_err() {
-                    break None;
+                if heard.elapsed() > PEER_TIMEOUT {
+                    break Ending::Close(Some(CloseReason {
+                        code: actix_ws::CloseCode::Away,
+                        description: Some("no answer to pings".to_owned()),
+                    }));
+                }
+                if session.ping(b"").await.is_err() {
+                    break Ending::Gone;
                 }
             }
         }
     };
-    if let Some(reason) = &reason {
-        tracing::debug!(code = ?reason.code, "websocket closed by the server");
+    if let Ending::Close(Some(reason)) = &ending {
+        tracing::debug!(code = ?reason.code, "websocket closed");
     }
-    // The peer may already be gone; there is nobody left to tell.
-    let _ = session.close(reason).await;
+    if let Ending::Close(reason) = ending {
+        // The peer may be gone meanwhile; there is nobody left to tell.
+        let _ = session.close(reason).await;
+    }
+}
+
+/// The Close frame for a frame the peer may not send: 1009 over the size limit (a frame,
+/// or a message in continuations, which actix-ws reports as an I/O error "Exceeded
+/// maximum continuation size"), 1007 for text that is not UTF-8, 1002 for the rest.
+fn refused_frame(error: &ProtocolError, max: usize) -> CloseReason {
+    let too_big = match error {
+        ProtocolError::Overflow => true,
+        ProtocolError::Io(io) => io.to_string().contains("maximum continuation size"),
+        _ => false,
+    };
+    let (code, description) = if too_big {
+        (
+            actix_ws::CloseCode::Size,
+            format!("a message may have at most {max} bytes"),
+        )
+    } else if matches!(error, ProtocolError::Io(io) if io.kind() == std::io::ErrorKind::InvalidData)
+    {
+        (
+            actix_ws::CloseCode::Invalid,
+            "a text message must be UTF-8".to_owned(),
+        )
+    } else {
+        (
+            actix_ws::CloseCode::Protocol,
+            error.to_string().chars().take(100).collect(),
+        )
+    };
+    CloseReason {
+        code,
+        description: Some(description),
+    }
+}
+
+/// How a socket ends.
+enum Ending {
+    /// With a Close frame (the server's, or the peer's code sent back).
+    Close(Option<CloseReason>),
+    /// The connection is gone: nothing can be sent.
+    Gone,
 }

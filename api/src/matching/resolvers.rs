@@ -14,8 +14,12 @@ use chrono::Utc;
 pub struct MatchServicesInput {
     /// NEED codes (at least one, at most 30).
     pub needs: Vec<String>,
+    /// ISTAT code of the person's municipality of residence (six digits). Give it
+    /// (or, until 0.3, the deprecated `municipality`).
+    pub municipality_istat_code: Option<String>,
     /// ISTAT code of the person's municipality of residence.
-    pub municipality: String,
+    #[graphql(deprecation = "Use `municipalityIstatCode`. Removed in 0.3.")]
+    pub municipality: Option<String>,
     /// ISO 639-1 codes of the languages the person speaks (LANGUAGE terms).
     pub languages: Option<Vec<String>>,
     /// TARGET_GROUP codes the person belongs to: services reserved to other groups are
@@ -43,7 +47,7 @@ impl MatchingQueries {
     async fn match_services(
         &self,
         ctx: &Context<'_>,
-        input: MatchServicesInput,
+        #[graphql(desc = "What to do: see the input type.")] input: MatchServicesInput,
         #[graphql(desc = "Most candidates (and excluded services) listed: 1 to 100.")]
         first: Option<i32>,
     ) -> GqlResult<ServiceMatches> {
@@ -66,7 +70,15 @@ impl MatchingQueries {
         let db = ctx.db()?;
         let asked = Asked {
             needs: input.needs,
-            municipality: input.municipality,
+            municipality: match (input.municipality_istat_code, input.municipality) {
+                (Some(code), _) | (None, Some(code)) => code,
+                (None, None) => {
+                    return Err(AppError::BadUserInput(
+                        "`municipalityIstatCode` is required".to_owned(),
+                    )
+                    .into());
+                }
+            },
             languages: input.languages.unwrap_or_default(),
             target_groups: input.target_groups.unwrap_or_default(),
             age: input.age,

@@ -42,7 +42,7 @@ impl OrganizationMutations {
     async fn update_organization_profile(
         &self,
         ctx: &Context<'_>,
-        input: UpdateOrganizationProfileInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateOrganizationProfileInput,
     ) -> GqlResult<UpdateOrganizationProfilePayload> {
         let id = expect_id(&input.id, NodeKind::Organization)?;
         let changes = ProfileChanges {

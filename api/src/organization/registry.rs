@@ -377,6 +377,10 @@ pub async fn record_succession(
         after: Some(&succession),
     };
     audit::record(db, actor, change).await?;
+    // Both organizations show the succession: both changed for readers.
+    for id in [input.predecessor, input.successor] {
+        concurrency::touch::<organization::Entity>(db, id).await?;
+    }
     if !input.dissolve_predecessor || predecessor.dissolved_on == Some(input.effective_on) {
         return Ok(Ok((succession, predecessor)));
     }

@@ -143,7 +143,7 @@ impl RegistryMutations {
     async fn create_organization(
         &self,
         ctx: &Context<'_>,
-        input: CreateOrganizationInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateOrganizationInput,
     ) -> GqlResult<CreateOrganizationPayload> {
         let new = NewOrganization {
             name: input.name,
@@ -162,7 +162,7 @@ impl RegistryMutations {
     async fn update_organization(
         &self,
         ctx: &Context<'_>,
-        input: UpdateOrganizationInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateOrganizationInput,
     ) -> GqlResult<UpdateOrganizationPayload> {
         let id = expect_id(&input.id, NodeKind::Organization)?;
         let changes = OrganizationChanges {
@@ -183,7 +183,7 @@ impl RegistryMutations {
     async fn record_succession(
         &self,
         ctx: &Context<'_>,
-        input: RecordSuccessionInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RecordSuccessionInput,
     ) -> GqlResult<RecordSuccessionPayload> {
         let new = NewSuccession {
             predecessor: expect_id(&input.predecessor, NodeKind::Organization)?,

@@ -151,7 +151,7 @@ impl SiteMutations {
     async fn create_location(
         &self,
         ctx: &Context<'_>,
-        input: CreateLocationInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateLocationInput,
     ) -> GqlResult<CreateLocationPayload> {
         let organization = expect_id(&input.organization, NodeKind::Organization)?;
         let fields = LocationFields {
@@ -173,7 +173,7 @@ impl SiteMutations {
     async fn update_location(
         &self,
         ctx: &Context<'_>,
-        input: UpdateLocationInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateLocationInput,
     ) -> GqlResult<UpdateLocationPayload> {
         let id = expect_id(&input.id, NodeKind::Location)?;
         let fields = LocationFields {
@@ -197,7 +197,7 @@ impl SiteMutations {
     async fn delete_location(
         &self,
         ctx: &Context<'_>,
-        input: DeleteLocationInput,
+        #[graphql(desc = "What to do: see the input type.")] input: DeleteLocationInput,
     ) -> GqlResult<DeleteLocationPayload> {
         let id = expect_id(&input.id, NodeKind::Location)?;
         let expected = input.expected_version;
@@ -212,7 +212,7 @@ impl SiteMutations {
     async fn create_contact(
         &self,
         ctx: &Context<'_>,
-        input: CreateContactInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateContactInput,
     ) -> GqlResult<CreateContactPayload> {
         let organization = expect_id(&input.organization, NodeKind::Organization)?;
         let fields = ContactFields {
@@ -233,7 +233,7 @@ impl SiteMutations {
     async fn update_contact(
         &self,
         ctx: &Context<'_>,
-        input: UpdateContactInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateContactInput,
     ) -> GqlResult<UpdateContactPayload> {
         let id = expect_id(&input.id, NodeKind::Contact)?;
         let fields = ContactFields {
@@ -255,7 +255,7 @@ impl SiteMutations {
     async fn delete_contact(
         &self,
         ctx: &Context<'_>,
-        input: DeleteContactInput,
+        #[graphql(desc = "What to do: see the input type.")] input: DeleteContactInput,
     ) -> GqlResult<DeleteContactPayload> {
         let id = expect_id(&input.id, NodeKind::Contact)?;
         let expected = input.expected_version;

@@ -282,7 +282,7 @@ pub async fn delete_location(
     expected_version: i32,
 ) -> AppResult<Checked<Uuid>> {
     let target = (id, expected_version);
-    delete::<location::Entity>(db, actor, "deleteLocation", target, async |v| {
+    let deleted = delete::<location::Entity>(db, actor, "deleteLocation", target, async |v| {
         let in_use = service_at_location::Entity::find()
             .filter(service_at_location::Column::LocationId.eq(id))
             .one(db)
@@ -297,7 +297,19 @@ pub async fn delete_location(
         }
         Ok(())
     })
-    .await
+    .await?;
+    if let Ok(id) = &deleted {
+        // Its translations go with it (no foreign key can name the site).
+        crate::translation::service::delete_all_of(db, *id).await?;
+        // A mirror of the directory drops the site: a public tombstone, with the delete.
+        let subject = (crate::graphql::relay::NodeKind::Location, *id);
+        let (reason, audience) = (
+            crate::sync::service::Reason::Deleted,
+            crate::events::service::Audience::Public,
+        );
+        crate::sync::service::record(db, subject, reason, audience).await?;
+    }
+    Ok(deleted)
 }
 
 /// Values of a contact point. On create `name` is required; on update omitted fields
@@ -349,11 +361,27 @@ pub async fn create_contact(
     organization: Uuid,
     fields: ContactFields,
 ) -> AppResult<Checked<contact::Model>> {
-    create::<contact::Entity>(db, actor, "createContact", organization, async |v, row| {
-        apply_contact_fields(v, row, fields, true);
-        Ok(())
-    })
-    .await
+    let created =
+        create::<contact::Entity>(db, actor, "createContact", organization, async |v, row| {
+            apply_contact_fields(v, row, fields, true);
+            Ok(())
+        })
+        .await?;
+    contact_changed(db, &created, organization).await?;
+    Ok(created)
+}
+
+/// An organization's contacts are part of it as readers see it: a change of one is a
+/// change of the organization (`updatedAt`), when it was made.
+async fn contact_changed<T>(
+    db: &impl ConnectionTrait,
+    result: &Checked<T>,
+    organization: Uuid,
+) -> AppResult<()> {
+    if result.is_ok() {
+        concurrency::touch::<organization::Entity>(db, organization).await?;
+    }
+    Ok(())
 }
 
 /// Changes a contact point. Only given fields change.
@@ -366,11 +394,15 @@ pub async fn update_contact(
     fields: ContactFields,
 ) -> AppResult<Checked<contact::Model>> {
     let target = (id, expected_version);
-    update::<contact::Entity>(db, actor, "updateContact", target, async |v, row| {
+    let updated = update::<contact::Entity>(db, actor, "updateContact", target, async |v, row| {
         apply_contact_fields(v, row, fields, false);
         Ok(())
     })
-    .await
+    .await?;
+    if let Ok(row) = &updated {
+        concurrency::touch::<organization::Entity>(db, row.organization_id).await?;
+    }
+    Ok(updated)
 }
 
 /// Deletes a contact point.
@@ -382,7 +414,13 @@ pub async fn delete_contact(
     expected_version: i32,
 ) -> AppResult<Checked<Uuid>> {
     let target = (id, expected_version);
-    delete::<contact::Entity>(db, actor, "deleteContact", target, async |_| Ok(())).await
+    let organization = concurrency::get::<contact::Entity>(db, id)
+        .await?
+        .organization_id;
+    let deleted =
+        delete::<contact::Entity>(db, actor, "deleteContact", target, async |_| Ok(())).await?;
+    contact_changed(db, &deleted, organization).await?;
+    Ok(deleted)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{
     ContactsOfOrganization, LocationsOfOrganization, OrganizationById, ServicesOfOrganization,
     SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
@@ -14,7 +15,6 @@ use crate::pagination::{Cursor, SortKey};
 use crate::protocol::types::Signatory;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::{contact, location, organization, organization_succession, service};
 
 /// A public or private body of the network: employment centre, social service,
@@ -56,6 +56,33 @@ impl Organization {
     /// What the organization does, in Italian.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
+    }
+    /// The organization's text in one language: the `language` asked for, else the first
+    /// of the request's `Accept-Language` languages it has a text in, else the original
+    /// Italian; each text says which language it is in.
+    async fn localized(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "ISO 639-1 code of the language wanted (e.g. `ar`); by default the languages of the request's `Accept-Language` header. Italian, the original, serves where the language has no text."
+        )]
+        language: Option<String>,
+    ) -> GqlResult<crate::translation::types::LocalizedOrganization> {
+        let localization =
+            crate::translation::types::Localization::load(ctx, self.0.id, language.as_deref())
+                .await?;
+        Ok(crate::translation::types::LocalizedOrganization(
+            self.0.clone(),
+            localization,
+        ))
+    }
+    /// The translations of the organization's text, one per language, by language code
+    /// (the original Italian text is the organization's own fields).
+    async fn translations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::translation::types::Translation>> {
+        crate::translation::types::translations_of(ctx, self.0.id).await
     }
     /// Codice fiscale (check digit validated).
     async fn codice_fiscale(&self) -> Option<&str> {
@@ -103,9 +130,18 @@ impl Organization {
     async fn locations_connection(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<LocationConnection> {
         let (page, total) = ctx
@@ -137,9 +173,18 @@ impl Organization {
     async fn services_connection(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<ServiceConnection> {
         let (page, total) = ctx
@@ -153,7 +198,17 @@ impl Organization {
         Ok(ServiceConnection::from_rows(page, total))
     }
     /// The organization's adherences to protocols (invited, signed or withdrawn).
+    #[graphql(
+        deprecation = "Use `signatures`: it returns signatories, not protocols. Removed in 0.3."
+    )]
     async fn protocols(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
+        ctx.loaders()?
+            .all(SignatoriesOfOrganization(self.0.id))
+            .await
+    }
+    /// The organization's adherences to protocols (invited, signed or withdrawn), each
+    /// with its protocol.
+    async fn signatures(&self, ctx: &Context<'_>) -> GqlResult<Vec<Signatory>> {
         ctx.loaders()?
             .all(SignatoriesOfOrganization(self.0.id))
             .await
@@ -166,12 +221,12 @@ impl Organization {
             .await
     }
     /// When the record was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     /// When the record was last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 
@@ -209,6 +264,33 @@ impl Location {
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// The site's text in one language: the `language` asked for, else the first
+    /// of the request's `Accept-Language` languages it has a text in, else the original
+    /// Italian; each text says which language it is in.
+    async fn localized(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "ISO 639-1 code of the language wanted (e.g. `ar`); by default the languages of the request's `Accept-Language` header. Italian, the original, serves where the language has no text."
+        )]
+        language: Option<String>,
+    ) -> GqlResult<crate::translation::types::LocalizedLocation> {
+        let localization =
+            crate::translation::types::Localization::load(ctx, self.0.id, language.as_deref())
+                .await?;
+        Ok(crate::translation::types::LocalizedLocation(
+            self.0.clone(),
+            localization,
+        ))
+    }
+    /// The translations of the site's text, one per language, by language code
+    /// (the original Italian text is the site's own fields).
+    async fn translations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::translation::types::Translation>> {
+        crate::translation::types::translations_of(ctx, self.0.id).await
+    }
     /// Street address.
     async fn address(&self) -> &str {
         &self.0.address
@@ -236,6 +318,10 @@ impl Location {
         ctx.loaders()?
             .one(OrganizationById(self.0.organization_id))
             .await
+    }
+    /// When the site was last changed.
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::auth::viewer::{Viewer, ViewerKind};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::enums::mirror_enum;
+use crate::graphql::enums::{Scope, mirror_enum};
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::loaders::OrganizationById;
 use crate::organization::types::Organization;
@@ -57,6 +57,7 @@ impl ViewerInfo {
         self.0.name.as_deref()
     }
     /// Global ID of the organization the caller acts for.
+    #[graphql(deprecation = "Use `organization { id }`. Removed in 0.3.")]
     async fn organization_id(&self) -> Option<ID> {
         self.0
             .organization
@@ -74,8 +75,8 @@ impl ViewerInfo {
         self.0.roles.iter().map(|r| (*r).into()).collect()
     }
     /// Scopes.
-    async fn scopes(&self) -> &[String] {
-        &self.0.scopes
+    async fn scopes(&self) -> Vec<Scope> {
+        Scope::known(&self.0.scopes)
     }
 }
 

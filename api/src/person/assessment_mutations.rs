@@ -157,7 +157,7 @@ impl AssessmentMutations {
     async fn record_needs_assessment(
         &self,
         ctx: &Context<'_>,
-        input: RecordNeedsAssessmentInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RecordNeedsAssessmentInput,
     ) -> GqlResult<RecordNeedsAssessmentPayload> {
         let (person, data) = input.parts();
         let person = expect_id(&person, NodeKind::Person)?;
@@ -176,7 +176,7 @@ impl AssessmentMutations {
     async fn revise_needs_assessment(
         &self,
         ctx: &Context<'_>,
-        input: ReviseNeedsAssessmentInput,
+        #[graphql(desc = "What to do: see the input type.")] input: ReviseNeedsAssessmentInput,
     ) -> GqlResult<ReviseNeedsAssessmentPayload> {
         let (id, expected, data) = input.parts();
         let id = expect_id(&id, NodeKind::NeedsAssessment)?;

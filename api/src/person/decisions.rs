@@ -6,13 +6,13 @@ use crate::catalogue::types::Service;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::mirror_enum;
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{ReferralById, RoutingRuleById, ServiceById};
 use crate::referral::types::Referral;
 use crate::routing::evaluate::Considered;
 use crate::routing::types::{RoutingMode, RoutingRule};
 use crate::validation::FieldErrorCode;
 use async_graphql::{Context, Object};
-use chrono::{DateTime, Utc};
 use entity::routing_decision;
 
 mirror_enum!(
@@ -117,7 +117,7 @@ impl RoutingDecision {
             .collect())
     }
     /// When it was taken.
-    async fn decided_at(&self) -> DateTime<Utc> {
-        self.0.decided_at
+    async fn decided_at(&self) -> Timestamp {
+        Timestamp(self.0.decided_at)
     }
 }

@@ -14,8 +14,9 @@ use crate::graphql::payload::{UserError, split, user_errors};
 use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, expect_id};
 use crate::graphql::scalars::Date;
-use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use crate::graphql::scalars::Json;
+use crate::graphql::scalars::Timestamp;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 /// How to reach a person.
 #[derive(InputObject, Clone, Default)]
@@ -143,9 +144,9 @@ pub struct RecordConsentInput {
     /// A protocol whose signatories may receive the data.
     pub protocol: Option<ID>,
     /// When it was granted.
-    pub granted_at: DateTime<Utc>,
+    pub granted_at: Timestamp,
     /// When it expires (after `grantedAt`).
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<Timestamp>,
     /// Kind of evidence.
     pub evidence_kind: EvidenceKind,
     /// Reference to the evidence.
@@ -190,7 +191,7 @@ impl PersonMutations {
     async fn register_person(
         &self,
         ctx: &Context<'_>,
-        input: RegisterPersonInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RegisterPersonInput,
     ) -> GqlResult<RegisterPersonPayload> {
         let organization = expect_id(&input.organization, NodeKind::Organization)?;
         let data = PersonData {
@@ -228,7 +229,7 @@ impl PersonMutations {
     async fn update_person(
         &self,
         ctx: &Context<'_>,
-        input: UpdatePersonInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdatePersonInput,
     ) -> GqlResult<UpdatePersonPayload> {
         let id = expect_id(&input.id, NodeKind::Person)?;
         let data = PersonData {
@@ -259,7 +260,7 @@ impl PersonMutations {
     async fn erase_person(
         &self,
         ctx: &Context<'_>,
-        input: ErasePersonInput,
+        #[graphql(desc = "What to do: see the input type.")] input: ErasePersonInput,
     ) -> GqlResult<ErasePersonPayload> {
         let id = expect_id(&input.id, NodeKind::Person)?;
         let expected = input.expected_version;
@@ -280,7 +281,7 @@ impl PersonMutations {
     async fn record_consent(
         &self,
         ctx: &Context<'_>,
-        input: RecordConsentInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RecordConsentInput,
     ) -> GqlResult<RecordConsentPayload> {
         let person = expect_id(&input.person, NodeKind::Person)?;
         let recipients = input
@@ -295,8 +296,8 @@ impl PersonMutations {
             legal_basis: input.legal_basis.into(),
             recipients,
             protocol,
-            granted_at: input.granted_at,
-            expires_at: input.expires_at,
+            granted_at: input.granted_at.into(),
+            expires_at: input.expires_at.map(Into::into),
             evidence_kind: input.evidence_kind.into(),
             evidence: input.evidence,
         };
@@ -313,7 +314,7 @@ impl PersonMutations {
     async fn withdraw_consent(
         &self,
         ctx: &Context<'_>,
-        input: WithdrawConsentInput,
+        #[graphql(desc = "What to do: see the input type.")] input: WithdrawConsentInput,
     ) -> GqlResult<WithdrawConsentPayload> {
         let id = expect_id(&input.id, NodeKind::Consent)?;
         let expected = input.expected_version;
@@ -342,7 +343,7 @@ impl PersonMutations {
     async fn export_data_subject(
         &self,
         ctx: &Context<'_>,
-        input: DataSubjectRequestInput,
+        #[graphql(desc = "What to do: see the input type.")] input: DataSubjectRequestInput,
     ) -> GqlResult<ExportDataSubjectPayload> {
         let protection = ctx.protection()?;
         let request = input.into();
@@ -363,7 +364,7 @@ impl PersonMutations {
     async fn erase_data_subject(
         &self,
         ctx: &Context<'_>,
-        input: DataSubjectRequestInput,
+        #[graphql(desc = "What to do: see the input type.")] input: DataSubjectRequestInput,
     ) -> GqlResult<EraseDataSubjectPayload> {
         let protection = ctx.protection()?;
         let request = input.into();
@@ -402,7 +403,7 @@ impl From<DataSubjectRequestInput> for data_subject::Request {
 #[derive(SimpleObject)]
 pub struct ExportDataSubjectPayload {
     /// Every record of the person across the network, decrypted (`{ records: [...] }`).
-    pub data: Option<Json<serde_json::Value>>,
+    pub data: Option<Json>,
     /// Problems with the input; nothing was read when there are any.
     pub user_errors: Vec<UserError>,
 }

@@ -80,7 +80,15 @@ pub(crate) async fn erase_row(
         .filter(referral_event::Column::ReferralId.in_subquery(referrals))
         .exec(db)
         .await?;
+    // Each party's mirror of these referrals learns that their text is gone: they
+    // change (`updatedAt`) and leave an ERASED tombstone for each party.
+    let erased = referral::Entity::find()
+        .filter(referral::Column::PersonId.eq(before.id))
+        .all(db)
+        .await?;
+    crate::sync::service::referrals_erased(db, &erased).await?;
     referral::Entity::update_many()
+        .col_expr(referral::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(referral::Column::Reason, Expr::value(String::new()))
         .col_expr(
             referral::Column::RequestHash,

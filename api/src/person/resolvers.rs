@@ -8,9 +8,10 @@ use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::relay::expect_opt_id;
 use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::scalars::Json;
+use crate::graphql::scalars::Timestamp;
 use crate::pagination::Window;
-use async_graphql::{Context, ID, InputObject, Json, Object};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, InputObject, Object};
 
 /// Filter of `persons`.
 #[derive(InputObject, Default)]
@@ -29,9 +30,9 @@ pub struct PersonAccessLogFilter {
     /// Global ID of the organization the reader acted for.
     pub organization: Option<ID>,
     /// At or after this time.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// Before this time.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
 }
 
 /// Queries on people.
@@ -47,10 +48,22 @@ impl PersonQueries {
     async fn persons(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only people matching every given condition; all the caller may read when omitted."
+        )]
         filter: Option<PersonFilter>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<PersonConnection> {
         let viewer = ctx.viewer()?;
@@ -73,10 +86,20 @@ impl PersonQueries {
     async fn person_access_log(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only reads matching every given condition; all when omitted.")]
         filter: Option<PersonAccessLogFilter>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<PersonAccessConnection> {
         let viewer = ctx.viewer()?;
@@ -86,8 +109,8 @@ impl PersonQueries {
             person: expect_opt_id(filter.person.as_ref(), NodeKind::Person)?,
             actor: filter.actor,
             organization: expect_opt_id(filter.organization.as_ref(), NodeKind::Organization)?,
-            from: filter.from,
-            to: filter.to,
+            from: filter.from.map(Into::into),
+            to: filter.to.map(Into::into),
         };
         let db = ctx.db()?;
         let with_total = ctx.wants_total();
@@ -103,8 +126,8 @@ impl PersonQueries {
     async fn export_person_data(
         &self,
         ctx: &Context<'_>,
-        person_id: ID,
-    ) -> GqlResult<Json<serde_json::Value>> {
+        #[graphql(desc = "Global ID of the person.")] person_id: ID,
+    ) -> GqlResult<Json> {
         let id = expect_id(&person_id, NodeKind::Person)?;
         let db = ctx.db()?;
         let protection = ctx.protection()?;

@@ -234,22 +234,34 @@ async fn check_data(
             },
         },
     };
-    let languages = data.languages.map(|codes| {
-        let mut out: Vec<String> = Vec::new();
-        for (i, code) in codes.iter().enumerate() {
-            let code = code.trim().to_ascii_lowercase();
-            if !domain::is_language_code(&code) {
-                v.add(
-                    &format!("languages.{i}"),
-                    FieldErrorCode::Invalid,
-                    "must be an ISO 639-1 code (two letters)",
-                );
-            } else if !out.contains(&code) {
-                out.push(code);
+    let languages = match data.languages {
+        None => None,
+        Some(codes) => {
+            let mut out: Vec<String> = Vec::new();
+            for (i, code) in codes.iter().enumerate() {
+                let code = code.trim().to_ascii_lowercase();
+                if !domain::is_language_code(&code) {
+                    v.add(
+                        &format!("languages.{i}"),
+                        FieldErrorCode::Invalid,
+                        "must be an ISO 639-1 code (two letters)",
+                    );
+                } else if !out.contains(&code) {
+                    out.push(code);
+                }
             }
+            // Read back as LANGUAGE terms: a code without one is refused.
+            crate::taxonomy::service::check_codes(
+                db,
+                v,
+                "languages",
+                entity::enums::Taxonomy::Language,
+                &out,
+            )
+            .await?;
+            Some(out.join(" "))
         }
-        out.join(" ")
-    });
+    };
     let contacts = data.contacts.map(|c| Contacts {
         email: v.email("contacts.email", c.email.as_deref()),
         phone: v.optional_text("contacts.phone", c.phone.as_deref(), 32),

@@ -5,18 +5,20 @@ use super::decisions::RoutingDecision;
 use super::privacy::{PersonalField, Reader};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::enums::mirror_enum;
+use crate::graphql::enums::{AccessPurpose, mirror_enum};
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{
     DecisionsOfAssessment, OrganizationById, PersonById, ProtocolById, TerritoryById,
 };
 use crate::organization::types::Organization;
 use crate::privacy::access::{Access, Field};
 use crate::protocol::types::Protocol;
+use crate::taxonomy::types::Term;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use entity::enums::Taxonomy;
 use entity::{consent, person, person_access};
 
 mirror_enum!(
@@ -191,17 +193,14 @@ impl Person {
         }
         ctx.loaders()?.one(TerritoryById(id)).await
     }
-    /// Languages spoken (ISO 639-1 codes). Reading them is logged.
-    async fn languages(&self, ctx: &Context<'_>) -> GqlResult<Vec<String>> {
+    /// Languages spoken (LANGUAGE terms, coded ISO 639-1). Reading them is logged.
+    async fn languages(&self, ctx: &Context<'_>) -> GqlResult<Vec<Term>> {
         if !self.read(ctx, Field::Languages, "languages").await? {
             return Ok(Vec::new());
         }
-        Ok(self
-            .0
-            .languages
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect())
+        ctx.loaders()?
+            .terms(Taxonomy::Language, self.0.languages.split_whitespace())
+            .await
     }
     /// Preferred contact channel.
     async fn contact_channel(&self, ctx: &Context<'_>) -> GqlResult<ContactChannel> {
@@ -216,14 +215,14 @@ impl Person {
             .await
     }
     /// When the personal data was erased (null while it is kept).
-    async fn erased_at(&self, ctx: &Context<'_>) -> GqlResult<Option<DateTime<Utc>>> {
+    async fn erased_at(&self, ctx: &Context<'_>) -> GqlResult<Option<Timestamp>> {
         self.access(ctx).await?;
-        Ok(self.0.erased_at)
+        Ok(self.0.erased_at.map(Timestamp))
     }
     /// When the person was registered.
-    async fn created_at(&self, ctx: &Context<'_>) -> GqlResult<DateTime<Utc>> {
+    async fn created_at(&self, ctx: &Context<'_>) -> GqlResult<Timestamp> {
         self.access(ctx).await?;
-        Ok(self.0.created_at)
+        Ok(Timestamp(self.0.created_at))
     }
     /// The caller's organization's needs assessments of the person, newest first (only
     /// the organization that holds the record reads them: empty for a receiver).
@@ -314,16 +313,16 @@ impl Consent {
         ctx.loaders()?.one(ProtocolById(id)).await
     }
     /// When it was granted.
-    async fn granted_at(&self) -> DateTime<Utc> {
-        self.0.granted_at
+    async fn granted_at(&self) -> Timestamp {
+        Timestamp(self.0.granted_at)
     }
     /// When it expires (null: no expiry).
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.0.expires_at
+    async fn expires_at(&self) -> Option<Timestamp> {
+        self.0.expires_at.map(Timestamp)
     }
     /// When it was withdrawn (null while in force).
-    async fn withdrawn_at(&self) -> Option<DateTime<Utc>> {
-        self.0.withdrawn_at
+    async fn withdrawn_at(&self) -> Option<Timestamp> {
+        self.0.withdrawn_at.map(Timestamp)
     }
     /// Kind of evidence.
     async fn evidence_kind(&self) -> EvidenceKind {
@@ -362,18 +361,26 @@ impl From<person_access::Model> for PersonAccess {
 #[Object]
 impl PersonAccess {
     /// When the data was read.
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> Timestamp {
+        Timestamp(self.0.occurred_at)
     }
     /// Token subject of the reader.
     async fn actor_subject(&self) -> &str {
         &self.0.actor_subject
     }
     /// Global ID of the organization the reader acted for.
+    #[graphql(deprecation = "Use `actorOrganization { id }`. Removed in 0.3.")]
     async fn actor_organization_id(&self) -> Option<ID> {
         self.0
             .actor_organization_id
             .map(|id| to_global_id(NodeKind::Organization, id))
+    }
+    /// The organization the reader acted for.
+    async fn actor_organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
+        let Some(id) = self.0.actor_organization_id else {
+            return Ok(None);
+        };
+        ctx.loaders()?.one(OrganizationById(id)).await
     }
     /// Global ID of the person read.
     async fn person_id(&self) -> ID {
@@ -383,9 +390,9 @@ impl PersonAccess {
     async fn fields(&self) -> Vec<String> {
         self.0.fields.split(',').map(str::to_owned).collect()
     }
-    /// Why: `read` or `export`.
-    async fn purpose(&self) -> &str {
-        &self.0.purpose
+    /// Why: a read through the API or an export for the person.
+    async fn purpose(&self) -> GqlResult<AccessPurpose> {
+        AccessPurpose::from_stored(&self.0.purpose)
     }
     /// Id of the HTTP request.
     async fn request_id(&self) -> Option<&str> {
@@ -503,11 +510,11 @@ impl NeedsAssessment {
         self.0.row.row_version
     }
     /// When it was recorded.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.row.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.row.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.row.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.row.updated_at)
     }
 }

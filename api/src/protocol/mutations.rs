@@ -8,7 +8,7 @@ use crate::error::{AppResult, GqlResult};
 use crate::graphql::enums::SignatoryRole;
 use crate::graphql::mutation::{mutate, payload};
 use crate::graphql::relay::expect_opt_id;
-use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::relay::{NodeKind, expect_id, expect_key};
 use crate::graphql::scalars::Date;
 use async_graphql::{Context, ID, InputObject, Object};
 use uuid::Uuid;
@@ -40,8 +40,11 @@ pub struct CreateProtocolInput {
 /// amended version; an empty string clears an optional text.
 #[derive(InputObject)]
 pub struct CreateProtocolVersionInput {
+    /// The protocol amended; the new version supersedes it. Give `id` (or, until 0.3, the deprecated `protocol`).
+    pub id: Option<ID>,
     /// The protocol amended; the new version supersedes it.
-    pub protocol: ID,
+    #[graphql(deprecation = "Use `id`. Removed in 0.3.")]
+    pub protocol: Option<ID>,
     /// The `rowVersion` of the amended protocol you read; a stale one is refused with
     /// CONFLICT.
     pub expected_version: i32,
@@ -106,8 +109,11 @@ pub struct InviteSignatoryInput {
 /// Signs an invitation to a protocol on behalf of the invited organization.
 #[derive(InputObject)]
 pub struct SignProtocolInput {
+    /// The invitation (signatory) signed. Give `id` (or, until 0.3, the deprecated `signatory`).
+    pub id: Option<ID>,
     /// The invitation (signatory) signed.
-    pub signatory: ID,
+    #[graphql(deprecation = "Use `id`. Removed in 0.3.")]
+    pub signatory: Option<ID>,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
     pub expected_version: i32,
     /// Name of the legal representative signing (at most 200 characters).
@@ -121,8 +127,11 @@ pub struct SignProtocolInput {
 /// Withdraws an organization from a protocol.
 #[derive(InputObject)]
 pub struct WithdrawSignatoryInput {
+    /// The signatory withdrawing. Give `id` (or, until 0.3, the deprecated `signatory`).
+    pub id: Option<ID>,
     /// The signatory withdrawing.
-    pub signatory: ID,
+    #[graphql(deprecation = "Use `id`. Removed in 0.3.")]
+    pub signatory: Option<ID>,
     /// The `rowVersion` you read; a stale one is refused with CONFLICT.
     pub expected_version: i32,
     /// Why (at most 1000 characters); kept in the audit log.
@@ -167,7 +176,7 @@ impl ProtocolMutations {
     async fn create_protocol(
         &self,
         ctx: &Context<'_>,
-        input: CreateProtocolInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateProtocolInput,
     ) -> GqlResult<CreateProtocolPayload> {
         let new = NewProtocol {
             title: input.title,
@@ -189,9 +198,14 @@ impl ProtocolMutations {
     async fn create_protocol_version(
         &self,
         ctx: &Context<'_>,
-        input: CreateProtocolVersionInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateProtocolVersionInput,
     ) -> GqlResult<CreateProtocolVersionPayload> {
-        let id = expect_id(&input.protocol, NodeKind::Protocol)?;
+        let id = expect_key(
+            input.id.as_ref(),
+            input.protocol.as_ref(),
+            "protocol",
+            NodeKind::Protocol,
+        )?;
         let expected = input.expected_version;
         let amendment = Amendment {
             title: input.title,
@@ -213,7 +227,7 @@ impl ProtocolMutations {
     async fn open_protocol_for_signature(
         &self,
         ctx: &Context<'_>,
-        input: OpenProtocolForSignatureInput,
+        #[graphql(desc = "What to do: see the input type.")] input: OpenProtocolForSignatureInput,
     ) -> GqlResult<OpenProtocolForSignaturePayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
         let expected = input.expected_version;
@@ -228,7 +242,7 @@ impl ProtocolMutations {
     async fn put_protocol_in_force(
         &self,
         ctx: &Context<'_>,
-        input: PutProtocolInForceInput,
+        #[graphql(desc = "What to do: see the input type.")] input: PutProtocolInForceInput,
     ) -> GqlResult<PutProtocolInForcePayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
         let expected = input.expected_version;
@@ -242,7 +256,7 @@ impl ProtocolMutations {
     async fn terminate_protocol(
         &self,
         ctx: &Context<'_>,
-        input: TerminateProtocolInput,
+        #[graphql(desc = "What to do: see the input type.")] input: TerminateProtocolInput,
     ) -> GqlResult<TerminateProtocolPayload> {
         let id = expect_id(&input.id, NodeKind::Protocol)?;
         let (expected, reason) = (input.expected_version, input.reason);
@@ -258,7 +272,7 @@ impl ProtocolMutations {
     async fn invite_signatory(
         &self,
         ctx: &Context<'_>,
-        input: InviteSignatoryInput,
+        #[graphql(desc = "What to do: see the input type.")] input: InviteSignatoryInput,
     ) -> GqlResult<InviteSignatoryPayload> {
         let protocol = expect_id(&input.protocol, NodeKind::Protocol)?;
         let organization = expect_id(&input.organization, NodeKind::Organization)?;
@@ -275,9 +289,14 @@ impl ProtocolMutations {
     async fn sign_protocol(
         &self,
         ctx: &Context<'_>,
-        input: SignProtocolInput,
+        #[graphql(desc = "What to do: see the input type.")] input: SignProtocolInput,
     ) -> GqlResult<SignProtocolPayload> {
-        let id = expect_id(&input.signatory, NodeKind::Signatory)?;
+        let id = expect_key(
+            input.id.as_ref(),
+            input.signatory.as_ref(),
+            "signatory",
+            NodeKind::Signatory,
+        )?;
         let expected = input.expected_version;
         let signature = Signature {
             signed_by_name: input.signed_by_name,
@@ -295,9 +314,14 @@ impl ProtocolMutations {
     async fn withdraw_signatory(
         &self,
         ctx: &Context<'_>,
-        input: WithdrawSignatoryInput,
+        #[graphql(desc = "What to do: see the input type.")] input: WithdrawSignatoryInput,
     ) -> GqlResult<WithdrawSignatoryPayload> {
-        let id = expect_id(&input.signatory, NodeKind::Signatory)?;
+        let id = expect_key(
+            input.id.as_ref(),
+            input.signatory.as_ref(),
+            "signatory",
+            NodeKind::Signatory,
+        )?;
         let (expected, reason) = (input.expected_version, input.reason);
         mutate(ctx, async |db, actor| {
             signatory::withdraw(db, actor, id, expected, &reason).await

@@ -2,9 +2,9 @@
 //! open for signature, put in force, terminate) by the regional administration. Its
 //! signatories are in [`super::signatory`].
 
-use crate::audit::service::{self as audit, Actor, Change};
+use crate::audit::service::{self as audit, Actor, log_with};
 use crate::auth::policy;
-use crate::concurrency::{self, Versioned};
+use crate::concurrency;
 use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
@@ -32,6 +32,12 @@ pub struct ProtocolQuery {
     pub covers_municipality: Option<Uuid>,
     /// Title contains this text (case and accents ignored).
     pub search: Option<String>,
+    /// Only changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// By last change instead of by title.
+    pub by_last_change: bool,
+    /// The order reversed.
+    pub descending: bool,
 }
 
 /// Condition on `protocol` rows: in force on `today`.
@@ -64,16 +70,24 @@ pub fn signed_by(
         .to_owned()
 }
 
-fn sort() -> Sort<protocol::Entity> {
+fn sort(by_last_change: bool, descending: bool) -> Sort<protocol::Entity> {
+    if by_last_change {
+        return Sort::by(
+            protocol::Column::UpdatedAt,
+            protocol::Column::Id,
+            descending,
+            |row: &protocol::Model| Cursor::new(SortKey::Time(row.updated_at), row.id),
+        );
+    }
     Sort::by(
         protocol::Column::SearchName,
         protocol::Column::Id,
-        false,
+        descending,
         |row: &protocol::Model| Cursor::new(SortKey::Text(row.search_name.clone()), row.id),
     )
 }
 
-/// Lists protocols ordered by title.
+/// Lists protocols ordered by title or by last change.
 #[tracing::instrument(level = "debug", skip_all, fields(with_total))]
 pub async fn list(
     db: &impl ConnectionTrait,
@@ -118,7 +132,11 @@ pub async fn list(
             Expr::col(protocol::Column::SearchName).like(LikeExpr::new(pattern).escape('\\')),
         );
     }
-    pagination::list(db, select, &sort(), window, with_total).await
+    if let Some(since) = query.updated_since {
+        select = select.filter(protocol::Column::UpdatedAt.gte(since));
+    }
+    let sort = sort(query.by_last_change, query.descending);
+    pagination::list(db, select, &sort, window, with_total).await
 }
 
 /// Longest title of a protocol.
@@ -197,52 +215,6 @@ pub(super) fn require_status<S>(
     }
 }
 
-/// True for 64 hexadecimal digits.
-pub(super) fn is_sha256(value: &str) -> bool {
-    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// An optional SHA-256 in hex, stored lower-case; blank means none.
-fn optional_sha256(v: &mut Validator, field: &str, value: Option<&str>) -> Option<String> {
-    let value = value.map(str::trim).filter(|s| !s.is_empty())?;
-    if !is_sha256(value) {
-        v.add(
-            field,
-            FieldErrorCode::Invalid,
-            "is not a SHA-256 (64 hexadecimal digits)",
-        );
-    }
-    Some(value.to_ascii_lowercase())
-}
-
-/// Records a change of one row with one more member in the recorded `after`: the scope
-/// of a new protocol, the reason of a termination or withdrawal, the document signed.
-pub(super) async fn log_with<E>(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    operation: &str,
-    before: Option<&E::Model>,
-    after: &E::Model,
-    (key, value): (&str, serde_json::Value),
-) -> AppResult<()>
-where
-    E: Versioned,
-    E::Model: serde::Serialize,
-{
-    let mut recorded = serde_json::to_value(after).map_err(AppError::internal)?;
-    if let Some(members) = recorded.as_object_mut() {
-        members.insert(key.to_owned(), value);
-    }
-    let change = Change {
-        operation,
-        object_type: E::OBJECT_TYPE,
-        object_id: E::id_and_version(after).0,
-        before,
-        after: Some(&recorded),
-    };
-    audit::record(db, actor, change).await
-}
-
 /// Checks that every territory of the scope exists; drops repetitions.
 async fn check_scope(
     db: &impl ConnectionTrait,
@@ -296,7 +268,7 @@ async fn check_fields(
         "must not be before validFrom",
     );
     let document_url = v.url("documentUrl", input.document_url.as_deref());
-    let document_sha256 = optional_sha256(v, "documentSha256", input.document_sha256.as_deref());
+    let document_sha256 = v.optional_sha256("documentSha256", input.document_sha256.as_deref());
     v.range(
         "responseTimeDays",
         Some(input.response_time_days),

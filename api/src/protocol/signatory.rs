@@ -1,13 +1,12 @@
 //! Signatories: organizations invited to a protocol, signing it and withdrawing from it.
 
-use super::service::{
-    REASON_MAX, insert_signatory, invitation, is_sha256, log_with, require_status, status_name,
-};
-use crate::audit::service::{self as audit, Actor};
+use super::service::{REASON_MAX, insert_signatory, invitation, require_status, status_name};
+use crate::audit::service::{self as audit, Actor, log_with};
 use crate::auth::policy;
 use crate::auth::viewer::{Role, ViewerKind};
 use crate::concurrency;
 use crate::error::AppResult;
+use crate::validation::is_sha256;
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::Utc;
 use entity::enums::{ProtocolStatus, SignatoryRole, SignatoryStatus};
@@ -34,9 +33,12 @@ pub struct Signature {
 async fn signatory_event(
     db: &impl ConnectionTrait,
     event: &'static str,
-    id: Uuid,
+    row: &signatory::Model,
 ) -> AppResult<()> {
-    crate::events::service::public(db, event, crate::graphql::relay::NodeKind::Signatory, id).await
+    // The signatories are part of the protocol as readers see it: it changed too.
+    concurrency::touch::<entity::protocol::Entity>(db, row.protocol_id).await?;
+    let kind = crate::graphql::relay::NodeKind::Signatory;
+    crate::events::service::public(db, event, kind, row.id).await
 }
 
 /// Regional administrators, or an administrator of one of the protocol's promoters.
@@ -136,7 +138,7 @@ pub async fn invite(
         Some(&after),
     )
     .await?;
-    signatory_event(db, "signatory.invited", after.id).await?;
+    signatory_event(db, "signatory.invited", &after).await?;
     Ok(Ok(after))
 }
 
@@ -208,7 +210,7 @@ pub async fn sign(
     let document = ("documentSha256", serde_json::json!(document));
     log_with::<signatory::Entity>(db, actor, "signProtocol", Some(&before), &after, document)
         .await?;
-    signatory_event(db, "signatory.signed", after.id).await?;
+    signatory_event(db, "signatory.signed", &after).await?;
     Ok(Ok(after))
 }
 
@@ -255,6 +257,6 @@ pub async fn withdraw(
         reason,
     )
     .await?;
-    signatory_event(db, "signatory.withdrawn", after.id).await?;
+    signatory_event(db, "signatory.withdrawn", &after).await?;
     Ok(Ok(after))
 }

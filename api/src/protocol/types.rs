@@ -5,11 +5,11 @@ use crate::error::GqlResult;
 use crate::graphql::enums::{ProtocolStatus, SignatoryRole, SignatoryStatus};
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{OrganizationById, ProtocolById, ScopeOfProtocol, SignatoriesOfProtocol};
 use crate::organization::types::Organization;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::{protocol, signatory};
 
 /// A protocol of understanding (Protocollo d'intesa): two organizations may exchange a
@@ -90,12 +90,12 @@ impl Protocol {
         ctx.loaders()?.all(SignatoriesOfProtocol(self.0.id)).await
     }
     /// When the record was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     /// When the record was last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 
@@ -142,12 +142,12 @@ impl Signatory {
         self.0.status.into()
     }
     /// When the organization was invited.
-    async fn invited_at(&self) -> Option<DateTime<Utc>> {
-        self.0.invited_at
+    async fn invited_at(&self) -> Option<Timestamp> {
+        self.0.invited_at.map(Timestamp)
     }
     /// When the organization signed.
-    async fn signed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.signed_at
+    async fn signed_at(&self) -> Option<Timestamp> {
+        self.0.signed_at.map(Timestamp)
     }
     /// Name of the legal representative who signed.
     async fn signed_by_name(&self) -> Option<&str> {
@@ -158,7 +158,7 @@ impl Signatory {
         self.0.signed_by_title.as_deref()
     }
     /// When the organization withdrew.
-    async fn withdrawn_at(&self) -> Option<DateTime<Utc>> {
-        self.0.withdrawn_at
+    async fn withdrawn_at(&self) -> Option<Timestamp> {
+        self.0.withdrawn_at.map(Timestamp)
     }
 }

@@ -1,10 +1,10 @@
 //! The caller's inbox and outbox: most urgent first, then soonest due.
 
 use super::lifecycle::{self};
-use super::service::acting_organization;
+use super::service::{acting_organization, reading_organization};
 use crate::audit::service::Actor;
-use crate::auth::viewer::Viewer;
-use crate::error::AppResult;
+use crate::auth::viewer::{Viewer, ViewerKind};
+use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, KeyKind, Page, Sort, SortKey, Window};
 use chrono::{DateTime, TimeZone, Utc};
 use entity::enums::{Priority, ReferralStatus};
@@ -41,6 +41,42 @@ pub struct ReferralQuery {
     pub due_before: Option<DateTime<Utc>>,
     /// Only these priorities.
     pub priorities: Vec<Priority>,
+    /// Only changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The order of the list.
+    pub order: ReferralOrder,
+    /// The order reversed.
+    pub descending: bool,
+    /// Reading SENT referrals of the inbox marks them RECEIVED (the caller said so, or
+    /// is a person: see [`marks_on_read`]).
+    pub mark_received: bool,
+}
+
+/// Orders of the inbox and the outbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReferralOrder {
+    /// Most urgent first, then soonest due (none last).
+    #[default]
+    Urgency,
+    /// By last change (`updated_at`), then id: how a mirror reads what changed.
+    UpdatedAt,
+}
+
+/// Whether the caller's read of its inbox marks SENT referrals RECEIVED: `asked` when
+/// given, else yes for a person (DESIGN.md: the receiver's first read marks it) and no
+/// for a machine client, whose reading never changes state unless it asks. A client
+/// asking for it needs `referrals:write` (FORBIDDEN otherwise).
+pub fn marks_on_read(viewer: &Viewer, asked: Option<bool>) -> AppResult<bool> {
+    let marks = asked.unwrap_or(viewer.kind == ViewerKind::User);
+    if marks && viewer.kind == ViewerKind::Client {
+        acting_organization(viewer).map_err(|_| {
+            AppError::Forbidden(
+                "`markReceived: true` changes referrals: it needs the `referrals:write` scope"
+                    .to_owned(),
+            )
+        })?;
+    }
+    Ok(marks)
 }
 
 fn direction_condition(direction: Direction, org: Uuid) -> Condition {
@@ -74,13 +110,21 @@ fn generated(column: &'static str) -> Expr {
     Expr::col((referral::Entity, Alias::new(column)))
 }
 
-/// The inbox/outbox order: priority rank, due date (none last), id.
-fn sort() -> Sort<referral::Entity> {
+/// The inbox/outbox order: priority rank, due date (none last), id; or by last change.
+fn sort(order: ReferralOrder, descending: bool) -> Sort<referral::Entity> {
+    if order == ReferralOrder::UpdatedAt {
+        return Sort::by(
+            referral::Column::UpdatedAt,
+            referral::Column::Id,
+            descending,
+            |row: &referral::Model| Cursor::new(SortKey::Time(row.updated_at), row.id),
+        );
+    }
     Sort {
         keys: vec![generated("priority_rank"), generated("due_sort")],
         kinds: vec![KeyKind::Int, KeyKind::Time],
         id: referral::Column::Id,
-        descending: false,
+        descending,
         cursor: |row| Cursor {
             keys: vec![
                 SortKey::Int(priority_rank(row.priority)),
@@ -91,8 +135,8 @@ fn sort() -> Sort<referral::Entity> {
     }
 }
 
-/// Lists the caller's inbox or outbox, most urgent first, then soonest due (referrals
-/// without a due date last). Reading SENT referrals in the inbox marks them RECEIVED.
+/// Lists the caller's inbox or outbox in the query's order. With `mark_received`,
+/// reading SENT referrals in the inbox marks them RECEIVED.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn list<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -101,7 +145,7 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
     window: &Window,
     with_total: bool,
 ) -> AppResult<(Page<referral::Model>, u64)> {
-    let org = acting_organization(&actor.viewer)?;
+    let org = reading_organization(&actor.viewer)?;
     let mut select = referral::Entity::find().filter(direction_condition(query.direction, org));
     if !query.statuses.is_empty() {
         select = select.filter(referral::Column::Status.is_in(query.statuses.clone()));
@@ -118,8 +162,12 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
     if let Some(due_before) = query.due_before {
         select = select.filter(referral::Column::DueAt.lt(due_before));
     }
-    let (page, total) = pagination::list(db, select, &sort(), window, with_total).await?;
-    if query.direction == Direction::Outbox {
+    if let Some(since) = query.updated_since {
+        select = select.filter(referral::Column::UpdatedAt.gte(since));
+    }
+    let sort = sort(query.order, query.descending);
+    let (page, total) = pagination::list(db, select, &sort, window, with_total).await?;
+    if query.direction == Direction::Outbox || !query.mark_received {
         return Ok((page, total));
     }
     // The receiver has now read these: SENT ones become RECEIVED (their keys stay).
@@ -137,7 +185,7 @@ pub async fn counts(
     viewer: &Viewer,
     direction: Direction,
 ) -> AppResult<Vec<(ReferralStatus, u64)>> {
-    let org = acting_organization(viewer)?;
+    let org = reading_organization(viewer)?;
     let rows: Vec<(ReferralStatus, i64)> = referral::Entity::find()
         .select_only()
         .column(referral::Column::Status)
@@ -157,4 +205,38 @@ pub async fn counts(
             (status, count)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::viewer::{Role, scopes};
+
+    fn caller(kind: ViewerKind, scopes: &[&str]) -> Viewer {
+        Viewer {
+            kind,
+            subject: "s".into(),
+            organization: Some(Uuid::now_v7()),
+            roles: vec![Role::Operator],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            name: None,
+        }
+    }
+
+    #[test]
+    fn a_person_s_read_marks_by_default_and_a_client_s_only_when_it_asks_with_write_power() {
+        let person = caller(ViewerKind::User, &[]);
+        assert!(marks_on_read(&person, None).unwrap());
+        assert!(!marks_on_read(&person, Some(false)).unwrap());
+        let reader = caller(ViewerKind::Client, &[scopes::REFERRALS_READ]);
+        assert!(!marks_on_read(&reader, None).unwrap());
+        assert!(!marks_on_read(&reader, Some(false)).unwrap());
+        assert!(matches!(
+            marks_on_read(&reader, Some(true)),
+            Err(AppError::Forbidden(_))
+        ));
+        let writer = caller(ViewerKind::Client, &[scopes::REFERRALS_WRITE]);
+        assert!(!marks_on_read(&writer, None).unwrap());
+        assert!(marks_on_read(&writer, Some(true)).unwrap());
+    }
 }

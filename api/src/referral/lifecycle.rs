@@ -130,6 +130,21 @@ pub fn next(status: ReferralStatus, action: Action, side: Side) -> Option<Referr
     }
 }
 
+/// Why and how a transition happens.
+#[derive(Clone, Debug, Default)]
+pub struct Details {
+    /// Coded reason (required to reject, hold, fail and cancel).
+    pub reason_code: Option<String>,
+    /// Free-text explanation.
+    pub reason_text: Option<String>,
+    /// Who declined (required to reject).
+    pub declined_by: Option<entity::enums::DeclinedBy>,
+    /// Outcome (required to complete).
+    pub outcome: Option<entity::enums::Outcome>,
+    /// Sending: wait for a place when the service has none open.
+    pub accept_waitlist: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

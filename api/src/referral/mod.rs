@@ -1,6 +1,7 @@
 //! Referrals of people between labour and social services, and their state machine.
 
 pub mod create;
+pub mod facts;
 pub mod gates;
 pub mod inbox;
 pub mod lifecycle;

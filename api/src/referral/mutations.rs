@@ -56,34 +56,34 @@ transition_inputs! {
     StartReferralInput("startReferral") {}
     ResumeReferralInput("resumeReferral") {}
     HoldReferralInput("holdReferral") {
-        /// Coded reason (required).
-        reason_code: Option<String>,
+        /// Coded reason (required): a HOLD_REASON term code (`terms(filter: {taxonomies: [HOLD_REASON]})`).
+        reason_code: String,
         /// Explanation for people.
         reason_text: Option<String>,
     }
     FailReferralInput("failReferral") {
-        /// Coded reason (required).
-        reason_code: Option<String>,
+        /// Coded reason (required): a FAILURE_REASON term code (`terms(filter: {taxonomies: [FAILURE_REASON]})`).
+        reason_code: String,
         /// Explanation for people.
         reason_text: Option<String>,
     }
     CancelReferralInput("cancelReferral") {
-        /// Coded reason (required).
-        reason_code: Option<String>,
+        /// Coded reason (required): a CANCELLATION_REASON term code (`terms(filter: {taxonomies: [CANCELLATION_REASON]})`).
+        reason_code: String,
         /// Explanation for people.
         reason_text: Option<String>,
     }
     RejectReferralInput("rejectReferral") {
-        /// Coded reason (required).
-        reason_code: Option<String>,
+        /// Coded reason (required): a REJECTION_REASON term code (`terms(filter: {taxonomies: [REJECTION_REASON]})`).
+        reason_code: String,
         /// Explanation for people.
         reason_text: Option<String>,
         /// Who declined (required).
-        declined_by: Option<DeclinedBy>,
+        declined_by: DeclinedBy,
     }
     CompleteReferralInput("completeReferral") {
         /// The outcome (required).
-        outcome: Option<Outcome>,
+        outcome: Outcome,
     }
 }
 
@@ -166,7 +166,7 @@ impl ReferralMutations {
     async fn create_referral(
         &self,
         ctx: &Context<'_>,
-        input: CreateReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateReferralInput,
     ) -> GqlResult<CreateReferralPayload> {
         let new = NewReferral {
             person: expect_id(&input.person, NodeKind::Person)?,
@@ -195,7 +195,7 @@ impl ReferralMutations {
     async fn send_referral(
         &self,
         ctx: &Context<'_>,
-        input: SendReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: SendReferralInput,
     ) -> GqlResult<SendReferralPayload> {
         let details = Details {
             accept_waitlist: input.accept_waitlist.unwrap_or(false),
@@ -215,7 +215,7 @@ impl ReferralMutations {
     async fn mark_referral_received(
         &self,
         ctx: &Context<'_>,
-        input: MarkReferralReceivedInput,
+        #[graphql(desc = "What to do: see the input type.")] input: MarkReferralReceivedInput,
     ) -> GqlResult<MarkReferralReceivedPayload> {
         let (id, expected) = (&input.id, input.expected_version);
         run(ctx, id, expected, Action::MarkReceived, Details::default()).await
@@ -226,7 +226,7 @@ impl ReferralMutations {
     async fn accept_referral(
         &self,
         ctx: &Context<'_>,
-        input: AcceptReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: AcceptReferralInput,
     ) -> GqlResult<AcceptReferralPayload> {
         let details = Details::default();
         run(
@@ -244,11 +244,11 @@ impl ReferralMutations {
     async fn reject_referral(
         &self,
         ctx: &Context<'_>,
-        input: RejectReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RejectReferralInput,
     ) -> GqlResult<RejectReferralPayload> {
         let details = Details {
-            declined_by: input.declined_by.map(Into::into),
-            ..reason(input.reason_code, input.reason_text)
+            declined_by: Some(input.declined_by.into()),
+            ..reason(Some(input.reason_code), input.reason_text)
         };
         run(
             ctx,
@@ -264,7 +264,7 @@ impl ReferralMutations {
     async fn start_referral(
         &self,
         ctx: &Context<'_>,
-        input: StartReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: StartReferralInput,
     ) -> GqlResult<StartReferralPayload> {
         let details = Details::default();
         run(
@@ -282,9 +282,9 @@ impl ReferralMutations {
     async fn hold_referral(
         &self,
         ctx: &Context<'_>,
-        input: HoldReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: HoldReferralInput,
     ) -> GqlResult<HoldReferralPayload> {
-        let details = reason(input.reason_code, input.reason_text);
+        let details = reason(Some(input.reason_code), input.reason_text);
         run(
             ctx,
             &input.id,
@@ -299,7 +299,7 @@ impl ReferralMutations {
     async fn resume_referral(
         &self,
         ctx: &Context<'_>,
-        input: ResumeReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: ResumeReferralInput,
     ) -> GqlResult<ResumeReferralPayload> {
         let details = Details::default();
         run(
@@ -316,10 +316,10 @@ impl ReferralMutations {
     async fn complete_referral(
         &self,
         ctx: &Context<'_>,
-        input: CompleteReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CompleteReferralInput,
     ) -> GqlResult<CompleteReferralPayload> {
         let details = Details {
-            outcome: input.outcome.map(Into::into),
+            outcome: Some(input.outcome.into()),
             ..Details::default()
         };
         run(
@@ -337,9 +337,9 @@ impl ReferralMutations {
     async fn fail_referral(
         &self,
         ctx: &Context<'_>,
-        input: FailReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: FailReferralInput,
     ) -> GqlResult<FailReferralPayload> {
-        let details = reason(input.reason_code, input.reason_text);
+        let details = reason(Some(input.reason_code), input.reason_text);
         run(
             ctx,
             &input.id,
@@ -355,9 +355,9 @@ impl ReferralMutations {
     async fn cancel_referral(
         &self,
         ctx: &Context<'_>,
-        input: CancelReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CancelReferralInput,
     ) -> GqlResult<CancelReferralPayload> {
-        let details = reason(input.reason_code, input.reason_text);
+        let details = reason(Some(input.reason_code), input.reason_text);
         run(
             ctx,
             &input.id,
@@ -373,7 +373,7 @@ impl ReferralMutations {
     async fn reroute_referral(
         &self,
         ctx: &Context<'_>,
-        input: RerouteReferralInput,
+        #[graphql(desc = "What to do: see the input type.")] input: RerouteReferralInput,
     ) -> GqlResult<RerouteReferralPayload> {
         let reroute = Reroute {
             id: expect_id(&input.id, NodeKind::Referral)?,

@@ -4,6 +4,7 @@
 //! [`super::inbox`] (the caller's inbox and outbox). Only the sender and receiver
 //! organizations see a referral; everyone else reads it as missing.
 
+pub use super::lifecycle::Details;
 use super::lifecycle::Side;
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
@@ -12,7 +13,7 @@ use crate::concurrency;
 use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Duration, Utc};
-use entity::enums::{DeclinedBy, Outcome, Priority, ReferralChannel, ReferralStatus};
+use entity::enums::{Outcome, Priority, ReferralChannel, ReferralStatus};
 use entity::{referral, referral_event};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ConnectionTrait};
@@ -60,11 +61,31 @@ pub fn acting_organization(viewer: &Viewer) -> AppResult<Uuid> {
     }
 }
 
+/// The organization whose referrals the caller reads: an OPERATOR or ORG_ADMIN of it,
+/// or a machine client of it with `referrals:read` or `referrals:write`. Reading needs
+/// no write power; every change still needs [`acting_organization`].
+pub fn reading_organization(viewer: &Viewer) -> AppResult<Uuid> {
+    let allowed = match viewer.kind {
+        ViewerKind::User => viewer.has_role(Role::Operator) || viewer.has_role(Role::OrgAdmin),
+        ViewerKind::Client => {
+            viewer.has_scope(scopes::REFERRALS_READ) || viewer.has_scope(scopes::REFERRALS_WRITE)
+        }
+        ViewerKind::Anonymous => false,
+    };
+    match viewer.organization {
+        Some(organization) if allowed => Ok(organization),
+        _ => Err(policy::deny(
+            viewer,
+            "only an OPERATOR or ORG_ADMIN of an organization, or its client with the `referrals:read` or `referrals:write` scope, may read referrals",
+        )),
+    }
+}
+
 /// True when the viewer's organization may read the referral now: by the rule of
 /// [`crate::privacy::access`] (its sender always; its receiver once sent, while open
 /// and for the access period after).
 pub fn is_visible_to(viewer: &Viewer, row: &referral::Model) -> bool {
-    acting_organization(viewer)
+    reading_organization(viewer)
         .is_ok_and(|org| crate::privacy::access::can_read_referral(org, row, Utc::now()))
 }
 
@@ -139,21 +160,6 @@ pub(crate) async fn audit_change(
     .await
 }
 
-/// Why and how a transition happens.
-#[derive(Clone, Debug, Default)]
-pub struct Details {
-    /// Coded reason (required to reject, hold, fail and cancel).
-    pub reason_code: Option<String>,
-    /// Free-text explanation.
-    pub reason_text: Option<String>,
-    /// Who declined (required to reject).
-    pub declined_by: Option<DeclinedBy>,
-    /// Outcome (required to complete).
-    pub outcome: Option<Outcome>,
-    /// Sending: wait for a place when the service has none open.
-    pub accept_waitlist: bool,
-}
-
 /// Who an event is attributed to.
 pub(crate) struct EventActor {
     subject: String,
@@ -204,7 +210,7 @@ fn event_type(action: &str) -> &'static str {
 
 /// Appends a step to a referral's history and writes its event to the outbox, for the
 /// sender and, once the referral was sent, its receiver (a draft, and a draft cancelled
-/// unsent, are the sender's alone).
+/// unsent, are the sender's alone); keeps its statistics fact row ([`super::facts`]).
 pub(crate) async fn append_event(
     db: &impl ConnectionTrait,
     who: &EventActor,
@@ -227,10 +233,11 @@ pub(crate) async fn append_event(
         crate::events::service::Audience::Organizations(audience),
     )
     .await?;
+    let now = Utc::now();
     referral_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         referral_id: Set(referral.id),
-        occurred_at: Set(Utc::now()),
+        occurred_at: Set(now),
         actor_subject: Set(who.subject.clone()),
         actor_kind: Set(who.kind.to_owned()),
         actor_organization_id: Set(who.organization),
@@ -244,18 +251,19 @@ pub(crate) async fn append_event(
     }
     .insert(db)
     .await?;
-    Ok(())
+    super::facts::record(db, referral, from, to, details, now).await
 }
 
 /// Loads a referral the caller's organization sends or receives; others read it as
-/// missing (NOT_FOUND), so that they do not learn it exists.
+/// missing (NOT_FOUND), so that they do not learn it exists. A change checks
+/// [`acting_organization`] besides (a reader without write power: FORBIDDEN).
 #[tracing::instrument(level = "debug", skip_all, fields(%id))]
 pub async fn get_visible(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     id: Uuid,
 ) -> AppResult<referral::Model> {
-    acting_organization(viewer)?;
+    reading_organization(viewer)?;
     let row = concurrency::get::<referral::Entity>(db, id).await?;
     if is_visible_to(viewer, &row) {
         Ok(row)

@@ -87,6 +87,15 @@ fn refused(code: FieldErrorCode, message: impl Into<String>) -> Vec<crate::valid
     v.finish()
 }
 
+/// The taxonomy whose terms are the reason codes of the stored action `action` (an
+/// event's), if it has one.
+pub fn reason_taxonomy_of(action: &str) -> Option<Taxonomy> {
+    Action::ALL
+        .into_iter()
+        .find(|a| a.as_str() == action)
+        .and_then(reason_taxonomy)
+}
+
 /// The taxonomy whose terms are the reason codes of `action`.
 fn reason_taxonomy(action: Action) -> Option<Taxonomy> {
     match action {
@@ -123,6 +132,7 @@ async fn take_place(
             Expr::col(service::Column::OpenPlaces).sub(1),
         )
         .col_expr(service::Column::CapacityUpdatedAt, Expr::value(now))
+        .col_expr(service::Column::UpdatedAt, Expr::value(now))
         .filter(service::Column::Id.eq(service_id))
         .filter(service::Column::OpenPlaces.gt(0))
         .exec(db)
@@ -152,6 +162,7 @@ async fn give_back_place(
             Expr::col(service::Column::OpenPlaces).add(1),
         )
         .col_expr(service::Column::CapacityUpdatedAt, Expr::value(now))
+        .col_expr(service::Column::UpdatedAt, Expr::value(now))
         .filter(service::Column::Id.eq(service_id))
         .filter(service::Column::OpenPlaces.is_not_null())
         .exec(db)
@@ -391,7 +402,7 @@ pub async fn mark_received_on_read<C: ConnectionTrait + TransactionTrait>(
             out.push(row);
             continue;
         }
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         if guarded_status(&txn, &row, ReferralStatus::Received, Utc::now(), None).await? {
             append_event(
                 &txn,
@@ -513,7 +524,7 @@ async fn expire_one<C: ConnectionTrait + TransactionTrait>(
     receiver_access_until: DateTime<Utc>,
     details: &Details,
 ) -> AppResult<bool> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !guarded_status(
         &txn,
         row,

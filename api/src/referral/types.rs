@@ -5,17 +5,21 @@ use super::service;
 use crate::catalogue::types::Service;
 use crate::context::ContextExt;
 use crate::error::GqlResult;
-use crate::graphql::enums::mirror_enum;
+use crate::graphql::enums::{ActorKind, ReferralAction, mirror_enum};
 use crate::graphql::relay::{NodeKind, to_global_id};
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{
-    EventsOfReferral, OrganizationById, ProtocolById, ReferralById, RerouteOfReferral,
+    ConsentById, EventsOfReferral, OrganizationById, ProtocolById, ReferralById, RerouteOfReferral,
     RoutingRuleById, ServiceById,
 };
 use crate::organization::types::Organization;
+use crate::person::types::Consent;
+use crate::privacy::access::Field;
 use crate::protocol::types::Protocol;
 use crate::routing::types::RoutingRule;
+use crate::taxonomy::types::Term;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use entity::enums::Taxonomy;
 use entity::{referral, referral_event};
 
 mirror_enum!(
@@ -202,9 +206,11 @@ impl Referral {
         };
         ctx.loaders()?.one(ProtocolById(id)).await
     }
-    /// NEED term codes.
-    async fn needs(&self) -> Vec<String> {
-        self.0.needs.split_whitespace().map(str::to_owned).collect()
+    /// The needs it addresses (NEED terms).
+    async fn needs(&self, ctx: &Context<'_>) -> GqlResult<Vec<Term>> {
+        ctx.loaders()?
+            .terms(Taxonomy::Need, self.0.needs.split_whitespace())
+            .await
     }
     /// Why the person is referred (encrypted at rest; reading it is logged; empty once
     /// the person is erased).
@@ -221,14 +227,31 @@ impl Referral {
         self.0.priority.into()
     }
     /// When the receiver must answer by (working days of the protocol from sending).
-    async fn due_at(&self) -> Option<DateTime<Utc>> {
-        self.0.due_at
+    async fn due_at(&self) -> Option<Timestamp> {
+        self.0.due_at.map(Timestamp)
     }
     /// Global ID of the consent it relies on.
+    #[graphql(deprecation = "Use `consent { id }`. Removed in 0.3.")]
     async fn consent_id(&self) -> Option<ID> {
         self.0
             .consent_id
             .map(|id| to_global_id(NodeKind::Consent, id))
+    }
+    /// The consent it relies on: the person's record organization (the sender) reads
+    /// it; null for the receiver, as the person's consents are (reading it is logged).
+    async fn consent(&self, ctx: &Context<'_>) -> GqlResult<Option<Consent>> {
+        let Some(id) = self.0.consent_id else {
+            return Ok(None);
+        };
+        self.check_visible(ctx)?;
+        let reader = crate::person::types::reader(ctx)?;
+        if !reader
+            .read(self.0.person_id, Field::Consents, "referral.consent")
+            .await?
+        {
+            return Ok(None);
+        }
+        ctx.loaders()?.one(ConsentById(id)).await
     }
     /// How it came in.
     async fn channel(&self) -> ReferralChannel {
@@ -286,12 +309,12 @@ impl Referral {
         self.0.row_version
     }
     /// When it was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
     /// Every step of its lifecycle, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> GqlResult<Vec<ReferralEvent>> {
@@ -317,10 +340,9 @@ pub struct ReferralEvent(pub referral_event::Model, pub uuid::Uuid);
 /// One step in the lifecycle of a referral.
 #[Object]
 impl ReferralEvent {
-    /// What happened: CREATE, REROUTE, SEND, MARK_RECEIVED, ACCEPT, REJECT, START, HOLD,
-    /// RESUME, COMPLETE, FAIL, CANCEL or EXPIRE.
-    async fn action(&self) -> &str {
-        &self.0.action
+    /// What happened.
+    async fn action(&self) -> GqlResult<ReferralAction> {
+        ReferralAction::from_stored(&self.0.action)
     }
     /// Status before; null on creation.
     async fn from_status(&self) -> Option<ReferralStatus> {
@@ -334,9 +356,9 @@ impl ReferralEvent {
     async fn actor_subject(&self) -> &str {
         &self.0.actor_subject
     }
-    /// USER, CLIENT or SYSTEM.
-    async fn actor_kind(&self) -> &str {
-        &self.0.actor_kind
+    /// A person, a partner system, or the API itself (expiry).
+    async fn actor_kind(&self) -> GqlResult<ActorKind> {
+        ActorKind::from_stored(&self.0.actor_kind)
     }
     /// The organization the actor acted for; null for the system.
     async fn actor_organization(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
@@ -346,8 +368,22 @@ impl ReferralEvent {
         ctx.loaders()?.one(OrganizationById(id)).await
     }
     /// Coded reason.
+    #[graphql(deprecation = "Use `reason { code label }`. Removed in 0.3.")]
     async fn reason_code(&self) -> Option<&str> {
         self.0.reason_code.as_deref()
+    }
+    /// The coded reason, a term of the action's reason taxonomy (REJECTION_REASON,
+    /// CANCELLATION_REASON, FAILURE_REASON or HOLD_REASON); null when none was given
+    /// and for steps whose reasons have no taxonomy (an expiry).
+    async fn reason(&self, ctx: &Context<'_>) -> GqlResult<Option<Term>> {
+        let (Some(code), Some(taxonomy)) = (
+            self.0.reason_code.as_deref(),
+            super::transition::reason_taxonomy_of(&self.0.action),
+        ) else {
+            return Ok(None);
+        };
+        let mut terms: Vec<Term> = ctx.loaders()?.terms(taxonomy, [code]).await?;
+        Ok(terms.pop())
     }
     /// Explanation (encrypted at rest; reading it is logged; null once the person is
     /// erased).
@@ -370,8 +406,8 @@ impl ReferralEvent {
         self.0.outcome.map(Into::into)
     }
     /// When it happened.
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+    async fn occurred_at(&self) -> Timestamp {
+        Timestamp(self.0.occurred_at)
     }
 }
 

@@ -100,7 +100,7 @@ impl RoutingMutations {
     async fn create_routing_rule(
         &self,
         ctx: &Context<'_>,
-        input: CreateRoutingRuleInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateRoutingRuleInput,
     ) -> GqlResult<CreateRoutingRulePayload> {
         let data = input.rule.into_data()?;
         mutate(ctx, async |db, actor| {
@@ -114,7 +114,7 @@ impl RoutingMutations {
     async fn update_routing_rule(
         &self,
         ctx: &Context<'_>,
-        input: UpdateRoutingRuleInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateRoutingRuleInput,
     ) -> GqlResult<UpdateRoutingRulePayload> {
         let id = expect_id(&input.id, NodeKind::RoutingRule)?;
         let expected = input.expected_version;

@@ -31,10 +31,20 @@ impl RoutingQueries {
     async fn routing_rules(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only rules matching every given condition; all when omitted.")]
         filter: Option<RoutingRuleFilter>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<RoutingRuleConnection> {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;

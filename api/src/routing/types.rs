@@ -6,11 +6,11 @@ use crate::graphql::enums::Severity;
 use crate::graphql::enums::mirror_enum;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{ProtocolById, TerritoryById};
 use crate::protocol::types::Protocol;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::routing_rule;
 
 mirror_enum!(
@@ -118,12 +118,12 @@ impl RoutingRule {
         self.0.row_version
     }
     /// When it was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 

@@ -2,6 +2,7 @@
 //! dispatch over every area's types, and the limits async-graphql leaves open.
 
 pub mod node;
+pub mod operation_span;
 
 use crate::api_client::mutations::ApiClientMutations;
 use crate::api_client::resolvers::ApiClientQueries;
@@ -10,6 +11,7 @@ use crate::catalogue::mutations::CatalogueMutations;
 use crate::catalogue::resolvers::CatalogueQueries;
 use crate::context::AppState;
 use crate::events::resolvers::EventQueries;
+use crate::events::subscriptions::EventSubscriptions;
 use crate::graphql::guard::{DocumentGuard, Limits};
 use crate::matching::resolvers::MatchingQueries;
 use crate::organization::mutations::OrganizationMutations;
@@ -26,11 +28,18 @@ use crate::referral::mutations::ReferralMutations;
 use crate::referral::resolvers::ReferralQueries;
 use crate::routing::mutations::RoutingMutations;
 use crate::routing::resolvers::RoutingQueries;
+use crate::statistics::resolvers::StatisticsQueries;
+use crate::sync::resolvers::SyncQueries;
 use crate::taxonomy::mutations::TaxonomyMutations;
 use crate::taxonomy::resolvers::TaxonomyQueries;
 use crate::territory::mutations::TerritoryMutations;
 use crate::territory::resolvers::TerritoryQueries;
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use crate::translation::mutations::TranslationMutations;
+use crate::webhooks::mutations::WebhookMutations;
+use crate::webhooks::resolvers::WebhookQueries;
+use crate::working_group::mutations::WorkingGroupMutations;
+use crate::working_group::resolvers::WorkingGroupQueries;
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 use node::NodeQueries;
 
 /// The public directory of the MeLT network: territories, organizations, the service
@@ -51,6 +60,10 @@ pub struct Query(
     MatchingQueries,
     RoutingQueries,
     EventQueries,
+    WebhookQueries,
+    SyncQueries,
+    WorkingGroupQueries,
+    StatisticsQueries,
 );
 
 /// Changes to the network: each takes one `input` and returns a payload with
@@ -65,28 +78,40 @@ pub struct Mutation(
     RegistryMutations,
     SiteMutations,
     CatalogueMutations,
+    TranslationMutations,
     PersonMutations,
     AssessmentMutations,
     ReferralMutations,
     RoutingMutations,
+    WebhookMutations,
+    WorkingGroupMutations,
 );
 
+/// Events as they commit, over graphql-transport-ws at `/graphql/ws`.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(EventSubscriptions);
+
 /// The executable schema.
-pub type MeltSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type MeltSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema with its limits. The application state is in the schema data;
 /// per-operation data (loaders, the caller) is added to each request
 /// ([`crate::context::operation_data`]).
 pub fn build_schema(state: &AppState) -> MeltSchema {
     let settings = &state.settings;
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(state.clone())
-        .extension(DocumentGuard::new(Limits::from_settings(settings)))
-        .extension(crate::input_guard::InputGuard)
-        .limit_depth(settings.max_query_depth)
-        .limit_complexity(settings.max_query_complexity)
-        .limit_recursive_depth(settings.max_recursive_depth)
-        .limit_directives(settings.max_directives);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(state.clone())
+    .extension(operation_span::OperationSpan)
+    .extension(DocumentGuard::new(Limits::from_settings(settings)))
+    .extension(crate::input_guard::InputGuard)
+    .limit_depth(settings.max_query_depth)
+    .limit_complexity(settings.max_query_complexity)
+    .limit_recursive_depth(settings.max_recursive_depth)
+    .limit_directives(settings.max_directives);
     if !settings.introspection {
         builder = builder.disable_introspection();
     }
@@ -98,10 +123,15 @@ pub fn build_schema(state: &AppState) -> MeltSchema {
 
 /// The schema without data or limits: for exporting and introspecting it.
 pub fn bare_schema() -> MeltSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    bare_schema().sdl()
+    bare_schema().sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

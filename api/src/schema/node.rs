@@ -58,6 +58,16 @@ pub enum Node {
     NeedsAssessment(crate::person::types::NeedsAssessment),
     /// A routing rule (public).
     RoutingRule(crate::routing::types::RoutingRule),
+    /// A webhook endpoint (its organization's ORG_ADMIN or client with `webhooks:write`).
+    WebhookEndpoint(crate::webhooks::types::WebhookEndpoint),
+    /// A webhook delivery (as its endpoint).
+    WebhookDelivery(crate::webhooks::types::WebhookDelivery),
+    /// A working group (public summary; details for its members).
+    WorkingGroup(crate::working_group::types::WorkingGroup),
+    /// A meeting of a working group (public summary; details for the group's members).
+    Meeting(crate::working_group::types::Meeting),
+    /// A decision or action of a meeting (the group's members and the region only).
+    MeetingAction(crate::working_group::types::MeetingAction),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -138,6 +148,27 @@ async fn load(
             .load_one(crate::loaders::RoutingRuleById(id))
             .await?
             .map(|m| Node::RoutingRule(m.into())),
+        NodeKind::WebhookEndpoint => {
+            crate::webhooks::resolvers::endpoint_node(loaders.db(), viewer, id)
+                .await?
+                .map(Node::WebhookEndpoint)
+        }
+        NodeKind::WebhookDelivery => {
+            crate::webhooks::resolvers::delivery_node(loaders.db(), viewer, id)
+                .await?
+                .map(Node::WebhookDelivery)
+        }
+        NodeKind::WorkingGroup => l
+            .load_one(crate::loaders::WorkingGroupById(id))
+            .await?
+            .map(|m| Node::WorkingGroup(m.into())),
+        NodeKind::Meeting => l
+            .load_one(crate::loaders::MeetingById(id))
+            .await?
+            .map(|m| Node::Meeting(m.into())),
+        NodeKind::MeetingAction => crate::working_group::types::action_node(loaders, viewer, id)
+            .await?
+            .map(Node::MeetingAction),
     })
 }
 
@@ -148,7 +179,11 @@ pub struct NodeQueries;
 #[Object]
 impl NodeQueries {
     /// The object with this global ID, or null if there is none.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ID of the object.")] id: ID,
+    ) -> GqlResult<Option<Node>> {
         let (kind, uuid) = from_global_id(&id)?;
         let viewer = ctx.viewer()?;
         Ok(load(ctx.loaders()?, viewer, kind, uuid).await?)
@@ -157,7 +192,11 @@ impl NodeQueries {
     /// The objects with these global IDs (at most 100), in the same order; null where
     /// there is none.
     #[graphql(complexity = "ids.len() * child_complexity")]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> GqlResult<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs of the objects (at most 100).")] ids: Vec<ID>,
+    ) -> GqlResult<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(AppError::BadUserInput(format!("at most {MAX_NODES} ids at once")).into());
         }

@@ -14,14 +14,16 @@
 //! the migrations) and fails with [`DbErr::Custom`] if one it names is missing.
 
 mod data;
+mod translations;
 
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{Taxonomy, TerritoryKind};
 use entity::{
-    contact, location, organization, organization_succession, protocol, protocol_scope, schedule,
-    service, service_area, service_at_location, service_term, signatory, term, territory,
+    accessibility, accreditation, contact, cost_option, funding, location, organization,
+    organization_succession, phone, protocol, protocol_scope, required_document, schedule, service,
+    service_area, service_at_location, service_contact, service_term, signatory, term, territory,
     territory_member,
 };
 use melt_text::fold;
@@ -58,7 +60,9 @@ pub async fn load_demo_network<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr
     let orgs = insert_organizations(db, &places, now).await?;
     insert_successions(db, &orgs, now).await?;
     insert_services(db, &places, &groupings, &terms, &orgs, now).await?;
+    insert_details(db, &orgs, now).await?;
     insert_protocols(db, &places, &groupings, &orgs, now).await?;
+    insert_translations(db, &terms, &orgs, now).await?;
     Ok(true)
 }
 
@@ -217,6 +221,56 @@ impl Terms {
             .copied()
             .ok_or_else(|| seed_error(format!("unknown {taxonomy:?} term {code:?}")))
     }
+}
+
+/// Inserts the demo translations ([`translations`]) of services (found by their
+/// Italian name), taxonomy terms and organizations.
+async fn insert_translations<C: ConnectionTrait>(
+    db: &C,
+    terms: &Terms,
+    orgs: &Orgs,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use entity::translation;
+    let row = |kind: &str, subject: Uuid, texts: &translations::Texts| translation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        subject_type: Set(kind.to_owned()),
+        subject_id: Set(subject),
+        language: Set(texts.language.to_owned()),
+        name: Set(texts.name.map(str::to_owned)),
+        alternate_name: Set(None),
+        description: Set(texts.description.map(str::to_owned)),
+        eligibility_description: Set(texts.eligibility.map(str::to_owned)),
+        fees_description: Set(texts.fees.map(str::to_owned)),
+        application_process: Set(texts.application.map(str::to_owned)),
+        row_version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let mut rows = Vec::new();
+    for (name, all) in translations::SERVICES {
+        let found = service::Entity::find()
+            .filter(service::Column::Name.eq(*name))
+            .all(db)
+            .await?;
+        if found.is_empty() {
+            return Err(seed_error(format!(
+                "no service named {name:?} to translate"
+            )));
+        }
+        for svc in found {
+            rows.extend(all.iter().map(|texts| row("Service", svc.id, texts)));
+        }
+    }
+    for (taxonomy, code, all) in translations::TERMS {
+        let id = terms.get(*taxonomy, code)?;
+        rows.extend(all.iter().map(|texts| row("Term", id, texts)));
+    }
+    for (key, all) in translations::ORGANIZATIONS {
+        let id = orgs.id(key)?;
+        rows.extend(all.iter().map(|texts| row("Organization", id, texts)));
+    }
+    insert_all(db, rows).await
 }
 
 // ---------------------------------------------------------------------------------
@@ -582,6 +636,7 @@ async fn insert_services<C: ConnectionTrait>(
         catalogue.locations.push(service_at_location::ActiveModel {
             service_id: Set(id),
             location_id: Set(location_id),
+            id: Set(Some(crate::hsds::domain::link_id(id, location_id))),
             created_at: Set(now),
         });
         for &(weekday, opens_at, closes_at) in svc.hours.slots {
@@ -603,6 +658,177 @@ async fn insert_services<C: ConnectionTrait>(
     insert_all(db, catalogue.areas).await?;
     insert_all(db, catalogue.locations).await?;
     insert_all(db, catalogue.schedules).await
+}
+
+/// Adds what the HSDS export shows beyond the catalogue's own fields: each site's
+/// accessibility and switchboard phone, each service's required documents, cost
+/// option, contact (the provider's contact point) and information phone, the
+/// accreditation of employment centres' and training agencies' services, and the
+/// funding of third-sector bodies (from their own funds). Illustrative, like the rest
+/// of the demo network; the phone numbers are the organizations' own.
+async fn insert_details<C: ConnectionTrait>(
+    db: &C,
+    orgs: &Orgs,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use entity::enums::OrganizationKind;
+    let org_ids: Vec<Uuid> = orgs.0.values().map(|o| o.id).collect();
+    let organizations: HashMap<Uuid, organization::Model> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(org_ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let mut contact_points: HashMap<Uuid, Uuid> = HashMap::new();
+    for row in contact::Entity::find()
+        .filter(contact::Column::OrganizationId.is_in(org_ids.clone()))
+        .all(db)
+        .await?
+    {
+        contact_points.entry(row.organization_id).or_insert(row.id);
+    }
+    let sites = location::Entity::find()
+        .filter(location::Column::OrganizationId.is_in(org_ids.clone()))
+        .all(db)
+        .await?;
+    let services = service::Entity::find()
+        .filter(service::Column::OrganizationId.is_in(org_ids))
+        .all(db)
+        .await?;
+
+    let mut phones = Vec::new();
+    let mut access = Vec::new();
+    for (index, site) in sites.iter().enumerate() {
+        let (description, details) = if index % 3 == 2 {
+            (
+                "Ingresso con rampa; sportello al piano terra.",
+                Some("Servizi igienici accessibili non disponibili: chiedere all'accoglienza."),
+            )
+        } else {
+            (
+                "Sede accessibile a persone con disabilità motoria: ingresso senza gradini e ascensore.",
+                Some("Servizi igienici accessibili; parcheggio riservato nelle vicinanze."),
+            )
+        };
+        access.push(accessibility::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            location_id: Set(site.id),
+            description: Set(description.to_owned()),
+            details: Set(details.map(str::to_owned)),
+            url: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        if let Some(number) = organizations
+            .get(&site.organization_id)
+            .and_then(|o| o.phone.clone())
+        {
+            phones.push(phone::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                organization_id: Set(None),
+                service_id: Set(None),
+                location_id: Set(Some(site.id)),
+                contact_id: Set(None),
+                number: Set(number),
+                extension: Set(None),
+                phone_type: Set("voice".to_owned()),
+                description: Set(Some("Centralino della sede".to_owned())),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    let mut documents = Vec::new();
+    let mut costs = Vec::new();
+    let mut accreditations = Vec::new();
+    let mut contacts = Vec::new();
+    let mut funding_rows = Vec::new();
+    for svc in &services {
+        for document in [
+            "Documento di identità in corso di validità",
+            "Codice fiscale o tessera sanitaria",
+        ] {
+            documents.push(required_document::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                service_id: Set(svc.id),
+                document: Set(document.to_owned()),
+                uri: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+        costs.push(cost_option::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            service_id: Set(svc.id),
+            option: Set(Some("Per tutte le persone ammesse al servizio".to_owned())),
+            currency: Set(Some("EUR".to_owned())),
+            amount: Set(Some(0.0)),
+            amount_description: Set(Some(data::FEES.to_owned())),
+            valid_from: Set(None),
+            valid_to: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        let provider = organizations.get(&svc.organization_id);
+        if provider.is_some_and(|p| {
+            matches!(
+                p.kind,
+                OrganizationKind::EmploymentCentre | OrganizationKind::TrainingAgency
+            )
+        }) {
+            accreditations.push(accreditation::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                service_id: Set(svc.id),
+                name: Set(
+                    "Accreditamento regionale per i servizi al lavoro (Regione Toscana)".to_owned(),
+                ),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+        if let Some(&contact_id) = contact_points.get(&svc.organization_id) {
+            contacts.push(service_contact::ActiveModel {
+                service_id: Set(svc.id),
+                contact_id: Set(contact_id),
+                created_at: Set(now),
+            });
+        }
+        if let Some(number) = provider.and_then(|p| p.phone.clone()) {
+            phones.push(phone::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                organization_id: Set(None),
+                service_id: Set(Some(svc.id)),
+                location_id: Set(None),
+                contact_id: Set(None),
+                number: Set(number),
+                extension: Set(None),
+                phone_type: Set("voice".to_owned()),
+                description: Set(Some("Informazioni sul servizio".to_owned())),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    for org in organizations.values() {
+        if org.sector == entity::enums::Sector::ThirdSector {
+            funding_rows.push(funding::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                organization_id: Set(Some(org.id)),
+                service_id: Set(None),
+                source: Set("Fondi propri e donazioni".to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    insert_all(db, phones).await?;
+    insert_all(db, access).await?;
+    insert_all(db, documents).await?;
+    insert_all(db, costs).await?;
+    insert_all(db, accreditations).await?;
+    insert_all(db, contacts).await?;
+    insert_all(db, funding_rows).await
 }
 
 // ---------------------------------------------------------------------------------

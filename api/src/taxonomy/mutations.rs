@@ -6,7 +6,7 @@ use crate::error::GqlResult;
 use crate::graphql::enums::Taxonomy;
 use crate::graphql::mutation::{mutate, payload};
 use crate::graphql::relay::expect_opt_id;
-use crate::graphql::relay::{NodeKind, expect_id};
+use crate::graphql::relay::{NodeKind, expect_id, expect_key};
 use async_graphql::{Context, ID, InputObject, Object};
 
 /// A new term of a taxonomy.
@@ -44,8 +44,11 @@ pub struct UpdateTermInput {
 /// The service types that address a need.
 #[derive(InputObject)]
 pub struct SetNeedServiceTypesInput {
+    /// The NEED term. Give `id` (or, until 0.3, the deprecated `need`).
+    pub id: Option<ID>,
     /// The NEED term.
-    pub need: ID,
+    #[graphql(deprecation = "Use `id`. Removed in 0.3.")]
+    pub need: Option<ID>,
     /// The need's `rowVersion` you read; a stale one is refused with CONFLICT.
     pub expected_version: i32,
     /// SERVICE_TYPE codes, replacing the old ones (at most 50; none to clear).
@@ -69,7 +72,7 @@ impl TaxonomyMutations {
     async fn create_term(
         &self,
         ctx: &Context<'_>,
-        input: CreateTermInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateTermInput,
     ) -> GqlResult<CreateTermPayload> {
         let parent = expect_opt_id(input.parent.as_ref(), NodeKind::Term)?;
         let new = NewTerm {
@@ -90,7 +93,7 @@ impl TaxonomyMutations {
     async fn update_term(
         &self,
         ctx: &Context<'_>,
-        input: UpdateTermInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateTermInput,
     ) -> GqlResult<UpdateTermPayload> {
         let id = expect_id(&input.id, NodeKind::Term)?;
         let changes = TermChanges {
@@ -110,9 +113,14 @@ impl TaxonomyMutations {
     async fn set_need_service_types(
         &self,
         ctx: &Context<'_>,
-        input: SetNeedServiceTypesInput,
+        #[graphql(desc = "What to do: see the input type.")] input: SetNeedServiceTypesInput,
     ) -> GqlResult<SetNeedServiceTypesPayload> {
-        let need = expect_id(&input.need, NodeKind::Term)?;
+        let need = expect_key(
+            input.id.as_ref(),
+            input.need.as_ref(),
+            "need",
+            NodeKind::Term,
+        )?;
         let expected = input.expected_version;
         let codes = input.service_types;
         mutate(ctx, async |db, actor| {

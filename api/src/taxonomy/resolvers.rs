@@ -29,10 +29,20 @@ impl TaxonomyQueries {
     async fn terms(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only terms matching every given condition; all when omitted.")]
         filter: Option<TermFilter>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<TermConnection> {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;

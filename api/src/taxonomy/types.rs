@@ -49,7 +49,11 @@ impl Term {
         &self.0.code
     }
     /// Label in the requested language (Italian by default).
-    async fn label(&self, #[graphql(default)] language: LabelLanguage) -> &str {
+    async fn label(
+        &self,
+        #[graphql(default, desc = "The language of the label (by default Italian).")]
+        language: LabelLanguage,
+    ) -> &str {
         match language {
             LabelLanguage::It => &self.0.label_it,
             LabelLanguage::En => &self.0.label_en,
@@ -58,6 +62,33 @@ impl Term {
     /// Longer description.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
+    }
+    /// The term's text in one language: the `language` asked for, else the first
+    /// of the request's `Accept-Language` languages it has a text in, else the original
+    /// Italian; each text says which language it is in.
+    async fn localized(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "ISO 639-1 code of the language wanted (e.g. `ar`); by default the languages of the request's `Accept-Language` header. Italian, the original, serves where the language has no text."
+        )]
+        language: Option<String>,
+    ) -> GqlResult<crate::translation::types::LocalizedTerm> {
+        let localization =
+            crate::translation::types::Localization::load(ctx, self.0.id, language.as_deref())
+                .await?;
+        Ok(crate::translation::types::LocalizedTerm(
+            self.0.clone(),
+            localization,
+        ))
+    }
+    /// The translations of the term's text, one per language, by language code
+    /// (the original Italian text is the term's own fields).
+    async fn translations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Vec<crate::translation::types::Translation>> {
+        crate::translation::types::translations_of(ctx, self.0.id).await
     }
     /// For a NEED: the service types that address it (matching follows them from a
     /// need to services), by code; empty for other terms.

@@ -63,7 +63,7 @@ impl TerritoryMutations {
     async fn create_territory_grouping(
         &self,
         ctx: &Context<'_>,
-        input: CreateTerritoryGroupingInput,
+        #[graphql(desc = "What to do: see the input type.")] input: CreateTerritoryGroupingInput,
     ) -> GqlResult<CreateTerritoryGroupingPayload> {
         let new = NewGrouping {
             kind: input.kind.into(),
@@ -84,7 +84,7 @@ impl TerritoryMutations {
     async fn update_territory_grouping(
         &self,
         ctx: &Context<'_>,
-        input: UpdateTerritoryGroupingInput,
+        #[graphql(desc = "What to do: see the input type.")] input: UpdateTerritoryGroupingInput,
     ) -> GqlResult<UpdateTerritoryGroupingPayload> {
         let id = expect_id(&input.id, NodeKind::Territory)?;
         let valid_to = match input.valid_to {

@@ -37,10 +37,20 @@ impl TerritoryQueries {
     async fn territories(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only territories matching every given condition; all when omitted.")]
         filter: Option<TerritoryFilter>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<TerritoryConnection> {
         let window = Window::new(first, after.as_deref(), last, before.as_deref())?;
@@ -64,6 +74,7 @@ impl TerritoryQueries {
     async fn municipality(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "ISTAT code of the municipality (six digits, e.g. `050026`).")]
         istat_code: String,
     ) -> GqlResult<Option<Territory>> {
         let code = IstatCode::parse(&istat_code)?;

@@ -10,12 +10,12 @@ use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::validation::{Checked, FieldErrorCode, Validator};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::TerritoryKind;
-use entity::{territory, territory_member};
+use entity::{service_area, territory, territory_member};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use uuid::Uuid;
@@ -191,6 +191,90 @@ pub async fn municipalities_by_territory(
         for owner in owners.into_iter().flatten().filter(|o| wanted.contains(o)) {
             map.entry(owner).or_default().push(municipality.clone());
         }
+    }
+    Ok(map)
+}
+
+/// A zone or hub area with a service whose area reaches it.
+struct GroupingOfService {
+    service_id: Uuid,
+    grouping: territory::Model,
+}
+
+/// Name of the service's id column beside the territory's in [`groupings_of_services`].
+const SERVICE_ID: &str = "of_service_id";
+
+impl FromQueryResult for GroupingOfService {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            service_id: row.try_get(prefix, SERVICE_ID)?,
+            grouping: territory::Model::from_query_result(row, prefix)?,
+        })
+    }
+}
+
+/// The zones and hub areas in force on `today` (validity dates included; open ends
+/// always) that hold at least one municipality of each service's area, by code: one
+/// statement whatever the number of services (the loaders batch through here).
+pub async fn groupings_of_services(
+    db: &impl ConnectionTrait,
+    services: &[Uuid],
+    today: NaiveDate,
+) -> Result<HashMap<Uuid, Vec<territory::Model>>, DbErr> {
+    let reached = Query::select()
+        .distinct()
+        .column((service_area::Entity, service_area::Column::ServiceId))
+        .column((
+            territory_member::Entity,
+            territory_member::Column::GroupingId,
+        ))
+        .from(service_area::Entity)
+        .inner_join(
+            territory_member::Entity,
+            Expr::col((
+                territory_member::Entity,
+                territory_member::Column::MunicipalityId,
+            ))
+            .equals((service_area::Entity, service_area::Column::MunicipalityId)),
+        )
+        .and_where(
+            Expr::col((service_area::Entity, service_area::Column::ServiceId))
+                .is_in(services.iter().copied()),
+        )
+        .to_owned();
+    let reached_alias = Alias::new("reached");
+    let mut select = territory::Entity::find()
+        .filter(territory::Column::Kind.is_in([TerritoryKind::Zone, TerritoryKind::HubArea]))
+        .filter(
+            Condition::any()
+                .add(territory::Column::ValidFrom.is_null())
+                .add(territory::Column::ValidFrom.lte(today)),
+        )
+        .filter(
+            Condition::any()
+                .add(territory::Column::ValidTo.is_null())
+                .add(territory::Column::ValidTo.gte(today)),
+        );
+    QueryTrait::query(&mut select).join_subquery(
+        JoinType::InnerJoin,
+        reached,
+        reached_alias.clone(),
+        Expr::col((reached_alias.clone(), territory_member::Column::GroupingId))
+            .equals((territory::Entity, territory::Column::Id)),
+    );
+    let rows = select
+        .column_as(
+            Expr::col((reached_alias, service_area::Column::ServiceId)),
+            SERVICE_ID,
+        )
+        .order_by_asc(territory::Column::Kind)
+        .order_by_asc(territory::Column::Code)
+        .into_model::<GroupingOfService>()
+        .all(db)
+        .await?;
+    let mut map: HashMap<Uuid, Vec<territory::Model>> = HashMap::new();
+    for row in rows {
+        map.entry(row.service_id).or_default().push(row.grouping);
     }
     Ok(map)
 }
@@ -510,6 +594,53 @@ pub async fn update_grouping(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_service_of_pisa_is_in_the_zona_pisana_and_the_area_pisa_while_they_are_in_force() {
+        let db = crate::db::memory_with_demo().await;
+        let pisa = municipality_by_code(&db, &IstatCode::parse("050026").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let serving: Vec<Uuid> = service_area::Entity::find()
+            .filter(service_area::Column::MunicipalityId.eq(pisa.id))
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|link| link.service_id)
+            .collect();
+        assert!(!serving.is_empty(), "the demo network serves Pisa");
+        let today = Utc::now().date_naive();
+        let found = groupings_of_services(&db, &serving, today).await.unwrap();
+        assert_eq!(
+            found.len(),
+            serving.len(),
+            "every service is in some grouping"
+        );
+        for groupings in found.values() {
+            let codes: Vec<&str> = groupings.iter().map(|t| t.code.as_str()).collect();
+            assert!(codes.contains(&"ZONA_PISANA"), "{codes:?}");
+            assert!(codes.contains(&"AREA_PISA"), "{codes:?}");
+        }
+        // Before the Zona pisana began, it is nobody's.
+        let zone = territory::Entity::find()
+            .filter(territory::Column::Code.eq("ZONA_PISANA"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut row: territory::ActiveModel = zone.into();
+        row.valid_from = Set(Some(today + chrono::Days::new(1)));
+        row.update(&db).await.unwrap();
+        let found = groupings_of_services(&db, &serving, today).await.unwrap();
+        assert!(found.values().flatten().all(|t| t.code != "ZONA_PISANA"));
+        let tomorrow = today + chrono::Days::new(1);
+        let found = groupings_of_services(&db, &serving, tomorrow)
+            .await
+            .unwrap();
+        assert!(found.values().flatten().any(|t| t.code == "ZONA_PISANA"));
+    }
 
     #[tokio::test]
     async fn a_territory_is_made_of_its_municipalities_whatever_its_kind() {

@@ -5,10 +5,10 @@ use crate::error::GqlResult;
 use crate::graphql::enums::TerritoryKind;
 use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::loaders::{MunicipalitiesOfTerritory, TerritoryById};
 use crate::pagination::{Cursor, SortKey};
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 use entity::territory;
 
 /// A territory: the region, a province, a municipality (comune), or a named grouping
@@ -91,9 +91,18 @@ impl Territory {
     async fn municipalities_connection(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Return at most this many items from the start of the list (1 to 100), with `after`."
+        )]
         first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Return the items after this cursor (an edge's `cursor`).")] after: Option<
+            String,
+        >,
+        #[graphql(
+            desc = "Return at most this many items from the end of the list (1 to 100), with `before`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<TerritoryConnection> {
         let (page, total) = ctx
@@ -107,12 +116,12 @@ impl Territory {
         Ok(TerritoryConnection::from_page(page, total))
     }
     /// When the record was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self) -> Timestamp {
+        Timestamp(self.0.created_at)
     }
     /// When the record was last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Timestamp {
+        Timestamp(self.0.updated_at)
     }
 }
 

@@ -234,3 +234,35 @@ async fn every_audited_object_id_refetches_its_object() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_audit_event_names_its_actor_kind_as_an_enum_and_its_organization_as_an_object() {
+    on_every_engine(async |engine, app| {
+        make_changes(&app).await;
+        let auditor = app.token(None, &[Role::Auditor]);
+        let query = "{ auditLog(first: 10) {
+          nodes { actorKind actorOrganizationId actorOrganization { id name } }
+        } }";
+        let (_, body) = app.query_as(&auditor, query, json!({})).await;
+        let events = nodes(&body);
+        assert_eq!(events.len(), 4, "[{engine:?}] {body}");
+        let forium = org_id(&app, "Forium").await;
+        for event in &events {
+            assert_eq!(event["actorKind"], "USER", "[{engine:?}] {body}");
+            assert_eq!(
+                event["actorOrganization"]["id"], event["actorOrganizationId"],
+                "[{engine:?}] {body}"
+            );
+        }
+        assert!(
+            events
+                .iter()
+                .any(|e| e["actorOrganization"]["id"] == json!(forium)
+                    && e["actorOrganization"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.contains("Forium"))),
+            "[{engine:?}] {body}"
+        );
+    })
+    .await;
+}

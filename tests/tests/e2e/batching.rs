@@ -87,6 +87,8 @@ const NESTED: &str = "query($n: Int) {
       provider { name locationsConnection(first: 5) { totalCount nodes { name municipality { name } } } }
       serviceTypes { code label }
       serviceArea { code }
+      zones { code }
+      hubAreas { code }
     }
   }
 }";
@@ -148,7 +150,11 @@ async fn loader_caches_do_not_cross_requests() {
 
 const INBOX: &str = "query($n: Int) {
   referrals(filter: {direction: INBOX}, first: $n) {
-    nodes { id status person { givenName familyName codiceFiscale } receiverService { name } events { action } }
+    nodes {
+      id status person { givenName familyName codiceFiscale languages { code } }
+      receiverService { name } needs { code label } consent { id }
+      events { action actorKind actorOrganization { name } reason { code } }
+    }
   }
 }";
 
@@ -227,6 +233,106 @@ async fn nested_connections_load_in_one_batch_whatever_the_page_size() {
             small, large,
             "[{engine:?}] 2 parents: {small} statements, 8 parents: {large}"
         );
+    })
+    .await;
+}
+
+/// Localized text at three levels (services, their providers, the providers' sites),
+/// and at the level of the services' types: the translations of each level are one
+/// batch. (The two queries keep the providers and the types, both children of the
+/// services, apart: their batches may merge or not depending on timing.)
+const LOCALIZED: [&str; 2] = [
+    "query($n: Int) {
+  services(first: $n) {
+    nodes {
+      localized(language: \"ar\") { name { text language } description { language } }
+      translations { language rowVersion }
+      provider {
+        localized(language: \"ar\") { name { text language } }
+        locationsConnection(first: 5) { nodes { localized { name { language } } translations { language } } }
+      }
+    }
+  }
+}",
+    "query($n: Int) {
+  services(first: $n) {
+    nodes {
+      localized { name { text language } }
+      serviceTypes { localized(language: \"ar\") { label { text language } } translations { language } }
+    }
+  }
+}",
+];
+
+#[tokio::test]
+async fn localized_text_and_translations_load_in_one_statement_per_level_whatever_the_page_size() {
+    on_every_engine(async |engine, app| {
+        grow_catalogue(&app, 100).await;
+        for query in LOCALIZED {
+            let statements = async |n: usize| {
+                let before = app.statement_count();
+                let data = app.data(query, json!({ "n": n })).await;
+                let nodes = data["services"]["nodes"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(nodes.len(), n, "[{engine:?}] the page is full");
+                assert!(
+                    nodes
+                        .iter()
+                        .all(|s| s["localized"]["name"]["language"].is_string()),
+                    "[{engine:?}] {data}"
+                );
+                app.statement_count() - before
+            };
+            let small = statements(5).await;
+            let large = statements(100).await;
+            assert_eq!(
+                small, large,
+                "[{engine:?}] 5 services: {small} statements, 100 services: {large}\n{query}"
+            );
+            // The page and its relations, one statement per level and kind.
+            assert!(large <= 8, "[{engine:?}] {large} statements\n{query}");
+        }
+    })
+    .await;
+}
+
+const GROUPINGS: &str = "query($n: Int, $groupings: Boolean!) {
+  services(first: $n) {
+    nodes { name zones @include(if: $groupings) { code } hubAreas @include(if: $groupings) { code } }
+  }
+}";
+
+#[tokio::test]
+async fn the_zones_and_hub_areas_of_a_page_of_services_cost_one_statement_whatever_its_size() {
+    on_every_engine(async |engine, app| {
+        grow_catalogue(&app, 100).await;
+        let statements = async |n: usize, groupings: bool| {
+            let before = app.statement_count();
+            let data = app
+                .data(GROUPINGS, json!({ "n": n, "groupings": groupings }))
+                .await;
+            let nodes = data["services"]["nodes"].as_array().cloned();
+            let nodes = nodes.unwrap_or_default();
+            assert_eq!(nodes.len(), n, "[{engine:?}] the page is full");
+            if groupings {
+                assert!(
+                    nodes.iter().any(|s| s["hubAreas"].as_array().is_some_and(|h| !h.is_empty())),
+                    "[{engine:?}] some service of the page is in a hub area: {data}"
+                );
+            }
+            app.statement_count() - before
+        };
+        for n in [3, 100] {
+            let without = statements(n, false).await;
+            let with = statements(n, true).await;
+            assert_eq!(
+                with,
+                without + 1,
+                "[{engine:?}] {n} services: {without} statements, {with} with their zones and hub areas"
+            );
+        }
     })
     .await;
 }

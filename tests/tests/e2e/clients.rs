@@ -164,7 +164,7 @@ async fn an_org_admin_creates_a_client_whose_secret_is_shown_only_once() {
         assert_eq!(payload["userErrors"], json!([]), "[{engine:?}] {body}");
         let client = &payload["apiClient"];
         assert_eq!(client["name"], "Gestionale SIL");
-        assert_eq!(client["scopes"], json!(["services:write"]));
+        assert_eq!(client["scopes"], json!(["SERVICES_WRITE"]));
         assert_eq!(client["organizationId"], org.as_str());
         assert_eq!(client["rowVersion"], 1);
         assert!(client["revokedAt"].is_null() && client["lastUsedAt"].is_null());
@@ -279,7 +279,7 @@ async fn a_partner_system_gets_a_token_by_basic_or_body_credentials_and_calls_th
         assert_eq!(viewer["roles"], json!([]));
         assert_eq!(
             viewer["scopes"],
-            json!(["services:write", "organization:write"])
+            json!(["SERVICES_WRITE", "ORGANIZATION_WRITE"])
         );
         assert!(
             viewer["organization"]["name"]
@@ -302,7 +302,7 @@ async fn a_partner_system_gets_a_token_by_basic_or_body_credentials_and_calls_th
         assert_eq!(reply.status, 200, "[{engine:?}] {}", reply.body);
         assert_eq!(reply.body["scope"], "services:write");
         let (_, body) = app.query_as(reply.access_token(), VIEWER, json!({})).await;
-        assert_eq!(body["data"]["viewer"]["scopes"], json!(["services:write"]));
+        assert_eq!(body["data"]["viewer"]["scopes"], json!(["SERVICES_WRITE"]));
 
         // The client acts within its scopes: it may change its organization's profile.
         let update = "mutation($input: UpdateOrganizationProfileInput!) {
@@ -846,4 +846,48 @@ async fn the_token_endpoint_answers_429_in_the_oauth_error_shape() {
         );
         assert!(limited.body.get("errors").is_none(), "{}", limited.body);
     }
+}
+
+#[tokio::test]
+async fn an_api_client_links_its_organization_as_an_object_and_lists_scopes_as_enum_values() {
+    on_every_engine(async |engine, app| {
+        let org = org_gid(&app, "Forium").await;
+        let admin = admin_of(&app, "Forium").await;
+        create(&app, &admin, &org, &["referrals:read", "events:read"]).await;
+        create(&app, &admin, &org, &["services:write"]).await;
+        let query = "query($org: ID!) {
+          apiClients(organization: $org) { organizationId organization { id name } scopes }
+        }";
+        let (_, body) = app.query_as(&admin, query, json!({ "org": org })).await;
+        let clients = body["data"]["apiClients"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(clients.len(), 2, "[{engine:?}] {body}");
+        for client in &clients {
+            assert_eq!(
+                client["organization"]["id"],
+                org.as_str(),
+                "[{engine:?}] {body}"
+            );
+            assert_eq!(client["organization"]["id"], client["organizationId"]);
+            assert!(
+                client["organization"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("Forium")),
+                "[{engine:?}] {body}"
+            );
+        }
+        let scopes: Vec<Value> = clients.iter().map(|c| c["scopes"].clone()).collect();
+        assert!(
+            scopes.contains(&json!(["REFERRALS_READ", "EVENTS_READ"]))
+                || scopes.contains(&json!(["EVENTS_READ", "REFERRALS_READ"])),
+            "[{engine:?}] {body}"
+        );
+        assert!(
+            scopes.contains(&json!(["SERVICES_WRITE"])),
+            "[{engine:?}] {body}"
+        );
+    })
+    .await;
 }

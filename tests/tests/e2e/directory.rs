@@ -1736,7 +1736,7 @@ async fn an_id_of_another_type_is_refused_by_filters() {
             (ORGANIZATIONS, json!({ "municipality": organization })),
             (ORGANIZATIONS, json!({ "signedProtocol": organization })),
             (PROTOCOLS, json!({ "organization": protocol })),
-            (PROTOCOLS, json!({ "coversMunicipality": organization })),
+            (PROTOCOLS, json!({ "municipality": organization })),
             (TERRITORIES, json!({ "parent": service })),
             (TERRITORIES, json!({ "containsMunicipality": protocol })),
         ];
@@ -1984,7 +1984,7 @@ async fn protocols_covering_a_municipality_have_it_in_their_scope() {
             &app,
             PROTOCOLS,
             &all,
-            json!({ "coversMunicipality": pisa }),
+            json!({ "municipality": pisa }),
             |p| covers(p, &pisa),
         )
         .await;
@@ -1999,6 +1999,7 @@ async fn protocols_covering_a_municipality_have_it_in_their_scope() {
             &app,
             PROTOCOLS,
             &all,
+            // The deprecated name filters the same way until it is removed.
             json!({ "coversMunicipality": firenze }),
             |p| covers(p, &firenze),
         )

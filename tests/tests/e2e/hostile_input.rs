@@ -454,7 +454,7 @@ async fn names_made_only_of_invisible_characters_are_refused() {
 }
 
 /// Well-formed cursors of each kind a list can be ordered by: one text key, one time
-/// key, and a rank with a time (the inbox's order).
+/// key, one real number (a distance), and a rank with a time (the inbox's order).
 fn cursors_of_every_kind() -> Vec<(&'static str, String)> {
     use melt_api::pagination::{Cursor, SortKey};
     let id = uuid::Uuid::from_u128(0x5eed);
@@ -467,6 +467,7 @@ fn cursors_of_every_kind() -> Vec<(&'static str, String)> {
             Cursor::new(SortKey::Text("Zeta".to_owned()), id).encode(),
         ),
         ("time", Cursor::new(SortKey::Time(time), id).encode()),
+        ("distance", Cursor::new(SortKey::Real(1.5), id).encode()),
         (
             "rank and time",
             Cursor {
@@ -545,6 +546,20 @@ async fn a_cursor_of_another_order_is_refused_by_every_list_never_an_internal_er
             app.token(Some(regione), &[Role::RegionalAdmin, Role::Auditor]),
             app.token(Some(pisa), &[Role::Operator, Role::OrgAdmin, Role::Auditor]),
         ];
+        // A webhook endpoint, so that its delivery log is probed too.
+        let create = "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { userErrors { message } } }";
+        let (_, body) = app
+            .query_as(
+                &tokens[1],
+                create,
+                json!({ "input": { "url": "https://partner.example.org/hooks" } }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["createWebhookEndpoint"]["userErrors"],
+            json!([]),
+            "{body}"
+        );
         // The root lists: each orders by keys of one kind signature, so of three
         // cursors of different kinds at least two are refused as bad input.
         for (field, required) in &roots {
@@ -598,29 +613,202 @@ async fn a_cursor_of_another_order_is_refused_by_every_list_never_an_internal_er
                 })
                 .map(|(root, _)| root.clone())
                 .unwrap_or_else(|| panic!("a root list of {object} to find one by"));
-            let (_, body) = app
-                .query_as(
-                    &tokens[0],
-                    &format!("{{ {list}(first: 1) {{ nodes {{ id }} }} }}"),
-                    json!({}),
-                )
-                .await;
-            let id = body["data"][&list]["nodes"][0]["id"]
-                .as_str()
-                .unwrap_or_else(|| panic!("a {object} in the demo network: {body}"))
-                .to_owned();
+            // The first token that reads a row of it (webhook endpoints: their
+            // organization's administrator).
+            let mut found = None;
+            for token in &tokens {
+                let (_, body) = app
+                    .query_as(
+                        token,
+                        &format!("{{ {list}(first: 1) {{ nodes {{ id }} }} }}"),
+                        json!({}),
+                    )
+                    .await;
+                if let Some(id) = body["data"][&list]["nodes"][0]["id"].as_str() {
+                    found = Some((token.clone(), id.to_owned()));
+                    break;
+                }
+            }
+            let (token, id) = found.unwrap_or_else(|| panic!("a {object} in the demo network"));
             for (kind, cursor) in cursors_of_every_kind() {
                 let query = format!(
                     "query Probe($id: ID!, $cursor: String) {{ node(id: $id) {{ \
                      ... on {object} {{ {field}(after: $cursor) {{ totalCount }} }} }} }}"
                 );
                 let (status, body) = app
-                    .query_as(&tokens[0], &query, json!({"id": id, "cursor": cursor}))
+                    .query_as(&token, &query, json!({"id": id, "cursor": cursor}))
                     .await;
                 let what = format!("[{engine:?}] {object}.{field} after a {kind} cursor");
                 assert!(status < 500, "{what}: HTTP {status}: {body}");
                 assert_eq!(codes(&body), vec!["BAD_USER_INPUT"], "{what}: {body}");
             }
         }
+    }
+}
+
+/// POSTs a raw JSON body (one serde_json cannot write, e.g. `1e999`); returns the HTTP
+/// status and the body (null when it is not JSON).
+async fn raw_post(app: &TestApp, body: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The error code of a refusal, whether GraphQL's (`errors[0].extensions.code`) or
+/// the HTTP layer's (`code` of the body).
+fn refusal_code(body: &Value) -> String {
+    codes(body)
+        .first()
+        .cloned()
+        .or_else(|| body["code"].as_str().map(str::to_owned))
+        .or_else(|| body["errors"][0]["code"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn directory_filters_refuse_bad_territories_a_distance_without_a_point_and_impossible_coordinates_with_clear_codes()
+ {
+    let services = "query($filter: ServiceFilter, $orderBy: ServiceOrderBy) {
+        services(filter: $filter, orderBy: $orderBy, first: 5) { totalCount edges { distanceKm } } }";
+    let organizations = "query($filter: OrganizationFilter) {
+        organizations(filter: $filter, first: 5) { totalCount } }";
+    for engine in engines() {
+        let app = spawn(engine).await;
+        let caritas = flow::gid(&app, "Caritas").await;
+        let forged_uuid = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("Territory:not-a-uuid")
+        };
+        // Territory ids: malformed, of another type, forged, huge (within and beyond
+        // the boundary's cap), as services' and organizations' filters.
+        let bad_ids = [
+            ("empty", String::new()),
+            ("garbage", "not an id".to_owned()),
+            ("another type", caritas.clone()),
+            ("forged uuid", forged_uuid),
+            ("16,000 characters", "A".repeat(16_000)),
+            ("100,000 characters", "A".repeat(100_000)),
+        ];
+        for (label, bad) in &bad_ids {
+            for (query, what) in [(services, "services"), (organizations, "organizations")] {
+                let body = app
+                    .query(query, json!({ "filter": { "territory": bad } }))
+                    .await;
+                assert_eq!(
+                    codes(&body),
+                    vec!["BAD_USER_INPUT"],
+                    "[{engine:?}] {what} in a territory with a {label} id: {body}"
+                );
+            }
+        }
+        // A territory that does not exist is an empty list, not an error.
+        let missing = melt_tests::global_id("Territory", uuid::Uuid::from_u128(u128::MAX));
+        for (query, what) in [(services, "services"), (organizations, "organizations")] {
+            let body = app
+                .query(query, json!({ "filter": { "territory": missing } }))
+                .await;
+            assert!(body["errors"].is_null(), "[{engine:?}] {what}: {body}");
+            assert_eq!(body["data"][what]["totalCount"], 0, "[{engine:?}] {body}");
+        }
+        // DISTANCE without a point to measure from.
+        for filter in [
+            Value::Null,
+            json!({}),
+            json!({ "municipalityIstatCode": "050026" }),
+        ] {
+            let body = app
+                .query(
+                    services,
+                    json!({ "filter": filter, "orderBy": { "field": "DISTANCE" } }),
+                )
+                .await;
+            assert_eq!(
+                codes(&body),
+                vec!["BAD_USER_INPUT"],
+                "[{engine:?}] {filter}: {body}"
+            );
+        }
+        // Coordinates no point has, as variables.
+        let near = |lat: f64, lon: f64, radius: f64| {
+            json!({ "filter": { "near": { "latitude": lat, "longitude": lon, "radiusKm": radius } },
+                    "orderBy": { "field": "DISTANCE" } })
+        };
+        for (label, variables) in [
+            ("latitude 1e308", near(1e308, 10.0, 5.0)),
+            ("latitude -90.0001", near(-90.0001, 10.0, 5.0)),
+            ("longitude -1e308", near(43.0, -1e308, 5.0)),
+            ("radius 0", near(43.0, 10.0, 0.0)),
+            ("negative radius", near(43.0, 10.0, -1.0)),
+            ("radius 1e308", near(43.0, 10.0, 1e308)),
+            ("smallest radius", near(43.0, 10.0, f64::MIN_POSITIVE)),
+        ] {
+            let body = app.query(services, variables).await;
+            let expected: Vec<&str> = if label == "smallest radius" {
+                vec![]
+            } else {
+                vec!["BAD_USER_INPUT"]
+            };
+            assert_eq!(codes(&body), expected, "[{engine:?}] {label}: {body}");
+        }
+        // NaN, infinities and numbers beyond a double, where JSON or GraphQL can spell
+        // them: a clear refusal of the whole request, never an internal error — the
+        // document does not parse, the body is not JSON a double can hold (the HTTP
+        // layer's BAD_REQUEST), or the value is no Float.
+        let inline = |value: &str| {
+            json!({ "query": format!(
+                "{{ services(filter: {{near: {{latitude: {value}, longitude: 10, radiusKm: 5}}}}, \
+                  orderBy: {{field: DISTANCE}}) {{ totalCount }} }}"
+            ) })
+            .to_string()
+        };
+        let variables = |value: &str| {
+            format!(
+                r#"{{"query": "query($f: ServiceFilter) {{ services(filter: $f) {{ totalCount }} }}",
+                    "variables": {{"f": {{"near": {{"latitude": {value}, "longitude": 10, "radiusKm": 5}}}}}}}}"#
+            )
+        };
+        let mut wrong = Vec::new();
+        for (label, body, expected) in [
+            ("inline 1e999", inline("1e999"), "GRAPHQL_PARSE_FAILED"),
+            ("inline -1e999", inline("-1e999"), "GRAPHQL_PARSE_FAILED"),
+            ("inline NaN", inline("NaN"), "GRAPHQL_VALIDATION_FAILED"),
+            (
+                "inline \"NaN\"",
+                inline("\"NaN\""),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            ("variable 1e999", variables("1e999"), "BAD_REQUEST"),
+            ("variable NaN", variables("NaN"), "BAD_REQUEST"),
+            (
+                "variable \"NaN\"",
+                variables("\"NaN\""),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+            (
+                "variable \"Infinity\"",
+                variables("\"Infinity\""),
+                "GRAPHQL_VALIDATION_FAILED",
+            ),
+        ] {
+            let (status, response) = raw_post(&app, &body).await;
+            assert!(
+                status < 500,
+                "[{engine:?}] {label}: HTTP {status}: {response}"
+            );
+            let code = refusal_code(&response);
+            if code != expected {
+                wrong.push(format!(
+                    "{label}: {code}, not {expected}: HTTP {status}: {response}"
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "[{engine:?}] {wrong:#?}");
     }
 }

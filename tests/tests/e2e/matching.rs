@@ -138,7 +138,7 @@ async fn language_distance_and_wait_change_the_order_as_the_weights_say() {
             three_services(&app).await;
             let matches = matched(
                 &app,
-                json!({ "needs": [NEED], "municipality": municipality, "languages": languages }),
+                json!({ "needs": [NEED], "municipalityIstatCode": municipality, "languages": languages }),
             )
             .await;
             assert_eq!(
@@ -215,7 +215,7 @@ async fn a_service_a_gate_excludes_is_listed_with_every_reason_and_never_ranked(
         .await;
         let matches = matched(
             &app,
-            json!({ "needs": [NEED.to_lowercase()], "municipality": PISA, "age": 40,
+            json!({ "needs": [NEED.to_lowercase()], "municipalityIstatCode": PISA, "age": 40,
                     "targetGroups": ["FOREIGN_NATIONALS"] }),
         )
         .await;
@@ -258,6 +258,7 @@ async fn a_service_a_gate_excludes_is_listed_with_every_reason_and_never_ranked(
         assert_eq!(matches["excludedCount"], 4);
 
         // Without age and groups, only the closed one and the one elsewhere are out.
+        // The deprecated `municipality` still takes the ISTAT code.
         let matches = matched(&app, json!({ "needs": [NEED], "municipality": PISA })).await;
         assert_eq!(matches["candidateCount"], 4, "[{engine:?}] {matches}");
     })
@@ -268,7 +269,7 @@ async fn a_service_a_gate_excludes_is_listed_with_every_reason_and_never_ranked(
 async fn matching_costs_the_same_statements_for_three_services_as_for_twelve() {
     on_every_engine(async |engine, app| {
         let input =
-            json!({ "needs": [NEED], "municipality": PISA, "languages": ["ar"], "age": 30 });
+            json!({ "needs": [NEED], "municipalityIstatCode": PISA, "languages": ["ar"], "age": 30 });
         let count = async |app: &TestApp| {
             let before = app.statement_count();
             let matches = matched(app, input.clone()).await;
@@ -302,9 +303,9 @@ async fn matching_costs_the_same_statements_for_three_services_as_for_twelve() {
 async fn bad_match_input_is_refused_with_bad_user_input_naming_the_field() {
     on_every_engine(async |engine, app| {
         let cases = [
-            (json!({ "needs": [], "municipality": PISA }), "needs"),
+            (json!({ "needs": [], "municipalityIstatCode": PISA }), "needs"),
             (
-                json!({ "needs": ["NOT_A_NEED"], "municipality": PISA }),
+                json!({ "needs": ["NOT_A_NEED"], "municipalityIstatCode": PISA }),
                 "needs",
             ),
             (
@@ -316,23 +317,23 @@ async fn bad_match_input_is_refused_with_bad_user_input_naming_the_field() {
                 "municipality",
             ),
             (
-                json!({ "needs": [NEED], "municipality": PISA, "age": 300 }),
+                json!({ "needs": [NEED], "municipalityIstatCode": PISA, "age": 300 }),
                 "age",
             ),
             (
-                json!({ "needs": [NEED], "municipality": PISA, "languages": ["xx"] }),
+                json!({ "needs": [NEED], "municipalityIstatCode": PISA, "languages": ["xx"] }),
                 "languages",
             ),
             (
-                json!({ "needs": [NEED], "municipality": PISA, "targetGroups": ["NOBODY"] }),
+                json!({ "needs": [NEED], "municipalityIstatCode": PISA, "targetGroups": ["NOBODY"] }),
                 "targetGroups",
             ),
             (
-                json!({ "needs": vec![NEED; 31], "municipality": PISA }),
+                json!({ "needs": vec![NEED; 31], "municipalityIstatCode": PISA }),
                 "needs",
             ),
             (
-                json!({ "needs": [NEED], "municipality": PISA, "sender": "bm9wZQ" }),
+                json!({ "needs": [NEED], "municipalityIstatCode": PISA, "sender": "bm9wZQ" }),
                 "valid ID",
             ),
         ];
@@ -354,7 +355,7 @@ async fn bad_match_input_is_refused_with_bad_user_input_naming_the_field() {
         let body = app
             .query(
                 MATCH,
-                json!({ "input": { "needs": [NEED], "municipality": PISA }, "first": 101 }),
+                json!({ "input": { "needs": [NEED], "municipalityIstatCode": PISA }, "first": 101 }),
             )
             .await;
         assert_eq!(
@@ -377,7 +378,7 @@ async fn the_protocol_component_counts_only_a_protocol_in_force_with_the_sender(
                 .clone()
         };
         let ask = async |sender: Option<String>| {
-            let mut input = json!({ "needs": [NEED], "municipality": PISA });
+            let mut input = json!({ "needs": [NEED], "municipalityIstatCode": PISA });
             if let Some(sender) = sender {
                 input["sender"] = json!(sender);
             }

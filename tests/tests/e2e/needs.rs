@@ -61,7 +61,7 @@ async fn every_need_is_addressed_by_service_types_and_only_the_region_changes_th
 
         let admin = app.token(None, &[Role::RegionalAdmin]);
         let set = |need: &Value, version: &Value, types: Value| {
-            json!({ "input": { "need": need, "expectedVersion": version, "serviceTypes": types } })
+            json!({ "input": { "id": need, "expectedVersion": version, "serviceTypes": types } })
         };
         let wanted = json!(["ITALIAN_LANGUAGE_COURSE", "lep_training_referral"]);
         // Only the region.

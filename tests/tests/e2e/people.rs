@@ -17,7 +17,7 @@ const REGISTER: &str = "mutation($input: RegisterPersonInput!) {
   registerPerson(input: $input) {
     alreadyRegistered
     person { id rowVersion codiceFiscale givenName familyName birthDate gender citizenship
-             residenceMunicipality { name } languages contacts { email phone address }
+             residenceMunicipality { name } languages { code label } contacts { email phone address }
              contactChannel registeredBy { name } erasedAt }
     userErrors { field code message }
   }
@@ -205,7 +205,10 @@ async fn a_registered_person_reads_back_decrypted_and_the_table_holds_no_plainte
         assert_eq!(person["gender"], "MALE");
         assert_eq!(person["citizenship"], "IT");
         assert_eq!(person["residenceMunicipality"]["name"], "Pisa");
-        assert_eq!(person["languages"], json!(["it", "en"]));
+        assert_eq!(
+            person["languages"],
+            json!([{ "code": "it", "label": "Italiano" }, { "code": "en", "label": "Inglese" }])
+        );
         assert_eq!(person["contacts"]["email"], "mario.rossini@example.it");
         assert_eq!(person["contacts"]["address"], "Via Roma 1, Pisa");
         assert_eq!(person["contactChannel"], "PHONE");
@@ -461,7 +464,7 @@ async fn every_read_of_personal_fields_appears_in_the_access_log_for_auditors_on
         assert!(newest.contains(&"codiceFiscale".to_owned()), "{newest:?}");
         assert!(newest.contains(&"birthDate".to_owned()), "{newest:?}");
         let entry = &log["nodes"][0];
-        assert_eq!(entry["purpose"], "read");
+        assert_eq!(entry["purpose"], "READ");
         assert_eq!(entry["personId"], json!(id));
         assert!(
             entry["actorSubject"]
@@ -745,7 +748,7 @@ async fn the_export_contains_the_persons_data_and_is_logged() {
             .query_as(&auditor, ACCESS_LOG, json!({ "person": id }))
             .await;
         assert_eq!(
-            body["data"]["personAccessLog"]["nodes"][0]["purpose"], "export",
+            body["data"]["personAccessLog"]["nodes"][0]["purpose"], "EXPORT",
             "[{engine:?}] {body}"
         );
         let regional = app.token(None, &[Role::RegionalAdmin]);
@@ -766,7 +769,7 @@ async fn erasing_a_person_clears_every_personal_value_and_keeps_the_referrals_co
         assert_eq!(count(&app, referrals, vec![]).await, 1);
         let token = app.token(Some(forium), &[Role::Operator]);
         let erase = "mutation($id: ID!) { erasePerson(input: {id: $id, expectedVersion: 1}) {
-            person { codiceFiscale givenName familyName contacts { email } birthDate gender citizenship languages erasedAt }
+            person { codiceFiscale givenName familyName contacts { email } birthDate gender citizenship languages { code } erasedAt }
             userErrors { field } } }";
         for _ in 0..2 {
             let (_, body) = app.query_as(&token, erase, json!({ "id": id })).await;
@@ -896,6 +899,33 @@ async fn rotate_data_reencrypts_to_the_new_key_and_values_still_decrypt() {
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(again, 0, "[{engine:?}] nothing left to rotate");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_language_that_is_not_a_language_term_is_refused_with_invalid() {
+    on_every_engine(async |engine, app| {
+        let token = app.token(Some(app.organization_id("Forium").await), &[Role::Operator]);
+        let mut input = person_input(&gid(&app, "Forium").await, CF);
+        // `xx` is two letters, so ISO 639-1 in form, but no LANGUAGE term has it.
+        input["languages"] = json!(["it", "xx"]);
+        let body = register(&app, &token, input).await;
+        let payload = &body["data"]["registerPerson"];
+        assert!(payload["person"].is_null(), "[{engine:?}] {body}");
+        let errors = payload["userErrors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "[{engine:?}] {body}");
+        assert_eq!(errors[0]["field"], json!(["input", "languages"]), "{body}");
+        assert_eq!(errors[0]["code"], "INVALID", "{body}");
+        assert!(
+            errors[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("`xx`")),
+            "the message names the code: {body}"
+        );
     })
     .await;
 }

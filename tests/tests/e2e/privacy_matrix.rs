@@ -60,77 +60,41 @@ fn base(ty: &str) -> &str {
 }
 
 fn parse_sdl(text: &str) -> Sdl {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let document = async_graphql::parser::parse_schema(text).expect("schema.graphql parses");
     let mut sdl = Sdl::default();
-    let mut in_doc = false;
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with("\"\"\"") {
-            let closes_on_same_line = trimmed.len() > 3 && trimmed.ends_with("\"\"\"");
-            if !closes_on_same_line {
-                in_doc = !in_doc;
-            }
-            continue;
-        }
-        if in_doc || trimmed.is_empty() {
-            continue;
-        }
-        if trimmed == "}" {
-            current = None;
-            continue;
-        }
-        let words: Vec<&str> = trimmed.split_whitespace().collect();
-        if let ["type" | "input" | "enum" | "interface", name, ..] = words.as_slice() {
-            let kind = words[0].to_owned();
-            let name = name.trim_end_matches('{').to_owned();
-            match kind.as_str() {
-                "type" | "interface" => {
-                    sdl.objects.entry(name.clone()).or_default();
-                }
-                "input" => {
-                    sdl.inputs.entry(name.clone()).or_default();
-                }
-                _ => {
-                    sdl.enums.entry(name.clone()).or_default();
-                }
-            }
-            current = Some((kind, name));
-            continue;
-        }
-        let Some((kind, name)) = &current else {
+    for definition in document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else {
             continue;
         };
-        if kind == "enum" {
-            sdl.enums
-                .entry(name.clone())
-                .or_default()
-                .push(words[0].to_owned());
-            continue;
-        }
-        // `name(args): Type @directive` or `name: Type`.
-        let field_name: String = trimmed
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let after_args = match trimmed.rfind(')') {
-            Some(close) if trimmed.find('(').is_some_and(|open| open < close) => {
-                &trimmed[close + 1..]
+        let name = ty.node.name.node.to_string();
+        match ty.node.kind {
+            TypeKind::Object(object) => {
+                let fields = object.fields.iter().map(|f| Field {
+                    name: f.node.name.node.to_string(),
+                    ty: f.node.ty.node.to_string(),
+                });
+                sdl.objects.entry(name).or_default().extend(fields);
             }
-            _ => &trimmed[field_name.len()..],
-        };
-        let ty = after_args
-            .trim_start_matches(|c: char| c == ':' || c.is_whitespace())
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let field = Field {
-            name: field_name,
-            ty,
-        };
-        match kind.as_str() {
-            "input" => sdl.inputs.entry(name.clone()).or_default().push(field),
-            _ => sdl.objects.entry(name.clone()).or_default().push(field),
+            TypeKind::Interface(interface) => {
+                let fields = interface.fields.iter().map(|f| Field {
+                    name: f.node.name.node.to_string(),
+                    ty: f.node.ty.node.to_string(),
+                });
+                sdl.objects.entry(name).or_default().extend(fields);
+            }
+            TypeKind::InputObject(input) => {
+                let fields = input.fields.iter().map(|f| Field {
+                    name: f.node.name.node.to_string(),
+                    ty: f.node.ty.node.to_string(),
+                });
+                sdl.inputs.entry(name).or_default().extend(fields);
+            }
+            TypeKind::Enum(values) => {
+                let values = values.values.iter().map(|v| v.node.value.node.to_string());
+                sdl.enums.entry(name).or_default().extend(values);
+            }
+            _ => {}
         }
     }
     sdl
@@ -442,7 +406,7 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
                 chrono::Duration::seconds(-1)
             };
         app.exec(
-            "INSERT INTO referral (id, person_id, sender_organization_id, sender_operator, receiver_service_id, receiver_organization_id, needs, reason, priority, channel, status, row_version, created_at, updated_at, sent_at, receiver_access_until) VALUES (?, ?, ?, 'op', ?, ?, 'EMPLOYMENT', ?, 'NORMAL', 'OPERATOR', ?, 1, ?, ?, ?, ?)",
+            "INSERT INTO referral (id, person_id, sender_organization_id, sender_operator, receiver_service_id, receiver_organization_id, needs, reason, priority, channel, status, row_version, created_at, updated_at, sent_at, receiver_access_until, consent_id) VALUES (?, ?, ?, 'op', ?, ?, 'EMPLOYMENT', ?, 'NORMAL', 'OPERATOR', ?, 1, ?, ?, ?, ?, ?)",
             vec![
                 referral.into(),
                 row_id(&gid).into(),
@@ -455,6 +419,7 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
                 now.into(),
                 sent.then_some(now).into(),
                 ended.then_some(until).into(),
+                row_id(&consent_gid).into(),
             ],
         )
         .await;
@@ -545,7 +510,7 @@ struct Caller {
 }
 
 const PERSON_FIELDS: &str = "id codiceFiscale givenName familyName contacts { email phone address }
-  birthDate gender citizenship residenceMunicipality { id } languages registeredBy { id }
+  birthDate gender citizenship residenceMunicipality { id } languages { code } registeredBy { id }
   consents { id purpose evidence }
   needsAssessments { id notes targetGroups needs { need severity } }";
 
@@ -556,7 +521,7 @@ const ASSESSMENT_FIELDS: &str =
 const REFERRAL_FIELDS: &str = "id reason person { id codiceFiscale givenName familyName
   contacts { email phone address } birthDate gender citizenship consents { id purpose evidence }
   needsAssessments { id notes targetGroups needs { need severity } } }
-  events { reasonText } reroutedFrom { id } reroutedTo { id }";
+  events { reasonText } reroutedFrom { id } reroutedTo { id } consent { id purpose evidence }";
 
 async fn ask(app: &TestApp, caller: &Caller, query: &str, variables: Value) -> Value {
     match &caller.token {
@@ -816,6 +781,7 @@ async fn read_probes(
         covered,
         &[
             "Referral.person",
+            "Referral.consent",
             "Referral.events",
             "Referral.reroutedFrom",
             "Referral.reroutedTo",
@@ -881,6 +847,29 @@ async fn read_probes(
             .filter_map(|r| r.referral_gid.clone())
             .collect();
         assert_eq!(listed, expected, "{label}: {direction} {body}");
+        // The consent a referral relies on is the record organization's alone.
+        for node in body["data"]["referrals"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(record) = net
+                .records
+                .iter()
+                .find(|r| r.referral_gid.as_deref() == node["id"].as_str())
+            else {
+                continue;
+            };
+            if record.owner != org {
+                assert!(node["consent"].is_null(), "{label}: {direction} {node}");
+            } else if !record.evidence.is_empty() {
+                assert_eq!(
+                    node["consent"]["evidence"],
+                    json!(record.evidence),
+                    "{label}: {direction} {node}"
+                );
+            }
+        }
     }
     cover(covered, &["Query.referrals"]);
 

@@ -237,7 +237,7 @@ impl Network {
 
 fn signature(signatory: &Value) -> Value {
     json!({
-        "signatory": signatory["id"],
+        "id": signatory["id"],
         "expectedVersion": signatory["rowVersion"],
         "signedByName": "Andrea Bruni",
         "signedByTitle": "Presidente",
@@ -479,7 +479,7 @@ async fn every_transition_from_a_wrong_status_is_invalid_state_and_changes_nothi
         // A withdrawn adherence cannot be withdrawn again.
         let current = net.protocol(draft["id"].as_str().unwrap_or_default()).await;
         let cna_now = signatory_of(&current, "CNA Pisa").clone();
-        let leave = |s: &Value| json!({ "signatory": s["id"], "expectedVersion": s["rowVersion"], "reason": "chiusura" });
+        let leave = |s: &Value| json!({ "id": s["id"], "expectedVersion": s["rowVersion"], "reason": "chiusura" });
         let gone = net.ok(&cna_admin, &withdraw(), leave(&cna_now)).await["signatory"].clone();
         assert_eq!(gone["status"], "WITHDRAWN", "[{engine:?}] {gone}");
         assert!(gone["withdrawnAt"].is_string());
@@ -526,6 +526,7 @@ async fn only_the_regional_administration_manages_the_protocol_lifecycle() {
             net.ok(&region, &in_force(), versioned(&opened)).await["protocol"].clone();
         assert_eq!(in_force_now["status"], "IN_FORCE");
 
+        // The deprecated key name `protocol` still names the amended protocol.
         let amend = json!({ "protocol": draft["id"], "expectedVersion": in_force_now["rowVersion"],
             "title": "Protocollo dei ruoli, seconda versione" });
         refuse_all(create_version(), amend.clone()).await;
@@ -607,7 +608,7 @@ async fn invitations_come_from_the_regional_administration_or_the_protocols_lead
 
         // An organization that withdrew is invited again, on the same adherence.
         let cna_admin = net.member("CNA Pisa", Role::OrgAdmin).await;
-        let leave = json!({ "signatory": cna["id"], "expectedVersion": cna["rowVersion"], "reason": "ripensamento" });
+        let leave = json!({ "id": cna["id"], "expectedVersion": cna["rowVersion"], "reason": "ripensamento" });
         net.ok(&cna_admin, &withdraw(), leave).await;
         let mut adherent = invite_cna.clone();
         adherent["role"] = json!("ADHERENT");
@@ -713,7 +714,7 @@ async fn an_organization_or_the_region_withdraws_an_adherence() {
         let copernico = net.invite(&draft, "Copernico").await;
         net.open(&draft).await;
         let cna = net.sign(&cna, "CNA Pisa").await;
-        let leave = |s: &Value| json!({ "signatory": s["id"], "expectedVersion": s["rowVersion"], "reason": "recesso" });
+        let leave = |s: &Value| json!({ "id": s["id"], "expectedVersion": s["rowVersion"], "reason": "recesso" });
         let cases = [
             (
                 Some(net.member("Copernico", Role::OrgAdmin).await),
@@ -741,7 +742,7 @@ async fn an_organization_or_the_region_withdraws_an_adherence() {
                 &cna_admin,
                 &withdraw(),
                 json!({
-            "signatory": cna["id"], "expectedVersion": cna["rowVersion"], "reason": " " }),
+            "id": cna["id"], "expectedVersion": cna["rowVersion"], "reason": " " }),
             )
             .await;
         assert_eq!(
@@ -930,7 +931,7 @@ async fn a_stale_expected_version_is_a_conflict() {
             net.refused(Some(&net.region), &terminate(), stop).await,
             "CONFLICT"
         );
-        let amend = json!({ "protocol": draft["id"], "expectedVersion": draft["rowVersion"] });
+        let amend = json!({ "id": draft["id"], "expectedVersion": draft["rowVersion"] });
         assert_eq!(
             net.refused(Some(&net.region), &create_version(), amend)
                 .await,
@@ -945,7 +946,8 @@ async fn a_stale_expected_version_is_a_conflict() {
                 .await,
             "CONFLICT"
         );
-        let leave = json!({ "signatory": lead["id"], "expectedVersion": lead["rowVersion"], "reason": "r" });
+        let leave =
+            json!({ "id": lead["id"], "expectedVersion": lead["rowVersion"], "reason": "r" });
         assert_eq!(
             net.refused(Some(&forium_admin), &withdraw(), leave).await,
             "CONFLICT"

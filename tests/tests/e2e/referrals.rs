@@ -161,9 +161,9 @@ async fn fixture(app: &TestApp) -> Fixture {
     }
 }
 
-const FIELDS: &str = "id status rowVersion dueAt personId needs priority
+const FIELDS: &str = "id status rowVersion dueAt personId needs { code label } priority
   protocol { title } reroutedFrom { id } receiver { name } sender { name }
-  events { action fromStatus toStatus actorSubject reasonCode declinedBy outcome }";
+  events { action fromStatus toStatus actorSubject actorKind reasonCode reason { code label } declinedBy outcome }";
 
 async fn create(app: &TestApp, f: &Fixture, key: Option<&str>) -> Value {
     let query = format!(
@@ -611,7 +611,7 @@ async fn creating_a_referral_validates_its_input_and_the_callers_involvement() {
 }
 
 #[tokio::test]
-async fn a_stale_expected_version_is_a_conflict_and_a_missing_reason_is_required() {
+async fn a_stale_expected_version_is_a_conflict_and_a_missing_or_blank_reason_is_required() {
     on_every_engine(async |engine, app| {
         let f = fixture(&app).await;
         let draft = create_draft(&app, &f).await;
@@ -626,10 +626,24 @@ async fn a_stale_expected_version_is_a_conflict_and_a_missing_reason_is_required
             json!({ "reasonText": "x" }),
         )
         .await;
+        // The schema says the reason and who declined are required: the request is
+        // refused before it runs.
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("reasonCode") && body["data"].is_null(),
+            "[{engine:?}] {body}"
+        );
+        let body = act(
+            &app,
+            &f.receiver_token,
+            "reject",
+            &sent,
+            json!({ "reasonCode": " ", "declinedBy": "PROVIDER", "reasonText": "x" }),
+        )
+        .await;
         let errors = &body["data"]["rejectReferral"]["userErrors"];
         assert_eq!(errors[0]["field"], json!(["input", "reasonCode"]), "{body}");
         assert_eq!(errors[0]["code"], "REQUIRED");
-        assert_eq!(errors[1]["field"], json!(["input", "declinedBy"]));
     })
     .await;
 }
@@ -806,7 +820,9 @@ async fn expiry_marks_only_overdue_sent_and_received_referrals_and_only_once() {
             .unwrap_or_default();
         assert_eq!(last["action"], "EXPIRE");
         assert_eq!(last["actorSubject"], "system");
+        assert_eq!(last["actorKind"], "SYSTEM", "the caller-kind enum has SYSTEM");
         assert_eq!(last["reasonCode"], "DUE_DATE_PASSED");
+        assert!(last["reason"].is_null(), "an expiry's code is in no taxonomy");
     })
     .await;
 }
@@ -835,7 +851,10 @@ async fn rerouting_creates_a_new_draft_linked_to_the_ended_referral() {
         assert_eq!(new["status"], "DRAFT", "[{engine:?}] {body}");
         assert_eq!(new["reroutedFrom"]["id"], rejected["id"]);
         assert_ne!(new["id"], rejected["id"]);
-        assert_eq!(new["needs"], json!(["EMPLOYMENT", "HOUSING"]));
+        assert_eq!(
+            new["needs"],
+            json!([{ "code": "EMPLOYMENT", "label": "Lavoro" }, { "code": "HOUSING", "label": "Casa" }])
+        );
         assert_eq!(new["events"][0]["action"], "REROUTE");
 
         // An open referral cannot be re-routed.
@@ -1505,6 +1524,16 @@ async fn reason_codes_are_terms_of_the_actions_taxonomy_and_others_are_refused()
                 json!(own.to_ascii_uppercase()),
                 "[{engine:?}] stored as the term's code"
             );
+            assert_eq!(
+                last["reason"]["code"],
+                json!(own.to_ascii_uppercase()),
+                "[{engine:?}] read back as the term: {last}"
+            );
+            assert!(
+                last["reason"]["label"].as_str().is_some_and(|l| !l.is_empty()),
+                "[{engine:?}] with its label: {last}"
+            );
+            assert_eq!(last["actorKind"], "USER", "[{engine:?}] {last}");
         }
     })
     .await;

@@ -22,7 +22,7 @@ const RECORD: &str = "mutation($input: RecordNeedsAssessmentInput!) {
   recordNeedsAssessment(input: $input) { needsAssessment { id rowVersion
     routingDecisions { need mode outcome reason rule { id name }
       considered { rank chosen score excludedBy service { name } }
-      referrals { id status channel routingRule { id } receiverService { name } needs priority } } }
+      referrals { id status channel routingRule { id } receiverService { name } needs { code } priority } } }
     userErrors { field code message } } }";
 
 fn rule(name: &str, mode: &str) -> Value {
@@ -141,7 +141,7 @@ async fn a_propose_rule_turns_an_assessment_into_drafts_in_the_explained_order_o
         assert_eq!(decision["need"], NEED);
         // The order matchServices explains for the same person: Arabic first.
         let expected = app
-            .data(MATCH, json!({ "input": { "needs": [NEED], "municipality": PISA, "languages": ["ar"] } }))
+            .data(MATCH, json!({ "input": { "needs": [NEED], "municipalityIstatCode": PISA, "languages": ["ar"] } }))
             .await;
         let order = names(&expected["matchServices"]);
         assert_eq!(order, ["Lingua", "Vicino", "Presto"], "[{engine:?}] {expected}");
@@ -150,7 +150,7 @@ async fn a_propose_rule_turns_an_assessment_into_drafts_in_the_explained_order_o
             assert_eq!(referral["status"], "DRAFT", "[{engine:?}] {referral}");
             assert_eq!(referral["channel"], "AUTOMATED_RULE");
             assert_eq!(referral["routingRule"]["id"], rule_id);
-            assert_eq!(referral["needs"], json!([NEED]));
+            assert_eq!(referral["needs"], json!([{ "code": NEED }]));
             assert_eq!(referral["priority"], "HIGH", "[{engine:?}] from the severity");
         }
         let considered = decision["considered"].as_array().cloned().unwrap_or_default();

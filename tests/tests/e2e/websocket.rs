@@ -12,11 +12,16 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp) -> Socket {
-    let url = app.address.replace("http://", "ws://") + "/graphql/ws";
+pub(crate) async fn connect(app: &TestApp) -> Socket {
+    connect_to(&app.address).await
+}
+
+/// A socket to the server at `address` (`http://...`).
+pub(crate) async fn connect_to(address: &str) -> Socket {
+    let url = address.replace("http://", "ws://") + "/graphql/ws";
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -29,7 +34,7 @@ async fn connect(app: &TestApp) -> Socket {
 }
 
 /// The next JSON message, or None when the server closed the connection.
-async fn next_json(socket: &mut Socket) -> Option<Value> {
+pub(crate) async fn next_json(socket: &mut Socket) -> Option<Value> {
     while let Some(message) = socket.next().await {
         match message {
             Ok(Message::Text(text)) => return serde_json::from_str(text.as_str()).ok(),
@@ -40,7 +45,7 @@ async fn next_json(socket: &mut Socket) -> Option<Value> {
     None
 }
 
-async fn send(socket: &mut Socket, value: Value) {
+pub(crate) async fn send(socket: &mut Socket, value: Value) {
     socket
         .send(Message::Text(value.to_string().into()))
         .await
