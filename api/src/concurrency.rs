@@ -7,9 +7,9 @@
 
 use crate::error::{AppError, AppResult};
 use entity::{
-    api_client, consent, contact, location, meeting, meeting_action, needs_assessment,
-    organization, person, protocol, referral, routing_rule, service, signatory, term, territory,
-    translation, webhook_endpoint, working_group,
+    api_client, consent, contact, individual_plan, location, meeting, meeting_action,
+    needs_assessment, organization, person, plan_action, protocol, referral, routing_rule, service,
+    signatory, term, territory, translation, webhook_endpoint, working_group,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -64,12 +64,14 @@ versioned! {
     api_client => "API client", "ApiClient";
     consent => "consent", "Consent";
     contact => "contact", "Contact";
+    individual_plan => "individual plan", "IndividualPlan";
     location => "location", "Location";
     meeting => "meeting", "Meeting";
     meeting_action => "meeting action", "MeetingAction";
     needs_assessment => "needs assessment", "NeedsAssessment";
     organization => "organization", "Organization";
     person => "person", "Person";
+    plan_action => "plan action", "PlanAction";
     protocol => "protocol", "Protocol";
     referral => "referral", "Referral";
     routing_rule => "routing rule", "RoutingRule";

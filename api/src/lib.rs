@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod organization;
 pub mod pagination;
 pub mod person;
+pub mod plan;
 pub mod privacy;
 pub mod protocol;
 pub mod rate_limit;

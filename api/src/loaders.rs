@@ -12,7 +12,8 @@ use entity::{
     schedule, service, service_area, service_at_location, service_term, signatory, term, territory,
 };
 use entity::{
-    meeting, meeting_action, meeting_attendance, meeting_topic, working_group, working_group_member,
+    individual_plan, meeting, meeting_action, meeting_attendance, meeting_topic, plan_action,
+    plan_goal, plan_review, working_group, working_group_member,
 };
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -210,6 +211,16 @@ key! {
     ActionsOfMeeting;
     /// The stored translations of a service, organization, site or term, by language.
     TranslationsOf;
+    /// An individual plan by id (callers check visibility first).
+    IndividualPlanById;
+    /// An action of an individual plan by id (callers check visibility first).
+    PlanActionById;
+    /// The goals of an individual plan, in order (callers check visibility first).
+    GoalsOfPlan;
+    /// The actions of an individual plan, oldest first (callers check visibility first).
+    ActionsOfPlan;
+    /// The reviews of an individual plan, oldest first (callers check visibility first).
+    ReviewsOfPlan;
 }
 
 /// A loader of rows by their primary key.
@@ -248,6 +259,8 @@ by_id!(ConsentById, consent);
 by_id!(WorkingGroupById, working_group);
 by_id!(MeetingById, meeting);
 by_id!(MeetingActionById, meeting_action);
+by_id!(IndividualPlanById, individual_plan);
+by_id!(PlanActionById, plan_action);
 
 /// A taxonomy term by its taxonomy and code (codes a record stores, such as a
 /// referral's needs or a person's languages).
@@ -380,6 +393,9 @@ children!(
     meeting_id,
     Position
 );
+children!(GoalsOfPlan, plan_goal, PlanId, plan_id, Position);
+children!(ActionsOfPlan, plan_action, PlanId, plan_id, CreatedAt);
+children!(ReviewsOfPlan, plan_review, PlanId, plan_id, ReviewedOn);
 children!(
     ActionsOfMeeting,
     meeting_action,

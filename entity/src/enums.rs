@@ -67,6 +67,7 @@ text_enum!(
         FailureReason = "FAILURE_REASON",
         HoldReason = "HOLD_REASON",
         Outcome = "OUTCOME",
+        PlanGoal = "PLAN_GOAL",
     }
 );
 
@@ -301,5 +302,25 @@ text_enum!(
         Open = "OPEN",
         Done = "DONE",
         Dropped = "DROPPED",
+    }
+);
+
+text_enum!(
+    /// Whether an individual plan is followed.
+    PlanStatus {
+        Active = "ACTIVE",
+        Closed = "CLOSED",
+    }
+);
+
+text_enum!(
+    /// Where an action of an individual plan stands.
+    PlanActionStatus {
+        Planned = "PLANNED",
+        Referred = "REFERRED",
+        Started = "STARTED",
+        Done = "DONE",
+        Stopped = "STOPPED",
+        Cancelled = "CANCELLED",
     }
 );

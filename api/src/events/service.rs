@@ -59,6 +59,9 @@ pub const TYPES: &[&str] = &[
     "signatory.signed",
     "signatory.withdrawn",
     "routing_decision.made",
+    "plan.created",
+    "plan.changed",
+    "plan_action.changed",
     "webhook_endpoint.disabled",
 ];
 

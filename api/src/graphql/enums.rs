@@ -119,6 +119,8 @@ mirror_enum!(
         HoldReason,
         /// How a referral ended (`completeReferral.outcome`), with labels.
         Outcome,
+        /// Goals of an individual plan (`createIndividualPlan.goals`).
+        PlanGoal,
     }
 );
 

@@ -51,10 +51,14 @@ pub enum NodeKind {
     Meeting,
     /// A decision or action of a meeting.
     MeetingAction,
+    /// A person's individual plan.
+    IndividualPlan,
+    /// An action of an individual plan.
+    PlanAction,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 21] = [
+    const ALL: [NodeKind; 23] = [
         Self::Territory,
         Self::Organization,
         Self::Location,
@@ -76,6 +80,8 @@ impl NodeKind {
         Self::WorkingGroup,
         Self::Meeting,
         Self::MeetingAction,
+        Self::IndividualPlan,
+        Self::PlanAction,
     ];
 
     /// The GraphQL type name.
@@ -102,6 +108,8 @@ impl NodeKind {
             Self::WorkingGroup => "WorkingGroup",
             Self::Meeting => "Meeting",
             Self::MeetingAction => "MeetingAction",
+            Self::IndividualPlan => "IndividualPlan",
+            Self::PlanAction => "PlanAction",
         }
     }
 

@@ -159,6 +159,7 @@ pub fn taxonomy_code(taxonomy: Taxonomy) -> &'static str {
         Taxonomy::FailureReason => "FAILURE_REASON",
         Taxonomy::HoldReason => "HOLD_REASON",
         Taxonomy::Outcome => "OUTCOME",
+        Taxonomy::PlanGoal => "PLAN_GOAL",
     }
 }
 

@@ -15,7 +15,7 @@ use entity::enums::ContactChannel;
 use entity::{
     consent, consent_recipient, needs_assessment, person, person_access, routing_decision,
 };
-use entity::{referral, referral_event};
+use entity::{individual_plan, plan_action, plan_goal, plan_review, referral, referral_event};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -107,6 +107,7 @@ pub(crate) async fn erase_row(
         .filter(consent::Column::PersonId.eq(before.id))
         .exec(db)
         .await?;
+    crate::plan::service::erase_of_person(db, before.id).await?;
     // Assessments keep their coded needs and severities (anonymous facts for
     // statistics); notes and the groups the person belongs to go.
     needs_assessment::Entity::update_many()
@@ -224,6 +225,41 @@ pub async fn rotate_data(db: &impl ConnectionTrait, protection: &DataProtection)
         protection,
         needs_assessment::Column::Id,
         needs_assessment::Column::NotesEnc,
+    )
+    .await?;
+    changed += rotate_text::<individual_plan::Entity>(
+        db,
+        protection,
+        individual_plan::Column::Id,
+        individual_plan::Column::AgreementEvidenceEnc,
+    )
+    .await?;
+    changed += rotate_text::<individual_plan::Entity>(
+        db,
+        protection,
+        individual_plan::Column::Id,
+        individual_plan::Column::ClosingNoteEnc,
+    )
+    .await?;
+    changed += rotate_text::<plan_goal::Entity>(
+        db,
+        protection,
+        plan_goal::Column::Id,
+        plan_goal::Column::DescriptionEnc,
+    )
+    .await?;
+    changed += rotate_text::<plan_action::Entity>(
+        db,
+        protection,
+        plan_action::Column::Id,
+        plan_action::Column::DescriptionEnc,
+    )
+    .await?;
+    changed += rotate_text::<plan_review::Entity>(
+        db,
+        protection,
+        plan_review::Column::Id,
+        plan_review::Column::NotesEnc,
     )
     .await?;
     Ok(changed)
@@ -507,8 +543,11 @@ pub(crate) async fn holdings(
         .order_by_asc(person_access::Column::OccurredAt)
         .all(db)
         .await?;
+    let plans =
+        crate::plan::service::export_of_person(db, protection, row.id, organization).await?;
     Ok(json!({
         "person": export_person(protection, row, access)?,
+        "individualPlans": plans,
         "consents": consents,
         "needsAssessments": assessments,
         "routingDecisions": decisions,

@@ -5,7 +5,7 @@
 use super::domain::{self, Contacts};
 use crate::audit::service::{self as audit, Actor, Change};
 use crate::auth::policy;
-use crate::auth::viewer::{Role, Viewer, ViewerKind, scopes};
+use crate::auth::viewer::Viewer;
 use crate::concurrency;
 use crate::crypto::DataProtection;
 use crate::error::{AppError, AppResult};
@@ -25,18 +25,7 @@ use uuid::Uuid;
 /// The organization the caller acts for on people: an OPERATOR or ORG_ADMIN of it, or a
 /// machine client of it with the `persons:write` scope. Everyone else is refused.
 pub fn acting_organization(viewer: &Viewer) -> AppResult<Uuid> {
-    let allowed = match viewer.kind {
-        ViewerKind::User => viewer.has_role(Role::Operator) || viewer.has_role(Role::OrgAdmin),
-        ViewerKind::Client => viewer.has_scope(scopes::PERSONS_WRITE),
-        ViewerKind::Anonymous => false,
-    };
-    match viewer.organization {
-        Some(organization) if allowed => Ok(organization),
-        _ => Err(policy::deny(
-            viewer,
-            "only operators and administrators of an organization (or its clients with `persons:write`) may work on people",
-        )),
-    }
+    crate::privacy::access::working_organization(viewer)
 }
 
 /// Loads a person the caller's organization sees, with how it sees it. An unknown id

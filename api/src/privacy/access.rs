@@ -8,13 +8,19 @@
 //!   of the sender's record ([`Access::shares`]) from the moment it is SENT, while it
 //!   is open and until `receiver_access_until` after it ended. A DRAFT (and a draft
 //!   cancelled unsent) exists only for its sender.
+//! - An **individual plan** is its lead organization's (the owner of the record it is
+//!   written on). An organization that performs one of its actions sees that action
+//!   and the goal it serves, from the moment the action's referral is SENT and for as
+//!   long as it reads that referral ([`sees_plan_action`]); nothing else of the plan.
 //! - Everyone else sees nothing, and an id it may not see reads exactly like an unknown
 //!   one (NOT_FOUND).
 
+use crate::auth::viewer::{Role, ViewerKind, scopes};
+use crate::auth::{Viewer, policy};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
-use entity::{person, referral};
-use sea_orm::sea_query::{Query, UnionType};
+use entity::{individual_plan, person, plan_action, referral};
+use sea_orm::sea_query::{ExprTrait, Query, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -79,6 +85,24 @@ impl Access {
                 Field::Gender | Field::Citizenship | Field::Consents | Field::Assessments
             ),
         }
+    }
+}
+
+/// The organization a caller works on people for: an OPERATOR or ORG_ADMIN of it, or
+/// its client with `persons:write`. Others are refused (UNAUTHENTICATED when anonymous,
+/// FORBIDDEN otherwise).
+pub fn working_organization(viewer: &Viewer) -> AppResult<Uuid> {
+    let allowed = match viewer.kind {
+        ViewerKind::User => viewer.has_role(Role::Operator) || viewer.has_role(Role::OrgAdmin),
+        ViewerKind::Client => viewer.has_scope(scopes::PERSONS_WRITE),
+        ViewerKind::Anonymous => false,
+    };
+    match viewer.organization {
+        Some(organization) if allowed => Ok(organization),
+        _ => Err(policy::deny(
+            viewer,
+            "only operators and administrators of an organization (or its clients with `persons:write`) may work on people",
+        )),
     }
 }
 
@@ -186,4 +210,206 @@ pub async fn access_of(
         .into_iter()
         .map(|(_, access)| access)
         .next())
+}
+
+/// How an organization sees an individual plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PlanView {
+    /// The lead organization: all of it.
+    Lead,
+    /// An organization performing some of its actions: those actions and their goals.
+    Participant,
+}
+
+/// Condition on `individual_plan` rows: `organization` sees the plan at `now` (it
+/// leads it, or it receives and may read the referral of one of its actions).
+pub fn plan_visible(organization: Uuid, now: DateTime<Utc>) -> Condition {
+    let performed = Query::select()
+        .column((plan_action::Entity, plan_action::Column::PlanId))
+        .from(plan_action::Entity)
+        .inner_join(
+            referral::Entity,
+            sea_orm::sea_query::Expr::col((referral::Entity, referral::Column::Id))
+                .equals((plan_action::Entity, plan_action::Column::ReferralId)),
+        )
+        .and_where(plan_action::Column::OrganizationId.eq(organization))
+        .cond_where(received_and_readable(organization, now))
+        .to_owned();
+    Condition::any()
+        .add(individual_plan::Column::LeadOrganizationId.eq(organization))
+        .add(individual_plan::Column::Id.in_subquery(performed))
+}
+
+/// True when `organization` sees `action` of a plan it sees as `view`, whose referral
+/// (if any) is `referral`, at `now`.
+pub fn sees_plan_action(
+    view: PlanView,
+    organization: Uuid,
+    action: &plan_action::Model,
+    referral: Option<&referral::Model>,
+    now: DateTime<Utc>,
+) -> bool {
+    match view {
+        PlanView::Lead => true,
+        PlanView::Participant => {
+            action.organization_id == organization
+                && referral.is_some_and(|r| {
+                    Some(r.id) == action.referral_id
+                        && r.receiver_organization_id == organization
+                        && can_read_referral(organization, r, now)
+                })
+        }
+    }
+}
+
+/// How `organization` sees `plan`, whose actions are `actions` with their referrals
+/// `referrals`, at `now` (None: not at all).
+pub fn plan_view(
+    organization: Uuid,
+    plan: &individual_plan::Model,
+    actions: &[plan_action::Model],
+    referrals: &[referral::Model],
+    now: DateTime<Utc>,
+) -> Option<PlanView> {
+    if plan.lead_organization_id == organization {
+        return Some(PlanView::Lead);
+    }
+    actions
+        .iter()
+        .any(|action| {
+            let referral = referrals.iter().find(|r| Some(r.id) == action.referral_id);
+            sees_plan_action(PlanView::Participant, organization, action, referral, now)
+        })
+        .then_some(PlanView::Participant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entity::enums::{PlanActionStatus, PlanStatus, Priority, ReferralChannel, ReferralStatus};
+
+    fn plan(lead: Uuid) -> individual_plan::Model {
+        let now = Utc::now();
+        individual_plan::Model {
+            id: Uuid::now_v7(),
+            person_id: Uuid::now_v7(),
+            lead_organization_id: lead,
+            status: PlanStatus::Active,
+            starts_on: now.date_naive(),
+            closed_on: None,
+            closing_note_enc: None,
+            agreement_signed_on: None,
+            agreement_evidence_enc: None,
+            row_version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn action(plan: Uuid, performer: Uuid, referral: Option<Uuid>) -> plan_action::Model {
+        let now = Utc::now();
+        plan_action::Model {
+            id: Uuid::now_v7(),
+            plan_id: plan,
+            goal_id: Uuid::now_v7(),
+            service_id: Uuid::now_v7(),
+            organization_id: performer,
+            description_enc: None,
+            starts_on: None,
+            ends_on: None,
+            status: PlanActionStatus::Planned,
+            outcome: None,
+            referral_id: referral,
+            row_version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn referral(
+        sender: Uuid,
+        receiver: Uuid,
+        sent: bool,
+        until: Option<DateTime<Utc>>,
+    ) -> referral::Model {
+        let now = Utc::now();
+        referral::Model {
+            id: Uuid::now_v7(),
+            person_id: Uuid::now_v7(),
+            sender_organization_id: sender,
+            sender_operator: "op".to_owned(),
+            receiver_service_id: Uuid::now_v7(),
+            receiver_organization_id: receiver,
+            protocol_id: None,
+            needs: "LANGUAGE".to_owned(),
+            reason: String::new(),
+            priority: Priority::Normal,
+            due_at: None,
+            consent_id: None,
+            channel: ReferralChannel::Operator,
+            rerouted_from_id: None,
+            routing_rule_id: None,
+            status: if sent {
+                ReferralStatus::Sent
+            } else {
+                ReferralStatus::Draft
+            },
+            outcome: None,
+            sent_at: sent.then_some(now),
+            receiver_access_until: until,
+            waitlisted: false,
+            holds_place: false,
+            idempotency_key: None,
+            request_hash: None,
+            row_version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn a_plan_is_its_leads_and_a_performers_only_once_its_referral_is_sent_and_readable() {
+        let (lead, school, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let now = Utc::now();
+        let p = plan(lead);
+        let draft = referral(lead, school, false, None);
+        let sent = referral(lead, school, true, None);
+        let ended = referral(lead, school, true, Some(now - chrono::Duration::days(1)));
+
+        let unstarted = action(p.id, school, None);
+        assert_eq!(
+            plan_view(lead, &p, std::slice::from_ref(&unstarted), &[], now),
+            Some(PlanView::Lead)
+        );
+        assert_eq!(plan_view(school, &p, &[unstarted], &[], now), None);
+
+        let drafted = action(p.id, school, Some(draft.id));
+        assert_eq!(plan_view(school, &p, &[drafted], &[draft], now), None);
+
+        let referred = action(p.id, school, Some(sent.id));
+        let others = action(p.id, other, None);
+        let actions = [referred.clone(), others.clone()];
+        assert_eq!(
+            plan_view(school, &p, &actions, std::slice::from_ref(&sent), now),
+            Some(PlanView::Participant)
+        );
+        assert!(sees_plan_action(
+            PlanView::Participant,
+            school,
+            &referred,
+            Some(&sent),
+            now
+        ));
+        assert!(!sees_plan_action(
+            PlanView::Participant,
+            school,
+            &others,
+            None,
+            now
+        ));
+        assert_eq!(plan_view(other, &p, &actions, &[sent], now), None);
+
+        let expired = action(p.id, school, Some(ended.id));
+        assert_eq!(plan_view(school, &p, &[expired], &[ended], now), None);
+    }
 }

@@ -46,10 +46,12 @@ pub struct NewReferral {
     /// Key that makes retries safe: the same key from the same organization returns
     /// the first referral.
     pub idempotency_key: Option<String>,
+    /// The individual plan action the referral starts.
+    pub plan_action: Option<Uuid>,
 }
 
 fn request_hash(input: &NewReferral, needs: &[String], rerouted_from: Option<Uuid>) -> String {
-    let normal = serde_json::json!({
+    let mut normal = serde_json::json!({
         "person": input.person,
         "service": input.receiver_service,
         "needs": needs,
@@ -59,6 +61,10 @@ fn request_hash(input: &NewReferral, needs: &[String], rerouted_from: Option<Uui
         "channel": input.channel,
         "reroutedFrom": rerouted_from,
     });
+    // Added only when given, so that digests stored before plans existed still match.
+    if let Some(action) = input.plan_action {
+        normal["planAction"] = serde_json::json!(action);
+    }
     let digest = Sha256::digest(normal.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -193,6 +199,17 @@ async fn insert(
             "no such service",
         );
     }
+    if let (Some(action), Some(service)) = (input.plan_action, &service) {
+        crate::plan::service::check_referral_start(
+            db,
+            &mut v,
+            action,
+            input.person,
+            service.id,
+            sender,
+        )
+        .await?;
+    }
     if needs.is_empty() {
         v.add("needs", FieldErrorCode::Required, "name at least one need");
     } else {
@@ -259,6 +276,7 @@ async fn insert(
         ),
         _ => AppError::from(error),
     })?;
+    crate::plan::service::link_referral(db, input.plan_action, rerouted_from, &row).await?;
     let action = if rerouted_from.is_some() {
         "REROUTE"
     } else {
@@ -370,6 +388,7 @@ pub async fn reroute(
         consent: original.consent_id,
         channel: None,
         idempotency_key,
+        plan_action: None,
     };
     let created = insert(
         db,
@@ -446,6 +465,7 @@ mod tests {
             consent: None,
             channel: None,
             idempotency_key: Some("retry-1".to_owned()),
+            plan_action: None,
         };
         let first = create(&db, &protection, &actor, new("Cerca lavoro"))
             .await

@@ -107,6 +107,10 @@ pub struct CreateReferralInput {
     /// Makes retries safe: the same key from your organization returns the first
     /// referral; the same key with other values is CONFLICT.
     pub idempotency_key: Option<String>,
+    /// The action of an individual plan (led by your organization, on this person's
+    /// record, for this service, PLANNED or STOPPED) the referral starts: the action then
+    /// follows the referral (sent → REFERRED, accepted → STARTED, completed → DONE).
+    pub plan_action: Option<ID>,
 }
 
 /// Input of `rerouteReferral`.
@@ -179,6 +183,7 @@ impl ReferralMutations {
             consent: expect_opt_id(input.consent.as_ref(), NodeKind::Consent)?,
             channel: input.channel.map(Into::into),
             idempotency_key: input.idempotency_key,
+            plan_action: expect_opt_id(input.plan_action.as_ref(), NodeKind::PlanAction)?,
         };
         let protection = ctx.protection()?;
         mutate(ctx, async |db, actor| {

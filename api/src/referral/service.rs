@@ -251,6 +251,7 @@ pub(crate) async fn append_event(
     }
     .insert(db)
     .await?;
+    crate::plan::service::follow_referral(db, referral, from, to, details.outcome).await?;
     super::facts::record(db, referral, from, to, details, now).await
 }
 

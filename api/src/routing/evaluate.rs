@@ -319,6 +319,7 @@ async fn act(
         consent: None,
         channel: None,
         idempotency_key: None,
+        plan_action: None,
     };
     let mut referrals = Vec::new();
     let mut chosen = Vec::new();

@@ -22,6 +22,8 @@ use crate::organization::viewer::ViewerQueries;
 use crate::person::assessment_mutations::AssessmentMutations;
 use crate::person::mutations::PersonMutations;
 use crate::person::resolvers::PersonQueries;
+use crate::plan::mutations::PlanMutations;
+use crate::plan::resolvers::PlanQueries;
 use crate::protocol::mutations::ProtocolMutations;
 use crate::protocol::resolvers::ProtocolQueries;
 use crate::referral::mutations::ReferralMutations;
@@ -64,6 +66,7 @@ pub struct Query(
     SyncQueries,
     WorkingGroupQueries,
     StatisticsQueries,
+    PlanQueries,
 );
 
 /// Changes to the network: each takes one `input` and returns a payload with
@@ -85,6 +88,7 @@ pub struct Mutation(
     RoutingMutations,
     WebhookMutations,
     WorkingGroupMutations,
+    PlanMutations,
 );
 
 /// Events as they commit, over graphql-transport-ws at `/graphql/ws`.

@@ -68,6 +68,11 @@ pub enum Node {
     Meeting(crate::working_group::types::Meeting),
     /// A decision or action of a meeting (the group's members and the region only).
     MeetingAction(crate::working_group::types::MeetingAction),
+    /// An individual plan (its lead; an organization performing actions reads its part).
+    IndividualPlan(crate::plan::types::IndividualPlan),
+    /// An action of an individual plan (the plan's lead and the organization performing
+    /// it, once its referral was sent).
+    PlanAction(crate::plan::types::PlanAction),
 }
 
 /// Most IDs `nodes(ids:)` takes at once.
@@ -169,6 +174,12 @@ async fn load(
         NodeKind::MeetingAction => crate::working_group::types::action_node(loaders, viewer, id)
             .await?
             .map(Node::MeetingAction),
+        NodeKind::IndividualPlan => crate::plan::types::plan_node(loaders, viewer, id)
+            .await?
+            .map(Node::IndividualPlan),
+        NodeKind::PlanAction => crate::plan::types::action_node(loaders, viewer, id)
+            .await?
+            .map(Node::PlanAction),
     })
 }
 

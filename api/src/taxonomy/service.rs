@@ -39,6 +39,7 @@ pub fn taxonomy_name(taxonomy: Taxonomy) -> &'static str {
         Taxonomy::FailureReason => "FAILURE_REASON",
         Taxonomy::HoldReason => "HOLD_REASON",
         Taxonomy::Outcome => "OUTCOME",
+        Taxonomy::PlanGoal => "PLAN_GOAL",
     }
 }
 

@@ -24,6 +24,7 @@ mod needs;
 mod operations;
 mod people;
 mod persisted;
+mod plans;
 mod privacy;
 mod privacy_matrix;
 mod profile;
