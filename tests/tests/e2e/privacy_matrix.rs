@@ -2,7 +2,10 @@
 //! returns personal data (schema.personal.txt, checked complete against
 //! schema.graphql), through every path to it, as every role of three organizations,
 //! for people at every referral state — including a cancelled draft and a
-//! re-registration of a known codice fiscale — on SQLite and PostgreSQL.
+//! re-registration of a known codice fiscale — on SQLite and PostgreSQL. Each record
+//! carries its organization's individual plan, with an action at the receiver started
+//! by the record's referral: the receiver reads that action and its goal exactly when
+//! it sees the person, nothing else of the plan.
 //!
 //! The rule (api/src/person/access.rs): an organization's record is its own; the
 //! receiver of a referral sees the shared fields of the sender's record from SENT on,
@@ -24,7 +27,12 @@ const PERSONAL: &str = include_str!(concat!(
 ));
 
 /// Types whose objects carry personal data.
-const PERSONAL_TYPES: [&str; 9] = [
+const PERSONAL_TYPES: [&str; 14] = [
+    "IndividualPlan",
+    "PlanGoal",
+    "PlanAction",
+    "PlanReview",
+    "PlanAgreement",
     "Person",
     "PersonContacts",
     "Consent",
@@ -234,6 +242,24 @@ struct Record {
     /// The owner's needs assessment of the record, and its notes.
     assessment_gid: String,
     notes: String,
+    /// The owner's individual plan of the record.
+    plan: Plan,
+}
+
+/// An individual plan written on a record by its owner: a LANGUAGE goal with an action
+/// at the receiver's service (started by the record's referral, if any), and an
+/// EMPLOYMENT goal with an action elsewhere, a review and the agreement.
+#[derive(Clone, Debug)]
+struct Plan {
+    gid: String,
+    /// The action the receiver performs.
+    action_gid: String,
+    /// The action another organization performs.
+    other_action_gid: String,
+    /// What the receiver reads once its referral is sent: its action and its goal.
+    performer_markers: [String; 2],
+    /// What only the lead reads: the other goal and action, the review, the agreement.
+    lead_markers: [String; 4],
 }
 
 impl Record {
@@ -244,6 +270,92 @@ impl Record {
 
     fn referral_markers(&self) -> Vec<&str> {
         vec![&self.reason, &self.event_reason]
+    }
+}
+
+/// Writes `Plan` rows for the record `person` of `lead`; `referral` starts the action
+/// at `receiver`'s `service`, `other` is another organization's service.
+async fn write_plan(
+    app: &TestApp,
+    tag: &str,
+    person: Uuid,
+    lead: Uuid,
+    referral: Option<Uuid>,
+    (receiver, service): (Uuid, Uuid),
+    (other_org, other): (Uuid, Uuid),
+) -> Plan {
+    let protection = app.protection();
+    let seal = |text: &str| protection.encrypt(text).expect("encrypt");
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let plan = Uuid::now_v7();
+    let marker = |what: &str| format!("{what}{tag}");
+    app.exec(
+        "INSERT INTO individual_plan (id, person_id, lead_organization_id, status, starts_on, agreement_signed_on, agreement_evidence_enc, row_version, created_at, updated_at) VALUES (?, ?, ?, 'ACTIVE', ?, ?, ?, 1, ?, ?)",
+        vec![plan.into(), person.into(), lead.into(), today.into(), today.into(),
+             seal(&marker("Agreement")).into(), now.into(), now.into()],
+    )
+    .await;
+    let (language, employment) = (Uuid::now_v7(), Uuid::now_v7());
+    for (goal, code, position, text) in [
+        (language, "LANGUAGE", 0, marker("GoalLanguage")),
+        (employment, "EMPLOYMENT", 1, marker("GoalEmployment")),
+    ] {
+        app.exec(
+            "INSERT INTO plan_goal (id, plan_id, goal_code, description_enc, position, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            vec![goal.into(), plan.into(), code.into(), seal(&text).into(), position.into(), now.into()],
+        )
+        .await;
+    }
+    let (action, other_action) = (Uuid::now_v7(), Uuid::now_v7());
+    let referred = if referral.is_some() {
+        "REFERRED"
+    } else {
+        "PLANNED"
+    };
+    for (id, goal, svc, org, text, status, link) in [
+        (
+            action,
+            language,
+            service,
+            receiver,
+            marker("ActionHere"),
+            referred,
+            referral,
+        ),
+        (
+            other_action,
+            employment,
+            other,
+            other_org,
+            marker("ActionElsewhere"),
+            "PLANNED",
+            None,
+        ),
+    ] {
+        app.exec(
+            "INSERT INTO plan_action (id, plan_id, goal_id, service_id, organization_id, description_enc, status, referral_id, row_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            vec![id.into(), plan.into(), goal.into(), svc.into(), org.into(), seal(&text).into(),
+                 status.into(), link.into(), now.into(), now.into()],
+        )
+        .await;
+    }
+    app.exec(
+        "INSERT INTO plan_review (id, plan_id, reviewed_on, notes_enc, created_at) VALUES (?, ?, ?, ?, ?)",
+        vec![Uuid::now_v7().into(), plan.into(), today.into(), seal(&marker("Review")).into(), now.into()],
+    )
+    .await;
+    Plan {
+        gid: global_id("IndividualPlan", plan),
+        action_gid: global_id("PlanAction", action),
+        other_action_gid: global_id("PlanAction", other_action),
+        performer_markers: [marker("ActionHere"), marker("GoalLanguage")],
+        lead_markers: [
+            marker("ActionElsewhere"),
+            marker("GoalEmployment"),
+            marker("Review"),
+            marker("Agreement"),
+        ],
     }
 }
 
@@ -357,6 +469,29 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
             .try_get("", "id")
             .expect("id")
     };
+    let (other_org, other_service): (Uuid, Uuid) = {
+        let backend = app.db.get_database_backend();
+        let sql = if backend == sea_orm::DatabaseBackend::Postgres {
+            "SELECT id, organization_id FROM service WHERE organization_id <> $1 ORDER BY id LIMIT 1"
+        } else {
+            "SELECT id, organization_id FROM service WHERE organization_id <> ? ORDER BY id LIMIT 1"
+        };
+        use sea_orm::ConnectionTrait;
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [receiver.into()],
+            ))
+            .await
+            .expect("service")
+            .expect("another organization has a service");
+        (
+            row.try_get("", "organization_id").expect("organization"),
+            row.try_get("", "id").expect("id"),
+        )
+    };
     let sender_token = app.token(Some(sender), &[Role::Operator]);
     let now = chrono::Utc::now();
     let mut records = Vec::new();
@@ -435,7 +570,18 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
             ],
         )
         .await;
+        let plan = write_plan(
+            app,
+            &tag,
+            row_id(&gid),
+            sender,
+            Some(referral),
+            (receiver, service),
+            (other_org, other_service),
+        )
+        .await;
         records.push(Record {
+            plan,
             state,
             owner: sender,
             gid,
@@ -467,7 +613,18 @@ async fn build(app: &TestApp, window_open: bool) -> Network {
         .unwrap_or_default()
         .to_owned();
     let (assessment_gid, notes) = assess(app, outsider, "OWN", &own_gid).await;
+    let plan = write_plan(
+        app,
+        "OWN",
+        row_id(&own_gid),
+        outsider,
+        None,
+        (receiver, service),
+        (other_org, other_service),
+    )
+    .await;
     records.push(Record {
+        plan,
         state: "OWN",
         owner: outsider,
         gid: own_gid,
@@ -548,6 +705,10 @@ fn no_leak(net: &Network, caller: &Caller, body: &Value, what: &str) {
         }
         if sees != Sees::All {
             forbidden.push(&record.notes);
+            forbidden.extend(record.plan.lead_markers.iter().map(String::as_str));
+        }
+        if sees == Sees::Nothing {
+            forbidden.extend(record.plan.performer_markers.iter().map(String::as_str));
         }
         for marker in forbidden.into_iter().filter(|m| !m.is_empty()) {
             // The codice fiscale of the re-registered person is both records' value.
@@ -913,6 +1074,202 @@ async fn read_probes(
         }
     }
     cover(covered, &["Query.exportPersonData"]);
+    plan_probes(app, net, caller, covered).await;
+}
+
+const PLAN_FIELDS: &str = "id personId viewerRole status closingNote
+  goals { code goal { code } description targetOn }
+  actions { id description goal { code description } plan { id goals { description } } }
+  reviews { notes reviewedOn nextReviewOn } agreement { signedOn evidence }
+  progress { actions done }";
+
+const PLAN_ACTION_FIELDS: &str = "id description goal { code description targetOn goal { code } }
+  plan { id viewerRole goals { description } actions { description } reviews { notes } agreement { evidence } }";
+
+/// Reads every plan and action through `node`, `nodes` and `individualPlans`: the lead
+/// reads all, the receiver its action and goal once its referral is sent, nobody else
+/// anything.
+async fn plan_probes(
+    app: &TestApp,
+    net: &Network,
+    caller: &Caller,
+    covered: &mut BTreeSet<String>,
+) {
+    let label = &caller.label;
+    let node_query = format!(
+        "query($id: ID!) {{ node(id: $id) {{ ... on IndividualPlan {{ {PLAN_FIELDS} }}
+           ... on PlanAction {{ {PLAN_ACTION_FIELDS} }} }} }}"
+    );
+    let list_query = format!(
+        "query($person: ID, $referral: ID) {{ individualPlans(person: $person, referral: $referral) {{ {PLAN_FIELDS} }} }}"
+    );
+    for record in &net.records {
+        let org = caller.org.unwrap_or_default();
+        let sees = if caller.works_on_people {
+            net.sees(org, record)
+        } else {
+            Sees::Nothing
+        };
+        let plan = &record.plan;
+        let body = ask(app, caller, &node_query, json!({ "id": plan.gid })).await;
+        no_leak(net, caller, &body, "node(IndividualPlan)");
+        let node = &body["data"]["node"];
+        let [here, language] = &plan.performer_markers;
+        let [elsewhere, employment, review, agreement] = &plan.lead_markers;
+        match sees {
+            Sees::Nothing => assert!(node.is_null(), "{label}: node(IndividualPlan) {body}"),
+            Sees::Shared => {
+                assert_eq!(node["viewerRole"], "PARTICIPANT", "{label}: {body}");
+                assert_eq!(
+                    node["goals"],
+                    json!([{ "code": "LANGUAGE", "goal": { "code": "LANGUAGE" },
+                    "description": language, "targetOn": null }]),
+                    "{label}: {body}"
+                );
+                assert_eq!(
+                    node["actions"].as_array().map(Vec::len),
+                    Some(1),
+                    "{label}: {body}"
+                );
+                assert_eq!(
+                    node["actions"][0]["description"],
+                    json!(here),
+                    "{label}: {body}"
+                );
+                for lead_only in ["reviews", "agreement", "progress", "closingNote"] {
+                    assert!(node[lead_only].is_null(), "{label}: {lead_only} {body}");
+                }
+            }
+            Sees::All => {
+                assert_eq!(node["viewerRole"], "LEAD", "{label}: {body}");
+                assert_eq!(
+                    node["goals"][1]["description"],
+                    json!(employment),
+                    "{label}: {body}"
+                );
+                assert_eq!(
+                    node["actions"][1]["description"],
+                    json!(elsewhere),
+                    "{label}: {body}"
+                );
+                assert_eq!(
+                    node["reviews"][0]["notes"],
+                    json!(review),
+                    "{label}: {body}"
+                );
+                assert_eq!(
+                    node["agreement"]["evidence"],
+                    json!(agreement),
+                    "{label}: {body}"
+                );
+                assert_eq!(node["progress"]["actions"], 2, "{label}: {body}");
+            }
+        }
+        for (action, performed) in [(&plan.action_gid, true), (&plan.other_action_gid, false)] {
+            let body = ask(app, caller, &node_query, json!({ "id": action })).await;
+            no_leak(net, caller, &body, "node(PlanAction)");
+            let node = &body["data"]["node"];
+            let expected = match (sees, performed) {
+                (Sees::All, true) => Some(here),
+                (Sees::All, false) => Some(elsewhere),
+                (Sees::Shared, true) => Some(here),
+                _ => None,
+            };
+            assert_eq!(
+                node["description"].as_str(),
+                expected.map(String::as_str),
+                "{label}: node(PlanAction) {body}"
+            );
+        }
+        let mut lists = vec![json!({ "person": record.gid })];
+        if let Some(referral) = &record.referral_gid {
+            lists.push(json!({ "referral": referral }));
+        }
+        for variables in lists {
+            let body = ask(app, caller, &list_query, variables.clone()).await;
+            no_leak(net, caller, &body, "individualPlans");
+            if !caller.works_on_people {
+                assert!(
+                    ["FORBIDDEN", "UNAUTHENTICATED"].contains(&first_error_code(&body).as_str()),
+                    "{label}: {body}"
+                );
+                continue;
+            }
+            let listed: Vec<&str> = body["data"]["individualPlans"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["id"].as_str())
+                .collect();
+            let expected: Vec<&str> = if sees == Sees::Nothing {
+                vec![]
+            } else {
+                vec![plan.gid.as_str()]
+            };
+            assert_eq!(
+                listed, expected,
+                "{label}: individualPlans({variables}) {body}"
+            );
+        }
+    }
+    let ids: Vec<&str> = net
+        .records
+        .iter()
+        .flat_map(|r| {
+            [
+                r.plan.gid.as_str(),
+                r.plan.action_gid.as_str(),
+                r.plan.other_action_gid.as_str(),
+            ]
+        })
+        .collect();
+    let nodes_query = format!(
+        "query($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on IndividualPlan {{ {PLAN_FIELDS} }}
+           ... on PlanAction {{ {PLAN_ACTION_FIELDS} }} }} }}"
+    );
+    let body = ask(app, caller, &nodes_query, json!({ "ids": ids })).await;
+    no_leak(net, caller, &body, "nodes(plans)");
+    let visible = body["data"]["nodes"]
+        .as_array()
+        .map_or(0, |n| n.iter().filter(|v| !v.is_null()).count());
+    let expected: usize = if caller.works_on_people {
+        let org = caller.org.unwrap_or_default();
+        net.records
+            .iter()
+            .map(|r| match net.sees(org, r) {
+                Sees::All => 3,
+                Sees::Shared => 2,
+                Sees::Nothing => 0,
+            })
+            .sum()
+    } else {
+        0
+    };
+    assert_eq!(visible, expected, "{label}: nodes(plans) {body}");
+    cover(
+        covered,
+        &[
+            "Query.individualPlans",
+            "IndividualPlan.closingNote",
+            "IndividualPlan.goals",
+            "IndividualPlan.actions",
+            "IndividualPlan.reviews",
+            "IndividualPlan.agreement",
+            "IndividualPlan.progress",
+            "PlanGoal.code",
+            "PlanGoal.goal",
+            "PlanGoal.description",
+            "PlanGoal.targetOn",
+            "PlanAction.description",
+            "PlanAction.goal",
+            "PlanAction.plan",
+            "PlanReview.notes",
+            "PlanReview.reviewedOn",
+            "PlanReview.nextReviewOn",
+            "PlanAgreement.signedOn",
+            "PlanAgreement.evidence",
+        ],
+    );
 }
 
 /// Reads of the audit and access logs: no personal values; an organization's auditor
@@ -1014,10 +1371,12 @@ async fn mutation_probes(
             "Referral" => format!("{{ {REFERRAL_FIELDS} }}"),
             "Person" => format!("{{ {PERSON_FIELDS} }}"),
             "NeedsAssessment" => format!("{{ {ASSESSMENT_FIELDS} }}"),
+            "IndividualPlan" => format!("{{ {PLAN_FIELDS} }}"),
+            "PlanAction" => format!("{{ {PLAN_ACTION_FIELDS} }}"),
             _ => "{ id purpose evidence }".to_owned(),
         };
         let query = format!(
-            "mutation($input: {input_type}!) {{ {}(input: $input) {{ {field} {selection} }} }}",
+            "mutation($input: {input_type}!) {{ {}(input: $input) {{ {field} {selection} userErrors {{ code }} }} }}",
             mutation.name
         );
         for caller in callers.iter().filter(|c| c.works_on_people) {
@@ -1040,6 +1399,17 @@ async fn mutation_probes(
                     }
                     "NeedsAssessment" if record.owner != org => Some(record.assessment_gid.clone()),
                     "Person" if net.sees(org, record) == Sees::Nothing => Some(record.gid.clone()),
+                    // Creating names the person (refused unless the record is the
+                    // caller's own); the other changes name the plan or the action.
+                    "IndividualPlan" if payload.starts_with("Create") => {
+                        (record.owner != org).then(|| record.plan.gid.clone())
+                    }
+                    "IndividualPlan" if net.sees(org, record) == Sees::Nothing => {
+                        Some(record.plan.gid.clone())
+                    }
+                    "PlanAction" if net.sees(org, record) == Sees::Nothing => {
+                        Some(record.plan.action_gid.clone())
+                    }
                     _ => None,
                 };
                 let Some(target) = target else { continue };
