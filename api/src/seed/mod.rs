@@ -5,8 +5,8 @@
 //! their operating partners, employment centres, third-sector bodies, health trusts)
 //! with sites and contacts, three zones and the three hub areas of the regional split,
 //! a catalogue of services covering the nine service types of the guidelines in every
-//! hub area, the regional MeLT protocol in force with its signatories and a draft local
-//! protocol. The data lives in the `data` submodule as tables; this module turns it
+//! hub area, the regional MeLT protocol in force with its signatories, a draft local
+//! protocol and a working group of the Prato hub area with a meeting to come. The data lives in the `data` submodule as tables; this module turns it
 //! into rows.
 //!
 //! **This is demo data**: the `data` submodule says what is real and what is invented. It relies

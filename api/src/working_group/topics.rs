@@ -20,6 +20,9 @@ use uuid::Uuid;
 /// Fewest and most months `suggestedTopics` looks back.
 pub const MONTHS: std::ops::RangeInclusive<i32> = 1..=60;
 
+/// How many months `suggestedTopics` looks back unless told.
+pub const DEFAULT_MONTHS: i32 = 12;
+
 /// The first day counted when looking back `months` months from `today`;
 /// BAD_USER_INPUT outside [`MONTHS`].
 pub fn window_start(months: i32, today: NaiveDate) -> AppResult<NaiveDate> {

@@ -199,11 +199,12 @@ impl WorkingGroup {
         ctx: &Context<'_>,
         #[graphql(
             default = 12,
-            desc = "How many months to look back for assessments and referrals, 1 to 60 (default 12), up to today (UTC)."
+            desc = "How many months to look back for assessments and referrals, 1 to 60, up to today (UTC); 12 when omitted or null."
         )]
-        months: i32,
+        months: Option<i32>,
     ) -> GqlResult<Option<Vec<SuggestedTopic>>> {
         let today = chrono::Utc::now().date_naive();
+        let months = months.unwrap_or(topics::DEFAULT_MONTHS);
         let since = topics::window_start(months, today)?;
         if !details_visible(ctx, self.0.id).await? {
             return Ok(None);
