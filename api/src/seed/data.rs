@@ -10,7 +10,7 @@
 
 use entity::enums::{
     DeliveryMode, OrganizationKind, ProtocolStatus, Sector, ServiceStatus, SignatoryRole,
-    SignatoryStatus,
+    SignatoryStatus, WorkingGroupRole,
 };
 
 /// A calendar date as `(year, month, day)`, checked when loaded.
@@ -1764,7 +1764,7 @@ pub const SERVICES: &[Svc] = &[
 // Protocols
 // ---------------------------------------------------------------------------------
 
-/// The territorial scope of a protocol.
+/// The territorial scope of a protocol or a working group.
 pub enum Scope {
     /// The whole region.
     Region,
@@ -2030,3 +2030,66 @@ pub const PROTOCOLS: &[Protocol] = &[
         ],
     },
 ];
+
+// ---------------------------------------------------------------------------------
+// Working groups
+// ---------------------------------------------------------------------------------
+
+/// An item of a meeting's agenda: title, description and the NEED code it comes from.
+pub struct Topic {
+    pub title: &'static str,
+    pub description: Option<&'static str>,
+    pub need: Option<&'static str>,
+}
+
+/// A planned meeting: it starts `in_days` days after the network is loaded, at
+/// `at` (UTC), so that the demo always has one to come.
+pub struct PlannedMeeting {
+    pub in_days: i64,
+    pub at: (u32, u32),
+    pub place: &'static str,
+    pub topics: &'static [Topic],
+}
+
+/// A local working group with its members (the lead is a member with role LEAD).
+pub struct WorkingGroup {
+    pub name: &'static str,
+    pub purpose: &'static str,
+    pub territory: Scope,
+    pub lead: &'static str,
+    pub starts_on: Ymd,
+    pub members: &'static [(&'static str, WorkingGroupRole)],
+    pub meeting: PlannedMeeting,
+}
+
+pub const WORKING_GROUPS: &[WorkingGroup] = &[WorkingGroup {
+    name: "Tavolo per l'inclusione lavorativa dell'area pratese",
+    purpose: "Coordinare servizi sociali, centri per l'impiego e terzo settore dell'area pratese sull'accompagnamento al lavoro delle persone straniere e in carico ai servizi.",
+    territory: Scope::Grouping("AREA_PRATO"),
+    lead: "COMUNE_PRATO",
+    starts_on: (2026, 1, 15),
+    members: &[
+        ("CPI_PRATO", WorkingGroupRole::Member),
+        ("ARCI_PRATO", WorkingGroupRole::Member),
+        ("AUSL_CENTRO", WorkingGroupRole::Observer),
+    ],
+    meeting: PlannedMeeting {
+        in_days: 21,
+        at: (9, 30),
+        place: "Sala riunioni dei servizi sociali, Comune di Prato",
+        topics: &[
+            Topic {
+                title: "Corsi di lingua italiana per chi cerca lavoro",
+                description: Some(
+                    "Mappare i corsi dell'area e gli orari compatibili con tirocini e lavoro.",
+                ),
+                need: Some("LANGUAGE"),
+            },
+            Topic {
+                title: "Calendario comune degli sportelli di orientamento",
+                description: None,
+                need: Some("EMPLOYMENT"),
+            },
+        ],
+    },
+}];

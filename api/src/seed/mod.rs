@@ -5,8 +5,8 @@
 //! their operating partners, employment centres, third-sector bodies, health trusts)
 //! with sites and contacts, three zones and the three hub areas of the regional split,
 //! a catalogue of services covering the nine service types of the guidelines in every
-//! hub area, the regional MeLT protocol in force with its signatories and a draft local
-//! protocol. The data lives in the `data` submodule as tables; this module turns it
+//! hub area, the regional MeLT protocol in force with its signatories, a draft local
+//! protocol and a working group of the Prato hub area with a meeting to come. The data lives in the `data` submodule as tables; this module turns it
 //! into rows.
 //!
 //! **This is demo data**: the `data` submodule says what is real and what is invented. It relies
@@ -19,12 +19,12 @@ mod translations;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::{Taxonomy, TerritoryKind};
+use entity::enums::{MeetingStatus, Taxonomy, TerritoryKind, WorkingGroupRole, WorkingGroupStatus};
 use entity::{
-    accessibility, accreditation, contact, cost_option, funding, location, organization,
-    organization_succession, phone, protocol, protocol_scope, required_document, schedule, service,
-    service_area, service_at_location, service_contact, service_term, signatory, term, territory,
-    territory_member,
+    accessibility, accreditation, contact, cost_option, funding, location, meeting, meeting_topic,
+    organization, organization_succession, phone, protocol, protocol_scope, required_document,
+    schedule, service, service_area, service_at_location, service_contact, service_term, signatory,
+    term, territory, territory_member, working_group, working_group_member,
 };
 use melt_text::fold;
 use sea_orm::{
@@ -63,6 +63,7 @@ pub async fn load_demo_network<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr
     insert_details(db, &orgs, now).await?;
     insert_protocols(db, &places, &groupings, &orgs, now).await?;
     insert_translations(db, &terms, &orgs, now).await?;
+    insert_working_groups(db, &places, &groupings, &orgs, now).await?;
     Ok(true)
 }
 
@@ -897,6 +898,93 @@ async fn insert_protocols<C: ConnectionTrait>(
     insert_all(db, signatories).await
 }
 
+// ---------------------------------------------------------------------------------
+// Working groups
+// ---------------------------------------------------------------------------------
+
+/// Inserts the working groups with their members and their planned meeting.
+async fn insert_working_groups<C: ConnectionTrait>(
+    db: &C,
+    places: &Places,
+    groupings: &Groupings,
+    orgs: &Orgs,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut groups = Vec::new();
+    let mut members = Vec::new();
+    let mut meetings = Vec::new();
+    let mut topics = Vec::new();
+    for g in data::WORKING_GROUPS {
+        let id = Uuid::now_v7();
+        let lead = orgs.id(g.lead)?;
+        groups.push(working_group::ActiveModel {
+            id: Set(id),
+            name: Set(g.name.to_owned()),
+            search_name: Set(fold(g.name)),
+            purpose: Set(Some(g.purpose.to_owned())),
+            territory_id: Set(match g.territory {
+                Scope::Region => places.region,
+                Scope::Grouping(code) => groupings.get(code)?.id,
+            }),
+            lead_organization_id: Set(lead),
+            status: Set(WorkingGroupStatus::Active),
+            starts_on: Set(Some(date(g.starts_on)?)),
+            ends_on: Set(None),
+            row_version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        let roles = std::iter::once((lead, WorkingGroupRole::Lead)).chain(
+            g.members
+                .iter()
+                .map(|&(key, role)| Ok::<_, DbErr>((orgs.id(key)?, role)))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+        for (organization, role) in roles {
+            members.push(working_group_member::ActiveModel {
+                working_group_id: Set(id),
+                organization_id: Set(organization),
+                role: Set(role),
+                created_at: Set(now),
+            });
+        }
+        let planned = &g.meeting;
+        let (hour, minute) = planned.at;
+        let starts_at = (now.date_naive() + chrono::Duration::days(planned.in_days))
+            .and_hms_opt(hour, minute, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| seed_error("invalid meeting time"))?;
+        let meeting_id = Uuid::now_v7();
+        meetings.push(meeting::ActiveModel {
+            id: Set(meeting_id),
+            working_group_id: Set(id),
+            starts_at: Set(starts_at),
+            status: Set(MeetingStatus::Planned),
+            place: Set(Some(planned.place.to_owned())),
+            link: Set(None),
+            minutes_url: Set(None),
+            minutes_sha256: Set(None),
+            row_version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        for (position, topic) in (1..).zip(planned.topics) {
+            topics.push(meeting_topic::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                meeting_id: Set(meeting_id),
+                position: Set(position),
+                title: Set(topic.title.to_owned()),
+                description: Set(topic.description.map(str::to_owned)),
+                need_code: Set(topic.need.map(str::to_owned)),
+            });
+        }
+    }
+    insert_all(db, groups).await?;
+    insert_all(db, members).await?;
+    insert_all(db, meetings).await?;
+    insert_all(db, topics).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1009,5 +1097,32 @@ mod tests {
             .await
             .unwrap();
         assert!(signed >= 7, "only {signed} signatories signed");
+
+        // One working group, loaded once, with its lead, members and a meeting to come
+        // whose agenda names a need.
+        assert!(!load_demo_network(&db).await.unwrap());
+        let groups = working_group::Entity::find().all(&db).await.unwrap();
+        assert_eq!(groups.len(), data::WORKING_GROUPS.len());
+        let group = &groups[0];
+        let members = working_group_member::Entity::find()
+            .filter(working_group_member::Column::WorkingGroupId.eq(group.id))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(members.len(), 4);
+        assert!(
+            members.iter().any(|m| m.role == WorkingGroupRole::Lead
+                && m.organization_id == group.lead_organization_id)
+        );
+        let meetings = meeting::Entity::find().all(&db).await.unwrap();
+        assert_eq!(meetings.len(), 1);
+        assert_eq!(meetings[0].status, MeetingStatus::Planned);
+        assert!(meetings[0].starts_at > Utc::now());
+        let topics = meeting_topic::Entity::find().all(&db).await.unwrap();
+        assert!(
+            topics
+                .iter()
+                .any(|t| t.need_code.as_deref() == Some("LANGUAGE"))
+        );
     }
 }

@@ -4,4 +4,5 @@
 pub mod mutations;
 pub mod resolvers;
 pub mod service;
+pub mod topics;
 pub mod types;

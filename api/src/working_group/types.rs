@@ -5,7 +5,7 @@
 //! minutes and actions are null unless the caller may read the group's details
 //! ([`service::may_read_details`]).
 
-use super::service;
+use super::{service, topics};
 use crate::auth::Viewer;
 use crate::context::ContextExt;
 use crate::error::{AppResult, GqlResult};
@@ -18,11 +18,13 @@ use crate::loaders::{
     TopicsOfMeeting, WorkingGroupById,
 };
 use crate::organization::types::Organization;
+use crate::statistics::types::StatisticsCount;
 use crate::taxonomy::types::Term;
 use crate::territory::types::Territory;
 use async_graphql::{Context, ID, Object, SimpleObject};
-use entity::{enums::Taxonomy, working_group_member};
+use entity::{enums::Taxonomy, term, working_group_member};
 use entity::{meeting, meeting_action, meeting_attendance, meeting_topic, working_group};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 mirror_enum!(
@@ -182,6 +184,69 @@ impl WorkingGroup {
     async fn viewer_can_read_details(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         details_visible(ctx, self.0.id).await
     }
+    /// Topics the group could take up, from the needs that emerge in its territory
+    /// (its municipalities; every one for the region): for each need, the people
+    /// living there now with it recorded in an assessment and those referred for it in
+    /// the last `months` months, and the municipalities no active service addressing
+    /// it covers. Counts of people from 1 to k − 1 (`MELT_STATISTICS_K`) are withheld,
+    /// as in the regional statistics; no person is ever named. Needs without people
+    /// or gaps are left out; ordered by people assessed, then referred (withheld
+    /// counts as 0), then uncovered municipalities, then code. Null for callers who
+    /// may not read the group's details (see `viewerCanReadDetails`); `months` outside
+    /// 1 to 60 is BAD_USER_INPUT.
+    async fn suggested_topics(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            default = 12,
+            desc = "How many months to look back for assessments and referrals, 1 to 60, up to today (UTC); 12 when omitted or null."
+        )]
+        months: Option<i32>,
+    ) -> GqlResult<Option<Vec<SuggestedTopic>>> {
+        let today = chrono::Utc::now().date_naive();
+        let months = months.unwrap_or(topics::DEFAULT_MONTHS);
+        let since = topics::window_start(months, today)?;
+        if !details_visible(ctx, self.0.id).await? {
+            return Ok(None);
+        }
+        let loaders = ctx.loaders()?;
+        let Some(territory) = loaders
+            .0
+            .load_one(TerritoryById(self.0.territory_id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tallies = topics::need_tallies(ctx.db()?, self.0.id, &territory, since, today).await?;
+        let k = u64::from(ctx.settings()?.statistics_k);
+        let suggestions = topics::suggest(tallies, k);
+        let terms: HashMap<String, term::Model> = loaders
+            .terms::<term::Model>(Taxonomy::Need, suggestions.iter().map(|s| s.code.as_str()))
+            .await?
+            .into_iter()
+            .map(|t| (t.code.clone(), t))
+            .collect();
+        let count = |value: Option<u64>| StatisticsCount {
+            count: value.map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+            suppressed: value.is_none(),
+        };
+        Ok(Some(
+            suggestions
+                .into_iter()
+                .filter_map(|s| {
+                    let need = terms.get(&s.code)?.clone();
+                    Some(SuggestedTopic {
+                        need: Term(need),
+                        people_assessed: count(s.assessed),
+                        people_referred: count(s.referred),
+                        uncovered_municipalities: i32::try_from(s.uncovered).unwrap_or(i32::MAX),
+                        municipalities: i32::try_from(s.municipalities).unwrap_or(i32::MAX),
+                        on_agenda: s.on_agenda,
+                    })
+                })
+                .collect(),
+        ))
+    }
     /// When the record was created.
     async fn created_at(&self) -> Timestamp {
         Timestamp(self.0.created_at)
@@ -190,6 +255,31 @@ impl WorkingGroup {
     async fn updated_at(&self) -> Timestamp {
         Timestamp(self.0.updated_at)
     }
+}
+
+/// A need that could become a topic of a working group: how many people of its
+/// territory it concerns and where no service addresses it. Aggregates only, with the
+/// k-anonymity of the regional statistics.
+#[derive(SimpleObject, Clone)]
+pub struct SuggestedTopic {
+    /// The need (NEED term).
+    pub need: Term,
+    /// Distinct people living in the territory (their municipality of residence now)
+    /// with an assessment of the period recording the need: two organizations' records
+    /// of one person (same codice fiscale) count once; erased people are left out.
+    /// Withheld from 1 to k − 1.
+    pub people_assessed: StatisticsCount,
+    /// Distinct people living in the territory with a referral naming the need sent
+    /// in the period, counted the same way. Withheld from 1 to k − 1.
+    pub people_referred: StatisticsCount,
+    /// Municipalities of the territory that no ACTIVE service of a service type
+    /// addressing the need (`Term.serviceTypes`) covers.
+    pub uncovered_municipalities: i32,
+    /// Municipalities of the territory.
+    pub municipalities: i32,
+    /// True when a topic of one of the group's meetings (not cancelled) already comes
+    /// from this need.
+    pub on_agenda: bool,
 }
 
 crate::connection!(

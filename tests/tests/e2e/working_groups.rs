@@ -2,8 +2,11 @@
 //! as held with attendance and minutes, follow-up of actions), who may change what, and
 //! what the public, outsiders and members read.
 
-use melt_tests::{Role, TestApp, first_error_code, on_every_engine, user_errors};
+use melt_tests::{
+    Role, TestApp, codice_fiscale, first_error_code, flow, on_every_engine, user_errors,
+};
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
 
 const GROUP_FIELDS: &str = "id rowVersion name purpose status territory { name } lead { name }
     members { role organization { name } }
@@ -306,12 +309,15 @@ async fn the_public_reads_a_groups_summary_and_only_members_read_its_meetings_de
         let meeting = net.meeting(&lead, &group).await;
         net.record(&lead, &meeting).await;
 
+        // The demo network has a group of its own: read this one, through its lead.
+        let lead_org = net.org("Società della Salute zona pisana").await;
         let read = |token: Option<String>| {
             let app = &net.app;
+            let variables = json!({ "org": lead_org });
             async move {
                 let body = match token {
-                    Some(token) => app.query_as(&token, LIST, json!({})).await.1,
-                    None => app.query(LIST, json!({})).await,
+                    Some(token) => app.query_as(&token, LIST, variables).await.1,
+                    None => app.query(LIST, variables).await,
                 };
                 assert!(body.get("errors").is_none(), "{body}");
                 body["data"]["workingGroups"]["nodes"][0].clone()
@@ -372,8 +378,9 @@ async fn the_public_reads_a_groups_summary_and_only_members_read_its_meetings_de
                 .app
                 .query_as(
                     &token,
-                    "{ workingGroups { nodes { meetings { actions { id } } } } }",
-                    json!({}),
+                    "query($org: ID) { workingGroups(filter: {organization: $org}) {
+                        nodes { meetings { actions { id } } } } }",
+                    json!({ "org": lead_org }),
                 )
                 .await
                 .1;
@@ -612,6 +619,325 @@ async fn the_audit_log_records_meetings_by_organization_without_staff_names() {
                 !text.contains(name),
                 "[{engine:?}] the audit log holds {name}: {text}"
             );
+        }
+    })
+    .await;
+}
+
+/// The k-anonymity threshold of the test settings (`MELT_STATISTICS_K` unset).
+const K: usize = 5;
+
+const TOPICS: &str = "query($id: ID!) { node(id: $id) { ... on WorkingGroup {
+    viewerCanReadDetails
+    suggestedTopics(months: MONTHS) { need { code } peopleAssessed { count suppressed }
+      peopleReferred { count suppressed } uncoveredMunicipalities municipalities onAgenda } } } }";
+
+impl Network {
+    /// A person registered by `org`'s operator, living in the municipality `istat`:
+    /// their global ID.
+    async fn person(&self, org: &str, cf: &str, istat: &str) -> Value {
+        let token = self.token(org, Role::Operator).await;
+        let register = "mutation($input: RegisterPersonInput!) { registerPerson(input: $input) {
+            person { id } userErrors { field code message } } }";
+        let input = json!({
+            "organization": self.org(org).await, "codiceFiscale": cf,
+            "givenName": "Amina", "familyName": "Haddad", "languages": ["ar", "it"],
+            "residenceMunicipalityIstatCode": istat,
+        });
+        self.ok(&token, register, input).await["person"]["id"].clone()
+    }
+
+    /// An assessment by `org` of `person` recording `needs`, on `on` (today when None).
+    async fn assess(&self, org: &str, person: &Value, needs: &[&str], on: Option<&str>) {
+        let token = self.token(org, Role::Operator).await;
+        let record =
+            "mutation($input: RecordNeedsAssessmentInput!) { recordNeedsAssessment(input: $input) {
+            needsAssessment { id } userErrors { field code message } } }";
+        let needs: Vec<Value> = needs
+            .iter()
+            .map(|n| json!({ "need": n, "severity": "HIGH" }))
+            .collect();
+        let mut input = json!({ "person": person, "needs": needs });
+        if let Some(on) = on {
+            input["assessedOn"] = json!(on);
+        }
+        self.ok(&token, record, input).await;
+    }
+
+    /// `suggestedTopics(months:)` of `group` as `token` (anonymous when None): the
+    /// whole response.
+    async fn topics(&self, token: Option<&str>, group: &Value, months: i32) -> Value {
+        let query = TOPICS.replace("MONTHS", &months.to_string());
+        let variables = json!({ "id": group["id"] });
+        match token {
+            Some(token) => self.app.query_as(token, &query, variables).await.1,
+            None => self.app.query(&query, variables).await,
+        }
+    }
+
+    /// The municipalities of `territory` that no active service of any of the service
+    /// types addressing `need` covers, from `coverageGaps` (the regional view), and
+    /// how many municipalities `territory` has.
+    async fn uncovered(&self, territory: &str, need: &str) -> (usize, usize) {
+        let types = self
+            .app
+            .data(
+                "{ terms(filter: {taxonomies: [NEED]}, first: 100) { nodes { code serviceTypes { code } } } }",
+                json!({}),
+            )
+            .await;
+        let types: Vec<String> = types["terms"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|n| n["code"] == need)
+            .flat_map(|n| n["serviceTypes"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t["code"].as_str().map(str::to_owned))
+            .collect();
+        let all = self
+            .app
+            .data(
+                "query($id: ID!) { node(id: $id) { ... on Territory {
+                    municipalitiesConnection(first: 100) { totalCount } } } }",
+                json!({ "id": territory }),
+            )
+            .await;
+        let municipalities = all["node"]["municipalitiesConnection"]["totalCount"]
+            .as_u64()
+            .unwrap_or_default() as usize;
+        if types.is_empty() {
+            return (municipalities, municipalities);
+        }
+        let gaps = "query($t: [String!], $in: ID) { coverageGaps(input: {serviceTypes: $t, territory: $in}) {
+            serviceType { code } municipality { code } } }";
+        let (_, body) = self
+            .app
+            .query_as(&self.region, gaps, json!({ "t": types, "in": territory }))
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let mut by_municipality: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for gap in body["data"]["coverageGaps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            by_municipality
+                .entry(
+                    gap["municipality"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+                .or_default()
+                .insert(
+                    gap["serviceType"]["code"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+        }
+        let uncovered = by_municipality
+            .values()
+            .filter(|missing| missing.len() == types.len())
+            .count();
+        (uncovered, municipalities)
+    }
+}
+
+/// A codice fiscale of the generated people, the `i`-th.
+fn generated_cf(i: usize) -> String {
+    let letter = |n: usize| char::from(b'A' + u8::try_from(n % 26).unwrap_or_default());
+    codice_fiscale(&format!("TPC{}{}A80A41G702", letter(i / 26), letter(i)))
+}
+
+#[tokio::test]
+async fn topics_are_suggested_from_generated_assessments_with_small_cells_suppressed() {
+    on_every_engine(async |engine, app| {
+        let net = network(app).await;
+        let group = net.group().await;
+        let hub = net.territory("HUB_AREA", "Area Pisa").await;
+        let (pisa, firenze) = ("050026", "048017");
+        let (forium, cpi) = ("Forium", "Centro per l'impiego di Pisa");
+
+        // LANGUAGE for K people of Pisa; the first also assessed by a second
+        // organization (one person, two records: counted once).
+        let mut cf = (0..).map(generated_cf);
+        let mut language = Vec::new();
+        for _ in 0..K {
+            let code = cf.next().unwrap_or_default();
+            let person = net.person(forium, &code, pisa).await;
+            net.assess(forium, &person, &["LANGUAGE"], None).await;
+            language.push((code, person));
+        }
+        let again = net.person(cpi, &language[0].0, pisa).await;
+        net.assess(cpi, &again, &["language"], None).await;
+        // One more, erased: not counted.
+        let erased = net
+            .person(forium, &cf.next().unwrap_or_default(), pisa)
+            .await;
+        net.assess(forium, &erased, &["LANGUAGE"], None).await;
+        let erase =
+            "mutation($input: ErasePersonInput!) { erasePerson(input: $input) { person { id } } }";
+        let token = net.token(forium, Role::Operator).await;
+        let version = net.app.row_version(&token, &erased).await;
+        net.call(
+            &token,
+            erase,
+            json!({ "id": erased, "expectedVersion": version }),
+        )
+        .await;
+
+        // HOUSING for 2 people of Pisa (under k); 3 more living in Firenze, outside the
+        // hub area, and 3 of the LANGUAGE people two years ago, outside the window:
+        // counted, either would make HOUSING 5.
+        for _ in 0..2 {
+            let person = net
+                .person(forium, &cf.next().unwrap_or_default(), pisa)
+                .await;
+            net.assess(forium, &person, &["HOUSING"], None).await;
+        }
+        for _ in 0..3 {
+            let person = net
+                .person(forium, &cf.next().unwrap_or_default(), firenze)
+                .await;
+            net.assess(forium, &person, &["HOUSING", "LANGUAGE"], None)
+                .await;
+        }
+        let two_years_ago = (chrono::Utc::now().date_naive() - chrono::Duration::days(730))
+            .format("%Y-%m-%d")
+            .to_string();
+        for (_, person) in &language[1..4] {
+            net.assess(forium, person, &["HOUSING"], Some(&two_years_ago))
+                .await;
+        }
+
+        // EMPLOYMENT: K people of Pisa referred (sent); one more with a draft only.
+        for _ in 0..K {
+            flow::sent_referral_for(&net.app).await;
+        }
+        flow::draft_referral_as(&net.app, &cf.next().unwrap_or_default()).await;
+
+        // LANGUAGE is on the agenda of a meeting of the group.
+        let lead = net
+            .token("Società della Salute zona pisana", Role::OrgAdmin)
+            .await;
+        let schedule = mutation("scheduleMeeting", "ScheduleMeetingInput", "meeting", "id");
+        let input = json!({ "workingGroup": group["id"], "startsAt": "2027-02-01T09:00:00Z",
+            "topics": [{ "title": "Corsi di italiano", "need": "LANGUAGE" }] });
+        net.ok(&lead, &schedule, input).await;
+
+        let member = net.token("CNA Pisa", Role::Operator).await;
+        for (who, token) in [("a member", &member), ("the region", &net.region)] {
+            let body = net.topics(Some(token.as_str()), &group, 12).await;
+            assert!(body.get("errors").is_none(), "[{engine:?}] {who}: {body}");
+            let topics = body["data"]["node"]["suggestedTopics"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let find = |code: &str| {
+                topics
+                    .iter()
+                    .find(|t| t["need"]["code"] == code)
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            };
+            let codes: Vec<&str> = topics
+                .iter()
+                .filter_map(|t| t["need"]["code"].as_str())
+                .collect();
+            assert_eq!(
+                codes.get(..2),
+                Some(&["LANGUAGE", "EMPLOYMENT"][..]),
+                "[{engine:?}] {who}: most assessed, then most referred: {codes:?}"
+            );
+            let language = find("LANGUAGE");
+            assert_eq!(
+                language["peopleAssessed"],
+                json!({ "count": K, "suppressed": false }),
+                "[{engine:?}] {who}: {language}"
+            );
+            assert_eq!(
+                language["peopleReferred"],
+                json!({ "count": 0, "suppressed": false })
+            );
+            assert_eq!(language["onAgenda"], true, "[{engine:?}] {who}");
+            let employment = find("EMPLOYMENT");
+            assert_eq!(
+                employment["peopleReferred"],
+                json!({ "count": K, "suppressed": false }),
+                "[{engine:?}] {who}: {employment}"
+            );
+            assert_eq!(
+                employment["peopleAssessed"],
+                json!({ "count": 0, "suppressed": false })
+            );
+            assert_eq!(employment["onAgenda"], false);
+            let housing = find("HOUSING");
+            assert_eq!(
+                housing["peopleAssessed"],
+                json!({ "count": null, "suppressed": true }),
+                "[{engine:?}] {who}: 2 people, under k: {housing}"
+            );
+            assert_eq!(housing["onAgenda"], false);
+
+            // Coverage as the regional view computes it, need by need.
+            for topic in &topics {
+                let code = topic["need"]["code"].as_str().unwrap_or_default();
+                let (uncovered, municipalities) = net.uncovered(&hub, code).await;
+                assert_eq!(
+                    topic["uncoveredMunicipalities"], uncovered,
+                    "[{engine:?}] {who}: {code}"
+                );
+                assert_eq!(
+                    topic["municipalities"], municipalities,
+                    "[{engine:?}] {code}"
+                );
+                assert!(municipalities > 0);
+            }
+            // Every need left out has no one counted and no gap.
+            let needs = net
+                .app
+                .data(
+                    "{ terms(filter: {taxonomies: [NEED]}, first: 100) { nodes { code } } }",
+                    json!({}),
+                )
+                .await;
+            for need in needs["terms"]["nodes"].as_array().into_iter().flatten() {
+                let code = need["code"].as_str().unwrap_or_default();
+                if !codes.contains(&code) {
+                    assert_eq!(net.uncovered(&hub, code).await.0, 0, "[{engine:?}] {code}");
+                }
+            }
+        }
+
+        // One month back: the two-year-old assessments are still out, the counts the same.
+        let body = net.topics(Some(&member), &group, 1).await;
+        let first = &body["data"]["node"]["suggestedTopics"][0];
+        assert_eq!(first["need"]["code"], "LANGUAGE", "[{engine:?}] {body}");
+        assert_eq!(first["peopleAssessed"]["count"], K);
+
+        // Outsiders read null; a bad number of months is refused.
+        let firenze_admin = net.token("Comune di Firenze", Role::OrgAdmin).await;
+        for (who, token) in [
+            ("anonymous", None),
+            ("an outsider", Some(firenze_admin.as_str())),
+        ] {
+            let body = net.topics(token, &group, 12).await;
+            assert!(body.get("errors").is_none(), "[{engine:?}] {who}: {body}");
+            assert_eq!(body["data"]["node"]["viewerCanReadDetails"], false);
+            assert!(
+                body["data"]["node"]["suggestedTopics"].is_null(),
+                "[{engine:?}] {who}: {body}"
+            );
+        }
+        for months in [0, 61] {
+            let body = net.topics(Some(net.region.as_str()), &group, months).await;
+            assert_eq!(
+                first_error_code(&body),
+                "BAD_USER_INPUT",
+                "[{engine:?}] {months}: {body}"
+            );
+            assert!(body.to_string().contains("between 1 and 60"), "{body}");
         }
     })
     .await;
