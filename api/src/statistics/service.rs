@@ -106,11 +106,20 @@ pub struct Tally {
 }
 
 /// How a question groups: the key columns, the joins they need and their values.
+///
+/// By service type, the fact rows are first aggregated by service (`sv`), and only
+/// those partial counts are joined to the services' types and summed again: the join
+/// multiplies a few thousand partial rows rather than every fact row.
 struct Shape {
     keys: Vec<(&'static str, &'static str)>,
     joins: String,
     values: Vec<Value>,
+    by_service_type: bool,
 }
+
+/// The join from partial rows (`i`, by service `sv`) to their service types.
+const TYPE_JOIN: &str = " JOIN service_term st ON st.service_id = i.sv \
+    JOIN term ty ON ty.id = st.term_id AND ty.taxonomy = 'SERVICE_TYPE'";
 
 impl Shape {
     fn new(range: &PeriodRange, level: Level, dimensions: &[Dimension]) -> Self {
@@ -119,6 +128,7 @@ impl Shape {
             Granularity::Quarter => "f.sent_month / 3",
         };
         let mut keys = vec![(period, "p")];
+        let mut by_service_type = false;
         let mut joins = String::new();
         let mut values = Vec::new();
         match level {
@@ -141,11 +151,8 @@ impl Shape {
         for dimension in dimensions {
             match dimension {
                 Dimension::ServiceType => {
-                    keys.push(("st.term_id", "ty"));
-                    joins.push_str(
-                        " JOIN service_term st ON st.service_id = f.service_id \
-                         JOIN term ty ON ty.id = st.term_id AND ty.taxonomy = 'SERVICE_TYPE'",
-                    );
+                    keys.push(("f.service_id", "sv"));
+                    by_service_type = true;
                 }
                 Dimension::SenderKind => keys.push(("f.sender_kind", "sk")),
                 Dimension::ReceiverKind => keys.push(("f.receiver_kind", "rk")),
@@ -155,7 +162,40 @@ impl Shape {
             keys,
             joins,
             values,
+            by_service_type,
         }
+    }
+
+    /// The keys of the answer over partial rows `i`: the service becomes its types.
+    fn outer_select(&self) -> String {
+        self.keys
+            .iter()
+            .map(|(_, alias)| match *alias {
+                "sv" => "st.term_id AS ty".to_owned(),
+                alias => format!("i.{alias} AS {alias}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn outer_group(&self) -> String {
+        self.keys
+            .iter()
+            .map(|(_, alias)| match *alias {
+                "sv" => "st.term_id".to_owned(),
+                alias => format!("i.{alias}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The aliases of the answer's keys.
+    fn answer_aliases(&self) -> String {
+        self.keys
+            .iter()
+            .map(|(_, alias)| if *alias == "sv" { "ty" } else { alias })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn select(&self) -> String {
@@ -174,16 +214,10 @@ impl Shape {
             .join(", ")
     }
 
-    fn aliases(&self) -> String {
+    fn has(&self, alias: &str) -> bool {
         self.keys
             .iter()
-            .map(|(_, alias)| *alias)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn has(&self, alias: &str) -> bool {
-        self.keys.iter().any(|(_, a)| *a == alias)
+            .any(|(_, a)| *a == alias || (alias == "ty" && *a == "sv"))
     }
 
     fn key(&self, row: &QueryResult) -> AppResult<Key> {
@@ -228,7 +262,7 @@ pub async fn referral_tallies(
     let mut values = shape.values.clone();
     values.push(from.into());
     values.push(to.into());
-    let counts = format!(
+    let mut counts = format!(
         "SELECT {select}, f.status AS st, f.rejection_reason AS rr, f.declined_by AS db, \
          f.outcome AS oc, f.accepted AS ac, COUNT(*) AS c \
          FROM referral_fact f{joins} \
@@ -238,6 +272,15 @@ pub async fn referral_tallies(
         joins = shape.joins,
         group = shape.group(),
     );
+    if shape.by_service_type {
+        counts = format!(
+            "SELECT {select}, i.st AS st, i.rr AS rr, i.db AS db, i.oc AS oc, i.ac AS ac, \
+             CAST(SUM(i.c) AS BIGINT) AS c FROM ({counts}) i{TYPE_JOIN} \
+             GROUP BY {group}, i.st, i.rr, i.db, i.oc, i.ac",
+            select = shape.outer_select(),
+            group = shape.outer_group(),
+        );
+    }
     let mut tallies: BTreeMap<Key, Tally> = BTreeMap::new();
     for row in db
         .query_all_raw(crate::db::statement(backend, &counts, values.clone()))
@@ -293,7 +336,17 @@ pub async fn referral_tallies(
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
-    let partition = format!("m, {}", shape.aliases());
+    let histograms = if shape.by_service_type {
+        format!(
+            "SELECT i.m AS m, {select}, i.v AS v, CAST(SUM(i.c) AS BIGINT) AS c \
+             FROM ({histograms}) i{TYPE_JOIN} GROUP BY i.m, {group}, i.v",
+            select = shape.outer_select(),
+            group = shape.outer_group(),
+        )
+    } else {
+        histograms
+    };
+    let partition = format!("m, {}", shape.answer_aliases());
     let durations = format!(
         "WITH h AS ({histograms}), \
          w AS (SELECT h.*, \
