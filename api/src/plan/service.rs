@@ -24,7 +24,8 @@ use entity::{individual_plan, person, plan_action, plan_goal, plan_review, refer
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -446,10 +447,9 @@ pub async fn add_action(
     );
     let count = plan_action::Entity::find()
         .filter(plan_action::Column::PlanId.eq(plan.id))
-        .all(db)
-        .await?
-        .len();
-    if count >= ACTIONS_MAX {
+        .count(db)
+        .await?;
+    if count >= ACTIONS_MAX as u64 {
         v.add(
             "plan",
             FieldErrorCode::TooLong,
