@@ -81,7 +81,8 @@ impl StatisticsQueries {
                 AppError::BadUserInput("groupBy names a dimension twice".to_owned()).into(),
             );
         }
-        let db = ctx.db()?;
+        let txn = service::snapshot(ctx.db()?).await?;
+        let db = &txn;
         let (from, to) = range.whole_quarters();
         let tallies =
             service::referral_tallies(db, &range, from, to, input.territory_level, &dimensions)
@@ -98,6 +99,7 @@ impl StatisticsQueries {
         }
         let (region, territories) = service::territories(db, input.territory_level).await?;
         let types = service::service_types(db).await?;
+        txn.commit().await?;
         let rows: Vec<(&service::Key, &Tally)> = tallies.iter().collect();
         let layout = Layout::of(tallies.values());
         let hidden = service::suppress_table(&rows, &layout, granularity, k);

@@ -1,10 +1,12 @@
 //! The statistics, computed by the database: `GROUP BY` over the compact fact table
 //! (`referral_fact`, one row per sent referral, kept by [`crate::referral::facts`])
-//! and over the catalogue; medians and 90th percentiles from per-cell histograms of
-//! whole hours with running sums (`SUM(..) OVER (PARTITION BY .. ORDER BY ..)`), the
-//! same SQL on SQLite and PostgreSQL. Only aggregates reach the application, which
-//! then decides suppression ([`super::domain::suppress`]).
-
+//! and over the catalogue. Per cell, one pass counts every state, acceptance, who
+//! declined and every outcome (`COUNT(CASE ..)`), a second the rejected rows by
+//! reason; medians and 90th percentiles come from per-cell histograms of whole hours
+//! with running sums (`SUM(..) OVER (PARTITION BY .. ORDER BY ..)`, the same SQL on
+//! SQLite and PostgreSQL) or, by service type on PostgreSQL, from `percentile_disc`.
+//! Only aggregates reach the application, which then decides suppression
+//! ([`super::domain::suppress`]).
 use super::domain::{self, Granularity, PeriodRange};
 use super::types::{ReferralStatisticsDimension as Dimension, StatisticsTerritoryLevel as Level};
 use crate::auth::policy;
@@ -14,8 +16,9 @@ use chrono::Utc;
 use entity::enums::{DeclinedBy, Outcome, ReferralStatus, Taxonomy, TerritoryKind};
 use entity::{term, territory};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryResult,
-    Value,
+    AccessMode, ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, IsolationLevel, Iterable, QueryFilter, QueryResult,
+    TransactionTrait, Value,
 };
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -198,6 +201,26 @@ impl Shape {
             .join(", ")
     }
 
+    /// The keys of the answer straight from the fact rows joined to the types (`st`).
+    fn direct_select(&self) -> String {
+        self.keys
+            .iter()
+            .map(|(expr, alias)| match *alias {
+                "sv" => "st.term_id AS ty".to_owned(),
+                alias => format!("{expr} AS {alias}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn direct_group(&self) -> String {
+        self.keys
+            .iter()
+            .map(|(expr, alias)| if *alias == "sv" { "st.term_id" } else { expr })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     fn select(&self) -> String {
         self.keys
             .iter()
@@ -247,8 +270,24 @@ impl Shape {
     }
 }
 
-/// The tallies of every cell of the months `from..=to`, grouped as asked: two
-/// statements, both aggregates.
+/// A consistent, read-only view for one answer: the statements of an answer (counts,
+/// reasons, durations, names) read one snapshot, so a referral moving meanwhile
+/// cannot make the counts and the durations disagree. `REPEATABLE READ READ ONLY` on
+/// PostgreSQL; SQLite's transaction reads one snapshot already.
+pub async fn snapshot(db: &DatabaseConnection) -> AppResult<DatabaseTransaction> {
+    Ok(if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await?
+    } else {
+        db.begin().await?
+    })
+}
+
+/// The tallies of every cell of the months `from..=to`, grouped as asked: three
+/// statements, all aggregates (counts, rejection reasons, durations).
 pub async fn referral_tallies(
     db: &impl ConnectionTrait,
     range: &PeriodRange,
@@ -257,69 +296,202 @@ pub async fn referral_tallies(
     level: Level,
     dimensions: &[Dimension],
 ) -> AppResult<BTreeMap<Key, Tally>> {
-    let backend = db.get_database_backend();
     let shape = Shape::new(range, level, dimensions);
+    let mut tallies = counts(db, &shape, from, to).await?;
+    rejection_reasons(db, &shape, from, to, &mut tallies).await?;
+    if db.get_database_backend() == DatabaseBackend::Postgres && shape.by_service_type {
+        durations_by_percentiles(db, &shape, from, to, &mut tallies).await?;
+    } else {
+        durations_by_histograms(db, &shape, from, to, &mut tallies).await?;
+    }
+    Ok(tallies)
+}
+
+/// PostgreSQL's `work_mem` for the counting statement (see [`counts`]).
+const COUNT_WORK_MEM: &str = "32MB";
+
+/// One conditional count of a cell: its alias and its condition over the fact `f`.
+struct Column {
+    alias: String,
+    condition: &'static str,
+    values: Vec<Value>,
+}
+
+/// The counts a tally holds, each a `COUNT(CASE WHEN .. THEN 1 END)` of one pass:
+/// states (`s0`..), accepted (`ac`), declined by (`d0`..), outcomes (`o0`..).
+fn count_columns() -> Vec<Column> {
+    let mut columns: Vec<Column> = SENT_STATES
+        .iter()
+        .enumerate()
+        .map(|(i, state)| Column {
+            alias: format!("s{i}"),
+            condition: "f.status = ?",
+            values: vec![state.to_value().into()],
+        })
+        .collect();
+    columns.push(Column {
+        alias: "ac".to_owned(),
+        condition: "f.accepted = ?",
+        values: vec![true.into()],
+    });
+    for (i, declined) in DECLINERS.iter().enumerate() {
+        columns.push(Column {
+            alias: format!("d{i}"),
+            condition: "f.status = ? AND f.declined_by = ?",
+            values: vec![
+                ReferralStatus::Rejected.to_value().into(),
+                declined.to_value().into(),
+            ],
+        });
+    }
+    for (i, outcome) in Outcome::iter().enumerate() {
+        columns.push(Column {
+            alias: format!("o{i}"),
+            condition: "f.status = ? AND f.outcome = ?",
+            values: vec![
+                ReferralStatus::Completed.to_value().into(),
+                outcome.to_value().into(),
+            ],
+        });
+    }
+    columns
+}
+
+/// Every count of every cell in one pass over the fact rows: one row per cell.
+async fn counts(
+    db: &impl ConnectionTrait,
+    shape: &Shape,
+    from: domain::MonthIndex,
+    to: domain::MonthIndex,
+) -> AppResult<BTreeMap<Key, Tally>> {
+    let columns = count_columns();
+    let mut values: Vec<Value> = columns.iter().flat_map(|c| c.values.clone()).collect();
+    values.extend(shape.values.iter().cloned());
+    values.push(from.into());
+    values.push(to.into());
+    let mut sql = format!(
+        "SELECT {select}, COUNT(*) AS c, {counts} FROM referral_fact f{joins} \
+         WHERE f.sent_month BETWEEN ? AND ? GROUP BY {group}",
+        select = shape.select(),
+        counts = columns
+            .iter()
+            .map(|c| format!("COUNT(CASE WHEN {} THEN 1 END) AS {}", c.condition, c.alias))
+            .collect::<Vec<_>>()
+            .join(", "),
+        joins = shape.joins,
+        group = shape.group(),
+    );
+    if shape.by_service_type {
+        sql = format!(
+            "SELECT {select}, CAST(SUM(i.c) AS BIGINT) AS c, {sums} FROM ({sql}) i{TYPE_JOIN} \
+             GROUP BY {group}",
+            select = shape.outer_select(),
+            sums = columns
+                .iter()
+                .map(|c| format!("CAST(SUM(i.{0}) AS BIGINT) AS {0}", c.alias))
+                .collect::<Vec<_>>()
+                .join(", "),
+            group = shape.outer_group(),
+        );
+    }
+    let mut tallies = BTreeMap::new();
+    let backend = db.get_database_backend();
+    // PostgreSQL's default 4 MB makes it sort the fact rows on disk to group them
+    // (it expects far more cells than there are); a hash table of the cells fits in
+    // a few megabytes more. Only for this statement: the percentiles' sorts run
+    // faster in the default's small runs. `SET LOCAL` ends with the transaction.
+    let postgres = backend == DatabaseBackend::Postgres;
+    if postgres {
+        db.execute_unprepared(&format!("SET LOCAL work_mem = '{COUNT_WORK_MEM}'"))
+            .await?;
+    }
+    let rows = db
+        .query_all_raw(crate::db::statement(backend, &sql, values))
+        .await?;
+    if postgres {
+        db.execute_unprepared("SET LOCAL work_mem TO DEFAULT")
+            .await?;
+    }
+    for row in rows {
+        let count = |alias: &str| -> AppResult<u64> {
+            Ok(u64::try_from(big(&row, alias)?).unwrap_or_default())
+        };
+        let mut tally = Tally {
+            total: count("c")?,
+            accepted: count("ac")?,
+            ..Tally::default()
+        };
+        for (i, slot) in tally.states.iter_mut().enumerate() {
+            *slot = count(&format!("s{i}"))?;
+        }
+        for (i, slot) in tally.declined.iter_mut().enumerate() {
+            *slot = count(&format!("d{i}"))?;
+        }
+        for (i, slot) in tally.outcomes.iter_mut().enumerate() {
+            *slot = count(&format!("o{i}"))?;
+        }
+        tallies.insert(shape.key(&row)?, tally);
+    }
+    Ok(tallies)
+}
+
+/// Rejections by reason code, per cell: a pass over the rejected fact rows only.
+async fn rejection_reasons(
+    db: &impl ConnectionTrait,
+    shape: &Shape,
+    from: domain::MonthIndex,
+    to: domain::MonthIndex,
+    tallies: &mut BTreeMap<Key, Tally>,
+) -> AppResult<()> {
     let mut values = shape.values.clone();
     values.push(from.into());
     values.push(to.into());
-    let mut counts = format!(
-        "SELECT {select}, f.status AS st, f.rejection_reason AS rr, f.declined_by AS db, \
-         f.outcome AS oc, f.accepted AS ac, COUNT(*) AS c \
-         FROM referral_fact f{joins} \
-         WHERE f.sent_month BETWEEN ? AND ? \
-         GROUP BY {group}, f.status, f.rejection_reason, f.declined_by, f.outcome, f.accepted",
+    values.push(ReferralStatus::Rejected.to_value().into());
+    let mut sql = format!(
+        "SELECT {select}, f.rejection_reason AS rr, COUNT(*) AS c FROM referral_fact f{joins} \
+         WHERE f.sent_month BETWEEN ? AND ? AND f.status = ? AND f.rejection_reason IS NOT NULL \
+         GROUP BY {group}, f.rejection_reason",
         select = shape.select(),
         joins = shape.joins,
         group = shape.group(),
     );
     if shape.by_service_type {
-        counts = format!(
-            "SELECT {select}, i.st AS st, i.rr AS rr, i.db AS db, i.oc AS oc, i.ac AS ac, \
-             CAST(SUM(i.c) AS BIGINT) AS c FROM ({counts}) i{TYPE_JOIN} \
-             GROUP BY {group}, i.st, i.rr, i.db, i.oc, i.ac",
+        sql = format!(
+            "SELECT {select}, i.rr AS rr, CAST(SUM(i.c) AS BIGINT) AS c FROM ({sql}) i{TYPE_JOIN} \
+             GROUP BY {group}, i.rr",
             select = shape.outer_select(),
             group = shape.outer_group(),
         );
     }
-    let mut tallies: BTreeMap<Key, Tally> = BTreeMap::new();
+    let backend = db.get_database_backend();
     for row in db
-        .query_all_raw(crate::db::statement(backend, &counts, values.clone()))
+        .query_all_raw(crate::db::statement(backend, &sql, values))
         .await?
     {
-        let key = shape.key(&row)?;
-        let count: i64 = row.try_get("", "c")?;
-        let count = u64::try_from(count).unwrap_or_default();
-        let status: ReferralStatus = row.try_get("", "st")?;
-        let reason: Option<String> = row.try_get("", "rr")?;
-        let declined: Option<DeclinedBy> = row.try_get("", "db")?;
-        let outcome: Option<Outcome> = row.try_get("", "oc")?;
-        let accepted: bool = row.try_get("", "ac")?;
-        let tally = tallies.entry(key).or_default();
-        tally.total += count;
-        if let Some(i) = SENT_STATES.iter().position(|s| *s == status) {
-            tally.states[i] += count;
-        }
-        if accepted {
-            tally.accepted += count;
-        }
-        if status == ReferralStatus::Rejected {
-            if let Some(reason) = reason {
-                *tally.reasons.entry(reason).or_default() += count;
-            }
-            if let Some(i) = declined.and_then(|d| DECLINERS.iter().position(|x| *x == d)) {
-                tally.declined[i] += count;
-            }
-        }
-        if status == ReferralStatus::Completed
-            && let Some(i) = outcome.and_then(|o| Outcome::iter().position(|x| x == o))
-        {
-            tally.outcomes[i] += count;
+        let reason: String = row.try_get("", "rr")?;
+        let count = u64::try_from(big(&row, "c")?).unwrap_or_default();
+        if let Some(tally) = tallies.get_mut(&shape.key(&row)?) {
+            *tally.reasons.entry(reason).or_default() += count;
         }
     }
+    Ok(())
+}
 
-    // Histograms of whole hours per cell and measure, and their running sums: the
-    // nearest-rank median is the first hour whose running count reaches half the
-    // cell's, the 90th percentile the first reaching nine tenths.
+/// Medians and 90th percentiles from histograms of whole hours per cell and measure,
+/// and their running sums: the nearest-rank median is the first hour whose running
+/// count reaches half the cell's, the 90th percentile the first reaching nine tenths.
+/// Fast where a cell's histogram folds many referrals into few hours (few cells);
+/// the same SQL on both engines.
+async fn durations_by_histograms(
+    db: &impl ConnectionTrait,
+    shape: &Shape,
+    from: domain::MonthIndex,
+    to: domain::MonthIndex,
+    tallies: &mut BTreeMap<Key, Tally>,
+) -> AppResult<()> {
+    let mut values = shape.values.clone();
+    values.push(from.into());
+    values.push(to.into());
     let histograms = DURATIONS
         .iter()
         .enumerate()
@@ -363,6 +535,7 @@ pub async fn referral_tallies(
     for _ in DURATIONS {
         duration_values.extend(values.iter().cloned());
     }
+    let backend = db.get_database_backend();
     for row in db
         .query_all_raw(crate::db::statement(backend, &durations, duration_values))
         .await?
@@ -381,7 +554,65 @@ pub async fn referral_tallies(
             tally.durations[slot] = Some((u64::try_from(n).unwrap_or_default(), median, p90));
         }
     }
-    Ok(tallies)
+    Ok(())
+}
+
+/// The same medians and 90th percentiles by PostgreSQL's ordered-set aggregate
+/// `percentile_disc` (nearest rank, as above), all three measures in one pass over
+/// the fact rows joined to their services' types. Used by service type, where a
+/// cell's histogram hardly folds anything and the histograms of the services would
+/// have to be re-added by type: one sort instead of three histograms and two windows.
+async fn durations_by_percentiles(
+    db: &impl ConnectionTrait,
+    shape: &Shape,
+    from: domain::MonthIndex,
+    to: domain::MonthIndex,
+    tallies: &mut BTreeMap<Key, Tally>,
+) -> AppResult<()> {
+    let mut values = shape.values.clone();
+    values.push(from.into());
+    values.push(to.into());
+    let measures = DURATIONS
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            format!(
+                "COUNT(f.{column}) AS n{i}, \
+                 percentile_disc(0.5) WITHIN GROUP (ORDER BY f.{column} / 60) AS median{i}, \
+                 percentile_disc(0.9) WITHIN GROUP (ORDER BY f.{column} / 60) AS p90_{i}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {select}, {measures} FROM referral_fact f \
+         JOIN service_term st ON st.service_id = f.service_id \
+         JOIN term ty ON ty.id = st.term_id AND ty.taxonomy = 'SERVICE_TYPE'{joins} \
+         WHERE f.sent_month BETWEEN ? AND ? GROUP BY {group}",
+        select = shape.direct_select(),
+        joins = shape.joins,
+        group = shape.direct_group(),
+    );
+    let backend = db.get_database_backend();
+    for row in db
+        .query_all_raw(crate::db::statement(backend, &sql, values))
+        .await?
+    {
+        let Some(tally) = tallies.get_mut(&shape.key(&row)?) else {
+            continue;
+        };
+        for (i, slot) in tally.durations.iter_mut().enumerate() {
+            let n = big(&row, &format!("n{i}"))?;
+            if n > 0 {
+                *slot = Some((
+                    u64::try_from(n).unwrap_or_default(),
+                    hours(&row, &format!("median{i}"))?,
+                    hours(&row, &format!("p90_{i}"))?,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An hour count (an integer on both engines; PostgreSQL's `int / int` is `int`).
