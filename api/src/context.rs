@@ -32,7 +32,7 @@ pub struct AppState {
     /// Committed events, for subscriptions, and what wakes the webhook dispatcher.
     pub hub: crate::events::hub::Hub,
     /// Persisted queries (learned, and listed by the settings).
-    pub persisted: Arc<crate::http::persisted::PersistedQueries>,
+    pub persisted: Arc<crate::persisted::PersistedQueries>,
     /// Becomes true when the server starts shutting down (websockets then close with
     /// 1001 instead of being dropped).
     pub stopping: tokio::sync::watch::Receiver<bool>,

@@ -29,6 +29,7 @@ pub mod matching;
 pub mod metrics;
 pub mod organization;
 pub mod pagination;
+pub mod persisted;
 pub mod person;
 pub mod plan;
 pub mod privacy;

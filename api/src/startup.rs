@@ -141,7 +141,7 @@ impl Application {
                 .context("cannot set up the protection of personal data")?,
         );
         let persisted = Arc::new(
-            crate::http::persisted::PersistedQueries::from_settings(
+            crate::persisted::PersistedQueries::from_settings(
                 settings.persisted_queries_file.as_deref(),
                 settings.persisted_queries_only,
             )

@@ -8,7 +8,7 @@
 use super::admission::{admit, refuse_unidentified, request_meta};
 use super::error_body;
 use super::graphiql::graphiql_page;
-use super::persisted::Refusal;
+use crate::persisted::Refusal;
 use crate::auth::Viewer;
 use crate::context::{AccessLog, AppState, RequestMeta, operation_data};
 use crate::schema::MeltSchema;

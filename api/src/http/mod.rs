@@ -21,7 +21,6 @@ pub mod health;
 pub mod hsds;
 pub mod metrics;
 pub mod oauth;
-pub mod persisted;
 pub mod request_log;
 pub mod transport_ws;
 pub mod websocket;

@@ -2,7 +2,7 @@
 //! mode for production, and Cache-Control: public and short for anonymous directory
 //! reads over GET, no-store for everything else.
 
-use melt_api::http::persisted::hash;
+use melt_api::persisted::hash;
 use melt_tests::{Engine, Role, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
