@@ -109,6 +109,18 @@ fn covering(municipalities: Vec<Uuid>) -> SelectStatement {
         .to_owned()
 }
 
+/// Services whose area meets `territory` (one of its municipalities).
+fn meeting(territory: Uuid) -> SelectStatement {
+    Query::select()
+        .column(service_area::Column::ServiceId)
+        .from(service_area::Entity)
+        .and_where(
+            service_area::Column::MunicipalityId
+                .in_subquery(territory::service::municipality_ids_of(territory)),
+        )
+        .to_owned()
+}
+
 /// The square of the distance in km from the centre of `near` to a site (a row of
 /// `location`), by the equirectangular projection of [`Near::distance_km`]: the
 /// database computes it, SQLite having no trigonometry (the cosine of the centre's
@@ -215,11 +227,7 @@ fn by_distance(descending: bool) -> Sort<service::Entity, ServiceAtDistance> {
 
 /// Builds the filter condition; the `near` circle too unless `near_joined` (the
 /// order by distance joins [`nearest`] instead, which keeps the same services).
-async fn condition(
-    db: &impl ConnectionTrait,
-    query: &ServiceQuery,
-    near_joined: bool,
-) -> AppResult<Condition> {
+fn condition(query: &ServiceQuery, near_joined: bool) -> Condition {
     let mut cond = Condition::all();
     for (taxonomy, codes) in [
         (Taxonomy::ServiceType, &query.service_types),
@@ -234,8 +242,7 @@ async fn condition(
         cond = cond.add(service::Column::Id.in_subquery(covering(vec![municipality])));
     }
     if let Some(territory) = query.territory {
-        let municipalities = territory::service::municipalities_of(db, territory).await?;
-        cond = cond.add(service::Column::Id.in_subquery(covering(municipalities)));
+        cond = cond.add(service::Column::Id.in_subquery(meeting(territory)));
     }
     if !query.delivery_modes.is_empty() {
         cond = cond.add(service::Column::DeliveryMode.is_in(query.delivery_modes.clone()));
@@ -279,7 +286,7 @@ async fn condition(
     if let Some(since) = query.updated_since {
         cond = cond.add(service::Column::UpdatedAt.gte(since));
     }
-    Ok(cond)
+    cond
 }
 
 /// A page of services, with each one's distance when the query has a `near` circle.
@@ -305,7 +312,7 @@ pub async fn list(
     let Some(sort) = sort(order, descending) else {
         return list_by_distance(db, query, descending, window, with_total).await;
     };
-    let select = service::Entity::find().filter(condition(db, query, false).await?);
+    let select = service::Entity::find().filter(condition(query, false));
     let (page, total) = pagination::list(db, select, &sort, window, with_total).await?;
     let distances = match &query.near {
         Some(near) => distances(db, near, page.items.iter().map(|(s, _)| s.id).collect()).await?,
@@ -334,7 +341,7 @@ async fn list_by_distance(
             "orderBy DISTANCE needs a `near` filter: the distance is from its centre".to_owned(),
         ));
     };
-    let mut select = service::Entity::find().filter(condition(db, query, true).await?);
+    let mut select = service::Entity::find().filter(condition(query, true));
     QueryTrait::query(&mut select).join_subquery(
         JoinType::InnerJoin,
         nearest(near),
@@ -376,7 +383,7 @@ pub async fn find_in(
     id: Uuid,
 ) -> AppResult<Option<service::Model>> {
     Ok(service::Entity::find_by_id(id)
-        .filter(condition(db, query, false).await?)
+        .filter(condition(query, false))
         .one(db)
         .await?)
 }

@@ -8,9 +8,9 @@
 use super::admission::{admit, refuse_unidentified, request_meta};
 use super::error_body;
 use super::graphiql::graphiql_page;
-use crate::persisted::Refusal;
 use crate::auth::Viewer;
 use crate::context::{AccessLog, AppState, RequestMeta, operation_data};
+use crate::persisted::Refusal;
 use crate::schema::MeltSchema;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};

@@ -84,8 +84,18 @@ pub async fn list(
         select = select.filter(organization::Column::Id.in_subquery(sited_in(vec![municipality])));
     }
     if let Some(territory) = query.territory {
-        let municipalities = crate::territory::service::municipalities_of(db, territory).await?;
-        select = select.filter(organization::Column::Id.in_subquery(sited_in(municipalities)));
+        select = select.filter(
+            organization::Column::Id.in_subquery(
+                Query::select()
+                    .column(location::Column::OrganizationId)
+                    .from(location::Entity)
+                    .and_where(
+                        location::Column::MunicipalityId
+                            .in_subquery(crate::territory::service::municipality_ids_of(territory)),
+                    )
+                    .to_owned(),
+            ),
+        );
     }
     if let Some(protocol) = query.signed_protocol {
         select = select.filter(

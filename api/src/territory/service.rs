@@ -12,7 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::TerritoryKind;
 use entity::{service_area, territory, territory_member};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, LikeExpr, Query};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, JoinType, LikeExpr, Query, SelectStatement, UnionType,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
@@ -130,13 +132,35 @@ pub async fn municipality_by_code(
         .await?)
 }
 
-/// Ids of the municipalities of a territory: itself for a municipality, its children
-/// for a province, every municipality for the region, the members of a grouping.
-#[tracing::instrument(level = "debug", skip(db))]
-pub async fn municipalities_of(db: &impl ConnectionTrait, territory: Uuid) -> AppResult<Vec<Uuid>> {
-    let mut found = municipalities_by_territory(db, &[territory]).await?;
-    let municipalities = found.remove(&territory).unwrap_or_default();
-    Ok(municipalities.into_iter().map(|t| t.id).collect())
+/// The ids of the municipalities `territory` is made of, as a sub-select for filters
+/// (the same municipalities as [`municipalities_by_territory`]: a grouping's members, a
+/// province's children, the region's grandchildren, a municipality itself; none for
+/// an unknown id). A filter that embeds it costs no statement of its own, and its
+/// text does not grow with the territory (the region has 273 municipalities).
+pub fn municipality_ids_of(territory: Uuid) -> SelectStatement {
+    let provinces_below = Query::select()
+        .column(territory::Column::Id)
+        .from(territory::Entity)
+        .and_where(territory::Column::ParentId.eq(territory))
+        .and_where(territory::Column::Kind.eq(TerritoryKind::Province))
+        .to_owned();
+    let below = Query::select()
+        .column(territory::Column::Id)
+        .from(territory::Entity)
+        .and_where(territory::Column::Kind.eq(TerritoryKind::Municipality))
+        .cond_where(
+            Condition::any()
+                .add(territory::Column::Id.eq(territory))
+                .add(territory::Column::ParentId.eq(territory))
+                .add(territory::Column::ParentId.in_subquery(provinces_below)),
+        )
+        .to_owned();
+    Query::select()
+        .column(territory_member::Column::MunicipalityId)
+        .from(territory_member::Entity)
+        .and_where(territory_member::Column::GroupingId.eq(territory))
+        .union(UnionType::All, below)
+        .to_owned()
 }
 
 /// The municipalities each of `territories` is made of, by ISTAT code: the members of a
@@ -669,10 +693,19 @@ mod tests {
             .unwrap();
         assert_eq!(found[&zone.id].len(), members.len());
         assert!(found[&zone.id].is_sorted_by_key(|m| m.code.clone()));
-        let ids = municipalities_of(&db, zone.id).await.unwrap();
-        assert_eq!(
-            ids,
-            found[&zone.id].iter().map(|m| m.id).collect::<Vec<_>>()
-        );
+        // The sub-select for filters names the same municipalities, and none for an
+        // unknown territory.
+        for territory in wanted.into_iter().chain([Uuid::now_v7()]) {
+            let rows = db.query_all(&municipality_ids_of(territory)).await.unwrap();
+            let ids: BTreeSet<Uuid> = rows
+                .iter()
+                .map(|row| row.try_get_by_index::<Uuid>(0).unwrap())
+                .collect();
+            let expected: BTreeSet<Uuid> = found
+                .get(&territory)
+                .map(|ms| ms.iter().map(|m| m.id).collect())
+                .unwrap_or_default();
+            assert_eq!(ids, expected, "{territory}");
+        }
     }
 }
