@@ -53,6 +53,10 @@ pub fn where_is(url: &str) -> String {
     }
 }
 
+/// Settings of every PostgreSQL session the pool opens (see [`connect`]).
+pub const POSTGRES_SESSION: [(&str, &str); 2] =
+    [("plan_cache_mode", "force_custom_plan"), ("jit", "off")];
+
 /// Opens the pool. Statement logging is disabled: bound values may be personal data.
 /// Each statement has a span (`sea_orm.*`, for traces) carrying the engine and the
 /// statement's kind (`db.operation`: SELECT, INSERT, ...), never its text: a statement
@@ -72,6 +76,12 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         .record_stmt_in_spans(false)
         // WAL: readers never wait for the writer, and writers queue for the lock
         // (with the busy timeout) instead of failing.
+        // PostgreSQL: plan every statement with its values (the statements are
+        // prepared once per connection, and the generic plan PostgreSQL switches to
+        // after five executions ignores the filter's values: 30-45 ms against 9 ms
+        // for the filtered catalogue page), and no JIT compilation (it spent 1.4 s
+        // compiling a 60 ms matching statement whose estimate crossed its threshold).
+        .map_sqlx_postgres_opts(|o| o.options(POSTGRES_SESSION))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))

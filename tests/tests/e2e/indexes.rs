@@ -1005,3 +1005,30 @@ async fn every_hsds_list_and_its_modified_after_filter_is_served_by_an_index_on_
         problems.into_iter().collect::<Vec<_>>().join("\n")
     );
 }
+
+#[tokio::test]
+async fn postgresql_sessions_plan_each_statement_with_its_values_and_without_jit() {
+    if !engines().contains(&Engine::Postgres) {
+        // Session settings of PostgreSQL; `.ci/run` always sets TEST_DATABASE_URL.
+        return;
+    }
+    let app = spawn_app(Engine::Postgres).await;
+    // Every connection of the pool, not only the first: four held at once.
+    let txns = futures_util::future::join_all((0..4).map(|_| app.db.begin())).await;
+    for txn in txns {
+        let txn = txn.unwrap();
+        for (name, wanted) in melt_api::db::POSTGRES_SESSION {
+            let row = txn
+                .query_one_raw(Statement::from_string(
+                    DatabaseBackend::Postgres,
+                    format!("SELECT current_setting('{name}') AS value"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let value: String = row.try_get("", "value").unwrap();
+            assert_eq!(value, wanted, "{name}");
+        }
+        txn.rollback().await.unwrap();
+    }
+}
