@@ -12,7 +12,7 @@ use entity::{
     location, organization, service, service_area, service_at_location, service_term, term,
 };
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, Func, JoinType, LikeExpr, Query, SelectStatement,
+    Alias, Expr, ExprTrait, Func, JoinType, LikeExpr, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
@@ -100,24 +100,13 @@ fn with_terms(taxonomy: Taxonomy, codes: &[String]) -> SelectStatement {
         .to_owned()
 }
 
-/// Services whose area covers one of `municipalities`.
-fn covering(municipalities: Vec<Uuid>) -> SelectStatement {
+/// Services whose area has a municipality `municipality` matches (a condition on
+/// `service_area.municipality_id`).
+fn covering(municipality: SimpleExpr) -> SelectStatement {
     Query::select()
         .column(service_area::Column::ServiceId)
         .from(service_area::Entity)
-        .and_where(service_area::Column::MunicipalityId.is_in(municipalities))
-        .to_owned()
-}
-
-/// Services whose area meets `territory` (one of its municipalities).
-fn meeting(territory: Uuid) -> SelectStatement {
-    Query::select()
-        .column(service_area::Column::ServiceId)
-        .from(service_area::Entity)
-        .and_where(
-            service_area::Column::MunicipalityId
-                .in_subquery(territory::service::municipality_ids_of(territory)),
-        )
+        .and_where(municipality)
         .to_owned()
 }
 
@@ -239,10 +228,17 @@ fn condition(query: &ServiceQuery, near_joined: bool) -> Condition {
         }
     }
     if let Some(municipality) = query.municipality {
-        cond = cond.add(service::Column::Id.in_subquery(covering(vec![municipality])));
+        cond = cond.add(service::Column::Id.in_subquery(covering(
+            service_area::Column::MunicipalityId.eq(municipality),
+        )));
     }
     if let Some(territory) = query.territory {
-        cond = cond.add(service::Column::Id.in_subquery(meeting(territory)));
+        cond = cond.add(
+            service::Column::Id.in_subquery(covering(
+                service_area::Column::MunicipalityId
+                    .in_subquery(territory::service::municipality_ids_of(territory)),
+            )),
+        );
     }
     if !query.delivery_modes.is_empty() {
         cond = cond.add(service::Column::DeliveryMode.is_in(query.delivery_modes.clone()));

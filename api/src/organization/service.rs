@@ -6,7 +6,7 @@ use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use chrono::{DateTime, Utc};
 use entity::enums::{OrganizationKind, Sector, SignatoryStatus};
 use entity::{location, organization, signatory};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -50,12 +50,13 @@ fn sort(by_last_change: bool, descending: bool) -> Sort<organization::Entity> {
     )
 }
 
-/// Organizations with a site in one of `municipalities`.
-fn sited_in(municipalities: Vec<Uuid>) -> SelectStatement {
+/// Organizations with a site in a municipality `municipality` matches (a condition
+/// on `location.municipality_id`).
+fn sited_in(municipality: SimpleExpr) -> SelectStatement {
     Query::select()
         .column(location::Column::OrganizationId)
         .from(location::Entity)
-        .and_where(location::Column::MunicipalityId.is_in(municipalities))
+        .and_where(municipality)
         .to_owned()
 }
 
@@ -81,20 +82,17 @@ pub async fn list(
         );
     }
     if let Some(municipality) = query.municipality {
-        select = select.filter(organization::Column::Id.in_subquery(sited_in(vec![municipality])));
+        select = select.filter(
+            organization::Column::Id
+                .in_subquery(sited_in(location::Column::MunicipalityId.eq(municipality))),
+        );
     }
     if let Some(territory) = query.territory {
         select = select.filter(
-            organization::Column::Id.in_subquery(
-                Query::select()
-                    .column(location::Column::OrganizationId)
-                    .from(location::Entity)
-                    .and_where(
-                        location::Column::MunicipalityId
-                            .in_subquery(crate::territory::service::municipality_ids_of(territory)),
-                    )
-                    .to_owned(),
-            ),
+            organization::Column::Id
+                .in_subquery(sited_in(location::Column::MunicipalityId.in_subquery(
+                    crate::territory::service::municipality_ids_of(territory),
+                ))),
         );
     }
     if let Some(protocol) = query.signed_protocol {

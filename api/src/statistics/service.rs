@@ -120,6 +120,15 @@ struct Shape {
     by_service_type: bool,
 }
 
+/// The rows a statement groups: the facts `f`; partial rows `i` aggregated by
+/// service; the facts joined to their services' types (`st`).
+#[derive(Clone, Copy)]
+enum Rows {
+    Facts,
+    Partials,
+    FactsByType,
+}
+
 /// The join from partial rows (`i`, by service `sv`) to their service types.
 const TYPE_JOIN: &str = " JOIN service_term st ON st.service_id = i.sv \
     JOIN term ty ON ty.id = st.term_id AND ty.taxonomy = 'SERVICE_TYPE'";
@@ -169,70 +178,39 @@ impl Shape {
         }
     }
 
-    /// The keys of the answer over partial rows `i`: the service becomes its types.
-    fn outer_select(&self) -> String {
+    /// The keys as read from `rows`, each `(expression, alias)`: over partial rows and
+    /// over facts joined to the types, the service (`sv`) becomes its type (`ty`).
+    fn keys_of(&self, rows: Rows) -> impl Iterator<Item = (String, &'static str)> + '_ {
         self.keys
             .iter()
-            .map(|(_, alias)| match *alias {
-                "sv" => "st.term_id AS ty".to_owned(),
-                alias => format!("i.{alias} AS {alias}"),
+            .map(move |&(expr, alias)| match (rows, alias) {
+                (Rows::Facts, _) => (expr.to_owned(), alias),
+                (Rows::Partials | Rows::FactsByType, "sv") => ("st.term_id".to_owned(), "ty"),
+                (Rows::Partials, _) => (format!("i.{alias}"), alias),
+                (Rows::FactsByType, _) => (expr.to_owned(), alias),
             })
+    }
+
+    /// The keys' select list over `rows`.
+    fn select(&self, rows: Rows) -> String {
+        self.keys_of(rows)
+            .map(|(expr, alias)| format!("{expr} AS {alias}"))
             .collect::<Vec<_>>()
             .join(", ")
     }
 
-    fn outer_group(&self) -> String {
-        self.keys
-            .iter()
-            .map(|(_, alias)| match *alias {
-                "sv" => "st.term_id".to_owned(),
-                alias => format!("i.{alias}"),
-            })
+    /// The keys' `GROUP BY` list over `rows`.
+    fn group(&self, rows: Rows) -> String {
+        self.keys_of(rows)
+            .map(|(expr, _)| expr)
             .collect::<Vec<_>>()
             .join(", ")
     }
 
     /// The aliases of the answer's keys.
     fn answer_aliases(&self) -> String {
-        self.keys
-            .iter()
-            .map(|(_, alias)| if *alias == "sv" { "ty" } else { alias })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// The keys of the answer straight from the fact rows joined to the types (`st`).
-    fn direct_select(&self) -> String {
-        self.keys
-            .iter()
-            .map(|(expr, alias)| match *alias {
-                "sv" => "st.term_id AS ty".to_owned(),
-                alias => format!("{expr} AS {alias}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn direct_group(&self) -> String {
-        self.keys
-            .iter()
-            .map(|(expr, alias)| if *alias == "sv" { "st.term_id" } else { expr })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn select(&self) -> String {
-        self.keys
-            .iter()
-            .map(|(expr, alias)| format!("{expr} AS {alias}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn group(&self) -> String {
-        self.keys
-            .iter()
-            .map(|(expr, _)| *expr)
+        self.keys_of(Rows::Partials)
+            .map(|(_, alias)| alias)
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -372,26 +350,26 @@ async fn counts(
     let mut sql = format!(
         "SELECT {select}, COUNT(*) AS c, {counts} FROM referral_fact f{joins} \
          WHERE f.sent_month BETWEEN ? AND ? GROUP BY {group}",
-        select = shape.select(),
+        select = shape.select(Rows::Facts),
         counts = columns
             .iter()
             .map(|c| format!("COUNT(CASE WHEN {} THEN 1 END) AS {}", c.condition, c.alias))
             .collect::<Vec<_>>()
             .join(", "),
         joins = shape.joins,
-        group = shape.group(),
+        group = shape.group(Rows::Facts),
     );
     if shape.by_service_type {
         sql = format!(
             "SELECT {select}, CAST(SUM(i.c) AS BIGINT) AS c, {sums} FROM ({sql}) i{TYPE_JOIN} \
              GROUP BY {group}",
-            select = shape.outer_select(),
+            select = shape.select(Rows::Partials),
             sums = columns
                 .iter()
                 .map(|c| format!("CAST(SUM(i.{0}) AS BIGINT) AS {0}", c.alias))
                 .collect::<Vec<_>>()
                 .join(", "),
-            group = shape.outer_group(),
+            group = shape.group(Rows::Partials),
         );
     }
     let mut tallies = BTreeMap::new();
@@ -451,16 +429,16 @@ async fn rejection_reasons(
         "SELECT {select}, f.rejection_reason AS rr, COUNT(*) AS c FROM referral_fact f{joins} \
          WHERE f.sent_month BETWEEN ? AND ? AND f.status = ? AND f.rejection_reason IS NOT NULL \
          GROUP BY {group}, f.rejection_reason",
-        select = shape.select(),
+        select = shape.select(Rows::Facts),
         joins = shape.joins,
-        group = shape.group(),
+        group = shape.group(Rows::Facts),
     );
     if shape.by_service_type {
         sql = format!(
             "SELECT {select}, i.rr AS rr, CAST(SUM(i.c) AS BIGINT) AS c FROM ({sql}) i{TYPE_JOIN} \
              GROUP BY {group}, i.rr",
-            select = shape.outer_select(),
-            group = shape.outer_group(),
+            select = shape.select(Rows::Partials),
+            group = shape.group(Rows::Partials),
         );
     }
     let backend = db.get_database_backend();
@@ -501,9 +479,9 @@ async fn durations_by_histograms(
                  FROM referral_fact f{joins} \
                  WHERE f.sent_month BETWEEN ? AND ? AND f.{column} IS NOT NULL \
                  GROUP BY {group}, f.{column} / 60",
-                select = shape.select(),
+                select = shape.select(Rows::Facts),
                 joins = shape.joins,
-                group = shape.group(),
+                group = shape.group(Rows::Facts),
             )
         })
         .collect::<Vec<_>>()
@@ -512,8 +490,8 @@ async fn durations_by_histograms(
         format!(
             "SELECT i.m AS m, {select}, i.v AS v, CAST(SUM(i.c) AS BIGINT) AS c \
              FROM ({histograms}) i{TYPE_JOIN} GROUP BY i.m, {group}, i.v",
-            select = shape.outer_select(),
-            group = shape.outer_group(),
+            select = shape.select(Rows::Partials),
+            group = shape.group(Rows::Partials),
         )
     } else {
         histograms
@@ -589,9 +567,9 @@ async fn durations_by_percentiles(
          JOIN service_term st ON st.service_id = f.service_id \
          JOIN term ty ON ty.id = st.term_id AND ty.taxonomy = 'SERVICE_TYPE'{joins} \
          WHERE f.sent_month BETWEEN ? AND ? GROUP BY {group}",
-        select = shape.direct_select(),
+        select = shape.select(Rows::FactsByType),
         joins = shape.joins,
-        group = shape.direct_group(),
+        group = shape.group(Rows::FactsByType),
     );
     let backend = db.get_database_backend();
     for row in db
