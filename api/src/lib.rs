@@ -44,6 +44,7 @@ pub mod settings;
 pub mod startup;
 pub mod statistics;
 pub mod sync;
+pub mod tally;
 pub mod taxonomy;
 pub mod telemetry;
 pub mod territory;

@@ -26,6 +26,7 @@ mod m20261203_000019_statistics;
 mod m20261203_000020_translations;
 mod m20261203_000021_working_groups;
 mod m20261204_000022_individual_plans;
+mod m20261204_000023_kept_counts;
 mod tables;
 
 pub use m20261203_000019_statistics::backfill_sql as statistics_backfill_sql;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000020_translations::Migration),
             Box::new(m20261203_000021_working_groups::Migration),
             Box::new(m20261204_000022_individual_plans::Migration),
+            Box::new(m20261204_000023_kept_counts::Migration),
         ]
     }
 }

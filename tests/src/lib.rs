@@ -757,3 +757,68 @@ pub mod receiver {
             .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
     }
 }
+
+/// Fails unless every count the database keeps (`melt_api::tally`) equals the count of
+/// the rows themselves: services by status, and every organization's inbox by status
+/// under the reading rule (`melt_api::privacy::access::inbox`).
+pub async fn assert_counts_are_kept(app: &TestApp, when: &str) {
+    use entity::enums::{ReferralStatus, ServiceStatus};
+    use entity::{organization, referral, service};
+    use sea_orm::{ColumnTrait, EntityTrait, Iterable, PaginatorTrait, QueryFilter};
+    let engine = app.engine;
+    for status in ServiceStatus::iter() {
+        let rows = service::Entity::find()
+            .filter(service::Column::Status.eq(status))
+            .count(&app.db)
+            .await
+            .expect("count services");
+        let kept = melt_api::tally::services(&app.db, &[status])
+            .await
+            .expect("kept count of services");
+        assert_eq!(kept, rows, "[{engine:?}] {when}: services {status:?}");
+    }
+    let all = service::Entity::find().count(&app.db).await.expect("count");
+    let kept = melt_api::tally::services(&app.db, &[]).await.expect("kept");
+    assert_eq!(kept, all, "[{engine:?}] {when}: every service");
+    let now = chrono::Utc::now();
+    let organizations = organization::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("organizations");
+    for org in organizations {
+        let by_status = melt_api::tally::inbox_by_status(&app.db, org.id, now)
+            .await
+            .expect("kept inbox counts");
+        let mut total = 0;
+        for status in ReferralStatus::iter() {
+            let rows = referral::Entity::find()
+                .filter(melt_api::privacy::access::inbox(org.id, now))
+                .filter(referral::Column::Status.eq(status))
+                .count(&app.db)
+                .await
+                .expect("count inbox");
+            let kept = by_status
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            assert_eq!(
+                kept, rows,
+                "[{engine:?}] {when}: inbox of {} in {status:?}",
+                org.name
+            );
+            let one = melt_api::tally::inbox(&app.db, org.id, &[status], now)
+                .await
+                .expect("kept inbox count");
+            assert_eq!(
+                one, rows,
+                "[{engine:?}] {when}: inbox of {} in {status:?}",
+                org.name
+            );
+            total += rows;
+        }
+        let every = melt_api::tally::inbox(&app.db, org.id, &[], now)
+            .await
+            .expect("kept inbox count");
+        assert_eq!(every, total, "[{engine:?}] {when}: inbox of {}", org.name);
+    }
+}

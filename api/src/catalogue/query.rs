@@ -52,6 +52,42 @@ pub struct ServiceQuery {
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl ServiceQuery {
+    /// The statuses asked for when they are the query's only condition (none: every
+    /// service): the catalogue's count is then one the database keeps
+    /// ([`crate::tally::services`]).
+    fn statuses_only(&self) -> Option<&[ServiceStatus]> {
+        let Self {
+            service_types,
+            target_groups,
+            languages,
+            municipality,
+            territory,
+            delivery_modes,
+            provider,
+            provider_kinds,
+            statuses,
+            has_open_places,
+            search,
+            near,
+            updated_since,
+        } = self;
+        let unconditional = service_types.is_empty()
+            && target_groups.is_empty()
+            && languages.is_empty()
+            && municipality.is_none()
+            && territory.is_none()
+            && delivery_modes.is_empty()
+            && provider.is_none()
+            && provider_kinds.is_empty()
+            && has_open_places.is_none()
+            && search.is_none()
+            && near.is_none()
+            && updated_since.is_none();
+        unconditional.then_some(statuses.as_slice())
+    }
+}
+
 /// Orderings of services.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ServiceOrder {
@@ -309,7 +345,18 @@ pub async fn list(
         return list_by_distance(db, query, descending, window, with_total).await;
     };
     let select = service::Entity::find().filter(condition(query, false));
-    let (page, total) = pagination::list(db, select, &sort, window, with_total).await?;
+    let (page, total) = match query.statuses_only() {
+        // The count the database keeps, beside the page.
+        Some(statuses) if with_total => {
+            let (total, (page, _)) = futures_util::future::try_join(
+                async { Ok(crate::tally::services(db, statuses).await?) },
+                pagination::list(db, select, &sort, window, false),
+            )
+            .await?;
+            (page, total)
+        }
+        _ => pagination::list(db, select, &sort, window, with_total).await?,
+    };
     let distances = match &query.near {
         Some(near) => distances(db, near, page.items.iter().map(|(s, _)| s.id).collect()).await?,
         None => HashMap::new(),

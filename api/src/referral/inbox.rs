@@ -52,6 +52,33 @@ pub struct ReferralQuery {
     pub mark_received: bool,
 }
 
+impl ReferralQuery {
+    /// The statuses asked for when the query lists the inbox by status alone (none:
+    /// every status): its count is then one the database keeps
+    /// ([`crate::tally::inbox`]).
+    fn inbox_statuses_only(&self) -> Option<&[ReferralStatus]> {
+        let Self {
+            direction,
+            statuses,
+            service,
+            person,
+            due_before,
+            priorities,
+            updated_since,
+            order: _,
+            descending: _,
+            mark_received: _,
+        } = self;
+        let unconditional = *direction == Direction::Inbox
+            && service.is_none()
+            && person.is_none()
+            && due_before.is_none()
+            && priorities.is_empty()
+            && updated_since.is_none();
+        unconditional.then_some(statuses.as_slice())
+    }
+}
+
 /// Orders of the inbox and the outbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReferralOrder {
@@ -79,9 +106,9 @@ pub fn marks_on_read(viewer: &Viewer, asked: Option<bool>) -> AppResult<bool> {
     Ok(marks)
 }
 
-fn direction_condition(direction: Direction, org: Uuid) -> Condition {
+fn direction_condition(direction: Direction, org: Uuid, now: DateTime<Utc>) -> Condition {
     match direction {
-        Direction::Inbox => crate::privacy::access::inbox(org, Utc::now()),
+        Direction::Inbox => crate::privacy::access::inbox(org, now),
         Direction::Outbox => Condition::all().add(referral::Column::SenderOrganizationId.eq(org)),
     }
 }
@@ -146,7 +173,9 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
     with_total: bool,
 ) -> AppResult<(Page<referral::Model>, u64)> {
     let org = reading_organization(&actor.viewer)?;
-    let mut select = referral::Entity::find().filter(direction_condition(query.direction, org));
+    let now = Utc::now();
+    let mut select =
+        referral::Entity::find().filter(direction_condition(query.direction, org, now));
     if !query.statuses.is_empty() {
         select = select.filter(referral::Column::Status.is_in(query.statuses.clone()));
     }
@@ -166,7 +195,18 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
         select = select.filter(referral::Column::UpdatedAt.gte(since));
     }
     let sort = sort(query.order, query.descending);
-    let (page, total) = pagination::list(db, select, &sort, window, with_total).await?;
+    let (page, total) = match query.inbox_statuses_only() {
+        // The count the database keeps, beside the page.
+        Some(statuses) if with_total => {
+            let (total, (page, _)) = futures_util::future::try_join(
+                async { Ok(crate::tally::inbox(db, org, statuses, now).await?) },
+                pagination::list(db, select, &sort, window, false),
+            )
+            .await?;
+            (page, total)
+        }
+        _ => pagination::list(db, select, &sort, window, with_total).await?,
+    };
     if query.direction == Direction::Outbox || !query.mark_received {
         return Ok((page, total));
     }
@@ -186,15 +226,25 @@ pub async fn counts(
     direction: Direction,
 ) -> AppResult<Vec<(ReferralStatus, u64)>> {
     let org = reading_organization(viewer)?;
-    let rows: Vec<(ReferralStatus, i64)> = referral::Entity::find()
-        .select_only()
-        .column(referral::Column::Status)
-        .column_as(Expr::col(referral::Column::Id).count(), "count")
-        .filter(direction_condition(direction, org))
-        .group_by(referral::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let now = Utc::now();
+    let rows: Vec<(ReferralStatus, i64)> = match direction {
+        Direction::Inbox => crate::tally::inbox_by_status(db, org, now)
+            .await?
+            .into_iter()
+            .map(|(status, n)| (status, i64::try_from(n).unwrap_or(i64::MAX)))
+            .collect(),
+        Direction::Outbox => {
+            referral::Entity::find()
+                .select_only()
+                .column(referral::Column::Status)
+                .column_as(Expr::col(referral::Column::Id).count(), "count")
+                .filter(direction_condition(direction, org, now))
+                .group_by(referral::Column::Status)
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+    };
     Ok(lifecycle::STATUSES
         .into_iter()
         .map(|status| {

@@ -18,6 +18,7 @@ mod hsds;
 mod http;
 mod indexes;
 mod jobs;
+mod kept_counts;
 mod matching;
 mod metrics;
 mod needs;

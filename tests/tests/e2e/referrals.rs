@@ -418,6 +418,7 @@ async fn every_transition_of_the_design_table_succeeds_for_its_side_and_every_ot
             successes, 23,
             "[{engine:?}] allowed (state, action, side) triples"
         );
+        melt_tests::assert_counts_are_kept(&app, "after every transition").await;
     })
     .await;
 }
@@ -823,6 +824,7 @@ async fn expiry_marks_only_overdue_sent_and_received_referrals_and_only_once() {
         assert_eq!(last["actorKind"], "SYSTEM", "the caller-kind enum has SYSTEM");
         assert_eq!(last["reasonCode"], "DUE_DATE_PASSED");
         assert!(last["reason"].is_null(), "an expiry's code is in no taxonomy");
+        melt_tests::assert_counts_are_kept(&app, "after the expiry job").await;
     })
     .await;
 }
