@@ -5,12 +5,10 @@
 //! longer than [`MAX_STRING_CHARS`]. Per-field rules (visible names, caps, search
 //! length) are in [`crate::validation`].
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, Selection, SelectionSet, VariableDefinition,
 };
 use async_graphql::{Name, Positioned, ServerError, ServerResult, Value, Variables};
-use std::sync::Arc;
 
 /// The longest string any argument may hold, in characters (the longest field, a
 /// service description, takes 10,000).
@@ -34,15 +32,6 @@ pub fn string_problem(value: &str) -> Option<String> {
         return Some(format!("must be at most {MAX_STRING_CHARS} characters"));
     }
     None
-}
-
-/// The extension that applies the check.
-pub struct InputGuard;
-
-impl ExtensionFactory for InputGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(InputGuard)
-    }
 }
 
 fn refuse(place: &str, problem: &str) -> ServerError {
@@ -152,21 +141,6 @@ pub fn check_request(document: &ExecutableDocument, variables: &Variables) -> Se
         check_selection_set(&fragment.node.selection_set.node)?;
     }
     Ok(())
-}
-
-#[async_trait::async_trait]
-impl Extension for InputGuard {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check_request(&document, variables)?;
-        Ok(document)
-    }
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@
 //! of seconds and gigabytes. Here each fragment is measured once and memoised, so a
 //! document costs time linear in its text, whatever it expands to.
 //!
-//! The guard is an async-graphql extension hooked at `prepare_request`, the first step
-//! of every request (HTTP POST, GET, each operation of a batch, websocket): it parses
-//! the document itself, measures it, and hands the parsed document on, so it is parsed
-//! once.
+//! The guard runs at `prepare_request` (the schema's gate, `crate::schema::gate`), the
+//! first step of every request (HTTP POST, GET, each operation of a batch, websocket):
+//! it parses the document itself, measures it, and hands the parsed document on, so it
+//! is parsed once.
 //!
 //! Measures, over every operation of the document:
 //! - **fields**: field selections once fragments are expanded (`__typename` included);
@@ -25,9 +25,6 @@
 //!   fragment spread and each inline fragment is one level).
 
 use crate::graphql::connection::page_items;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::parser::types::{
     ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
 };
@@ -35,7 +32,6 @@ use async_graphql::{
     Name, Positioned, Request, ServerError, ServerResult, Value as ConstValue, Variables,
 };
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// What one introspection list is assumed to hold when costing a query: the schema has
 /// about 150 types of about 10 fields with a few arguments each, so 5 per level is an
@@ -417,52 +413,23 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// The guard as an async-graphql extension (see the module documentation).
-pub struct DocumentGuard {
-    limits: Limits,
-}
-
-impl DocumentGuard {
-    /// A guard with these limits.
-    pub fn new(limits: Limits) -> Self {
-        Self { limits }
+/// Admits `request` when its document passes [`check`] (parsing it, once: the parsed
+/// document stays in the request), or refuses it. Parse errors are left to
+/// async-graphql, which reports them as it always has. Applied by the schema's gate
+/// (`crate::schema::gate`) at `prepare_request`, the first step of every request.
+pub fn admit(mut request: Request, limits: &Limits) -> ServerResult<Request> {
+    // Borrowed out and back: `parsed_query` needs the request mutably.
+    let variables = std::mem::take(&mut request.variables);
+    let verdict = match request.parsed_query() {
+        Ok(doc) => check(doc, &variables, limits).map(drop),
+        Err(_) => Ok(()),
+    };
+    request.variables = variables;
+    if let Err(refusal) = verdict {
+        tracing::info!(code = refusal.code(), reason = %refusal.message(), "document refused");
+        return Err(refusal.into_server_error());
     }
-}
-
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension {
-            limits: self.limits,
-        })
-    }
-}
-
-struct GuardExtension {
-    limits: Limits,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for GuardExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // Parse errors are left to async-graphql, which reports them as it always has.
-        // Borrowed out and back: `parsed_query` needs the request mutably.
-        let variables = std::mem::take(&mut request.variables);
-        let verdict = match request.parsed_query() {
-            Ok(doc) => check(doc, &variables, &self.limits).map(drop),
-            Err(_) => Ok(()),
-        };
-        request.variables = variables;
-        if let Err(refusal) = verdict {
-            tracing::info!(code = refusal.code(), reason = %refusal.message(), "document refused");
-            return Err(refusal.into_server_error());
-        }
-        next.run(ctx, request).await
-    }
+    Ok(request)
 }
 
 #[cfg(test)]

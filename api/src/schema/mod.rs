@@ -1,8 +1,8 @@
 //! The roof of the house: the schema that merges every area's roots, `node`
 //! dispatch over every area's types, and the limits async-graphql leaves open.
 
+pub mod gate;
 pub mod node;
-pub mod operation_span;
 
 use crate::api_client::mutations::ApiClientMutations;
 use crate::api_client::resolvers::ApiClientQueries;
@@ -12,7 +12,7 @@ use crate::catalogue::resolvers::CatalogueQueries;
 use crate::context::AppState;
 use crate::events::resolvers::EventQueries;
 use crate::events::subscriptions::EventSubscriptions;
-use crate::graphql::guard::{DocumentGuard, Limits};
+use crate::graphql::guard::Limits;
 use crate::matching::resolvers::MatchingQueries;
 use crate::organization::mutations::OrganizationMutations;
 use crate::organization::registry_mutations::RegistryMutations;
@@ -109,9 +109,7 @@ pub fn build_schema(state: &AppState) -> MeltSchema {
         Subscription::default(),
     )
     .data(state.clone())
-    .extension(operation_span::OperationSpan)
-    .extension(DocumentGuard::new(Limits::from_settings(settings)))
-    .extension(crate::input_guard::InputGuard)
+    .extension(gate::Gate::new(Limits::from_settings(settings)))
     .limit_depth(settings.max_query_depth)
     .limit_complexity(settings.max_query_complexity)
     .limit_recursive_depth(settings.max_recursive_depth)

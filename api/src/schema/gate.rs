@@ -1,27 +1,57 @@
-//! A span for each GraphQL operation (parse, validation and execution), carrying the
-//! operation's name when it has a GraphQL one and the codes of its errors.
+//! The gate of every GraphQL operation, the schema's one extension: the operation's
+//! span, the document guard ([`crate::graphql::guard`]) and the input check
+//! ([`crate::input_guard`]).
+//!
+//! One extension rather than one per concern: async-graphql wraps the resolution of
+//! every field in every installed extension's `resolve` (a boxed future each, even
+//! when the extension does not override it), so each extension costs an allocation
+//! and a future per field of every answer.
+//!
+//! - **span**: a `GraphQL Operation` span for each operation (parse, validation and
+//!   execution), carrying the operation's name when it has a GraphQL one and the codes
+//!   of its errors;
+//! - **document guard** (`prepare_request`, the first step of every request): the
+//!   document parsed once, measured without expanding its fragments, and refused
+//!   before async-graphql validates it when too large, costly or deep;
+//! - **input check** (`parse_query`): every string in the variables and inline
+//!   arguments free of control characters and not too long.
 
+use crate::graphql::guard::{self, Limits};
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
-use async_graphql::{Response, ServerResult, Variables};
+use async_graphql::{Request, Response, ServerResult, Variables};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::Instrument as _;
 
-/// Opens the `GraphQL Operation` span of each operation.
-pub struct OperationSpan;
+/// The gate, with the document guard's limits.
+pub struct Gate {
+    limits: Limits,
+}
 
-impl ExtensionFactory for OperationSpan {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationSpanOf::default())
+impl Gate {
+    /// A gate whose guard applies these limits.
+    pub fn new(limits: Limits) -> Self {
+        Self { limits }
     }
 }
 
-/// The span of one operation (an extension instance lives for one operation).
-#[derive(Default)]
-struct OperationSpanOf {
+impl ExtensionFactory for Gate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GateOf {
+            limits: self.limits,
+            named: AtomicBool::new(false),
+        })
+    }
+}
+
+/// The gate of one operation (an extension instance lives for one operation).
+struct GateOf {
+    /// The document guard's limits.
+    limits: Limits,
     /// Whether the name is already on the span.
     named: AtomicBool,
 }
@@ -37,7 +67,7 @@ fn name_of(operation_name: Option<&str>) -> Option<&str> {
     })
 }
 
-impl OperationSpanOf {
+impl GateOf {
     /// Puts the operation's name on the current span, once, when it is a GraphQL name.
     fn record_name(&self, operation_name: Option<&str>) {
         if let Some(name) = name_of(operation_name)
@@ -49,7 +79,7 @@ impl OperationSpanOf {
 }
 
 #[async_trait::async_trait]
-impl Extension for OperationSpanOf {
+impl Extension for GateOf {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let span = tracing::info_span!(
             "graphql.operation",
@@ -79,6 +109,7 @@ impl Extension for OperationSpanOf {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
+        crate::input_guard::check_request(&document, variables)?;
         // A document of one named operation: its name, even when the request does not
         // repeat it in `operationName`.
         if let DocumentOperations::Multiple(operations) = &document.operations
@@ -87,6 +118,16 @@ impl Extension for OperationSpanOf {
             self.record_name(operations.keys().next().map(|name| name.as_str()));
         }
         Ok(document)
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = guard::admit(request, &self.limits)?;
+        next.run(ctx, request).await
     }
 
     async fn execute(
