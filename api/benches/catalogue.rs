@@ -462,7 +462,14 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
         .close()
         .await
         .context("cannot close the floor's pool")?;
-    let rows = outcome?;
+    let mut rows = outcome?;
+    if config
+        .only
+        .as_deref()
+        .is_none_or(|only| RESIDENT_MEMORY.contains(only))
+    {
+        rows.push(resident_memory(config, &settings_for_floor.database_url).await?);
+    }
 
     println!();
     println!(
@@ -475,6 +482,103 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
         println!("{row}");
     }
     Ok(())
+}
+
+/// Name of the memory phase (for `BENCH_ONLY`).
+const RESIDENT_MEMORY: &str = "Resident memory of `melt serve`";
+/// Connections of the memory phase.
+const MEMORY_CONNECTIONS: usize = 64;
+
+/// Runs `melt serve` itself (the binary built with this benchmark, as deployed: default
+/// pool, logging at `warn`) on the seeded database, drives the catalogue page from
+/// [`MEMORY_CONNECTIONS`] client connections for the run's number of requests, and
+/// reads the process's peak resident memory (`VmHWM`) from `/proc`. Returns its row.
+async fn resident_memory(config: &Config, database_url: &str) -> Result<String> {
+    let keys = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .context("cannot find a free port")?
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_melt"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("MELT_PORT", port.to_string())
+        .env("MELT_DEMO_DATA", "false")
+        .env("MELT_GRAPHIQL", "false")
+        .env("MELT_JOBS_INTERVAL_SECS", "0")
+        .env("MELT_RATE_LIMIT_CLIENT_PER_MINUTE", "0")
+        .env("MELT_RATE_LIMIT_IP_PER_MINUTE", "0")
+        .env("MELT_LOG_FILTER", "warn")
+        .env("MELT_SIGNING_KEY_FILE", keys.path().join("signing-key.pem"))
+        .env("MELT_DEV_DATA_KEY_FILE", keys.path().join("data-keys.json"))
+        .env(
+            "MELT_DATA_KEYS",
+            format!("bench={}", melt_api::crypto::random_key()),
+        )
+        .env("MELT_PERSON_HASH_KEY", melt_api::crypto::random_key())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start `melt serve`")?;
+    let measured = async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .context("cannot build the HTTP client")?;
+        let ready = format!("http://127.0.0.1:{port}/ready");
+        let mut waited = 0;
+        while !client
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
+            ensure!(waited < 600, "`melt serve` was not ready within 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        let status = format!("/proc/{}/status", child.id());
+        let at_rest = memory_of(&status, "VmRSS")?;
+        let driver = Driver {
+            client,
+            endpoint: format!("http://127.0.0.1:{port}/graphql").into(),
+            concurrency: MEMORY_CONNECTIONS,
+        };
+        let scenario = Arc::new(Scenario {
+            name: RESIDENT_MEMORY.to_owned(),
+            query: CATALOGUE_QUERY,
+            variables: json!({}),
+            field: "services",
+            page_size: PAGE_SIZE,
+            token: None,
+            floor: None,
+        });
+        let phase = driver.run(&scenario, config.requests).await?;
+        let peak = memory_of(&status, "VmHWM")?;
+        let throughput = phase.latencies.len() as f64 / phase.elapsed.as_secs_f64();
+        Ok(format!(
+            "| {RESIDENT_MEMORY}, catalogue page, {MEMORY_CONNECTIONS} connections | {} | {} \
+             requests | {throughput:.0} req/s | at rest {:.1} MiB | **peak {:.1} MiB** |",
+            config.engine(),
+            phase.latencies.len(),
+            at_rest,
+            peak
+        ))
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    measured
+}
+
+/// A memory line of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), in MiB.
+fn memory_of(status: &str, field: &str) -> Result<f64> {
+    let text = std::fs::read_to_string(status).with_context(|| format!("cannot read {status}"))?;
+    let kib: f64 = text
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().strip_suffix("kB")?.trim().parse().ok())
+        .with_context(|| format!("no {field} in {status}"))?;
+    Ok(kib / 1024.0)
 }
 
 /// Starts the application on a thread and a tokio runtime of its own (its actix

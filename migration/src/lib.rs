@@ -1,7 +1,9 @@
 //! Database migrations of the MeLT network API.
 //!
 //! Every migration runs on SQLite and PostgreSQL alike: portable column types and
-//! statements; the one exception widens columns whose length only PostgreSQL bounds.
+//! statements, except where an engine needs SQL of its own (columns whose length only
+//! PostgreSQL bounds, generated columns, the trigram index, the kept counts' triggers),
+//! which the migration writes for each engine.
 
 pub use sea_orm_migration::prelude::*;
 
