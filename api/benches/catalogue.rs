@@ -21,7 +21,8 @@
 //! `BENCH_SCALE` (multiplies the 1,000 organizations and so the 10,000 services,
 //! default 1), `BENCH_REFERRALS` (referrals seeded, default 200,000; a tenth of them
 //! to the first organization, whose inbox is measured), `BENCH_ONLY` (run only the
-//! scenarios whose name contains it, e.g. `matchServices`).
+//! scenarios whose name contains it or one of its comma-separated parts, e.g.
+//! `matchServices` or `Catalogue,Inbox,Resident`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop it
 
 use anyhow::{Context as _, Result, bail, ensure};
@@ -272,6 +273,14 @@ impl Config {
         })
     }
 
+    /// Whether the run includes the phase `name`: no `BENCH_ONLY`, or one of its
+    /// comma-separated parts in the name.
+    fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|part| name.contains(part.trim())))
+    }
+
     /// Name of the engine, for the report.
     fn engine(&self) -> &'static str {
         if self.postgres_url.is_some() {
@@ -463,11 +472,7 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
         .await
         .context("cannot close the floor's pool")?;
     let mut rows = outcome?;
-    if config
-        .only
-        .as_deref()
-        .is_none_or(|only| RESIDENT_MEMORY.contains(only))
-    {
+    if config.wants(RESIDENT_MEMORY) {
         rows.push(resident_memory(config, &settings_for_floor.database_url).await?);
     }
 
@@ -723,13 +728,10 @@ async fn run_scenarios(
         },
     ];
     let mut rows = Vec::new();
-    let wanted = |scenario: &Scenario| {
-        config
-            .only
-            .as_deref()
-            .is_none_or(|only| scenario.name.contains(only))
-    };
-    for scenario in scenarios.into_iter().filter(wanted) {
+    for scenario in scenarios
+        .into_iter()
+        .filter(|scenario| config.wants(&scenario.name))
+    {
         let scenario = Arc::new(scenario);
         let (_, first) = driver.request(&scenario, None).await?;
         let list = &first["data"][scenario.field];

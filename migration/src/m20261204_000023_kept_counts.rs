@@ -13,7 +13,8 @@
 //! (sent, `receiver_access_until` null). Those whose reading ends in the future are
 //! few (closed ones, for the reading period) and time decides when they leave the
 //! inbox, so a count adds them from the referrals themselves, through the index this
-//! migration adds on `(receiver_organization_id, receiver_access_until)`.
+//! migration adds on `(receiver_organization_id, status, receiver_access_until,
+//! sent_at)`.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
@@ -154,10 +155,17 @@ const BACKFILL: [&str; 2] = [
      GROUP BY receiver_organization_id, status",
 ];
 
-/// The index that finds the referrals whose reading ends in the future.
+/// The index that finds the referrals whose reading ends in the future, in the
+/// statuses counted: a range on `receiver_access_until` for each status (null, the
+/// open referrals, is outside every such range), read from the index alone.
 const READING_ENDS: (&str, &[&str]) = (
     "referral",
-    &["receiver_organization_id", "receiver_access_until"],
+    &[
+        "receiver_organization_id",
+        "status",
+        "receiver_access_until",
+        "sent_at",
+    ],
 );
 
 #[async_trait::async_trait]
