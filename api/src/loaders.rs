@@ -590,45 +590,6 @@ impl Loader<SuccessionsOfOrganization> for DbLoader {
     }
 }
 
-impl Loader<MunicipalitiesOfTerritory> for DbLoader {
-    type Value = Vec<territory::Model>;
-    type Error = Arc<DbErr>;
-
-    /// By [`crate::territory::service::municipalities_by_territory`].
-    async fn load(
-        &self,
-        keys: &[MunicipalitiesOfTerritory],
-    ) -> LoadResult<MunicipalitiesOfTerritory, Self::Value> {
-        let found =
-            crate::territory::service::municipalities_by_territory(&self.db, &ids(keys)).await?;
-        Ok(found
-            .into_iter()
-            .map(|(territory, municipalities)| {
-                (MunicipalitiesOfTerritory(territory), municipalities)
-            })
-            .collect())
-    }
-}
-
-impl Loader<GroupingsOfService> for DbLoader {
-    type Value = Vec<territory::Model>;
-    type Error = Arc<DbErr>;
-
-    /// By [`crate::territory::service::groupings_of_services`] (one statement).
-    async fn load(
-        &self,
-        keys: &[GroupingsOfService],
-    ) -> LoadResult<GroupingsOfService, Self::Value> {
-        let today = chrono::Utc::now().date_naive();
-        let found =
-            crate::territory::service::groupings_of_services(&self.db, &ids(keys), today).await?;
-        Ok(found
-            .into_iter()
-            .map(|(service, groupings)| (GroupingsOfService(service), groupings))
-            .collect())
-    }
-}
-
 impl Loader<RerouteOfReferral> for DbLoader {
     type Value = referral::Model;
     type Error = Arc<DbErr>;
@@ -645,50 +606,46 @@ impl Loader<RerouteOfReferral> for DbLoader {
     }
 }
 
-impl Loader<AssessmentsOfPerson> for DbLoader {
-    type Value = Vec<crate::person::assessment::Assessment>;
-    type Error = Arc<DbErr>;
+/// A loader that hands the keys' ids to a service function answering `(id, value)`
+/// pairs for them (`$function(db, &ids, extra...)`), one batch per request.
+macro_rules! delegated {
+    ($(#[$doc:meta])* $key:ident => $value:ty, $function:path $(, $extra:expr)*) => {
+        impl Loader<$key> for DbLoader {
+            type Value = $value;
+            type Error = Arc<DbErr>;
 
+            $(#[$doc])*
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
+                let found = $function(&self.db, &ids(keys) $(, $extra)*).await?;
+                Ok(found.into_iter().map(|(id, value)| ($key(id), value)).collect())
+            }
+        }
+    };
+}
+
+delegated!(
+    /// By [`crate::territory::service::municipalities_by_territory`].
+    MunicipalitiesOfTerritory => Vec<territory::Model>,
+    crate::territory::service::municipalities_by_territory
+);
+delegated!(
+    /// By [`crate::territory::service::groupings_of_services`] (one statement).
+    GroupingsOfService => Vec<territory::Model>,
+    crate::territory::service::groupings_of_services,
+    chrono::Utc::now().date_naive()
+);
+delegated!(
     /// By [`crate::person::assessment::of_persons`] (two statements).
-    async fn load(
-        &self,
-        keys: &[AssessmentsOfPerson],
-    ) -> LoadResult<AssessmentsOfPerson, Self::Value> {
-        let found = crate::person::assessment::of_persons(&self.db, &ids(keys)).await?;
-        Ok(found
-            .into_iter()
-            .map(|(person, assessments)| (AssessmentsOfPerson(person), assessments))
-            .collect())
-    }
-}
-
-impl Loader<ServiceTypesOfNeed> for DbLoader {
-    type Value = Vec<term::Model>;
-    type Error = Arc<DbErr>;
-
+    AssessmentsOfPerson => Vec<crate::person::assessment::Assessment>,
+    crate::person::assessment::of_persons
+);
+delegated!(
     /// By [`crate::taxonomy::service::service_types_of`].
-    async fn load(
-        &self,
-        keys: &[ServiceTypesOfNeed],
-    ) -> LoadResult<ServiceTypesOfNeed, Self::Value> {
-        let found = crate::taxonomy::service::service_types_of(&self.db, &ids(keys)).await?;
-        Ok(found
-            .into_iter()
-            .map(|(need, types)| (ServiceTypesOfNeed(need), types))
-            .collect())
-    }
-}
-
-impl Loader<TranslationsOf> for DbLoader {
-    type Value = Vec<entity::translation::Model>;
-    type Error = Arc<DbErr>;
-
+    ServiceTypesOfNeed => Vec<term::Model>,
+    crate::taxonomy::service::service_types_of
+);
+delegated!(
     /// By [`crate::translation::service::of_subjects`].
-    async fn load(&self, keys: &[TranslationsOf]) -> LoadResult<TranslationsOf, Self::Value> {
-        let found = crate::translation::service::of_subjects(&self.db, &ids(keys)).await?;
-        Ok(found
-            .into_iter()
-            .map(|(subject, rows)| (TranslationsOf(subject), rows))
-            .collect())
-    }
-}
+    TranslationsOf => Vec<entity::translation::Model>,
+    crate::translation::service::of_subjects
+);

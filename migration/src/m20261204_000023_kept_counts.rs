@@ -51,19 +51,25 @@ fn service_entry(row: &str, n: i32) -> String {
     format!("INSERT INTO service_tally (status, n) VALUES ({row}.status, {n})")
 }
 
+/// A PostgreSQL trigger function `name` that writes `entry` of the old row (`-1`) when
+/// one goes and of the new row (`+1`) when one comes.
+fn postgres_function(name: &str, entry: fn(&str, i32) -> String) -> String {
+    format!(
+        "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN \
+           IF TG_OP <> 'INSERT' THEN {}; END IF; \
+           IF TG_OP <> 'DELETE' THEN {}; END IF; \
+           RETURN NULL; \
+         END $$",
+        entry("OLD", -1),
+        entry("NEW", 1)
+    )
+}
+
 /// Statements creating the triggers on PostgreSQL.
 fn postgres_triggers() -> Vec<String> {
     vec![
-        format!(
-            "CREATE FUNCTION service_tally_keep() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN \
-               IF TG_OP <> 'INSERT' THEN {}; END IF; \
-               IF TG_OP <> 'DELETE' THEN {}; END IF; \
-               RETURN NULL; \
-             END $$",
-            service_entry("OLD", -1),
-            service_entry("NEW", 1)
-        ),
+        postgres_function("service_tally_keep", service_entry),
         "CREATE TRIGGER service_tally_rows AFTER INSERT OR DELETE ON service \
          FOR EACH ROW EXECUTE FUNCTION service_tally_keep()"
             .to_owned(),
@@ -71,16 +77,7 @@ fn postgres_triggers() -> Vec<String> {
          FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) \
          EXECUTE FUNCTION service_tally_keep()"
             .to_owned(),
-        format!(
-            "CREATE FUNCTION inbox_tally_keep() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN \
-               IF TG_OP <> 'INSERT' THEN {}; END IF; \
-               IF TG_OP <> 'DELETE' THEN {}; END IF; \
-               RETURN NULL; \
-             END $$",
-            inbox_entry("OLD", -1),
-            inbox_entry("NEW", 1)
-        ),
+        postgres_function("inbox_tally_keep", inbox_entry),
         "CREATE TRIGGER inbox_tally_rows AFTER INSERT OR DELETE ON referral \
          FOR EACH ROW EXECUTE FUNCTION inbox_tally_keep()"
             .to_owned(),
