@@ -449,15 +449,30 @@ where
     R: FromQueryResult + Send + Sync,
     C: ConnectionTrait,
 {
-    // The count and the page go to the database together (two pooled connections), so
-    // the count costs no round trip of its own.
-    let counted = with_total.then(|| select.clone());
-    let total = async {
-        match counted {
-            Some(select) => count(db, select).await,
-            None => Ok(0),
-        }
-    };
+    if with_total {
+        let counted = count(db, select.clone());
+        list_beside(db, select, sort, window, counted).await
+    } else {
+        Ok((fetch_page(db, select, sort, window).await?, 0))
+    }
+}
+
+/// Fetches a page with its total from `total` (a count of the list, or one the
+/// database keeps: [`crate::tally`]). The two go to the database together (two pooled
+/// connections), so the total costs no round trip of its own.
+pub async fn list_beside<E, R, C>(
+    db: &C,
+    select: Select<E>,
+    sort: &Sort<E, R>,
+    window: &Window,
+    total: impl std::future::Future<Output = AppResult<u64>>,
+) -> AppResult<(Page<R>, u64)>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    R: FromQueryResult + Send + Sync,
+    C: ConnectionTrait,
+{
     let (total, page) =
         futures_util::future::try_join(total, fetch_page(db, select, sort, window)).await?;
     Ok((page, total))

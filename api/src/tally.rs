@@ -13,7 +13,7 @@ use entity::enums::{ReferralStatus, ServiceStatus};
 use entity::referral;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, DeriveIden,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, DeriveIden, QueryResult,
     TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
@@ -45,14 +45,18 @@ fn sum_of(column: Expr) -> Expr {
     Func::coalesce([column.sum(), Expr::val(0)]).cast_as(Alias::new("BIGINT"))
 }
 
-/// Reads the one count `select` returns.
-async fn one(db: &impl ConnectionTrait, select: &SelectStatement) -> Result<u64, DbErr> {
-    let row = db.query_one(select).await?;
+/// The count in the first column of `row` (none: 0).
+fn count_in(row: Option<QueryResult>) -> Result<u64, DbErr> {
     let n: i64 = match row {
         Some(row) => row.try_get_by_index(0)?,
         None => 0,
     };
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Reads the one count `select` returns.
+async fn one(db: &impl ConnectionTrait, select: &SelectStatement) -> Result<u64, DbErr> {
+    count_in(db.query_one(select).await?)
 }
 
 /// Services in any of `statuses` (every service when empty).
@@ -158,17 +162,13 @@ pub async fn compact<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<u6
                      GROUP BY {key} HAVING SUM(n) <> 0 RETURNING 1) \
                      SELECT (SELECT COUNT(*) FROM gone) - (SELECT COUNT(*) FROM kept)"
                 );
-                let row = db
-                    .query_one_raw(sea_orm::Statement::from_string(
+                count_in(
+                    db.query_one_raw(sea_orm::Statement::from_string(
                         DatabaseBackend::Postgres,
                         sql,
                     ))
-                    .await?;
-                let n: i64 = match row {
-                    Some(row) => row.try_get_by_index(0)?,
-                    None => 0,
-                };
-                u64::try_from(n).unwrap_or(0)
+                    .await?,
+                )?
             }
             _ => {
                 let txn = db.begin().await?;

@@ -345,17 +345,12 @@ pub async fn list(
         return list_by_distance(db, query, descending, window, with_total).await;
     };
     let select = service::Entity::find().filter(condition(query, false));
-    let (page, total) = match query.statuses_only() {
-        // The count the database keeps, beside the page.
-        Some(statuses) if with_total => {
-            let (total, (page, _)) = futures_util::future::try_join(
-                async { Ok(crate::tally::services(db, statuses).await?) },
-                pagination::list(db, select, &sort, window, false),
-            )
-            .await?;
-            (page, total)
+    let (page, total) = match query.statuses_only().filter(|_| with_total) {
+        Some(statuses) => {
+            let kept = async { Ok(crate::tally::services(db, statuses).await?) };
+            pagination::list_beside(db, select, &sort, window, kept).await?
         }
-        _ => pagination::list(db, select, &sort, window, with_total).await?,
+        None => pagination::list(db, select, &sort, window, with_total).await?,
     };
     let distances = match &query.near {
         Some(near) => distances(db, near, page.items.iter().map(|(s, _)| s.id).collect()).await?,

@@ -195,17 +195,12 @@ pub async fn list<C: ConnectionTrait + TransactionTrait>(
         select = select.filter(referral::Column::UpdatedAt.gte(since));
     }
     let sort = sort(query.order, query.descending);
-    let (page, total) = match query.inbox_statuses_only() {
-        // The count the database keeps, beside the page.
-        Some(statuses) if with_total => {
-            let (total, (page, _)) = futures_util::future::try_join(
-                async { Ok(crate::tally::inbox(db, org, statuses, now).await?) },
-                pagination::list(db, select, &sort, window, false),
-            )
-            .await?;
-            (page, total)
+    let (page, total) = match query.inbox_statuses_only().filter(|_| with_total) {
+        Some(statuses) => {
+            let kept = async { Ok(crate::tally::inbox(db, org, statuses, now).await?) };
+            pagination::list_beside(db, select, &sort, window, kept).await?
         }
-        _ => pagination::list(db, select, &sort, window, with_total).await?,
+        None => pagination::list(db, select, &sort, window, with_total).await?,
     };
     if query.direction == Direction::Outbox || !query.mark_received {
         return Ok((page, total));
@@ -227,14 +222,10 @@ pub async fn counts(
 ) -> AppResult<Vec<(ReferralStatus, u64)>> {
     let org = reading_organization(viewer)?;
     let now = Utc::now();
-    let rows: Vec<(ReferralStatus, i64)> = match direction {
-        Direction::Inbox => crate::tally::inbox_by_status(db, org, now)
-            .await?
-            .into_iter()
-            .map(|(status, n)| (status, i64::try_from(n).unwrap_or(i64::MAX)))
-            .collect(),
+    let rows: Vec<(ReferralStatus, u64)> = match direction {
+        Direction::Inbox => crate::tally::inbox_by_status(db, org, now).await?,
         Direction::Outbox => {
-            referral::Entity::find()
+            let rows: Vec<(ReferralStatus, i64)> = referral::Entity::find()
                 .select_only()
                 .column(referral::Column::Status)
                 .column_as(Expr::col(referral::Column::Id).count(), "count")
@@ -242,7 +233,10 @@ pub async fn counts(
                 .group_by(referral::Column::Status)
                 .into_tuple()
                 .all(db)
-                .await?
+                .await?;
+            rows.into_iter()
+                .map(|(status, n)| (status, u64::try_from(n).unwrap_or(0)))
+                .collect()
         }
     };
     Ok(lifecycle::STATUSES
@@ -251,7 +245,7 @@ pub async fn counts(
             let count = rows
                 .iter()
                 .find(|(s, _)| *s == status)
-                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
+                .map_or(0, |(_, n)| *n);
             (status, count)
         })
         .collect())
