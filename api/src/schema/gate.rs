@@ -1,59 +1,145 @@
-//! The gate of every GraphQL operation, the schema's one extension: the operation's
-//! span, the document guard ([`crate::graphql::guard`]) and the input check
-//! ([`crate::input_guard`]).
+//! The gate of every GraphQL operation: the operation's span, the document guard
+//! ([`crate::graphql::guard`]) and the input check ([`crate::input_guard`]), around the
+//! schema ([`MeltSchema`]), which runs nothing but through it.
 //!
-//! One extension rather than one per concern: async-graphql wraps the resolution of
-//! every field in every installed extension's `resolve` (a boxed future each, even
-//! when the extension does not override it), so each extension costs an allocation
-//! and a future per field of every answer.
+//! A gate rather than an async-graphql extension: async-graphql wraps the resolution of
+//! every field and of every item of a list in each installed extension (a boxed future,
+//! two registry look-ups and, for a list item, three type names formatted into new
+//! strings), even when the extension only looks at the request, so a schema with any
+//! extension pays that on every value of every answer. With none, it resolves a field
+//! by calling its resolver.
 //!
 //! - **span**: a `GraphQL Operation` span for each operation (parse, validation and
 //!   execution), carrying the operation's name when it has a GraphQL one and the codes
 //!   of its errors;
-//! - **document guard** (`prepare_request`, the first step of every request): the
-//!   document parsed once, measured without expanding its fragments, and refused
-//!   before async-graphql validates it when too large, costly or deep;
-//! - **input check** (`parse_query`): every string in the variables and inline
-//!   arguments free of control characters and not too long.
+//! - **document guard**, first: the document parsed once, measured without expanding
+//!   its fragments, and refused before async-graphql validates it when too large,
+//!   costly or deep;
+//! - **input check**: every string in the variables and inline arguments free of
+//!   control characters and not too long.
+//!
+//! The document is parsed here once and handed to async-graphql parsed.
 
+use super::{Mutation, Query, Subscription};
 use crate::graphql::guard::{self, Limits};
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextRequest,
-};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
-use async_graphql::{Request, Response, ServerResult, Variables};
+use async_graphql::parser::types::DocumentOperations;
+use async_graphql::{Data, Request, Response, Schema, ServerError};
+use futures_util::stream::{BoxStream, StreamExt as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::Instrument as _;
 
-/// The gate, with the document guard's limits.
-pub struct Gate {
+/// The executable schema, behind its gate: every operation, over HTTP or a socket, runs
+/// through [`MeltSchema::execute`] or [`MeltSchema::execute_stream_with_session_data`].
+#[derive(Clone)]
+pub struct MeltSchema {
+    schema: Schema<Query, Mutation, Subscription>,
     limits: Limits,
 }
 
-impl Gate {
-    /// A gate whose guard applies these limits.
-    pub fn new(limits: Limits) -> Self {
-        Self { limits }
+impl MeltSchema {
+    /// The schema behind a gate that applies `limits`.
+    pub(super) fn new(schema: Schema<Query, Mutation, Subscription>, limits: Limits) -> Self {
+        Self { schema, limits }
+    }
+
+    /// Runs a query or a mutation, once admitted, in its `GraphQL Operation` span.
+    pub async fn execute(&self, request: impl Into<Request>) -> Response {
+        let span = operation_span();
+        let response = async {
+            match self.admit(request.into()) {
+                Ok(request) => self.schema.execute(request).await,
+                Err(refusal) => Response::from_errors(vec![refusal]),
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        record_errors(&span, &response);
+        response
+    }
+
+    /// Runs a subscription (or any operation sent over a socket), once admitted: the
+    /// refusal is the stream's one response.
+    pub fn execute_stream_with_session_data(
+        &self,
+        request: impl Into<Request>,
+        session_data: Arc<Data>,
+    ) -> BoxStream<'static, Response> {
+        let span = operation_span();
+        let admitted = span.in_scope(|| self.admit(request.into()));
+        match admitted {
+            Ok(request) => self
+                .schema
+                .execute_stream_with_session_data(request, session_data)
+                .map(move |response| {
+                    record_errors(&span, &response);
+                    response
+                })
+                .boxed(),
+            Err(refusal) => {
+                let response = Response::from_errors(vec![refusal]);
+                record_errors(&span, &response);
+                futures_util::stream::once(async { response }).boxed()
+            }
+        }
+    }
+
+    /// The document guard, then the input check on the parsed document; the operation's
+    /// name on the current span. A document that does not parse goes on, for
+    /// async-graphql to answer with its own parse error.
+    fn admit(&self, request: Request) -> Result<Request, ServerError> {
+        let mut request = guard::admit(request, &self.limits)?;
+        let variables = std::mem::take(&mut request.variables);
+        let checked = match request.parsed_query() {
+            Ok(document) => {
+                crate::input_guard::check_request(document, &variables)?;
+                // A document of one named operation: its name, even when the request
+                // does not repeat it in `operationName`.
+                let only = match &document.operations {
+                    DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+                        operations.keys().next().map(|name| name.to_string())
+                    }
+                    _ => None,
+                };
+                record_name(request.operation_name.as_deref().or(only.as_deref()));
+                Ok(())
+            }
+            Err(_) => Ok(()),
+        };
+        request.variables = variables;
+        checked.map(|()| request)
     }
 }
 
-impl ExtensionFactory for Gate {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GateOf {
-            limits: self.limits,
-            named: AtomicBool::new(false),
-        })
-    }
+/// The span of one operation.
+fn operation_span() -> tracing::Span {
+    tracing::info_span!(
+        "graphql.operation",
+        otel.name = "GraphQL Operation",
+        graphql.operation.name = tracing::field::Empty,
+        graphql.error.codes = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
 }
 
-/// The gate of one operation (an extension instance lives for one operation).
-struct GateOf {
-    /// The document guard's limits.
-    limits: Limits,
-    /// Whether the name is already on the span.
-    named: AtomicBool,
+/// The codes of a response's errors on the operation's span.
+fn record_errors(span: &tracing::Span, response: &Response) {
+    if response.errors.is_empty() {
+        return;
+    }
+    let codes: Vec<String> = response
+        .errors
+        .iter()
+        .filter_map(|e| e.extensions.as_ref()?.get("code").map(ToString::to_string))
+        .collect();
+    span.record("graphql.error.codes", codes.join(",").replace('"', ""));
+    span.record("otel.status_code", "ERROR");
+}
+
+/// Puts the operation's name on the current span when it is a GraphQL name.
+fn record_name(operation_name: Option<&str>) {
+    if let Some(name) = name_of(operation_name) {
+        tracing::Span::current().record("graphql.operation.name", name);
+    }
 }
 
 /// The operation name as a span may carry it: a GraphQL name of at most 64
@@ -65,78 +151,4 @@ fn name_of(operation_name: Option<&str>) -> Option<&str> {
             && !name.starts_with(|c: char| c.is_ascii_digit())
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
-}
-
-impl GateOf {
-    /// Puts the operation's name on the current span, once, when it is a GraphQL name.
-    fn record_name(&self, operation_name: Option<&str>) {
-        if let Some(name) = name_of(operation_name)
-            && !self.named.swap(true, Ordering::Relaxed)
-        {
-            tracing::Span::current().record("graphql.operation.name", name);
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for GateOf {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let span = tracing::info_span!(
-            "graphql.operation",
-            otel.name = "GraphQL Operation",
-            graphql.operation.name = tracing::field::Empty,
-            graphql.error.codes = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
-        let response = next.run(ctx).instrument(span.clone()).await;
-        if !response.errors.is_empty() {
-            let codes: Vec<String> = response
-                .errors
-                .iter()
-                .filter_map(|e| e.extensions.as_ref()?.get("code").map(ToString::to_string))
-                .collect();
-            span.record("graphql.error.codes", codes.join(",").replace('"', ""));
-            span.record("otel.status_code", "ERROR");
-        }
-        response
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        crate::input_guard::check_request(&document, variables)?;
-        // A document of one named operation: its name, even when the request does not
-        // repeat it in `operationName`.
-        if let DocumentOperations::Multiple(operations) = &document.operations
-            && operations.len() == 1
-        {
-            self.record_name(operations.keys().next().map(|name| name.as_str()));
-        }
-        Ok(document)
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let request = guard::admit(request, &self.limits)?;
-        next.run(ctx, request).await
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        self.record_name(operation_name);
-        next.run(ctx, operation_name).await
-    }
 }

@@ -95,11 +95,13 @@ pub struct Mutation(
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(EventSubscriptions);
 
-/// The executable schema.
-pub type MeltSchema = Schema<Query, Mutation, Subscription>;
+pub use gate::MeltSchema;
 
-/// Builds the schema with its limits. The application state is in the schema data;
-/// per-operation data (loaders, the caller) is added to each request
+/// The schema with neither data, limits nor gate: for exporting and introspecting it.
+pub type BareSchema = Schema<Query, Mutation, Subscription>;
+
+/// Builds the schema with its limits, behind its gate. The application state is in the
+/// schema data; per-operation data (loaders, the caller) is added to each request
 /// ([`crate::context::operation_data`]).
 pub fn build_schema(state: &AppState) -> MeltSchema {
     let settings = &state.settings;
@@ -109,7 +111,6 @@ pub fn build_schema(state: &AppState) -> MeltSchema {
         Subscription::default(),
     )
     .data(state.clone())
-    .extension(gate::Gate::new(Limits::from_settings(settings)))
     .limit_depth(settings.max_query_depth)
     .limit_complexity(settings.max_query_complexity)
     .limit_recursive_depth(settings.max_recursive_depth)
@@ -120,11 +121,11 @@ pub fn build_schema(state: &AppState) -> MeltSchema {
     if !settings.field_suggestions {
         builder = builder.disable_suggestions();
     }
-    builder.finish()
+    MeltSchema::new(builder.finish(), Limits::from_settings(settings))
 }
 
 /// The schema without data or limits: for exporting and introspecting it.
-pub fn bare_schema() -> MeltSchema {
+pub fn bare_schema() -> BareSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),
