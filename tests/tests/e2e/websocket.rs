@@ -353,3 +353,57 @@ async fn loader_caches_do_not_cross_websocket_operations() {
     })
     .await;
 }
+
+/// The errors answered to operation `id`: the payload of an `error` message, or the
+/// `errors` of its `next` payload (None when the server closed the socket first).
+async fn errors_of(socket: &mut Socket, id: &str) -> Option<Value> {
+    while let Some(message) = next_json(socket).await {
+        if message["id"] != id {
+            continue;
+        }
+        match message["type"].as_str() {
+            Some("error") => return Some(message["payload"].clone()),
+            Some("next") => return Some(message["payload"]["errors"].clone()),
+            _ => continue,
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn an_operation_over_a_socket_passes_the_same_gate_as_over_http() {
+    let app = spawn_app(engines()[0]).await;
+    let mut socket = open(&app, None).await;
+    let ack = next_json(&mut socket).await.unwrap_or_default();
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+
+    // A fragment bomb: 2^24 fields once expanded, a few hundred bytes as written.
+    let mut bomb = String::from("query { ...F0 }\n");
+    for level in 0..24 {
+        let next = level + 1;
+        bomb.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    bomb.push_str("fragment F24 on Query { __typename }\n");
+    let hostile_text = "{ services(first: 1, filter: {search: \"a\\u0007b\"}) { totalCount } }";
+    let cases = [
+        ("bomb", bomb.as_str(), json!({}), "QUERY_TOO_COMPLEX"),
+        ("inline", hostile_text, json!({}), "BAD_USER_INPUT"),
+        (
+            "variable",
+            "query($q: String) { services(first: 1, filter: {search: $q}) { totalCount } }",
+            json!({ "q": "a\u{1b}[31mb" }),
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (id, query, variables, code) in cases {
+        subscribe(&mut socket, id, query, variables).await;
+        let errors = errors_of(&mut socket, id).await.unwrap_or_default();
+        assert_eq!(errors[0]["extensions"]["code"], code, "{id}: {errors}");
+    }
+    // The socket still serves a well-formed operation after the refusals.
+    subscribe(&mut socket, "fine", VIEWER_KIND, json!({})).await;
+    let result = result_of(&mut socket, "fine").await.unwrap_or_default();
+    assert_eq!(result["data"]["viewer"]["kind"], "ANONYMOUS", "{result}");
+}
