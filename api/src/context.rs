@@ -86,18 +86,17 @@ impl AccessLog {
     }
 }
 
-/// The data one operation runs with: fresh loaders (their cache never crosses
-/// operations) and, where the transport has not put them in the connection's data, the
-/// caller, the request id and the access log it appends to (without one, reads are
-/// logged at once).
+/// The data one operation runs with, where the transport has not put it in the
+/// connection's data: the caller, the request id and the access log it appends to
+/// (without one, reads are logged at once). Its loaders come from the schema's gate
+/// ([`crate::schema::MeltSchema`]).
 pub fn operation_data(
     request: async_graphql::Request,
-    state: &AppState,
     viewer: Option<Viewer>,
     meta: Option<RequestMeta>,
     access_log: Option<Arc<AccessLog>>,
 ) -> async_graphql::Request {
-    let mut request = request.data(Loaders::new(state.db.clone()));
+    let mut request = request;
     if let Some(viewer) = viewer {
         request = request.data(viewer);
     }

@@ -15,11 +15,16 @@ use entity::{
     individual_plan, meeting, meeting_action, meeting_attendance, meeting_topic, plan_action,
     plan_goal, plan_review, working_group, working_group_member,
 };
+use futures_util::task::AtomicWaker;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use uuid::Uuid;
 
 /// Loads rows for the resolvers of one request.
@@ -30,23 +35,132 @@ pub struct DbLoader {
 /// The per-request loader handed to resolvers through the GraphQL context.
 pub struct Loaders(pub DataLoader<DbLoader>);
 
-/// How many times a batch lets the request's other resolvers run before it loads.
+/// Wraps the future of the operation that [`Loaders::watched`] serves.
+pub struct Watch(Arc<Parking>);
+
+impl Watch {
+    /// `operation`, telling the loaders when it parks.
+    pub fn operation<F: Future>(self, operation: F) -> Watched<F> {
+        Watched {
+            operation: Box::pin(operation),
+            parking: self.0,
+        }
+    }
+}
+
+/// How many times at most a batch lets the operation's other resolvers run before it
+/// loads, when it cannot see the operation park ([`Loaders::unwatched`]).
 ///
-/// async-graphql resolves the items of a list a few at a time, yielding between rounds;
-/// a time-based delay would cut a large page into several batches on a slow or busy
-/// machine. Yielding instead lets every item of the level register its key first: on
-/// the single-threaded actix worker each yield gives the request one more round. A
-/// round registers at least two items, so this covers levels of several hundred items
-/// (the complexity limit keeps requests below that) and costs microseconds when idle.
+/// async-graphql resolves the items of a list a few at a time, waking itself between
+/// rounds, so the keys of one level arrive over several polls of the operation; a
+/// time-based delay would cut a large page into several batches on a slow or busy
+/// machine. A round registers at least two items, so this covers levels of several
+/// hundred items (the complexity limit keeps requests below that).
 const BATCH_YIELDS: usize = 256;
 
+/// Whether the operation that a [`Loaders`] serves is parked: its last poll returned
+/// `Pending` and nothing has woken it since, so no resolver of it can register another
+/// key before something it waits for (a batch, a statement) is done. A batch waits for
+/// that moment and no longer: every key of the level is in it, on a single-threaded
+/// runtime or a multi-threaded one, on a fast machine or a busy one.
+///
+/// A batch reads [`Parking::parks`] when it is created (during a poll of the operation)
+/// and loads once the count has grown: parked is a moment, which the operation leaves as
+/// soon as something wakes it, and a batch that only looked at the state could miss it.
+#[derive(Default)]
+pub struct Parking {
+    /// [`RUNNING`], [`PARKED`] or [`WOKEN`].
+    state: AtomicU8,
+    /// How many times the operation has parked.
+    parks: AtomicU64,
+    /// The waker of the task that polls the operation.
+    waker: AtomicWaker,
+}
+
+/// The operation is being polled.
+const RUNNING: u8 = 0;
+/// Its last poll returned `Pending` and nothing woke it since.
+const PARKED: u8 = 1;
+/// Something woke it since its last poll began.
+const WOKEN: u8 = 2;
+
+impl Parking {
+    /// How many times the operation has parked so far.
+    fn parks(&self) -> u64 {
+        self.parks.load(Ordering::Acquire)
+    }
+}
+
+impl Wake for Parking {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.state.store(WOKEN, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// An operation's future that tells its [`Parking`] when it parks.
+pub struct Watched<F> {
+    operation: Pin<Box<F>>,
+    parking: Arc<Parking>,
+}
+
+impl<F: Future> Future for Watched<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        this.parking.waker.register(cx.waker());
+        this.parking.state.store(RUNNING, Ordering::Release);
+        let waker = Waker::from(Arc::clone(&this.parking));
+        let polled = this
+            .operation
+            .as_mut()
+            .poll(&mut TaskContext::from_waker(&waker));
+        if polled.is_pending() {
+            // Stays WOKEN when a resolver woke the operation during the poll.
+            let parked = this
+                .parking
+                .state
+                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+            if parked {
+                this.parking.parks.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        polled
+    }
+}
+
 impl Loaders {
-    /// A fresh loader with an empty cache, for one request.
-    pub fn new(db: DatabaseConnection) -> Self {
-        let spawner = |batch| {
+    /// Fresh loaders with an empty cache for one operation, and the operation's future
+    /// `watch` wraps so that a batch loads as soon as the operation parks.
+    pub fn watched(db: DatabaseConnection) -> (Self, Watch) {
+        let parking = Arc::new(Parking::default());
+        (Self::with(db, Some(Arc::clone(&parking))), Watch(parking))
+    }
+
+    /// Fresh loaders whose batches cannot see the operation (a subscription's stream):
+    /// a batch lets the operation run [`BATCH_YIELDS`] times before it loads.
+    pub fn unwatched(db: DatabaseConnection) -> Self {
+        Self::with(db, None)
+    }
+
+    fn with(db: DatabaseConnection, parking: Option<Arc<Parking>>) -> Self {
+        let spawner = move |batch| {
+            // Created during a poll of the operation: parks() counts the parks before it.
+            let watched = parking.clone().map(|parking| (parking.parks(), parking));
             tokio::spawn(async move {
                 for _ in 0..BATCH_YIELDS {
                     tokio::task::yield_now().await;
+                    if let Some((before, parking)) = &watched
+                        && parking.parks() > *before
+                    {
+                        break;
+                    }
                 }
                 batch.await;
             })
@@ -649,3 +763,55 @@ delegated!(
     TranslationsOf => Vec<entity::translation::Model>,
     crate::translation::service::of_subjects
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// An operation that, at each poll, runs the next step of `steps`: wake itself
+    /// (`true`) or not, and return `Pending`; it keeps its last waker.
+    fn operation(steps: Vec<bool>, kept: Arc<Mutex<Option<Waker>>>) -> impl Future<Output = ()> {
+        let mut steps = steps.into_iter();
+        std::future::poll_fn(move |cx| {
+            *kept.lock().expect("not poisoned") = Some(cx.waker().clone());
+            match steps.next() {
+                Some(true) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Some(false) => Poll::Pending,
+                None => Poll::Ready(()),
+            }
+        })
+    }
+
+    #[test]
+    fn an_operation_parks_only_when_its_poll_ended_and_nothing_woke_it() {
+        let parking = Arc::new(Parking::default());
+        let kept = Arc::new(Mutex::new(None));
+        let mut watched = Watch(Arc::clone(&parking))
+            .operation(operation(vec![true, false, false], Arc::clone(&kept)));
+        let mut watched = Pin::new(&mut watched);
+        let outer = futures_util::task::noop_waker();
+        let mut cx = TaskContext::from_waker(&outer);
+        assert_eq!(parking.parks(), 0, "not parked before its first poll");
+
+        // A round that woke itself (a list resolving a few items at a time): not parked.
+        assert!(watched.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(parking.parks(), 0);
+
+        // A round that waits for something else: parked.
+        assert!(watched.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(parking.parks(), 1);
+
+        // Woken from outside (a batch or a statement done), polled, parked again.
+        let waker = kept.lock().expect("not poisoned").clone().expect("a waker");
+        waker.wake_by_ref();
+        assert_eq!(parking.state.load(Ordering::Acquire), WOKEN);
+        assert!(watched.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(parking.parks(), 2);
+        assert!(watched.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(parking.parks(), 2, "a finished operation does not park");
+    }
+}

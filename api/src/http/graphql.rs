@@ -272,7 +272,6 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
     let accesses = Arc::new(AccessLog::default());
     let request = operation_data(
         request,
-        state,
         Some(call.viewer.clone()),
         Some(call.meta.clone()),
         Some(accesses.clone()),

@@ -16,7 +16,7 @@ use super::admission::{Refusal, identify, request_meta};
 use super::transport_ws::{CLOSE_INIT_TIMEOUT, TransportRules};
 use crate::auth::Viewer;
 use crate::auth::standing::{self, Standing};
-use crate::context::{AppState, operation_data};
+use crate::context::AppState;
 use crate::rate_limit::Payer;
 use crate::schema::MeltSchema;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -219,10 +219,7 @@ struct Gate(Arc<Connection>);
 impl Executor for Gate {
     fn execute(&self, request: Request) -> impl Future<Output = Response> + Send {
         let connection = self.0.clone();
-        async move {
-            let request = operation_data(request, &connection.state, None, None, None);
-            connection.schema.execute(request).await
-        }
+        async move { connection.schema.execute(request).await }
     }
 
     fn execute_stream(
@@ -233,12 +230,9 @@ impl Executor for Gate {
         let connection = self.0.clone();
         let stream = async move {
             match connection.admit().await {
-                Verdict::Run => {
-                    let request = operation_data(request, &connection.state, None, None, None);
-                    connection
-                        .schema
-                        .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-                }
+                Verdict::Run => connection
+                    .schema
+                    .execute_stream_with_session_data(request, session_data.unwrap_or_default()),
                 Verdict::Answer(response) => {
                     futures_util::stream::once(async { *response }).boxed()
                 }

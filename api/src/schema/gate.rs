@@ -22,32 +22,46 @@
 
 use super::{Mutation, Query, Subscription};
 use crate::graphql::guard::{self, Limits};
+use crate::loaders::Loaders;
 use async_graphql::parser::types::DocumentOperations;
 use async_graphql::{Data, Request, Response, Schema, ServerError};
 use futures_util::stream::{BoxStream, StreamExt as _};
+use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use tracing::Instrument as _;
 
 /// The executable schema, behind its gate: every operation, over HTTP or a socket, runs
-/// through [`MeltSchema::execute`] or [`MeltSchema::execute_stream_with_session_data`].
+/// through [`MeltSchema::execute`] or [`MeltSchema::execute_stream_with_session_data`],
+/// with loaders of its own (their cache never crosses operations).
 #[derive(Clone)]
 pub struct MeltSchema {
     schema: Schema<Query, Mutation, Subscription>,
     limits: Limits,
+    db: DatabaseConnection,
 }
 
 impl MeltSchema {
-    /// The schema behind a gate that applies `limits`.
-    pub(super) fn new(schema: Schema<Query, Mutation, Subscription>, limits: Limits) -> Self {
-        Self { schema, limits }
+    /// The schema behind a gate that applies `limits`; the operations' loaders read `db`.
+    pub(super) fn new(
+        schema: Schema<Query, Mutation, Subscription>,
+        limits: Limits,
+        db: DatabaseConnection,
+    ) -> Self {
+        Self { schema, limits, db }
     }
 
-    /// Runs a query or a mutation, once admitted, in its `GraphQL Operation` span.
+    /// Runs a query or a mutation, once admitted, in its `GraphQL Operation` span; its
+    /// batches load as soon as it parks ([`Loaders::watched`]).
     pub async fn execute(&self, request: impl Into<Request>) -> Response {
         let span = operation_span();
         let response = async {
             match self.admit(request.into()) {
-                Ok(request) => self.schema.execute(request).await,
+                Ok(request) => {
+                    let (loaders, watch) = Loaders::watched(self.db.clone());
+                    watch
+                        .operation(self.schema.execute(request.data(loaders)))
+                        .await
+                }
                 Err(refusal) => Response::from_errors(vec![refusal]),
             }
         }
@@ -69,7 +83,10 @@ impl MeltSchema {
         match admitted {
             Ok(request) => self
                 .schema
-                .execute_stream_with_session_data(request, session_data)
+                .execute_stream_with_session_data(
+                    request.data(Loaders::unwatched(self.db.clone())),
+                    session_data,
+                )
                 .map(move |response| {
                     record_errors(&span, &response);
                     response

@@ -121,7 +121,11 @@ pub fn build_schema(state: &AppState) -> MeltSchema {
     if !settings.field_suggestions {
         builder = builder.disable_suggestions();
     }
-    MeltSchema::new(builder.finish(), Limits::from_settings(settings))
+    MeltSchema::new(
+        builder.finish(),
+        Limits::from_settings(settings),
+        state.db.clone(),
+    )
 }
 
 /// The schema without data or limits: for exporting and introspecting it.
