@@ -3,6 +3,12 @@
 use clap::Parser;
 use melt_api::cli::{Cli, Outcome, run};
 
+/// jemalloc rather than the system's allocator (README "Benchmark"; its settings are
+/// in `.cargo/config.toml`).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     match run(Cli::parse()).await {
