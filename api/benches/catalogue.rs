@@ -48,6 +48,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+#[path = "support/engine_alone.rs"]
+mod engine_alone;
+
+/// The allocator of the `melt` binary, so that the server in this process and the one
+/// the memory phase starts allocate alike.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Page size of the organizations scenario.
 const ORGANIZATIONS_PAGE_SIZE: usize = 20;
 /// Organizations seeded.
@@ -471,7 +480,7 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
         .close()
         .await
         .context("cannot close the floor's pool")?;
-    let mut rows = outcome?;
+    let (mut rows, engine_rows) = outcome?;
     if config.wants(RESIDENT_MEMORY) {
         rows.push(resident_memory(config, &settings_for_floor.database_url).await?);
     }
@@ -485,6 +494,19 @@ async fn bench(config: &Config, database: &BenchDatabase) -> Result<()> {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{row}");
+    }
+    if !engine_rows.is_empty() {
+        println!();
+        println!(
+            "| Scenario | Engine | API: CPU/request, clients + database + server (ms) | \
+             Floor: clients + database (ms) | Floor (req/s) | {TARGET_SHARE} of the floor \
+             leaves, all cores (ms CPU/request) | async-graphql alone on the page (ms) | \
+             API clients + database + async-graphql alone (share of what is left) |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---:|");
+        for row in engine_rows {
+            println!("{row}");
+        }
     }
     Ok(())
 }
@@ -556,6 +578,7 @@ async fn resident_memory(config: &Config, database_url: &str) -> Result<String> 
             page_size: PAGE_SIZE,
             token: None,
             floor: None,
+            engine_alone: false,
         });
         let phase = driver.run(&scenario, config.requests).await?;
         let peak = memory_of(&status, "VmHWM")?;
@@ -645,7 +668,7 @@ async fn run_scenarios(
     operator: String,
     statements: &AtomicUsize,
     floor_db: &DatabaseConnection,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -681,6 +704,7 @@ async fn run_scenarios(
             page_size: PAGE_SIZE,
             token: None,
             floor: Some(Arc::new(Floor::services("x.status = 'ACTIVE'", None))),
+            engine_alone: true,
         },
         Scenario {
             name: format!("Province {province_name} + ar + \"servizio\""),
@@ -698,6 +722,7 @@ async fn run_scenarios(
                  AND x.search_text LIKE '%servizio%'",
                 Some(province_row),
             ))),
+            engine_alone: false,
         },
         Scenario {
             name: "Organizations page (sites, services)".to_owned(),
@@ -707,6 +732,7 @@ async fn run_scenarios(
             page_size: ORGANIZATIONS_PAGE_SIZE,
             token: None,
             floor: Some(Arc::new(Floor::organizations())),
+            engine_alone: true,
         },
         Scenario {
             name: "Inbox of the first organization (open work)".to_owned(),
@@ -716,6 +742,7 @@ async fn run_scenarios(
             page_size: INBOX_PAGE_SIZE,
             token: Some(operator.clone()),
             floor: None,
+            engine_alone: false,
         },
         Scenario {
             name: format!("matchServices EMPLOYMENT + TRAINING in {municipality}, ar, 30"),
@@ -725,9 +752,10 @@ async fn run_scenarios(
             page_size: 20,
             token: Some(operator),
             floor: None,
+            engine_alone: false,
         },
     ];
-    let mut rows = Vec::new();
+    let (mut rows, mut engine_rows) = (Vec::new(), Vec::new());
     for scenario in scenarios
         .into_iter()
         .filter(|scenario| config.wants(&scenario.name))
@@ -740,6 +768,7 @@ async fn run_scenarios(
             .or_else(|| list["candidateCount"].as_u64())
             .with_context(|| format!("{}: no totalCount in {first}", scenario.name))?;
         ensure!(matching > 0, "{}: nothing matches", scenario.name);
+        let mut floor_document = None;
         if let Some(floor) = &scenario.floor {
             let floor_first = floor.page(floor_db, config, None).await?;
             ensure!(
@@ -748,6 +777,7 @@ async fn run_scenarios(
                 scenario.name,
                 floor_first.total
             );
+            floor_document = Some(floor_first.body);
         }
         println!(
             "{}: {matching} matching rows ({} pages)",
@@ -757,23 +787,116 @@ async fn run_scenarios(
 
         driver.run(&scenario, WARM_UP_REQUESTS).await?;
         let before = statements.load(Ordering::SeqCst);
-        let cpu_before = server_cpu();
+        let cpu_before = Spent::now();
         let phase = driver.run(&scenario, config.requests).await?;
-        let cpu = server_cpu().saturating_sub(cpu_before);
+        let spent = Spent::now().since(&cpu_before);
+        let cpu = spent.server;
         let run = statements.load(Ordering::SeqCst) - before;
 
         let floor = match &scenario.floor {
             Some(floor) => {
                 floor.run(floor_db, config, WARM_UP_REQUESTS).await?;
-                Some(floor.run(floor_db, config, config.requests).await?)
+                let floor_before = Spent::now();
+                let phase = floor.run(floor_db, config, config.requests).await?;
+                Some((phase, Spent::now().since(&floor_before)))
             }
             None => None,
         };
+        let (floor, floor_spent) = floor.unzip();
+        if let (Some(floor), Some(floor_spent), Some(document), true) =
+            (&floor, &floor_spent, &floor_document, scenario.engine_alone)
+        {
+            let runs = (config.requests, floor.latencies.len());
+            let spent = (spent.per_request(runs.0), floor_spent.per_request(runs.1));
+            let row = engine_alone_row(&scenario, config, floor, spent, document)?;
+            println!("{row}");
+            engine_rows.push(row);
+        }
         let row = phase.row(&scenario.name, config, run, cpu, floor.as_ref());
         println!("{row}");
         rows.push(row);
     }
-    Ok(rows)
+    Ok((rows, engine_rows))
+}
+
+/// CPU time used so far by the server's threads, the benchmark's own (clients) and the
+/// local PostgreSQL; or, after [`Spent::since`], during a phase.
+#[derive(Clone, Copy)]
+struct Spent {
+    server: Duration,
+    clients: Duration,
+    database: Duration,
+}
+
+impl Spent {
+    /// The CPU time used so far.
+    fn now() -> Self {
+        Self {
+            server: server_cpu(),
+            clients: client_cpu(),
+            database: database_cpu(),
+        }
+    }
+
+    /// The CPU time used since `before`.
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            server: self.server.saturating_sub(before.server),
+            clients: self.clients.saturating_sub(before.clients),
+            database: self.database.saturating_sub(before.database),
+        }
+    }
+
+    /// Each part divided by `requests`.
+    fn per_request(&self, requests: usize) -> Self {
+        let requests = u32::try_from(requests.max(1)).unwrap_or(u32::MAX);
+        Self {
+            server: self.server / requests,
+            clients: self.clients / requests,
+            database: self.database / requests,
+        }
+    }
+}
+
+/// The share of the floor's throughput the issue asks of a page.
+const TARGET_SHARE: f64 = 0.7;
+
+/// The row of the engine-alone table for a scenario: the CPU time async-graphql alone
+/// spends on its first page ([`engine_alone::cost_per_page`]) beside the CPU time per
+/// request that [`TARGET_SHARE`] of the floor's throughput leaves to everything (server,
+/// database, clients) on this machine's cores.
+///
+/// Beside them, where each request's CPU time went in the API's run and in the floor's
+/// (the clients: HTTP and JSON for the API, the database driver and JSON for the floor;
+/// PostgreSQL's processes; the server), and what the clients, the database and the
+/// engine alone already take of that budget.
+fn engine_alone_row(
+    scenario: &Scenario,
+    config: &Config,
+    floor: &Phase,
+    (api, floor_spent): (Spent, Spent),
+    document: &Value,
+) -> Result<String> {
+    let runs = config.requests;
+    let engine = engine_alone::cost_per_page(scenario.query, scenario.field, document, runs)
+        .with_context(|| format!("{}: the engine alone", scenario.name))?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let floor_throughput = floor.latencies.len() as f64 / floor.elapsed.as_secs_f64();
+    let budget = cores as f64 * 1_000.0 / (TARGET_SHARE * floor_throughput);
+    let least = millis(api.clients) + millis(api.database) + millis(engine);
+    Ok(format!(
+        "| {} | {} | {:.2} + {:.2} + {:.2} | {:.2} + {:.2} | {floor_throughput:.0} | \
+         {budget:.2} | {:.3} | {least:.2} ({:.0}%) |",
+        scenario.name,
+        config.engine(),
+        millis(api.clients),
+        millis(api.database),
+        millis(api.server),
+        millis(floor_spent.clients),
+        millis(floor_spent.database),
+        millis(engine),
+        100.0 * least / budget
+    ))
 }
 
 /// One workload: a query walked page by page.
@@ -793,6 +916,9 @@ struct Scenario {
     /// The same page as one SQL statement that builds the whole JSON document, where
     /// the issue sets a target against it.
     floor: Option<Arc<Floor>>,
+    /// Whether to measure async-graphql alone on the floor's first page
+    /// ([`engine_alone`]).
+    engine_alone: bool,
 }
 
 /// Sends requests from concurrent client tasks.
@@ -1028,6 +1154,8 @@ struct Floor {
 
 /// One page read by the floor.
 struct FloorPage {
+    /// The document.
+    body: Value,
     /// `totalCount` of the document.
     total: u64,
     /// The cursor of the next page, `None` after the last one.
@@ -1215,7 +1343,7 @@ impl Floor {
             (true, Some(name), Some(id)) => Some((name, id)),
             _ => None,
         };
-        Ok(FloorPage { total, next })
+        Ok(FloorPage { body, total, next })
     }
 
     /// Runs `requests` pages from the configured number of tasks, each walking the pages
@@ -1272,6 +1400,11 @@ impl Floor {
 /// named [`CLIENT_THREAD`]). Zero where `/proc` is absent.
 fn server_cpu() -> Duration {
     let total = cpu_of("/proc/self/stat").unwrap_or_default();
+    total.saturating_sub(client_cpu())
+}
+
+/// CPU time the benchmark's own threads (main thread and clients) have used so far.
+fn client_cpu() -> Duration {
     let pid = std::process::id().to_string();
     let mut clients = Duration::ZERO;
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
@@ -1283,18 +1416,41 @@ fn server_cpu() -> Duration {
             }
         }
     }
-    total.saturating_sub(clients)
+    clients
+}
+
+/// CPU time PostgreSQL's processes on this machine have used so far (theirs and that
+/// of the children they reaped): zero without a local PostgreSQL, as on SQLite, whose
+/// engine runs inside the server.
+fn database_cpu() -> Duration {
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    processes
+        .flatten()
+        .filter(|process| {
+            std::fs::read_to_string(process.path().join("comm"))
+                .is_ok_and(|name| name.trim_end() == "postgres")
+        })
+        .filter_map(|process| ticks_of(process.path().join("stat"), &[11, 12, 13, 14]))
+        .sum()
 }
 
 /// User and system CPU time of a `/proc` `stat` file (a process's or a thread's).
 fn cpu_of(path: impl AsRef<std::path::Path>) -> Option<Duration> {
-    // Fields 14 and 15, in clock ticks of 1/100 s (USER_HZ).
+    ticks_of(path, &[11, 12])
+}
+
+/// The sum of the clock-tick fields `fields` (0 = the field after the name) of a `/proc`
+/// `stat` file: 11 and 12 are the user and system time, 13 and 14 those of reaped
+/// children, in ticks of 1/100 s (USER_HZ).
+fn ticks_of(path: impl AsRef<std::path::Path>, fields: &[usize]) -> Option<Duration> {
     let stat = std::fs::read_to_string(path).ok()?;
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
+    let values: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields
         .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+        .filter_map(|&i| values.get(i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     Some(Duration::from_millis(ticks * 10))
 }
