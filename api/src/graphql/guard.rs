@@ -9,10 +9,10 @@
 //! of seconds and gigabytes. Here each fragment is measured once and memoised, so a
 //! document costs time linear in its text, whatever it expands to.
 //!
-//! The guard runs at `prepare_request` (the schema's gate, `crate::schema::gate`), the
-//! first step of every request (HTTP POST, GET, each operation of a batch, websocket):
-//! it parses the document itself, measures it, and hands the parsed document on, so it
-//! is parsed once.
+//! The guard runs in the schema's gate (`crate::schema::gate`), before async-graphql
+//! sees the request (HTTP POST, GET, each operation of a batch, websocket): it parses
+//! the document itself, measures it, and hands the parsed document on, so it is parsed
+//! once.
 //!
 //! Measures, over every operation of the document:
 //! - **fields**: field selections once fragments are expanded (`__typename` included);
@@ -416,7 +416,7 @@ impl<'a> Walker<'a> {
 /// Admits `request` when its document passes [`check`] (parsing it, once: the parsed
 /// document stays in the request), or refuses it. Parse errors are left to
 /// async-graphql, which reports them as it always has. Applied by the schema's gate
-/// (`crate::schema::gate`) at `prepare_request`, the first step of every request.
+/// (`crate::schema::gate`) before async-graphql sees the request.
 pub fn admit(mut request: Request, limits: &Limits) -> ServerResult<Request> {
     // Borrowed out and back: `parsed_query` needs the request mutably.
     let variables = std::mem::take(&mut request.variables);
