@@ -14,11 +14,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
 
-/// `pageInfo`.
+/// `pageInfo`. The floor's cursor is a string on PostgreSQL and an array on SQLite:
+/// whatever it is, it is answered as it came.
 #[derive(SimpleObject, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct PageInfo {
-    end_cursor: Option<String>,
+    end_cursor: Option<async_graphql::Json<Value>>,
 }
 
 /// A connection of `T` as the scenarios select it.
