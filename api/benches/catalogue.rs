@@ -829,11 +829,13 @@ struct Spent {
 }
 
 impl Spent {
-    /// The CPU time used so far.
+    /// The CPU time used so far: the server's is the process's less the clients'.
     fn now() -> Self {
+        let clients = client_cpu();
+        let process = cpu_of("/proc/self/stat").unwrap_or_default();
         Self {
-            server: server_cpu(),
-            clients: client_cpu(),
+            server: process.saturating_sub(clients),
+            clients,
             database: database_cpu(),
         }
     }
@@ -1399,15 +1401,9 @@ impl Floor {
     }
 }
 
-/// CPU time (user and system) the application has used so far: the process's time
-/// less that of the benchmark's own threads (the main thread and the clients' runtime,
-/// named [`CLIENT_THREAD`]). Zero where `/proc` is absent.
-fn server_cpu() -> Duration {
-    let total = cpu_of("/proc/self/stat").unwrap_or_default();
-    total.saturating_sub(client_cpu())
-}
-
-/// CPU time the benchmark's own threads (main thread and clients) have used so far.
+/// CPU time the benchmark's own threads (the main thread and the clients' runtime,
+/// named [`CLIENT_THREAD`]) have used so far; the rest of the process is the
+/// application's ([`Spent::now`]). Zero where `/proc` is absent.
 fn client_cpu() -> Duration {
     let pid = std::process::id().to_string();
     let mut clients = Duration::ZERO;

@@ -91,12 +91,11 @@ impl AccessLog {
 /// (without one, reads are logged at once). Its loaders come from the schema's gate
 /// ([`crate::schema::MeltSchema`]).
 pub fn operation_data(
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     viewer: Option<Viewer>,
     meta: Option<RequestMeta>,
     access_log: Option<Arc<AccessLog>>,
 ) -> async_graphql::Request {
-    let mut request = request;
     if let Some(viewer) = viewer {
         request = request.data(viewer);
     }

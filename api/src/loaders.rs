@@ -23,7 +23,7 @@ use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use uuid::Uuid;
 
@@ -69,20 +69,13 @@ const BATCH_YIELDS: usize = 256;
 /// soon as something wakes it, and a batch that only looked at the state could miss it.
 #[derive(Default)]
 pub struct Parking {
-    /// [`RUNNING`], [`PARKED`] or [`WOKEN`].
-    state: AtomicU8,
+    /// Whether something woke the operation since its current or last poll began.
+    woken: AtomicBool,
     /// How many times the operation has parked.
     parks: AtomicU64,
     /// The waker of the task that polls the operation.
     waker: AtomicWaker,
 }
-
-/// The operation is being polled.
-const RUNNING: u8 = 0;
-/// Its last poll returned `Pending` and nothing woke it since.
-const PARKED: u8 = 1;
-/// Something woke it since its last poll began.
-const WOKEN: u8 = 2;
 
 impl Parking {
     /// How many times the operation has parked so far.
@@ -97,7 +90,7 @@ impl Wake for Parking {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.state.store(WOKEN, Ordering::Release);
+        self.woken.store(true, Ordering::Release);
         self.waker.wake();
     }
 }
@@ -114,22 +107,15 @@ impl<F: Future> Future for Watched<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = &mut *self;
         this.parking.waker.register(cx.waker());
-        this.parking.state.store(RUNNING, Ordering::Release);
+        this.parking.woken.store(false, Ordering::Release);
         let waker = Waker::from(Arc::clone(&this.parking));
         let polled = this
             .operation
             .as_mut()
             .poll(&mut TaskContext::from_waker(&waker));
-        if polled.is_pending() {
-            // Stays WOKEN when a resolver woke the operation during the poll.
-            let parked = this
-                .parking
-                .state
-                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok();
-            if parked {
-                this.parking.parks.fetch_add(1, Ordering::AcqRel);
-            }
+        // Not parked when a resolver woke the operation during the poll.
+        if polled.is_pending() && !this.parking.woken.load(Ordering::Acquire) {
+            this.parking.parks.fetch_add(1, Ordering::AcqRel);
         }
         polled
     }
@@ -808,7 +794,7 @@ mod tests {
         // Woken from outside (a batch or a statement done), polled, parked again.
         let waker = kept.lock().expect("not poisoned").clone().expect("a waker");
         waker.wake_by_ref();
-        assert_eq!(parking.state.load(Ordering::Acquire), WOKEN);
+        assert!(parking.woken.load(Ordering::Acquire));
         assert!(watched.as_mut().poll(&mut cx).is_pending());
         assert_eq!(parking.parks(), 2);
         assert!(watched.as_mut().poll(&mut cx).is_ready());

@@ -28,9 +28,7 @@ use crate::graphql::connection::page_items;
 use async_graphql::parser::types::{
     ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{
-    Name, Positioned, Request, ServerError, ServerResult, Value as ConstValue, Variables,
-};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, Value as ConstValue, Variables};
 use std::collections::HashMap;
 
 /// What one introspection list is assumed to hold when costing a query: the schema has
@@ -413,23 +411,15 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// Admits `request` when its document passes [`check`] (parsing it, once: the parsed
-/// document stays in the request), or refuses it. Parse errors are left to
-/// async-graphql, which reports them as it always has. Applied by the schema's gate
-/// (`crate::schema::gate`) before async-graphql sees the request.
-pub fn admit(mut request: Request, limits: &Limits) -> ServerResult<Request> {
-    // Borrowed out and back: `parsed_query` needs the request mutably.
-    let variables = std::mem::take(&mut request.variables);
-    let verdict = match request.parsed_query() {
-        Ok(doc) => check(doc, &variables, limits).map(drop),
-        Err(_) => Ok(()),
-    };
-    request.variables = variables;
-    if let Err(refusal) = verdict {
+/// Passes a parsed document that [`check`] admits, or refuses it (logged, as the
+/// client's error). Applied by the schema's gate (`crate::schema::gate`) to the
+/// document it parses once, before async-graphql sees the request; parse errors are
+/// left to async-graphql, which reports them as it always has.
+pub fn admit(doc: &ExecutableDocument, variables: &Variables, limits: &Limits) -> ServerResult<()> {
+    check(doc, variables, limits).map(drop).map_err(|refusal| {
         tracing::info!(code = refusal.code(), reason = %refusal.message(), "document refused");
-        return Err(refusal.into_server_error());
-    }
-    Ok(request)
+        refusal.into_server_error()
+    })
 }
 
 #[cfg(test)]

@@ -252,18 +252,10 @@ async fn execute(state: &AppState, mut request: Request, call: &Call) -> Outcome
         };
     }
     // The operation's name in the request's log line.
-    let named = request
-        .operation_name
-        .clone()
-        .or_else(|| match request.parsed_query() {
-            Ok(doc) => match &doc.operations {
-                DocumentOperations::Multiple(ops) if ops.len() == 1 => {
-                    ops.keys().next().map(ToString::to_string)
-                }
-                _ => None,
-            },
-            Err(_) => None,
-        });
+    let named = request.operation_name.clone().or_else(|| {
+        let document = request.parsed_query().ok()?;
+        crate::graphql::only_operation_name(document).map(str::to_owned)
+    });
     let operation = state.metrics.operation_label(named.as_deref());
     if let Some(name) = named {
         tracing::Span::current().record("operation", name.chars().take(100).collect::<String>());

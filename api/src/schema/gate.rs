@@ -22,8 +22,8 @@
 
 use super::{Mutation, Query, Subscription};
 use crate::graphql::guard::{self, Limits};
+use crate::graphql::only_operation_name;
 use crate::loaders::Loaders;
-use async_graphql::parser::types::DocumentOperations;
 use async_graphql::{Data, Request, Response, Schema, ServerError};
 use futures_util::stream::{BoxStream, StreamExt as _};
 use sea_orm::DatabaseConnection;
@@ -100,30 +100,23 @@ impl MeltSchema {
         }
     }
 
-    /// The document guard, then the input check on the parsed document; the operation's
-    /// name on the current span. A document that does not parse goes on, for
-    /// async-graphql to answer with its own parse error.
-    fn admit(&self, request: Request) -> Result<Request, ServerError> {
-        let mut request = guard::admit(request, &self.limits)?;
+    /// The document guard, then the input check, on the document parsed once (it stays
+    /// in the request); the operation's name on the current span. A document that does
+    /// not parse goes on, for async-graphql to answer with its own parse error.
+    fn admit(&self, mut request: Request) -> Result<Request, ServerError> {
+        // Borrowed out and back: `parsed_query` needs the request mutably.
         let variables = std::mem::take(&mut request.variables);
-        let checked = match request.parsed_query() {
-            Ok(document) => {
-                crate::input_guard::check_request(document, &variables)?;
-                // A document of one named operation: its name, even when the request
-                // does not repeat it in `operationName`.
-                let only = match &document.operations {
-                    DocumentOperations::Multiple(operations) if operations.len() == 1 => {
-                        operations.keys().next().map(|name| name.to_string())
-                    }
-                    _ => None,
-                };
-                record_name(request.operation_name.as_deref().or(only.as_deref()));
-                Ok(())
-            }
-            Err(_) => Ok(()),
+        let verdict = match request.parsed_query() {
+            Ok(document) => guard::admit(document, &variables, &self.limits)
+                .and_then(|()| crate::input_guard::check_request(document, &variables))
+                .map(|()| only_operation_name(document).map(str::to_owned)),
+            Err(_) => Ok(None),
         };
         request.variables = variables;
-        checked.map(|()| request)
+        // A document of one named operation: its name, even when the request does not
+        // repeat it in `operationName`.
+        record_name(request.operation_name.as_deref().or(verdict?.as_deref()));
+        Ok(request)
     }
 }
 

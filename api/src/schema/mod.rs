@@ -101,8 +101,8 @@ pub use gate::MeltSchema;
 pub type BareSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema with its limits, behind its gate. The application state is in the
-/// schema data; per-operation data (loaders, the caller) is added to each request
-/// ([`crate::context::operation_data`]).
+/// schema data; each operation gets its loaders from the gate and its caller from the
+/// transport ([`crate::context::operation_data`]).
 pub fn build_schema(state: &AppState) -> MeltSchema {
     let settings = &state.settings;
     let mut builder = Schema::build(

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// `query { ...F0 }` where each of `levels` fragments spreads the next twice: it
 /// expands to 2^levels selections of `__typename`.
-fn fragment_bomb(levels: usize) -> String {
+pub(crate) fn fragment_bomb(levels: usize) -> String {
     let mut query = String::from("query { ...F0 }");
     for level in 0..levels {
         let next = level + 1;

@@ -378,14 +378,7 @@ async fn an_operation_over_a_socket_passes_the_same_gate_as_over_http() {
     assert_eq!(ack["type"], "connection_ack", "{ack}");
 
     // A fragment bomb: 2^24 fields once expanded, a few hundred bytes as written.
-    let mut bomb = String::from("query { ...F0 }\n");
-    for level in 0..24 {
-        let next = level + 1;
-        bomb.push_str(&format!(
-            "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n"
-        ));
-    }
-    bomb.push_str("fragment F24 on Query { __typename }\n");
+    let bomb = crate::hostile::fragment_bomb(24);
     let hostile_text = "{ services(first: 1, filter: {search: \"a\\u0007b\"}) { totalCount } }";
     let cases = [
         ("bomb", bomb.as_str(), json!({}), "QUERY_TOO_COMPLEX"),
