@@ -266,6 +266,9 @@ key! {
     ApiClientById;
     /// The services an organization provides.
     ServicesOfOrganization;
+    /// The services an organization provides, read
+    /// [`service::without_long_texts`].
+    ListedServicesOfOrganization;
     /// The locations of an organization.
     LocationsOfOrganization;
     /// The contacts of an organization.
@@ -412,15 +415,19 @@ impl Loaders {
     }
 }
 
-/// A loader of the rows that point at a parent through a foreign key.
+/// A loader of the rows that point at a parent through a foreign key (with the
+/// columns that `$columns` leaves of a select, all by default).
 macro_rules! children {
     ($key:ident, $module:ident, $fk:ident, $field:ident, $order:ident) => {
+        children!($key, $module, $fk, $field, $order, std::convert::identity);
+    };
+    ($key:ident, $module:ident, $fk:ident, $field:ident, $order:ident, $columns:path) => {
         impl Loader<$key> for DbLoader {
             type Value = Vec<$module::Model>;
             type Error = Arc<DbErr>;
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
-                let rows = $module::Entity::find()
+                let rows = $columns($module::Entity::find())
                     .filter($module::Column::$fk.is_in(ids(keys)))
                     .order_by_asc($module::Column::$order)
                     .order_by_asc($module::Column::Id)
@@ -449,6 +456,14 @@ children!(
     OrganizationId,
     organization_id,
     SearchName
+);
+children!(
+    ListedServicesOfOrganization,
+    service,
+    OrganizationId,
+    organization_id,
+    SearchName,
+    service::without_long_texts
 );
 children!(
     LocationsOfOrganization,

@@ -211,7 +211,7 @@ impl CatalogueMutations {
         })
         .await?;
         Ok(ChangeServiceStatusPayload {
-            service: Some(Service(row)),
+            service: Some(Service::from(row)),
             user_errors: Vec::new(),
         })
     }

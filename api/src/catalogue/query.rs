@@ -16,7 +16,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryResult, QuerySelect, QueryTrait,
+    QueryResult, QuerySelect, QueryTrait, Select,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -329,22 +329,55 @@ pub struct ServicePage {
     pub total: u64,
     /// Distance in km of each service's nearest location from the centre.
     pub distances: HashMap<Uuid, f64>,
+    /// Whether the rows hold their long texts (else they were read
+    /// [`service::without_long_texts`]).
+    pub long_texts: bool,
+}
+
+/// Which services a list shows, in what order and how much of each.
+#[derive(Clone, Copy, Debug)]
+pub struct Listing {
+    /// The order.
+    pub order: ServiceOrder,
+    /// Whether the order is reversed.
+    pub descending: bool,
+    /// Whether the total is wanted.
+    pub with_total: bool,
+    /// Whether the rows' long texts are wanted (else they are read
+    /// [`service::without_long_texts`]).
+    pub long_texts: bool,
+}
+
+impl Listing {
+    /// The services of `query`, read whole or without their long texts.
+    fn select(&self, query: &ServiceQuery, near_joined: bool) -> Select<service::Entity> {
+        let select = service::Entity::find().filter(condition(query, near_joined));
+        if self.long_texts {
+            select
+        } else {
+            service::without_long_texts(select)
+        }
+    }
 }
 
 /// Lists services.
-#[tracing::instrument(level = "debug", skip_all, fields(?order, descending, with_total))]
+#[tracing::instrument(level = "debug", skip_all, fields(?listing))]
 pub async fn list(
     db: &impl ConnectionTrait,
     query: &ServiceQuery,
-    order: ServiceOrder,
-    descending: bool,
+    listing: Listing,
     window: &Window,
-    with_total: bool,
 ) -> AppResult<ServicePage> {
+    let Listing {
+        order,
+        descending,
+        with_total,
+        long_texts,
+    } = listing;
     let Some(sort) = sort(order, descending) else {
-        return list_by_distance(db, query, descending, window, with_total).await;
+        return list_by_distance(db, query, listing, window).await;
     };
-    let select = service::Entity::find().filter(condition(query, false));
+    let select = listing.select(query, false);
     let (page, total) = match query.statuses_only().filter(|_| with_total) {
         Some(statuses) => {
             let kept = async { Ok(crate::tally::services(db, statuses).await?) };
@@ -360,6 +393,7 @@ pub async fn list(
         page,
         total,
         distances,
+        long_texts,
     })
 }
 
@@ -370,16 +404,21 @@ pub async fn list(
 async fn list_by_distance(
     db: &impl ConnectionTrait,
     query: &ServiceQuery,
-    descending: bool,
+    listing: Listing,
     window: &Window,
-    with_total: bool,
 ) -> AppResult<ServicePage> {
+    let Listing {
+        descending,
+        with_total,
+        long_texts,
+        ..
+    } = listing;
     let Some(near) = &query.near else {
         return Err(AppError::BadUserInput(
             "orderBy DISTANCE needs a `near` filter: the distance is from its centre".to_owned(),
         ));
     };
-    let mut select = service::Entity::find().filter(condition(query, true));
+    let mut select = listing.select(query, true);
     QueryTrait::query(&mut select).join_subquery(
         JoinType::InnerJoin,
         nearest(near),
@@ -410,6 +449,7 @@ async fn list_by_distance(
         },
         total,
         distances,
+        long_texts,
     })
 }
 
@@ -454,6 +494,15 @@ async fn distances(
 mod tests {
     use super::*;
 
+    fn by(order: ServiceOrder) -> Listing {
+        Listing {
+            order,
+            descending: false,
+            with_total: true,
+            long_texts: true,
+        }
+    }
+
     fn pisa(radius_km: f64) -> Near {
         Near::parse(43.7167, 10.4017, radius_km).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -464,10 +513,8 @@ mod tests {
         let refused = list(
             &db,
             &ServiceQuery::default(),
-            ServiceOrder::Distance,
-            false,
+            by(ServiceOrder::Distance),
             &Window::first(5),
-            true,
         )
         .await;
         assert!(matches!(refused, Err(AppError::BadUserInput(_))));
@@ -481,9 +528,9 @@ mod tests {
             ..ServiceQuery::default()
         };
         let window = Window::first(100);
-        let by_name = list(&db, &query, ServiceOrder::Name, false, &window, true).await;
+        let by_name = list(&db, &query, by(ServiceOrder::Name), &window).await;
         let by_name = by_name.unwrap_or_else(|e| panic!("{e}"));
-        let by_distance = list(&db, &query, ServiceOrder::Distance, false, &window, true).await;
+        let by_distance = list(&db, &query, by(ServiceOrder::Distance), &window).await;
         let by_distance = by_distance.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(by_name.total, by_distance.total);
         assert!(

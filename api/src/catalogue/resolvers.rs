@@ -2,7 +2,7 @@
 
 use super::domain::Near;
 use super::query::{self as catalogue, ServiceOrder, ServiceQuery};
-use super::types::ServiceConnection;
+use super::types::{ServiceConnection, shows_long_texts};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::stored;
@@ -172,9 +172,14 @@ impl CatalogueQueries {
             ServiceOrderField::UpdatedAt => ServiceOrder::UpdatedAt,
             ServiceOrderField::Distance => ServiceOrder::Distance,
         };
-        let descending = order_by.direction == OrderDirection::Desc;
-        let with_total = ctx.wants_total();
-        let result = catalogue::list(db, &query, order, descending, &window, with_total).await?;
+        let listing = catalogue::Listing {
+            order,
+            descending: order_by.direction == OrderDirection::Desc,
+            with_total: ctx.wants_total(),
+            long_texts: shows_long_texts(&ctx.look_ahead().field("nodes"))
+                || shows_long_texts(&ctx.look_ahead().field("edges").field("node")),
+        };
+        let result = catalogue::list(db, &query, listing, &window).await?;
         Ok(ServiceConnection::from_page(result))
     }
 }

@@ -8,7 +8,7 @@ use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Timestamp;
 use crate::loaders::{
     AreaOfService, GroupingsOfService, LocationById, LocationsOfService, OrganizationById,
-    SchedulesOfService, TermsOfService,
+    SchedulesOfService, ServiceById, TermsOfService,
 };
 use crate::organization::types::{Location, Organization};
 use crate::taxonomy::types::Term;
@@ -19,15 +19,60 @@ use entity::{schedule, service};
 /// A service of the network's catalogue: what an organization offers, to whom, where
 /// and when. Field names follow Open Referral HSDS 3.0.
 #[derive(Clone, Debug)]
-pub struct Service(pub service::Model);
+pub struct Service {
+    row: service::Model,
+    /// Whether `row` holds its long texts: false for a row of a list read
+    /// [`service::without_long_texts`] because its selection shows none of them.
+    whole: bool,
+}
 
 impl From<service::Model> for Service {
-    fn from(model: service::Model) -> Self {
-        Self(model)
+    fn from(row: service::Model) -> Self {
+        Self { row, whole: true }
     }
 }
 
+/// The fields of `Service` that show a long text (all the others read none): a list
+/// whose selection has none of them reads its rows [`service::without_long_texts`].
+const LONG_TEXT_FIELDS: [&str; 6] = [
+    "description",
+    "eligibilityDescription",
+    "feesDescription",
+    "applicationProcess",
+    "funding",
+    "localized",
+];
+
+/// Whether the services selected by `selection` (a list's items) show a long text.
+pub fn shows_long_texts(selection: &async_graphql::Lookahead<'_>) -> bool {
+    LONG_TEXT_FIELDS
+        .iter()
+        .any(|field| selection.field(field).exists())
+}
+
 impl Service {
+    /// A service read [`service::without_long_texts`] (its long texts are read again
+    /// if a field shows one).
+    pub fn listed(row: service::Model) -> Self {
+        Self { row, whole: false }
+    }
+
+    /// The stored row: this one, or for a listed row the whole row, read again (in one
+    /// batch for the request).
+    async fn whole_row(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<std::borrow::Cow<'_, service::Model>> {
+        if self.whole {
+            return Ok(std::borrow::Cow::Borrowed(&self.row));
+        }
+        ctx.loaders()?
+            .one(ServiceById(self.row.id))
+            .await?
+            .map(std::borrow::Cow::Owned)
+            .ok_or_else(|| crate::error::AppError::NotFound("service").into())
+    }
+
     /// The zones or hub areas (`kind`) in force that the service area reaches.
     async fn groupings(
         &self,
@@ -37,7 +82,7 @@ impl Service {
         let groupings = ctx
             .loaders()?
             .0
-            .load_one(GroupingsOfService(self.0.id))
+            .load_one(GroupingsOfService(self.row.id))
             .await?;
         Ok(groupings
             .unwrap_or_default()
@@ -48,7 +93,11 @@ impl Service {
     }
 
     async fn terms(&self, ctx: &Context<'_>, taxonomy: Taxonomy) -> GqlResult<Vec<Term>> {
-        let terms = ctx.loaders()?.0.load_one(TermsOfService(self.0.id)).await?;
+        let terms = ctx
+            .loaders()?
+            .0
+            .load_one(TermsOfService(self.row.id))
+            .await?;
         let wanted: entity::enums::Taxonomy = taxonomy.into();
         Ok(terms
             .unwrap_or_default()
@@ -65,24 +114,24 @@ impl Service {
 impl Service {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        to_global_id(NodeKind::Service, self.0.id)
+        to_global_id(NodeKind::Service, self.row.id)
     }
     /// Version of this record for optimistic concurrency: pass it as `expectedVersion`
     /// when changing the record.
     async fn row_version(&self) -> i32 {
-        self.0.row_version
+        self.row.row_version
     }
     /// Name of the service.
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
     /// Another name the service is known by.
     async fn alternate_name(&self) -> Option<&str> {
-        self.0.alternate_name.as_deref()
+        self.row.alternate_name.as_deref()
     }
     /// What the service offers.
-    async fn description(&self) -> &str {
-        &self.0.description
+    async fn description(&self, ctx: &Context<'_>) -> GqlResult<String> {
+        Ok(self.whole_row(ctx).await?.description.clone())
     }
     /// The service's text in one language: the `language` asked for, else the first
     /// of the request's `Accept-Language` languages it has a text in, else the original
@@ -96,10 +145,10 @@ impl Service {
         language: Option<String>,
     ) -> GqlResult<crate::translation::types::LocalizedService> {
         let localization =
-            crate::translation::types::Localization::load(ctx, self.0.id, language.as_deref())
+            crate::translation::types::Localization::load(ctx, self.row.id, language.as_deref())
                 .await?;
         Ok(crate::translation::types::LocalizedService(
-            self.0.clone(),
+            self.whole_row(ctx).await?.into_owned(),
             localization,
         ))
     }
@@ -109,61 +158,61 @@ impl Service {
         &self,
         ctx: &Context<'_>,
     ) -> GqlResult<Vec<crate::translation::types::Translation>> {
-        crate::translation::types::translations_of(ctx, self.0.id).await
+        crate::translation::types::translations_of(ctx, self.row.id).await
     }
     /// Whether the service is active.
     async fn status(&self) -> ServiceStatus {
-        self.0.status.into()
+        self.row.status.into()
     }
     /// Who may use the service, in words.
-    async fn eligibility_description(&self) -> Option<&str> {
-        self.0.eligibility_description.as_deref()
+    async fn eligibility_description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.whole_row(ctx).await?.eligibility_description.clone())
     }
     /// Minimum age of users, in years.
     async fn minimum_age(&self) -> Option<i32> {
-        self.0.minimum_age
+        self.row.minimum_age
     }
     /// Maximum age of users, in years.
     async fn maximum_age(&self) -> Option<i32> {
-        self.0.maximum_age
+        self.row.maximum_age
     }
     /// Fees, in words (most services are free).
-    async fn fees_description(&self) -> Option<&str> {
-        self.0.fees_description.as_deref()
+    async fn fees_description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.whole_row(ctx).await?.fees_description.clone())
     }
     /// How to apply.
-    async fn application_process(&self) -> Option<&str> {
-        self.0.application_process.as_deref()
+    async fn application_process(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.whole_row(ctx).await?.application_process.clone())
     }
     /// Web page of the service.
     async fn url(&self) -> Option<&str> {
-        self.0.url.as_deref()
+        self.row.url.as_deref()
     }
     /// Email address of the service.
     async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
+        self.row.email.as_deref()
     }
     /// In person, remote or hybrid.
     async fn delivery_mode(&self) -> DeliveryMode {
-        self.0.delivery_mode.into()
+        self.row.delivery_mode.into()
     }
     /// Programme or funding (FSE+, PNRR/GOL, regional, municipal).
-    async fn funding(&self) -> Option<&str> {
-        self.0.funding.as_deref()
+    async fn funding(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.whole_row(ctx).await?.funding.clone())
     }
     /// Places, waitlist and typical wait.
     async fn capacity(&self) -> Capacity {
         Capacity {
-            open_places: self.0.open_places,
-            waitlist_length: self.0.waitlist_length,
-            typical_wait_days: self.0.typical_wait_days,
-            updated_at: self.0.capacity_updated_at.map(Timestamp),
+            open_places: self.row.open_places,
+            waitlist_length: self.row.waitlist_length,
+            typical_wait_days: self.row.typical_wait_days,
+            updated_at: self.row.capacity_updated_at.map(Timestamp),
         }
     }
     /// The organization that provides the service.
     async fn provider(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
         ctx.loaders()?
-            .one(OrganizationById(self.0.organization_id))
+            .one(OrganizationById(self.row.organization_id))
             .await
     }
     /// Types of the service (SERVICE_TYPE terms).
@@ -180,7 +229,7 @@ impl Service {
     }
     /// Municipalities the service covers.
     async fn service_area(&self, ctx: &Context<'_>) -> GqlResult<Vec<Territory>> {
-        ctx.loaders()?.all(AreaOfService(self.0.id)).await
+        ctx.loaders()?.all(AreaOfService(self.row.id)).await
     }
     /// The zones (*zone-distretto*) the service belongs to: those in force today that
     /// hold at least one municipality of its service area, by code. A service whose
@@ -198,19 +247,19 @@ impl Service {
     }
     /// Sites where the service is delivered.
     async fn locations(&self, ctx: &Context<'_>) -> GqlResult<Vec<Location>> {
-        ctx.loaders()?.all(LocationsOfService(self.0.id)).await
+        ctx.loaders()?.all(LocationsOfService(self.row.id)).await
     }
     /// Opening hours.
     async fn schedules(&self, ctx: &Context<'_>) -> GqlResult<Vec<Schedule>> {
-        ctx.loaders()?.all(SchedulesOfService(self.0.id)).await
+        ctx.loaders()?.all(SchedulesOfService(self.row.id)).await
     }
     /// When the record was created.
     async fn created_at(&self) -> Timestamp {
-        Timestamp(self.0.created_at)
+        Timestamp(self.row.created_at)
     }
     /// When the record was last changed.
     async fn updated_at(&self) -> Timestamp {
-        Timestamp(self.0.updated_at)
+        Timestamp(self.row.updated_at)
     }
 }
 
@@ -320,17 +369,23 @@ pub struct ServiceEdge {
 impl ServiceConnection {
     /// Builds the connection from a page of services with no distances (a relation's
     /// page).
-    pub fn from_rows(page: crate::pagination::Page<service::Model>, total: u64) -> Self {
+    pub fn from_rows(
+        page: crate::pagination::Page<service::Model>,
+        total: u64,
+        long_texts: bool,
+    ) -> Self {
         Self::from_page(super::query::ServicePage {
             page,
             total,
             distances: std::collections::HashMap::new(),
+            long_texts,
         })
     }
 
     /// Builds the connection from a page of services.
     pub fn from_page(result: super::query::ServicePage) -> Self {
         let page_info = PageInfo::of(&result.page);
+        let whole = result.long_texts;
         let mut edges = Vec::with_capacity(result.page.items.len());
         let mut nodes = Vec::with_capacity(result.page.items.len());
         for (row, cursor) in result.page.items {
@@ -338,11 +393,12 @@ impl ServiceConnection {
                 .distances
                 .get(&row.id)
                 .map(|d| (d * 100.0).round() / 100.0);
-            nodes.push(Service(row.clone()));
+            let node = Service { row, whole };
+            nodes.push(node.clone());
             edges.push(ServiceEdge {
                 cursor,
                 distance_km,
-                node: Service(row),
+                node,
             });
         }
         Self {

@@ -244,7 +244,7 @@ impl EventSubscriptions {
                 }
                 Ok(Some(ServiceChange {
                     event: Event(event.clone()),
-                    service: service.map(Service),
+                    service: service.map(Service::from),
                 }))
             }
         }))

@@ -1,6 +1,6 @@
 //! GraphQL types of organizations.
 
-use crate::catalogue::types::{Service, ServiceConnection};
+use crate::catalogue::types::{Service, ServiceConnection, shows_long_texts};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
@@ -8,8 +8,9 @@ use crate::graphql::relay::{NodeKind, to_global_id};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
 use crate::loaders::{
-    ContactsOfOrganization, LocationsOfOrganization, OrganizationById, ServicesOfOrganization,
-    SignatoriesOfOrganization, SuccessionsOfOrganization, TerritoryById,
+    ContactsOfOrganization, ListedServicesOfOrganization, LocationsOfOrganization,
+    OrganizationById, ServicesOfOrganization, SignatoriesOfOrganization, SuccessionsOfOrganization,
+    TerritoryById,
 };
 use crate::pagination::{Cursor, SortKey};
 use crate::protocol::types::Signatory;
@@ -164,7 +165,19 @@ impl Organization {
         complexity = "crate::graphql::connection::list_cost(child_complexity)"
     )]
     async fn services(&self, ctx: &Context<'_>) -> GqlResult<Vec<Service>> {
-        ctx.loaders()?.all(ServicesOfOrganization(self.0.id)).await
+        let loaders = ctx.loaders()?;
+        if shows_long_texts(&ctx.look_ahead()) {
+            return loaders.all(ServicesOfOrganization(self.0.id)).await;
+        }
+        let rows = loaders
+            .0
+            .load_one(ListedServicesOfOrganization(self.0.id))
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Service::listed)
+            .collect())
     }
     /// Services the organization provides, by name, a page at a time
     /// (`first`/`after` or `last`/`before`, at most 100; costed like a root
@@ -187,15 +200,22 @@ impl Organization {
         #[graphql(desc = "Return the items before this cursor (an edge's `cursor`).")]
         before: Option<String>,
     ) -> GqlResult<ServiceConnection> {
-        let (page, total) = ctx
-            .loaders()?
-            .page(
-                ServicesOfOrganization(self.0.id),
-                |s: &service::Model| Cursor::new(SortKey::Text(s.search_name.clone()), s.id),
-                (first, after, last, before),
-            )
-            .await?;
-        Ok(ServiceConnection::from_rows(page, total))
+        let loaders = ctx.loaders()?;
+        let cursor = |s: &service::Model| Cursor::new(SortKey::Text(s.search_name.clone()), s.id);
+        let relay = (first, after, last, before);
+        let look_ahead = ctx.look_ahead();
+        let long_texts = shows_long_texts(&look_ahead.field("nodes"))
+            || shows_long_texts(&look_ahead.field("edges").field("node"));
+        let (page, total) = if long_texts {
+            loaders
+                .page(ServicesOfOrganization(self.0.id), cursor, relay)
+                .await?
+        } else {
+            loaders
+                .page(ListedServicesOfOrganization(self.0.id), cursor, relay)
+                .await?
+        };
+        Ok(ServiceConnection::from_rows(page, total, long_texts))
     }
     /// The organization's adherences to protocols (invited, signed or withdrawn).
     #[graphql(

@@ -19,6 +19,7 @@ mod http;
 mod indexes;
 mod jobs;
 mod kept_counts;
+mod long_texts;
 mod matching;
 mod metrics;
 mod needs;
