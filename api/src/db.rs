@@ -72,6 +72,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         .acquire_timeout(Duration::from_secs(
             settings.database_acquire_timeout_secs.max(1),
         ))
+        // A connection in use within the last seconds is known to be alive: checking
+        // it again cost a round trip per statement (PostgreSQL's CPU and ours: a
+        // tenth of the server's time on a page of organizations).
+        .test_before_acquire_if_idle_for(Duration::from_secs(settings.database_ping_idle_secs))
         .sqlx_logging(false)
         .record_stmt_in_spans(false)
         // WAL: readers never wait for the writer, and writers queue for the lock

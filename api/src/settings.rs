@@ -211,6 +211,10 @@ pub struct Settings {
     /// How long a request waits for a database connection (from the pool, or a new
     /// one) before it fails, in seconds.
     pub database_acquire_timeout_secs: u64,
+    /// A pooled connection idle for at least this many seconds is checked (a round
+    /// trip) before a request uses it; one in use more recently is not, so a busy
+    /// server does not pay a round trip per statement. 0: check every time.
+    pub database_ping_idle_secs: u64,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client in the
     /// request log, comma-separated; unset: the peer is the client.
     pub trusted_proxies: Option<String>,
@@ -309,6 +313,7 @@ impl Default for Settings {
             webhook_concurrency: 8,
             cors_origins: None,
             database_acquire_timeout_secs: 5,
+            database_ping_idle_secs: 30,
             trusted_proxies: None,
             persisted_queries_file: None,
             persisted_queries_only: false,
@@ -472,6 +477,7 @@ const ALL_KEYS: &[&str] = &[
     "database_url",
     "database_max_connections",
     "database_acquire_timeout_secs",
+    "database_ping_idle_secs",
     "host",
     "port",
     "log_format",
@@ -510,6 +516,24 @@ fn close(known: &str, written: &str) -> bool {
 #[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_setting_is_documented_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        let settings = serde_json::to_value(Settings::default()).expect("settings serialize");
+        let keys: Vec<String> = settings
+            .as_object()
+            .expect("settings are an object")
+            .keys()
+            .map(|key| format!("`MELT_{}`", key.to_uppercase()))
+            .collect();
+        assert!(keys.len() > 30, "{keys:?}");
+        let missing: Vec<&String> = keys
+            .iter()
+            .filter(|k| !readme.contains(k.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "not in the README: {missing:?}");
+    }
 
     #[test]
     fn secrets_never_print() {

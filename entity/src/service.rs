@@ -41,30 +41,32 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// The empty value a row read by [`without_long_texts`] holds in place of a long
-/// text, or `None` for the other columns.
-fn empty_long_text(column: Column) -> Option<&'static str> {
-    match column {
-        Column::SearchText | Column::Description => Some("''"),
-        Column::EligibilityDescription
-        | Column::FeesDescription
-        | Column::ApplicationProcess
-        | Column::Funding => Some("NULL"),
-        _ => None,
-    }
+/// Whether `column` is one of the long texts (`search_text`, `description`,
+/// `eligibility_description`, `fees_description`, `application_process`, `funding`:
+/// most of a row's bytes).
+fn is_long_text(column: Column) -> bool {
+    matches!(
+        column,
+        Column::SearchText
+            | Column::Description
+            | Column::EligibilityDescription
+            | Column::FeesDescription
+            | Column::ApplicationProcess
+            | Column::Funding
+    )
 }
 
-/// `select` reading every column but the long texts (`search_text`, `description`,
-/// `eligibility_description`, `fees_description`, `application_process`, `funding`:
-/// most of a row's bytes), which come back empty (`''` or `NULL`): for readers that
-/// never show them. A row read so is not the stored row; whoever shows one of its long
-/// texts reads the row again.
+/// `select` reading every column but the long texts ([`is_long_text`]), which come
+/// back as `''` (not `NULL`: SeaORM formats an error message for every `NULL` it
+/// decodes): for readers that never show them. A row read so is not the stored row;
+/// whoever shows one of its long texts reads the row again.
 pub fn without_long_texts(select: Select<Entity>) -> Select<Entity> {
     let mut select = select.select_only();
     for column in Column::iter() {
-        select = match empty_long_text(column) {
-            None => select.column(column),
-            Some(empty) => select.column_as(Expr::cust(empty), column.as_str()),
+        select = if is_long_text(column) {
+            select.column_as(Expr::cust("''"), column.as_str())
+        } else {
+            select.column(column)
         };
     }
     select
