@@ -331,6 +331,31 @@ impl TestApp {
     }
 }
 
+/// The types of the exported schema by name, parsed from its SDL (for tests generated
+/// from the schema).
+pub fn schema_types() -> std::collections::HashMap<String, async_graphql::parser::types::TypeKind> {
+    use async_graphql::parser::types::{TypeDefinition, TypeSystemDefinition};
+    let sdl = melt_api::schema::sdl();
+    let document = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+    let mut types = std::collections::HashMap::new();
+    for definition in document.definitions {
+        if let TypeSystemDefinition::Type(ty) = definition {
+            let TypeDefinition { name, kind, .. } = ty.node;
+            types.insert(name.node.to_string(), kind);
+        }
+    }
+    types
+}
+
+/// The name of the type under a field's or argument's list and non-null wrappers.
+pub fn named_type(ty: &async_graphql::parser::types::Type) -> &str {
+    use async_graphql::parser::types::BaseType;
+    match &ty.base {
+        BaseType::Named(name) => name.as_str(),
+        BaseType::List(inner) => named_type(inner),
+    }
+}
+
 /// The row id behind a global ID (`base64url("Kind:uuid")`).
 pub fn row_id(global: &str) -> uuid::Uuid {
     use base64::Engine as _;

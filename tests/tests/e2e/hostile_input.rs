@@ -3,10 +3,10 @@
 //! either engine, for a regional administrator and for an operator. And names made only
 //! of invisible characters are refused.
 
-use async_graphql::parser::types::{
-    BaseType, Type, TypeDefinition, TypeKind, TypeSystemDefinition,
+use async_graphql::parser::types::{BaseType, Type, TypeKind};
+use melt_tests::{
+    Role, TestApp, engines, flow, in_own_process, named_type, schema_types, spawn_app_with,
 };
-use melt_tests::{Role, TestApp, engines, flow, in_own_process, spawn_app_with};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -70,25 +70,11 @@ enum PathStep {
     Item,
 }
 
-fn named(ty: &Type) -> &str {
-    match &ty.base {
-        BaseType::Named(name) => name.as_str(),
-        BaseType::List(inner) => named(inner),
-    }
-}
-
 impl Schema {
     fn load() -> Self {
-        let sdl = melt_api::schema::sdl();
-        let document = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
-        let mut types = HashMap::new();
-        for definition in document.definitions {
-            if let TypeSystemDefinition::Type(ty) = definition {
-                let TypeDefinition { name, kind, .. } = ty.node;
-                types.insert(name.node.to_string(), kind);
-            }
+        Self {
+            types: schema_types(),
         }
-        Self { types }
     }
 
     fn root_fields(&self, root: &str) -> Vec<async_graphql::parser::types::FieldDefinition> {
@@ -113,7 +99,7 @@ impl Schema {
                 })
                 .collect();
         }
-        let name = named(ty);
+        let name = named_type(ty);
         if matches!(name, "String" | "ID") {
             return vec![Vec::new()];
         }
@@ -140,7 +126,7 @@ impl Schema {
         if let BaseType::List(inner) = &ty.base {
             return json!([self.placeholder(inner, id)]);
         }
-        match named(ty) {
+        match named_type(ty) {
             "ID" => json!(id),
             "String" => json!("Segnaposto"),
             "Int" => json!(1),
@@ -184,7 +170,7 @@ impl Schema {
                 json!([self.with_hostile(inner, item, rest, hostile)])
             }
             (PathStep::Field(name), _) => {
-                let Some(TypeKind::InputObject(input)) = self.types.get(named(ty)) else {
+                let Some(TypeKind::InputObject(input)) = self.types.get(named_type(ty)) else {
                     return value;
                 };
                 let field = input
@@ -208,7 +194,7 @@ impl Schema {
     }
 
     fn selection(&self, ty: &Type) -> &'static str {
-        match self.types.get(named(ty)) {
+        match self.types.get(named_type(ty)) {
             Some(TypeKind::Object(_) | TypeKind::Interface(_) | TypeKind::Union(_)) => {
                 " { __typename }"
             }
@@ -608,7 +594,7 @@ async fn a_cursor_of_another_order_is_refused_by_every_list_never_an_internal_er
                     required.is_empty()
                         && schema.root_fields("Query").iter().any(|f| {
                             f.name.node.as_str() == root
-                                && named(&f.ty.node) == format!("{object}Connection")
+                                && named_type(&f.ty.node) == format!("{object}Connection")
                         })
                 })
                 .map(|(root, _)| root.clone())

@@ -3,10 +3,8 @@
 //! through each list as through the service itself, and a list that shows no long text
 //! does not read them.
 
-use async_graphql::parser::types::{
-    BaseType, Type, TypeDefinition, TypeKind, TypeSystemDefinition,
-};
-use melt_tests::{TestApp, on_every_engine, row_id};
+use async_graphql::parser::types::{FieldDefinition, TypeKind};
+use melt_tests::{TestApp, named_type, on_every_engine, row_id, schema_types};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -16,35 +14,24 @@ const FILLED: &str = "UPDATE service SET alternate_name = 'Alt', \
      application_process = 'Su appuntamento', funding = 'FSE+', \
      description = 'Descrizione lunga' WHERE id = ?";
 
-fn named(ty: &Type) -> &str {
-    match &ty.base {
-        BaseType::Named(name) => name.as_str(),
-        BaseType::List(inner) => named(inner),
-    }
-}
-
-/// The object types of the schema, by name.
-fn object_types() -> HashMap<String, Vec<async_graphql::parser::types::FieldDefinition>> {
-    let sdl = melt_api::schema::sdl();
-    let document = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
-    let mut objects = HashMap::new();
-    for definition in document.definitions {
-        if let TypeSystemDefinition::Type(ty) = definition {
-            let TypeDefinition { name, kind, .. } = ty.node;
-            if let TypeKind::Object(object) = kind {
-                let fields = object.fields.into_iter().map(|f| f.node).collect();
-                objects.insert(name.node.to_string(), fields);
+/// The object types of the schema, by name, with their fields.
+fn object_types() -> HashMap<String, Vec<FieldDefinition>> {
+    schema_types()
+        .into_iter()
+        .filter_map(|(name, kind)| match kind {
+            TypeKind::Object(object) => {
+                Some((name, object.fields.into_iter().map(|f| f.node).collect()))
             }
-        }
-    }
-    objects
+            _ => None,
+        })
+        .collect()
 }
 
 /// A selection of each field of `Service` that takes no required argument: a leaf as
 /// it is, an object with its own leaves (and `__typename` below them).
 fn service_fields() -> Vec<(String, String)> {
     let objects = object_types();
-    let takes_no_required = |field: &async_graphql::parser::types::FieldDefinition| {
+    let takes_no_required = |field: &FieldDefinition| {
         field
             .arguments
             .iter()
@@ -56,13 +43,13 @@ fn service_fields() -> Vec<(String, String)> {
             continue;
         }
         let name = field.name.node.to_string();
-        let selection = match objects.get(named(&field.ty.node)) {
+        let selection = match objects.get(named_type(&field.ty.node)) {
             None => name.clone(),
             Some(inner) => {
                 let leaves: Vec<String> = inner
                     .iter()
                     .filter(|f| takes_no_required(f))
-                    .map(|f| match objects.contains_key(named(&f.ty.node)) {
+                    .map(|f| match objects.contains_key(named_type(&f.ty.node)) {
                         true => format!("{} {{ __typename }}", f.name.node),
                         false => f.name.node.to_string(),
                     })
