@@ -2,7 +2,7 @@
 
 use super::domain::Near;
 use super::query::{self as catalogue, ServiceOrder, ServiceQuery};
-use super::types::{ServiceConnection, shows_long_texts};
+use super::types::{ServiceConnection, connection_shows_long_texts};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::stored;
@@ -176,8 +176,7 @@ impl CatalogueQueries {
             order,
             descending: order_by.direction == OrderDirection::Desc,
             with_total: ctx.wants_total(),
-            long_texts: shows_long_texts(&ctx.look_ahead().field("nodes"))
-                || shows_long_texts(&ctx.look_ahead().field("edges").field("node")),
+            long_texts: connection_shows_long_texts(&ctx.look_ahead()),
         };
         let result = catalogue::list(db, &query, listing, &window).await?;
         Ok(ServiceConnection::from_page(result))

@@ -50,6 +50,13 @@ pub fn shows_long_texts(selection: &async_graphql::Lookahead<'_>) -> bool {
         .any(|field| selection.field(field).exists())
 }
 
+/// Whether the services of a connection selected by `connection` (its `nodes` or its
+/// `edges { node }`) show a long text.
+pub fn connection_shows_long_texts(connection: &async_graphql::Lookahead<'_>) -> bool {
+    shows_long_texts(&connection.field("nodes"))
+        || shows_long_texts(&connection.field("edges").field("node"))
+}
+
 impl Service {
     /// A service read [`service::without_long_texts`] (its long texts are read again
     /// if a field shows one).

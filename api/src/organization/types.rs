@@ -1,6 +1,8 @@
 //! GraphQL types of organizations.
 
-use crate::catalogue::types::{Service, ServiceConnection, shows_long_texts};
+use crate::catalogue::types::{
+    Service, ServiceConnection, connection_shows_long_texts, shows_long_texts,
+};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::{OrganizationKind, Sector};
@@ -203,9 +205,7 @@ impl Organization {
         let loaders = ctx.loaders()?;
         let cursor = |s: &service::Model| Cursor::new(SortKey::Text(s.search_name.clone()), s.id);
         let relay = (first, after, last, before);
-        let look_ahead = ctx.look_ahead();
-        let long_texts = shows_long_texts(&look_ahead.field("nodes"))
-            || shows_long_texts(&look_ahead.field("edges").field("node"));
+        let long_texts = connection_shows_long_texts(&ctx.look_ahead());
         let (page, total) = if long_texts {
             loaders
                 .page(ServicesOfOrganization(self.0.id), cursor, relay)
