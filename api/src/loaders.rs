@@ -266,8 +266,7 @@ key! {
     ApiClientById;
     /// The services an organization provides.
     ServicesOfOrganization;
-    /// The services an organization provides, read
-    /// [`service::without_long_texts`].
+    /// The services an organization provides, read [`service::head_only`].
     ListedServicesOfOrganization;
     /// The locations of an organization.
     LocationsOfOrganization;
@@ -415,13 +414,29 @@ impl Loaders {
     }
 }
 
-/// A loader of the rows that point at a parent through a foreign key (with the
-/// columns that `$columns` leaves of a select, all by default).
+/// A loader of the rows that point at a parent through a foreign key: whole rows, or
+/// rows of type `$row` read with the columns that `$columns` leaves of a select.
 macro_rules! children {
     ($key:ident, $module:ident, $fk:ident, $field:ident, $order:ident) => {
-        children!($key, $module, $fk, $field, $order, std::convert::identity);
+        children!(
+            $key,
+            $module,
+            $fk,
+            $field,
+            $order,
+            $module::Model,
+            std::convert::identity
+        );
     };
-    ($key:ident, $module:ident, $fk:ident, $field:ident, $order:ident, $columns:path) => {
+    (
+        $key:ident,
+        $module:ident,
+        $fk:ident,
+        $field:ident,
+        $order:ident,
+        $row:ty,
+        $columns:path
+    ) => {
         impl Loader<$key> for DbLoader {
             type Value = Vec<$module::Model>;
             type Error = Arc<DbErr>;
@@ -431,10 +446,12 @@ macro_rules! children {
                     .filter($module::Column::$fk.is_in(ids(keys)))
                     .order_by_asc($module::Column::$order)
                     .order_by_asc($module::Column::Id)
+                    .into_model::<$row>()
                     .all(&self.db)
                     .await?;
                 let mut map: HashMap<$key, Self::Value> = HashMap::new();
                 for row in rows {
+                    let row: $module::Model = row.into();
                     map.entry($key(row.$field)).or_default().push(row);
                 }
                 Ok(map)
@@ -463,7 +480,8 @@ children!(
     OrganizationId,
     organization_id,
     SearchName,
-    service::without_long_texts
+    service::Head,
+    service::head_only
 );
 children!(
     LocationsOfOrganization,

@@ -63,7 +63,7 @@ pub enum KeyKind {
 impl KeyKind {
     /// The kind of a column's values (text for any type that is neither a time nor a
     /// number).
-    fn of(column_type: &ColumnType) -> Self {
+    pub fn of(column_type: &ColumnType) -> Self {
         match column_type {
             ColumnType::Timestamp
             | ColumnType::TimestampWithTimeZone
@@ -276,6 +276,19 @@ pub struct Page<M> {
     pub has_next_page: bool,
     /// Rows precede.
     pub has_previous_page: bool,
+}
+
+impl<M> Page<M> {
+    /// The same page with each row changed by `change` (cursors kept).
+    pub fn map<N>(self, mut change: impl FnMut(M) -> N) -> Page<N> {
+        Page {
+            items: (self.items.into_iter())
+                .map(|(row, cursor)| (change(row), cursor))
+                .collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        }
+    }
 }
 
 /// Condition for rows strictly beyond `cursor` in the given direction: the row value

@@ -3,7 +3,7 @@
 #[allow(unused_imports)]
 use crate::enums::*;
 use sea_orm::entity::prelude::*;
-use sea_orm::{Iterable, QuerySelect};
+use sea_orm::{FromQueryResult, QueryResult, QuerySelect};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "service")]
@@ -41,33 +41,79 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// Whether `column` is one of the long texts (`search_text`, `description`,
-/// `eligibility_description`, `fees_description`, `application_process`, `funding`:
-/// most of a row's bytes).
-fn is_long_text(column: Column) -> bool {
-    matches!(
-        column,
-        Column::SearchText
-            | Column::Description
-            | Column::EligibilityDescription
-            | Column::FeesDescription
-            | Column::ApplicationProcess
-            | Column::Funding
-    )
+/// The columns a list reads when its selection shows nothing else: what names a
+/// service, its status and the keys it is ordered and paged by. None can be `NULL`, and
+/// none is a long text.
+pub const HEAD: [Column; 9] = [
+    Column::Id,
+    Column::OrganizationId,
+    Column::Name,
+    Column::SearchName,
+    Column::Status,
+    Column::DeliveryMode,
+    Column::RowVersion,
+    Column::CreatedAt,
+    Column::UpdatedAt,
+];
+
+/// `select` reading only the [`HEAD`] columns, for [`Head`].
+pub fn head_only(select: Select<Entity>) -> Select<Entity> {
+    select.select_only().columns(HEAD)
 }
 
-/// `select` reading every column but the long texts ([`is_long_text`]), which come
-/// back as `''` (not `NULL`: SeaORM formats an error message for every `NULL` it
-/// decodes): for readers that never show them. A row read so is not the stored row;
-/// whoever shows one of its long texts reads the row again.
-pub fn without_long_texts(select: Select<Entity>) -> Select<Entity> {
-    let mut select = select.select_only();
-    for column in Column::iter() {
-        select = if is_long_text(column) {
-            select.column_as(Expr::cust("''"), column.as_str())
-        } else {
-            select.column(column)
-        };
+/// A service row read [`head_only`]: its [`HEAD`] columns as stored, the others empty
+/// (`''`, `NULL`). It is not the stored row: whoever shows another column reads the row
+/// again. Decoding only these columns spares the rest of the row's bytes and the
+/// message SeaORM formats for every `NULL` it decodes.
+#[derive(Clone, Debug)]
+pub struct Head(pub Model);
+
+impl FromQueryResult for Head {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        let get = |column: Column| column.as_str();
+        Ok(Self(Model {
+            id: row.try_get(pre, get(Column::Id))?,
+            organization_id: row.try_get(pre, get(Column::OrganizationId))?,
+            name: row.try_get(pre, get(Column::Name))?,
+            search_name: row.try_get(pre, get(Column::SearchName))?,
+            search_text: String::new(),
+            alternate_name: None,
+            description: String::new(),
+            status: row.try_get(pre, get(Column::Status))?,
+            eligibility_description: None,
+            minimum_age: None,
+            maximum_age: None,
+            fees_description: None,
+            application_process: None,
+            url: None,
+            email: None,
+            delivery_mode: row.try_get(pre, get(Column::DeliveryMode))?,
+            funding: None,
+            open_places: None,
+            waitlist_length: None,
+            typical_wait_days: None,
+            capacity_updated_at: None,
+            row_version: row.try_get(pre, get(Column::RowVersion))?,
+            created_at: row.try_get(pre, get(Column::CreatedAt))?,
+            updated_at: row.try_get(pre, get(Column::UpdatedAt))?,
+        }))
     }
-    select
+}
+
+impl From<Head> for Model {
+    fn from(head: Head) -> Self {
+        head.0
+    }
+}
+
+impl AsRef<Model> for Head {
+    fn as_ref(&self) -> &Model {
+        &self.0
+    }
+}
+
+impl AsRef<Model> for Model {
+    fn as_ref(&self) -> &Model {
+        self
+    }
 }

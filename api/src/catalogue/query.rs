@@ -105,20 +105,32 @@ pub enum ServiceOrder {
 
 /// The order by a column of the service; `None` for [`ServiceOrder::Distance`], a key
 /// the database computes ([`by_distance`]).
-fn sort(order: ServiceOrder, descending: bool) -> Option<Sort<service::Entity>> {
-    let (column, cursor): (_, fn(&service::Model) -> Cursor) = match order {
+fn sort<R: AsRef<service::Model>>(
+    order: ServiceOrder,
+    descending: bool,
+) -> Option<Sort<service::Entity, R>> {
+    let (column, cursor): (_, fn(&R) -> Cursor) = match order {
         ServiceOrder::Distance => return None,
         ServiceOrder::Name => (service::Column::SearchName, |row| {
+            let row = row.as_ref();
             Cursor::new(SortKey::Text(row.search_name.clone()), row.id)
         }),
         ServiceOrder::CreatedAt => (service::Column::CreatedAt, |row| {
+            let row = row.as_ref();
             Cursor::new(SortKey::Time(row.created_at), row.id)
         }),
         ServiceOrder::UpdatedAt => (service::Column::UpdatedAt, |row| {
+            let row = row.as_ref();
             Cursor::new(SortKey::Time(row.updated_at), row.id)
         }),
     };
-    Some(Sort::by(column, service::Column::Id, descending, cursor))
+    Some(Sort {
+        keys: vec![Expr::col(column)],
+        kinds: vec![KeyKind::of(column.def().get_column_type())],
+        id: service::Column::Id,
+        descending,
+        cursor,
+    })
 }
 
 /// Services linked to a term of `taxonomy` with one of `codes`.
@@ -220,24 +232,26 @@ fn nearest(near: &Near) -> SelectStatement {
 /// distance as the database computed it (the cursor carries that very value, so the
 /// next page starts exactly after it).
 #[derive(Clone, Debug)]
-pub struct ServiceAtDistance {
-    /// The service.
-    pub service: service::Model,
+pub struct ServiceAtDistance<R = service::Model> {
+    /// The service (its row, or its [`service::Head`]).
+    pub service: R,
     /// Square of the distance in km of its nearest site inside the circle.
     pub squared_km: f64,
 }
 
-impl FromQueryResult for ServiceAtDistance {
+impl<R: FromQueryResult> FromQueryResult for ServiceAtDistance<R> {
     fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
         Ok(Self {
-            service: service::Model::from_query_result(row, prefix)?,
+            service: R::from_query_result(row, prefix)?,
             squared_km: row.try_get(prefix, NEAREST_SQUARED_KM)?,
         })
     }
 }
 
 /// The order by distance from the centre (then id).
-fn by_distance(descending: bool) -> Sort<service::Entity, ServiceAtDistance> {
+fn by_distance<R: AsRef<service::Model>>(
+    descending: bool,
+) -> Sort<service::Entity, ServiceAtDistance<R>> {
     Sort {
         keys: vec![Expr::col((
             Alias::new(NEAREST),
@@ -246,7 +260,7 @@ fn by_distance(descending: bool) -> Sort<service::Entity, ServiceAtDistance> {
         kinds: vec![KeyKind::Real],
         id: service::Column::Id,
         descending,
-        cursor: |row| Cursor::new(SortKey::Real(row.squared_km), row.service.id),
+        cursor: |row| Cursor::new(SortKey::Real(row.squared_km), row.service.as_ref().id),
     }
 }
 
@@ -329,9 +343,8 @@ pub struct ServicePage {
     pub total: u64,
     /// Distance in km of each service's nearest location from the centre.
     pub distances: HashMap<Uuid, f64>,
-    /// Whether the rows hold their long texts (else they were read
-    /// [`service::without_long_texts`]).
-    pub long_texts: bool,
+    /// Whether the rows were read whole (else only their [`service::HEAD`] columns).
+    pub whole_rows: bool,
 }
 
 /// Which services a list shows, in what order and how much of each.
@@ -343,21 +356,29 @@ pub struct Listing {
     pub descending: bool,
     /// Whether the total is wanted.
     pub with_total: bool,
-    /// Whether the rows' long texts are wanted (else they are read
-    /// [`service::without_long_texts`]).
-    pub long_texts: bool,
+    /// Whether the rows are read whole (else only their [`service::HEAD`] columns, as
+    /// [`service::Head`]s).
+    pub whole_rows: bool,
 }
 
 impl Listing {
-    /// The services of `query`, read whole or without their long texts.
+    /// The services of `query`, with the columns the listing reads.
     fn select(&self, query: &ServiceQuery, near_joined: bool) -> Select<service::Entity> {
         let select = service::Entity::find().filter(condition(query, near_joined));
-        if self.long_texts {
+        if self.whole_rows {
             select
         } else {
-            service::without_long_texts(select)
+            service::head_only(select)
         }
     }
+}
+
+/// What a list reads a service as: its whole row or its [`service::Head`].
+trait ServiceRow: FromQueryResult + AsRef<service::Model> + Into<service::Model> + Send + Sync {}
+
+impl<R> ServiceRow for R where
+    R: FromQueryResult + AsRef<service::Model> + Into<service::Model> + Send + Sync
+{
 }
 
 /// Lists services.
@@ -368,14 +389,28 @@ pub async fn list(
     listing: Listing,
     window: &Window,
 ) -> AppResult<ServicePage> {
+    if listing.whole_rows {
+        list_as::<service::Model>(db, query, listing, window).await
+    } else {
+        list_as::<service::Head>(db, query, listing, window).await
+    }
+}
+
+/// Lists services, read as `R`.
+async fn list_as<R: ServiceRow>(
+    db: &impl ConnectionTrait,
+    query: &ServiceQuery,
+    listing: Listing,
+    window: &Window,
+) -> AppResult<ServicePage> {
     let Listing {
         order,
         descending,
         with_total,
-        long_texts,
+        whole_rows,
     } = listing;
-    let Some(sort) = sort(order, descending) else {
-        return list_by_distance(db, query, listing, window).await;
+    let Some(sort) = sort::<R>(order, descending) else {
+        return list_by_distance::<R>(db, query, listing, window).await;
     };
     let select = listing.select(query, false);
     let (page, total) = match query.statuses_only().filter(|_| with_total) {
@@ -385,6 +420,7 @@ pub async fn list(
         }
         None => pagination::list(db, select, &sort, window, with_total).await?,
     };
+    let page = page.map(R::into);
     let distances = match &query.near {
         Some(near) => distances(db, near, page.items.iter().map(|(s, _)| s.id).collect()).await?,
         None => HashMap::new(),
@@ -393,7 +429,7 @@ pub async fn list(
         page,
         total,
         distances,
-        long_texts,
+        whole_rows,
     })
 }
 
@@ -401,7 +437,7 @@ pub async fn list(
 /// joined with its nearest site in the circle ([`nearest`]), ordered and paged by that
 /// distance and the id, the distances shown being the ones ordered by. Without a
 /// circle there is no distance: BAD_USER_INPUT.
-async fn list_by_distance(
+async fn list_by_distance<R: ServiceRow>(
     db: &impl ConnectionTrait,
     query: &ServiceQuery,
     listing: Listing,
@@ -410,7 +446,7 @@ async fn list_by_distance(
     let Listing {
         descending,
         with_total,
-        long_texts,
+        whole_rows,
         ..
     } = listing;
     let Some(near) = &query.near else {
@@ -430,26 +466,25 @@ async fn list_by_distance(
         Expr::col((Alias::new(NEAREST), Alias::new(NEAREST_SQUARED_KM))),
         NEAREST_SQUARED_KM,
     );
-    let (page, total) =
-        pagination::list(db, select, &by_distance(descending), window, with_total).await?;
+    let (page, total) = pagination::list(
+        db,
+        select,
+        &by_distance::<R>(descending),
+        window,
+        with_total,
+    )
+    .await?;
     let mut distances = HashMap::with_capacity(page.items.len());
-    let items = page
-        .items
-        .into_iter()
-        .map(|(row, cursor)| {
-            distances.insert(row.service.id, row.squared_km.sqrt());
-            (row.service, cursor)
-        })
-        .collect();
+    let page = page.map(|row: ServiceAtDistance<R>| {
+        let service: service::Model = row.service.into();
+        distances.insert(service.id, row.squared_km.sqrt());
+        service
+    });
     Ok(ServicePage {
-        page: Page {
-            items,
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        },
+        page,
         total,
         distances,
-        long_texts,
+        whole_rows,
     })
 }
 
@@ -493,13 +528,14 @@ async fn distances(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::ModelTrait;
 
     fn by(order: ServiceOrder) -> Listing {
         Listing {
             order,
             descending: false,
             with_total: true,
-            long_texts: true,
+            whole_rows: true,
         }
     }
 
@@ -555,6 +591,45 @@ mod tests {
         // this crate's computations of one formula).
         for (id, km) in &by_distance.distances {
             assert!((km - by_name.distances[id]).abs() < 1e-6, "{km}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_read_as_heads_has_the_rows_cursors_and_distances_of_whole_rows() {
+        let db = crate::db::memory_with_demo().await;
+        let query = ServiceQuery {
+            near: Some(pisa(40.0)),
+            ..ServiceQuery::default()
+        };
+        let window = Window::first(100);
+        for order in [
+            ServiceOrder::Name,
+            ServiceOrder::CreatedAt,
+            ServiceOrder::UpdatedAt,
+            ServiceOrder::Distance,
+        ] {
+            let read = |whole_rows| {
+                let listing = Listing {
+                    whole_rows,
+                    ..by(order)
+                };
+                list(&db, &query, listing, &window)
+            };
+            let whole = read(true).await.unwrap_or_else(|e| panic!("{e}"));
+            let heads = read(false).await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(whole.page.items.len() > 3, "{order:?}");
+            assert_eq!((whole.whole_rows, heads.whole_rows), (true, false));
+            assert_eq!(whole.total, heads.total, "{order:?}");
+            assert_eq!(whole.distances, heads.distances, "{order:?}");
+            for ((row, cursor), (head, head_cursor)) in
+                whole.page.items.iter().zip(&heads.page.items)
+            {
+                assert_eq!(cursor, head_cursor, "{order:?}");
+                for column in service::HEAD {
+                    assert_eq!(row.get(column), head.get(column), "{order:?} {column:?}");
+                }
+            }
+            assert_eq!(whole.page.items.len(), heads.page.items.len(), "{order:?}");
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::domain::Near;
 use super::query::{self as catalogue, ServiceOrder, ServiceQuery};
-use super::types::{ServiceConnection, connection_shows_long_texts};
+use super::types::{ServiceConnection, connection_reads_whole_rows};
 use crate::context::ContextExt;
 use crate::error::GqlResult;
 use crate::graphql::enums::stored;
@@ -176,7 +176,7 @@ impl CatalogueQueries {
             order,
             descending: order_by.direction == OrderDirection::Desc,
             with_total: ctx.wants_total(),
-            long_texts: connection_shows_long_texts(&ctx.look_ahead()),
+            whole_rows: connection_reads_whole_rows(&ctx.look_ahead()),
         };
         let result = catalogue::list(db, &query, listing, &window).await?;
         Ok(ServiceConnection::from_page(result))

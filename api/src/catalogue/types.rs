@@ -21,8 +21,8 @@ use entity::{schedule, service};
 #[derive(Clone, Debug)]
 pub struct Service {
     row: service::Model,
-    /// Whether `row` holds its long texts: false for a row of a list read
-    /// [`service::without_long_texts`] because its selection shows none of them.
+    /// Whether `row` is the stored row: false for a [`service::Head`] of a list read
+    /// [`service::head_only`] because its selection shows no field of [`WHOLE_ROW_FIELDS`].
     whole: bool,
 }
 
@@ -32,36 +32,47 @@ impl From<service::Model> for Service {
     }
 }
 
-/// The fields of `Service` that show a long text (all the others read none): a list
-/// whose selection has none of them reads its rows [`service::without_long_texts`].
-const LONG_TEXT_FIELDS: [&str; 6] = [
+/// The fields of `Service` that show a column beyond [`service::HEAD`] (all the others
+/// read the head's columns, or only the id): a list whose selection has none of them
+/// reads its rows [`service::head_only`].
+const WHOLE_ROW_FIELDS: [&str; 12] = [
+    "alternateName",
     "description",
+    "localized",
     "eligibilityDescription",
+    "minimumAge",
+    "maximumAge",
     "feesDescription",
     "applicationProcess",
+    "url",
+    "email",
     "funding",
-    "localized",
+    "capacity",
 ];
 
-/// Whether the services selected by `selection` (a list's items) show a long text.
-pub fn shows_long_texts(selection: &async_graphql::Lookahead<'_>) -> bool {
-    LONG_TEXT_FIELDS
+/// Whether the services selected by `selection` (a list's items) show a field of
+/// [`WHOLE_ROW_FIELDS`], so the list reads whole rows.
+pub fn reads_whole_rows(selection: &async_graphql::Lookahead<'_>) -> bool {
+    WHOLE_ROW_FIELDS
         .iter()
         .any(|field| selection.field(field).exists())
 }
 
 /// Whether the services of a connection selected by `connection` (its `nodes` or its
-/// `edges { node }`) show a long text.
-pub fn connection_shows_long_texts(connection: &async_graphql::Lookahead<'_>) -> bool {
-    shows_long_texts(&connection.field("nodes"))
-        || shows_long_texts(&connection.field("edges").field("node"))
+/// `edges { node }`) show a field of [`WHOLE_ROW_FIELDS`].
+pub fn connection_reads_whole_rows(connection: &async_graphql::Lookahead<'_>) -> bool {
+    reads_whole_rows(&connection.field("nodes"))
+        || reads_whole_rows(&connection.field("edges").field("node"))
 }
 
 impl Service {
-    /// A service read [`service::without_long_texts`] (its long texts are read again
-    /// if a field shows one).
-    pub fn listed(row: service::Model) -> Self {
-        Self { row, whole: false }
+    /// A service read [`service::head_only`] (its row is read again if a field shows
+    /// another column).
+    pub fn listed(head: service::Model) -> Self {
+        Self {
+            row: head,
+            whole: false,
+        }
     }
 
     /// The stored row: this one, or for a listed row the whole row, read again (in one
@@ -133,8 +144,8 @@ impl Service {
         &self.row.name
     }
     /// Another name the service is known by.
-    async fn alternate_name(&self) -> Option<&str> {
-        self.row.alternate_name.as_deref()
+    async fn alternate_name(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.whole_row(ctx).await?.alternate_name.clone())
     }
     /// What the service offers.
     async fn description(&self, ctx: &Context<'_>) -> GqlResult<String> {
@@ -176,12 +187,12 @@ impl Service {
         Ok(self.whole_row(ctx).await?.eligibility_description.clone())
     }
     /// Minimum age of users, in years.
-    async fn minimum_age(&self) -> Option<i32> {
-        self.row.minimum_age
+    async fn minimum_age(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
+        Ok(self.whole_row(ctx).await?.minimum_age)
     }
     /// Maximum age of users, in years.
-    async fn maximum_age(&self) -> Option<i32> {
-        self.row.maximum_age
+    async fn maximum_age(&self, ctx: &Context<'_>) -> GqlResult<Option<i32>> {
+        Ok(self.whole_row(ctx).await?.maximum_age)
     }
     /// Fees, in words (most services are free).
     async fn fees_description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
@@ -192,12 +203,12 @@ impl Service {
         Ok(self.whole_row(ctx).await?.application_process.clone())
     }
     /// Web page of the service.
-    async fn url(&self) -> Option<&str> {
-        self.row.url.as_deref()
+    async fn url(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.whole_row(ctx).await?.url.clone())
     }
     /// Email address of the service.
-    async fn email(&self) -> Option<&str> {
-        self.row.email.as_deref()
+    async fn email(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
+        Ok(self.whole_row(ctx).await?.email.clone())
     }
     /// In person, remote or hybrid.
     async fn delivery_mode(&self) -> DeliveryMode {
@@ -208,13 +219,14 @@ impl Service {
         Ok(self.whole_row(ctx).await?.funding.clone())
     }
     /// Places, waitlist and typical wait.
-    async fn capacity(&self) -> Capacity {
-        Capacity {
-            open_places: self.row.open_places,
-            waitlist_length: self.row.waitlist_length,
-            typical_wait_days: self.row.typical_wait_days,
-            updated_at: self.row.capacity_updated_at.map(Timestamp),
-        }
+    async fn capacity(&self, ctx: &Context<'_>) -> GqlResult<Capacity> {
+        let row = self.whole_row(ctx).await?;
+        Ok(Capacity {
+            open_places: row.open_places,
+            waitlist_length: row.waitlist_length,
+            typical_wait_days: row.typical_wait_days,
+            updated_at: row.capacity_updated_at.map(Timestamp),
+        })
     }
     /// The organization that provides the service.
     async fn provider(&self, ctx: &Context<'_>) -> GqlResult<Option<Organization>> {
@@ -379,20 +391,20 @@ impl ServiceConnection {
     pub fn from_rows(
         page: crate::pagination::Page<service::Model>,
         total: u64,
-        long_texts: bool,
+        whole_rows: bool,
     ) -> Self {
         Self::from_page(super::query::ServicePage {
             page,
             total,
             distances: std::collections::HashMap::new(),
-            long_texts,
+            whole_rows,
         })
     }
 
     /// Builds the connection from a page of services.
     pub fn from_page(result: super::query::ServicePage) -> Self {
         let page_info = PageInfo::of(&result.page);
-        let whole = result.long_texts;
+        let whole = result.whole_rows;
         let mut edges = Vec::with_capacity(result.page.items.len());
         let mut nodes = Vec::with_capacity(result.page.items.len());
         for (row, cursor) in result.page.items {

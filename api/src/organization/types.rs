@@ -1,7 +1,7 @@
 //! GraphQL types of organizations.
 
 use crate::catalogue::types::{
-    Service, ServiceConnection, connection_shows_long_texts, shows_long_texts,
+    Service, ServiceConnection, connection_reads_whole_rows, reads_whole_rows,
 };
 use crate::context::ContextExt;
 use crate::error::GqlResult;
@@ -168,7 +168,7 @@ impl Organization {
     )]
     async fn services(&self, ctx: &Context<'_>) -> GqlResult<Vec<Service>> {
         let loaders = ctx.loaders()?;
-        if shows_long_texts(&ctx.look_ahead()) {
+        if reads_whole_rows(&ctx.look_ahead()) {
             return loaders.all(ServicesOfOrganization(self.0.id)).await;
         }
         let rows = loaders
@@ -205,8 +205,8 @@ impl Organization {
         let loaders = ctx.loaders()?;
         let cursor = |s: &service::Model| Cursor::new(SortKey::Text(s.search_name.clone()), s.id);
         let relay = (first, after, last, before);
-        let long_texts = connection_shows_long_texts(&ctx.look_ahead());
-        let (page, total) = if long_texts {
+        let whole_rows = connection_reads_whole_rows(&ctx.look_ahead());
+        let (page, total) = if whole_rows {
             loaders
                 .page(ServicesOfOrganization(self.0.id), cursor, relay)
                 .await?
@@ -215,7 +215,7 @@ impl Organization {
                 .page(ListedServicesOfOrganization(self.0.id), cursor, relay)
                 .await?
         };
-        Ok(ServiceConnection::from_rows(page, total, long_texts))
+        Ok(ServiceConnection::from_rows(page, total, whole_rows))
     }
     /// The organization's adherences to protocols (invited, signed or withdrawn).
     #[graphql(

@@ -19,7 +19,7 @@ mod http;
 mod indexes;
 mod jobs;
 mod kept_counts;
-mod long_texts;
+mod listed_services;
 mod matching;
 mod metrics;
 mod needs;

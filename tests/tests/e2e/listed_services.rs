@@ -1,18 +1,22 @@
-//! Lists of services read their rows without the long texts when the selection shows
-//! none of them: every field of `Service`, found from the schema, reads the same
-//! through each list as through the service itself, and a list that shows no long text
-//! does not read them.
+//! Lists of services read only the head of each row (id, provider, name, status, the
+//! keys they are ordered by) when the selection shows nothing else: every field of
+//! `Service`, found from the schema, reads the same through each list as through the
+//! service itself, and a list that shows only the head reads no other column.
 
 use async_graphql::parser::types::{FieldDefinition, TypeKind};
 use melt_tests::{TestApp, named_type, on_every_engine, row_id, schema_types};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// The long texts the test fills in, so that a list that leaves them unread shows it.
+/// Every column beyond the head that a field shows, filled in, so that a list that
+/// leaves one unread shows it.
 const FILLED: &str = "UPDATE service SET alternate_name = 'Alt', \
      eligibility_description = 'Chi ha diritto', fees_description = 'Gratuito', \
      application_process = 'Su appuntamento', funding = 'FSE+', \
-     description = 'Descrizione lunga' WHERE id = ?";
+     description = 'Descrizione lunga', url = 'https://servizio.example.it', \
+     email = 'servizio@example.it', minimum_age = 16, maximum_age = 64, \
+     open_places = 3, waitlist_length = 7, typical_wait_days = 12, \
+     capacity_updated_at = created_at WHERE id = ?";
 
 /// The object types of the schema, by name, with their fields.
 fn object_types() -> HashMap<String, Vec<FieldDefinition>> {
@@ -62,7 +66,7 @@ fn service_fields() -> Vec<(String, String)> {
     selections
 }
 
-/// A service of the demo network with every long text filled in, and its provider.
+/// A service of the demo network with every column filled in, and its provider.
 async fn filled_service(app: &TestApp) -> (String, String) {
     let body = app
         .data(
@@ -151,17 +155,24 @@ async fn every_field_of_a_service_reads_the_same_through_each_list_as_by_itself(
 }
 
 #[tokio::test]
-async fn a_list_of_services_that_shows_no_long_text_does_not_read_them() {
+async fn a_list_of_services_that_shows_only_their_heads_reads_no_other_column() {
     on_every_engine(async |engine, app| {
         let (_, provider) = filled_service(&app).await;
         // The statements on the service table that read its rows whole, and those
-        // that read them without their long texts.
+        // that read only their heads (no column beyond it, long text or short).
         let readings = |app: &TestApp| {
             let on_services: Vec<bool> = app
                 .recorded_statements()
                 .iter()
                 .filter(|s| s.sql.contains("FROM \"service\""))
-                .map(|s| s.sql.contains("\"service\".\"description\""))
+                .map(|s| {
+                    let whole = s.sql.contains("\"service\".\"description\"");
+                    let beyond_head = ["url", "email", "minimum_age", "open_places"]
+                        .iter()
+                        .any(|c| s.sql.contains(&format!("\"service\".\"{c}\"")));
+                    assert_eq!(whole, beyond_head, "{}", s.sql);
+                    whole
+                })
                 .collect();
             let whole = on_services.iter().filter(|whole| **whole).count();
             (whole, on_services.len() - whole)
@@ -174,6 +185,17 @@ async fn a_list_of_services_that_shows_no_long_text_does_not_read_them() {
             (
                 false,
                 "query($p: ID!) { node(id: $p) { ... on Organization { services { name } } } }",
+            ),
+            (
+                false,
+                "query($p: ID!) { services(first: 20, orderBy: {field: UPDATED_AT}, \
+                 filter: {provider: $p}) { edges { cursor node { id status rowVersion \
+                 deliveryMode createdAt updatedAt provider { name } } } } }",
+            ),
+            (
+                true,
+                "query($p: ID!) { node(id: $p) { ... on Organization { \
+                 services { ... on Service { capacity { openPlaces } } } } } }",
             ),
             (
                 true,
