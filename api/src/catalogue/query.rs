@@ -539,8 +539,12 @@ mod tests {
         }
     }
 
-    fn pisa(radius_km: f64) -> Near {
-        Near::parse(43.7167, 10.4017, radius_km).unwrap_or_else(|e| panic!("{e}"))
+    /// The services within 40 km of Pisa.
+    fn near_pisa() -> ServiceQuery {
+        ServiceQuery {
+            near: Some(Near::parse(43.7167, 10.4017, 40.0).unwrap_or_else(|e| panic!("{e}"))),
+            ..ServiceQuery::default()
+        }
     }
 
     #[tokio::test]
@@ -559,11 +563,7 @@ mod tests {
     #[tokio::test]
     async fn by_distance_a_circle_keeps_the_services_it_keeps_in_any_order_nearest_first() {
         let db = crate::db::memory_with_demo().await;
-        let query = ServiceQuery {
-            near: Some(pisa(40.0)),
-            ..ServiceQuery::default()
-        };
-        let window = Window::first(100);
+        let (query, window) = (near_pisa(), Window::first(100));
         let by_name = list(&db, &query, by(ServiceOrder::Name), &window).await;
         let by_name = by_name.unwrap_or_else(|e| panic!("{e}"));
         let by_distance = list(&db, &query, by(ServiceOrder::Distance), &window).await;
@@ -597,11 +597,7 @@ mod tests {
     #[tokio::test]
     async fn a_list_read_as_heads_has_the_rows_cursors_and_distances_of_whole_rows() {
         let db = crate::db::memory_with_demo().await;
-        let query = ServiceQuery {
-            near: Some(pisa(40.0)),
-            ..ServiceQuery::default()
-        };
-        let window = Window::first(100);
+        let (query, window) = (near_pisa(), Window::first(100));
         for order in [
             ServiceOrder::Name,
             ServiceOrder::CreatedAt,
