@@ -66,6 +66,23 @@ fn service_fields() -> Vec<(String, String)> {
     selections
 }
 
+#[test]
+fn the_filled_service_sets_every_column_beyond_the_head() {
+    use sea_orm::{IdenStatic, Iterable};
+    for column in entity::service::Column::iter() {
+        let name = column.as_str();
+        let head = entity::service::HEAD.iter().any(|c| c.as_str() == name);
+        // `search_text` is no field's: the search reads it, in SQL.
+        if head || name == "search_text" {
+            continue;
+        }
+        assert!(
+            FILLED.contains(&format!(" {name} = ")),
+            "FILLED leaves `{name}` unset: a field reading it from a head would pass unseen"
+        );
+    }
+}
+
 /// A service of the demo network with every column filled in, and its provider.
 async fn filled_service(app: &TestApp) -> (String, String) {
     let body = app
