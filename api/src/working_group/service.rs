@@ -677,6 +677,24 @@ async fn managed_group(
     Ok(group)
 }
 
+/// The meeting `id` for a change by a manager of its group: refused (userErrors) unless
+/// it is PLANNED; `change` says what is done, for the message.
+async fn planned_meeting(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    id: Uuid,
+    change: &str,
+) -> AppResult<Checked<meeting::Model>> {
+    let meeting = concurrency::get::<meeting::Entity>(db, id).await?;
+    managed_group(db, actor, meeting.working_group_id).await?;
+    let mut v = Validator::default();
+    if meeting.status != MeetingStatus::Planned {
+        let message = format!("only a PLANNED meeting can be {change}");
+        v.add("id", FieldErrorCode::InvalidState, message);
+    }
+    Ok(v.into_result(meeting))
+}
+
 /// Changes a PLANNED meeting: when, where, its agenda, or cancels it.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_meeting(
@@ -686,17 +704,11 @@ pub async fn update_meeting(
     expected: i32,
     changes: MeetingChanges,
 ) -> AppResult<Checked<meeting::Model>> {
-    let before = concurrency::get::<meeting::Entity>(db, id).await?;
-    managed_group(db, actor, before.working_group_id).await?;
+    let before = match planned_meeting(db, actor, id, "changed").await? {
+        Ok(meeting) => meeting,
+        Err(errors) => return Ok(Err(errors)),
+    };
     let mut v = Validator::default();
-    if before.status != MeetingStatus::Planned {
-        v.add(
-            "id",
-            FieldErrorCode::InvalidState,
-            "only a PLANNED meeting can be changed",
-        );
-        return Ok(Err(v.finish()));
-    }
     let mut row: meeting::ActiveModel = Default::default();
     if let Some(starts_at) = changes.starts_at {
         row.starts_at = Set(starts_at);
@@ -893,17 +905,11 @@ pub async fn record_meeting(
     expected: i32,
     record: MeetingRecord,
 ) -> AppResult<Checked<meeting::Model>> {
-    let before = concurrency::get::<meeting::Entity>(db, id).await?;
-    managed_group(db, actor, before.working_group_id).await?;
+    let before = match planned_meeting(db, actor, id, "recorded as held").await? {
+        Ok(meeting) => meeting,
+        Err(errors) => return Ok(Err(errors)),
+    };
     let mut v = Validator::default();
-    if before.status != MeetingStatus::Planned {
-        v.add(
-            "id",
-            FieldErrorCode::InvalidState,
-            "only a PLANNED meeting can be recorded as held",
-        );
-        return Ok(Err(v.finish()));
-    }
     if before.starts_at > Utc::now() {
         v.add(
             "id",
