@@ -11,8 +11,10 @@ use crate::error::{AppError, AppResult, GqlResult};
 use crate::loaders::Loaders;
 use crate::settings::Settings;
 use async_graphql::Context;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait};
 use std::sync::{Arc, Mutex, PoisonError};
+use uuid::Uuid;
 
 /// Everything the application shares between requests (the schema's data).
 #[derive(Clone)]
@@ -57,6 +59,28 @@ pub struct Actor {
     pub viewer: Viewer,
     /// Id of the HTTP request.
     pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// An access-log row for a read of `fields` of `person` by this actor, for
+    /// `purpose` (`read`, `export`, ...).
+    pub fn access_entry(
+        &self,
+        person: Uuid,
+        fields: &str,
+        purpose: &str,
+    ) -> entity::person_access::ActiveModel {
+        entity::person_access::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            occurred_at: Set(chrono::Utc::now()),
+            actor_subject: Set(self.viewer.subject.clone()),
+            actor_organization_id: Set(self.viewer.organization),
+            person_id: Set(person),
+            fields: Set(fields.to_owned()),
+            purpose: Set(purpose.to_owned()),
+            request_id: Set(self.request_id.clone()),
+        }
+    }
 }
 
 /// Reads of personal fields made while serving one operation, written to the access log
@@ -180,4 +204,18 @@ impl ContextExt for Context<'_> {
                 .and_then(|meta| meta.request_id.clone()),
         })
     }
+}
+
+/// Writes a read of `field` of `person` by the caller to the access log: the
+/// operation's, written with its other reads, or at once where the transport collects
+/// none.
+pub async fn log_read(ctx: &Context<'_>, person: Uuid, field: &str) -> GqlResult<()> {
+    let entry = ctx.actor()?.access_entry(person, field, "read");
+    match ctx.access_log() {
+        Some(log) => log.push(entry),
+        None => {
+            entry.insert(ctx.db()?).await.map_err(AppError::from)?;
+        }
+    }
+    Ok(())
 }

@@ -11,7 +11,6 @@ use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
 use crate::privacy::access::{self, Access};
 use chrono::{DateTime, Utc};
 use entity::{person, person_access};
-use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -48,7 +47,7 @@ impl Reader<'_> {
 
     /// Logs a read of `field` of `person` by the caller.
     pub async fn log_read(&self, person: Uuid, field: &str) -> AppResult<()> {
-        let entry = access_entry(&self.actor, person, field, "read");
+        let entry = self.actor.access_entry(person, field, "read");
         match self.log {
             Some(log) => log.push(entry),
             None => {
@@ -81,25 +80,6 @@ impl Reader<'_> {
     }
 }
 
-/// An access-log row for a read of `fields` of `person` by `actor`.
-pub fn access_entry(
-    actor: &Actor,
-    person: Uuid,
-    fields: &str,
-    purpose: &str,
-) -> person_access::ActiveModel {
-    person_access::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        occurred_at: Set(Utc::now()),
-        actor_subject: Set(actor.viewer.subject.clone()),
-        actor_organization_id: Set(actor.viewer.organization),
-        person_id: Set(person),
-        fields: Set(fields.to_owned()),
-        purpose: Set(purpose.to_owned()),
-        request_id: Set(actor.request_id.clone()),
-    }
-}
-
 /// Decrypts one personal field of a person the caller was found to see.
 pub fn decrypt_field(
     protection: &DataProtection,
@@ -121,7 +101,8 @@ pub async fn log_access(
     fields: &str,
     purpose: &str,
 ) -> AppResult<()> {
-    access_entry(actor, person, fields, purpose)
+    actor
+        .access_entry(person, fields, purpose)
         .insert(db)
         .await?;
     Ok(())

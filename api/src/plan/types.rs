@@ -125,10 +125,28 @@ async fn visible_actions(
     }
 }
 
-/// Decrypts stored free text.
-fn open(ctx: &Context<'_>, stored: Option<&String>) -> GqlResult<Option<String>> {
-    let protection = ctx.protection()?;
-    Ok(stored.map(|s| protection.decrypt(s)).transpose()?)
+/// Decrypts the stored free text `field` of a plan of `person`, writing the read to the
+/// access log (as every read of a person's data); nothing is read, nor logged, where
+/// there is no text.
+async fn read_text(
+    ctx: &Context<'_>,
+    person: Uuid,
+    field: &str,
+    stored: Option<&String>,
+) -> GqlResult<Option<String>> {
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    crate::context::log_read(ctx, person, field).await?;
+    Ok(Some(ctx.protection()?.decrypt(stored)?))
+}
+
+/// The person whose plan `plan` is (through the request's batch of plans).
+async fn person_of(ctx: &Context<'_>, plan: Uuid) -> GqlResult<Uuid> {
+    let plan = ctx.loaders()?.0.load_one(IndividualPlanById(plan)).await?;
+    Ok(plan
+        .ok_or(crate::error::AppError::NotFound("plan"))?
+        .person_id)
 }
 
 /// A person's individual plan (piano individualizzato).
@@ -198,7 +216,8 @@ impl IndividualPlan {
         if !self.lead_only(ctx).await? {
             return Ok(None);
         }
-        open(ctx, self.0.closing_note_enc.as_ref())
+        let stored = self.0.closing_note_enc.as_ref();
+        read_text(ctx, self.0.person_id, "plan.closingNote", stored).await
     }
     /// The goals: all of them for the lead, the goals of its actions for a participant.
     async fn goals(&self, ctx: &Context<'_>) -> GqlResult<Vec<PlanGoal>> {
@@ -246,19 +265,17 @@ impl IndividualPlan {
             .load_one(ReviewsOfPlan(self.0.id))
             .await?
             .unwrap_or_default();
-        let protection = ctx.protection()?;
-        Ok(Some(
-            rows.into_iter()
-                .map(|r| {
-                    Ok(PlanReview {
-                        reviewed_on: Date(r.reviewed_on),
-                        notes: r.notes_enc.map(|n| protection.decrypt(&n)).transpose()?,
-                        next_review_on: r.next_review_on.map(Date),
-                        recorded_at: Timestamp(r.created_at),
-                    })
-                })
-                .collect::<GqlResult<Vec<_>>>()?,
-        ))
+        let mut reviews = Vec::with_capacity(rows.len());
+        for r in rows {
+            let stored = r.notes_enc.as_ref();
+            reviews.push(PlanReview {
+                reviewed_on: Date(r.reviewed_on),
+                notes: read_text(ctx, self.0.person_id, "planReview.notes", stored).await?,
+                next_review_on: r.next_review_on.map(Date),
+                recorded_at: Timestamp(r.created_at),
+            });
+        }
+        Ok(Some(reviews))
     }
     /// The person's agreement to the plan (the lead only; null until signed).
     async fn agreement(&self, ctx: &Context<'_>) -> GqlResult<Option<PlanAgreement>> {
@@ -270,7 +287,14 @@ impl IndividualPlan {
         }
         Ok(Some(PlanAgreement {
             signed_on: Date(signed_on),
-            evidence: open(ctx, self.0.agreement_evidence_enc.as_ref())?.unwrap_or_default(),
+            evidence: read_text(
+                ctx,
+                self.0.person_id,
+                "planAgreement.evidence",
+                self.0.agreement_evidence_enc.as_ref(),
+            )
+            .await?
+            .unwrap_or_default(),
         }))
     }
     /// How far the plan has come, by the status of its actions (the lead only).
@@ -371,7 +395,11 @@ impl PlanGoal {
     }
     /// What the goal means for the person.
     async fn description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        open(ctx, self.0.description_enc.as_ref())
+        let Some(stored) = self.0.description_enc.as_ref() else {
+            return Ok(None);
+        };
+        let person = person_of(ctx, self.0.plan_id).await?;
+        read_text(ctx, person, "planGoal.description", Some(stored)).await
     }
     /// When it should be reached.
     async fn target_on(&self) -> Option<Date> {
@@ -431,7 +459,11 @@ impl PlanAction {
     }
     /// What is to be done.
     async fn description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        open(ctx, self.0.description_enc.as_ref())
+        let Some(stored) = self.0.description_enc.as_ref() else {
+            return Ok(None);
+        };
+        let person = person_of(ctx, self.0.plan_id).await?;
+        read_text(ctx, person, "planAction.description", Some(stored)).await
     }
     /// First day.
     async fn starts_on(&self) -> Option<Date> {

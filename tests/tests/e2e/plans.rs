@@ -503,3 +503,135 @@ async fn only_the_lead_changes_a_plan_and_mistakes_come_back_as_user_errors() {
     })
     .await;
 }
+
+/// The access-log entries of the pathway's person, as `(organization name, fields)`.
+async fn reads_of(pathway: &Pathway) -> Vec<(String, String)> {
+    let app = &pathway.app;
+    let auditor = app.token(None, &[Role::Auditor]);
+    let (_, body) = app
+        .query_as(
+            &auditor,
+            "query($p: ID) { personAccessLog(first: 100, filter: {person: $p}) { \
+             nodes { actorOrganizationId fields } } }",
+            json!({ "p": pathway.person }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let mut names = std::collections::HashMap::new();
+    for name in [LEAD, LANGUAGE_SCHOOL, TRAINER, OUTSIDER] {
+        names.insert(json!(gid(app, name).await), name.to_owned());
+    }
+    body["data"]["personAccessLog"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            let who = names
+                .get(&n["actorOrganizationId"])
+                .cloned()
+                .unwrap_or_default();
+            (who, n["fields"].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_read_of_a_plans_free_text_is_written_to_the_persons_access_log() {
+    on_every_engine(async |engine, app| {
+        let pathway = Pathway::new(app).await;
+        let app = &pathway.app;
+        let lead = operator(app, LEAD).await;
+        let school = operator(app, LANGUAGE_SCHOOL).await;
+        let plan = pathway.plan().await;
+        let course = pathway
+            .add_action(&plan, "LANGUAGE", LANGUAGE_SCHOOL, "Corso serale A2")
+            .await;
+        let referral = pathway
+            .referral_for(&course, LANGUAGE_SCHOOL, "LANGUAGE")
+            .await;
+        pathway
+            .step(&lead, "sendReferral", &referral, json!({}))
+            .await;
+        let version = node(app, &lead, &plan["id"]).await["rowVersion"].clone();
+        let reviewed = mutate(
+            app,
+            &lead,
+            "recordPlanReview",
+            "RecordPlanReviewInput",
+            "plan { rowVersion }",
+            json!({ "plan": plan["id"], "expectedVersion": version,
+                    "reviewedOn": "2026-06-01", "notes": "Frequenta con costanza" }),
+        )
+        .await;
+        let signed = mutate(
+            app,
+            &lead,
+            "recordPlanAgreement",
+            "RecordPlanAgreementInput",
+            "plan { rowVersion }",
+            json!({ "plan": plan["id"], "expectedVersion": reviewed["plan"]["rowVersion"],
+                    "signedOn": "2026-02-03", "evidence": "Protocollo 2026/118" }),
+        )
+        .await;
+        assert!(
+            signed["plan"]["rowVersion"].is_number(),
+            "[{engine:?}] {signed}"
+        );
+
+        let before = reads_of(&pathway).await;
+        let texts = "query($id: ID!) { node(id: $id) { ... on IndividualPlan { closingNote \
+             goals { description } actions { description } reviews { notes } \
+             agreement { evidence } } } }";
+        let (_, read) = app
+            .query_as(&lead, texts, json!({ "id": plan["id"] }))
+            .await;
+        let plan_read = &read["data"]["node"];
+        assert_eq!(
+            plan_read["reviews"][0]["notes"], "Frequenta con costanza",
+            "[{engine:?}] {read}"
+        );
+        assert_eq!(plan_read["agreement"]["evidence"], "Protocollo 2026/118");
+        let (_, seen) = app
+            .query_as(&school, texts, json!({ "id": plan["id"] }))
+            .await;
+        assert_eq!(
+            seen["data"]["node"]["actions"][0]["description"], "Corso serale A2",
+            "{seen}"
+        );
+        let (_, action) = app
+            .query_as(
+                &school,
+                "query($id: ID!) { node(id: $id) { ... on PlanAction { description } } }",
+                json!({ "id": course["id"] }),
+            )
+            .await;
+        assert_eq!(
+            action["data"]["node"]["description"], "Corso serale A2",
+            "{action}"
+        );
+
+        let mut added = reads_of(&pathway).await;
+        for entry in &before {
+            let at = added.iter().position(|e| e == entry);
+            added.remove(at.unwrap_or_else(|| panic!("[{engine:?}] {entry:?} left the log")));
+        }
+        added.sort();
+        let expected = [
+            (LANGUAGE_SCHOOL, "planAction.description"),
+            (LANGUAGE_SCHOOL, "planAction.description"),
+            (LANGUAGE_SCHOOL, "planGoal.description"),
+            (LEAD, "planAction.description"),
+            (LEAD, "planAgreement.evidence"),
+            (LEAD, "planGoal.description"),
+            (LEAD, "planGoal.description"),
+            (LEAD, "planReview.notes"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(who, field)| ((*who).to_owned(), json!([field]).to_string()))
+            .collect();
+        assert_eq!(added, expected, "[{engine:?}]");
+    })
+    .await;
+}
