@@ -211,10 +211,20 @@ impl ContextExt for Context<'_> {
 /// none.
 pub async fn log_read(ctx: &Context<'_>, person: Uuid, field: &str) -> GqlResult<()> {
     let entry = ctx.actor()?.access_entry(person, field, "read");
-    match ctx.access_log() {
+    Ok(record_read(ctx.access_log(), ctx.db()?, entry).await?)
+}
+
+/// Writes a read to the operation's access log `log`, or at once to `db` where the
+/// transport collects none.
+pub async fn record_read(
+    log: Option<&AccessLog>,
+    db: &impl ConnectionTrait,
+    entry: entity::person_access::ActiveModel,
+) -> AppResult<()> {
+    match log {
         Some(log) => log.push(entry),
         None => {
-            entry.insert(ctx.db()?).await.map_err(AppError::from)?;
+            entry.insert(db).await?;
         }
     }
     Ok(())

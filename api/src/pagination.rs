@@ -63,7 +63,7 @@ pub enum KeyKind {
 impl KeyKind {
     /// The kind of a column's values (text for any type that is neither a time nor a
     /// number).
-    pub fn of(column_type: &ColumnType) -> Self {
+    fn of(column_type: &ColumnType) -> Self {
         match column_type {
             ColumnType::Timestamp
             | ColumnType::TimestampWithTimeZone
@@ -249,13 +249,13 @@ pub struct Sort<E: EntityTrait, R = <E as EntityTrait>::Model> {
     pub cursor: fn(&R) -> Cursor,
 }
 
-impl<E: EntityTrait> Sort<E> {
-    /// The order by one column, then the id.
+impl<E: EntityTrait, R> Sort<E, R> {
+    /// The order by one column, then the id, over rows read as `R`.
     pub fn by(
         column: E::Column,
         id: E::Column,
         descending: bool,
-        cursor: fn(&E::Model) -> Cursor,
+        cursor: fn(&R) -> Cursor,
     ) -> Self {
         Self {
             keys: vec![Expr::col(column)],

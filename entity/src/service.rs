@@ -70,16 +70,15 @@ pub struct Head(pub Model);
 
 impl FromQueryResult for Head {
     fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        let get = |column: Column| column.as_str();
         Ok(Self(Model {
-            id: row.try_get(pre, get(Column::Id))?,
-            organization_id: row.try_get(pre, get(Column::OrganizationId))?,
-            name: row.try_get(pre, get(Column::Name))?,
-            search_name: row.try_get(pre, get(Column::SearchName))?,
+            id: row.try_get(pre, Column::Id.as_str())?,
+            organization_id: row.try_get(pre, Column::OrganizationId.as_str())?,
+            name: row.try_get(pre, Column::Name.as_str())?,
+            search_name: row.try_get(pre, Column::SearchName.as_str())?,
             search_text: String::new(),
             alternate_name: None,
             description: String::new(),
-            status: row.try_get(pre, get(Column::Status))?,
+            status: row.try_get(pre, Column::Status.as_str())?,
             eligibility_description: None,
             minimum_age: None,
             maximum_age: None,
@@ -87,15 +86,15 @@ impl FromQueryResult for Head {
             application_process: None,
             url: None,
             email: None,
-            delivery_mode: row.try_get(pre, get(Column::DeliveryMode))?,
+            delivery_mode: row.try_get(pre, Column::DeliveryMode.as_str())?,
             funding: None,
             open_places: None,
             waitlist_length: None,
             typical_wait_days: None,
             capacity_updated_at: None,
-            row_version: row.try_get(pre, get(Column::RowVersion))?,
-            created_at: row.try_get(pre, get(Column::CreatedAt))?,
-            updated_at: row.try_get(pre, get(Column::UpdatedAt))?,
+            row_version: row.try_get(pre, Column::RowVersion.as_str())?,
+            created_at: row.try_get(pre, Column::CreatedAt.as_str())?,
+            updated_at: row.try_get(pre, Column::UpdatedAt.as_str())?,
         }))
     }
 }

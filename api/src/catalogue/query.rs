@@ -124,13 +124,7 @@ fn sort<R: AsRef<service::Model>>(
             Cursor::new(SortKey::Time(row.updated_at), row.id)
         }),
     };
-    Some(Sort {
-        keys: vec![Expr::col(column)],
-        kinds: vec![KeyKind::of(column.def().get_column_type())],
-        id: service::Column::Id,
-        descending,
-        cursor,
-    })
+    Some(Sort::by(column, service::Column::Id, descending, cursor))
 }
 
 /// Services linked to a term of `taxonomy` with one of `codes`.

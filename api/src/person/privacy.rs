@@ -48,13 +48,7 @@ impl Reader<'_> {
     /// Logs a read of `field` of `person` by the caller.
     pub async fn log_read(&self, person: Uuid, field: &str) -> AppResult<()> {
         let entry = self.actor.access_entry(person, field, "read");
-        match self.log {
-            Some(log) => log.push(entry),
-            None => {
-                entry.insert(self.loaders.db()).await?;
-            }
-        }
-        Ok(())
+        crate::context::record_read(self.log, self.loaders.db(), entry).await
     }
 
     /// Checks that the caller may read `field` of `person` and logs the read. False

@@ -150,18 +150,10 @@ impl WebhookEndpoint {
                 .or_default()
                 .push(attempt);
         }
-        let page = crate::pagination::Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|(d, cursor)| {
-                    let tried = attempts.remove(&d.id).unwrap_or_default();
-                    (WebhookDelivery(d, tried), cursor)
-                })
-                .collect(),
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        };
+        let page = page.map(|d| {
+            let tried = attempts.remove(&d.id).unwrap_or_default();
+            WebhookDelivery(d, tried)
+        });
         Ok(WebhookDeliveryConnection::from_page(page, total))
     }
 }
