@@ -169,6 +169,16 @@ pub fn statement(
     sea_orm::Statement::from_sql_and_values(backend, text, values)
 }
 
+/// The rows of a raw statement written with `?` placeholders ([`statement`]).
+pub async fn query_all(
+    db: &impl sea_orm::ConnectionTrait,
+    sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+    db.query_all_raw(statement(db.get_database_backend(), sql, values))
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

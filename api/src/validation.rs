@@ -165,6 +165,23 @@ impl Validator {
         Ok(())
     }
 
+    /// Records NOT_FOUND on `field` when `reference` (if given) finds no row: an
+    /// identifier in the input that must name an existing row.
+    pub async fn exists<E: sea_orm::EntityTrait>(
+        &mut self,
+        db: &impl sea_orm::ConnectionTrait,
+        field: &str,
+        reference: impl Into<Option<sea_orm::Select<E>>>,
+        message: &str,
+    ) -> crate::error::AppResult<()> {
+        if let Some(select) = reference.into()
+            && select.one(db).await?.is_none()
+        {
+            self.add(field, FieldErrorCode::NotFound, message);
+        }
+        Ok(())
+    }
+
     /// True when no problem was recorded.
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
@@ -220,6 +237,23 @@ impl Validator {
             self.check_single_line(field, &value);
         }
         value
+    }
+
+    /// A required code: a name of at most `max` characters made only of ASCII letters,
+    /// digits, `_` and `-`.
+    pub fn code(&mut self, field: &str, value: &str, max: usize) -> String {
+        let code = self.name(field, value, max);
+        if !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            self.add(
+                field,
+                FieldErrorCode::Invalid,
+                "may contain only letters, digits, `_` and `-`",
+            );
+        }
+        code
     }
 
     /// An optional name: blank becomes None, otherwise the rules of [`Self::name`].
@@ -436,5 +470,66 @@ mod tests {
         v.ordered("maximumAge", Some(30), Some(18), "maximum below minimum");
         v.ordered("maximumAge", Some(18), Some(30), "fine");
         assert_eq!(v.finish().len(), 2);
+    }
+
+    #[test]
+    fn codes_take_only_letters_digits_underscores_and_dashes() {
+        let mut v = Validator::default();
+        assert_eq!(v.code("code", " EMPLOYMENT_2-a ", 64), "EMPLOYMENT_2-a");
+        assert!(v.is_ok());
+        v.code("code", "with space", 64);
+        v.code("other", "città", 64);
+        v.code("long", "A".repeat(33).as_str(), 32);
+        let errors = v.finish();
+        let codes: Vec<_> = errors
+            .iter()
+            .map(|e| (e.field[1].as_str(), e.code))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("code", FieldErrorCode::Invalid),
+                ("other", FieldErrorCode::Invalid),
+                ("long", FieldErrorCode::TooLong),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reference_to_no_row_is_not_found_and_an_absent_one_is_not_checked() {
+        use sea_orm::{EntityTrait, QuerySelect};
+        let db = crate::db::memory_with_demo().await;
+        let existing = entity::territory::Entity::find()
+            .limit(1)
+            .one(&db)
+            .await
+            .expect("query")
+            .expect("a territory");
+        let mut v = Validator::default();
+        let territory = |id| entity::territory::Entity::find_by_id(id);
+        v.exists(&db, "found", territory(existing.id), "no such territory")
+            .await
+            .expect("query");
+        v.exists(
+            &db,
+            "absent",
+            None::<uuid::Uuid>.map(territory),
+            "no such territory",
+        )
+        .await
+        .expect("query");
+        v.exists(
+            &db,
+            "missing",
+            territory(uuid::Uuid::new_v4()),
+            "no such territory",
+        )
+        .await
+        .expect("query");
+        let errors = v.finish();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, vec!["input", "missing"]);
+        assert_eq!(errors[0].code, FieldErrorCode::NotFound);
+        assert_eq!(errors[0].message, "no such territory");
     }
 }

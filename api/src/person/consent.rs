@@ -99,14 +99,13 @@ pub async fn record(
             "an organization does not exist",
         );
     }
-    if let Some(protocol) = data.protocol
-        && protocol::Entity::find_by_id(protocol)
-            .one(db)
-            .await?
-            .is_none()
-    {
-        v.add("protocol", FieldErrorCode::NotFound, "no such protocol");
-    }
+    v.exists(
+        db,
+        "protocol",
+        data.protocol.map(protocol::Entity::find_by_id),
+        "no such protocol",
+    )
+    .await?;
     if let Some(expires) = data.expires_at
         && expires <= data.granted_at
     {

@@ -351,14 +351,13 @@ pub async fn create(
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
     let fields = check_fields(db, &mut v, &input).await?;
-    if let Some(lead) = input.lead
-        && organization::Entity::find_by_id(lead)
-            .one(db)
-            .await?
-            .is_none()
-    {
-        v.add("lead", FieldErrorCode::NotFound, "no such organization");
-    }
+    v.exists(
+        db,
+        "lead",
+        input.lead.map(organization::Entity::find_by_id),
+        "no such organization",
+    )
+    .await?;
     if !v.is_ok() {
         return Ok(Err(v.finish()));
     }

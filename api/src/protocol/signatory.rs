@@ -92,17 +92,13 @@ pub async fn invite(
         &[ProtocolStatus::Draft, ProtocolStatus::OpenForSignature],
         "organizations may be invited only while it is DRAFT or OPEN_FOR_SIGNATURE",
     );
-    if organization::Entity::find_by_id(organization_id)
-        .one(db)
-        .await?
-        .is_none()
-    {
-        v.add(
-            "organization",
-            FieldErrorCode::NotFound,
-            "no such organization",
-        );
-    }
+    v.exists(
+        db,
+        "organization",
+        organization::Entity::find_by_id(organization_id),
+        "no such organization",
+    )
+    .await?;
     let existing = signatory::Entity::find()
         .filter(signatory::Column::ProtocolId.eq(protocol_id))
         .filter(signatory::Column::OrganizationId.eq(organization_id))

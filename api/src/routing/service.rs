@@ -159,22 +159,20 @@ async fn check(
             "must not be before validFrom",
         );
     }
-    if let Some(territory) = data.territory
-        && territory::Entity::find_by_id(territory)
-            .one(db)
-            .await?
-            .is_none()
-    {
-        v.add("territory", FieldErrorCode::NotFound, "no such territory");
-    }
-    if let Some(protocol) = data.protocol
-        && protocol::Entity::find_by_id(protocol)
-            .one(db)
-            .await?
-            .is_none()
-    {
-        v.add("protocol", FieldErrorCode::NotFound, "no such protocol");
-    }
+    v.exists(
+        db,
+        "territory",
+        data.territory.map(territory::Entity::find_by_id),
+        "no such territory",
+    )
+    .await?;
+    v.exists(
+        db,
+        "protocol",
+        data.protocol.map(protocol::Entity::find_by_id),
+        "no such protocol",
+    )
+    .await?;
     Ok(RuleData {
         name,
         need,

@@ -134,6 +134,14 @@ const TYPE_JOIN: &str = " JOIN service_term st ON st.service_id = i.sv \
     JOIN term ty ON ty.id = st.term_id AND ty.taxonomy = 'SERVICE_TYPE'";
 
 impl Shape {
+    /// The shape's values followed by the first and last month of a `BETWEEN ? AND ?`.
+    fn values_between(&self, from: domain::MonthIndex, to: domain::MonthIndex) -> Vec<Value> {
+        let mut values = self.values.clone();
+        values.push(from.into());
+        values.push(to.into());
+        values
+    }
+
     fn new(range: &PeriodRange, level: Level, dimensions: &[Dimension]) -> Self {
         let period = match range.granularity {
             Granularity::Month => "f.sent_month",
@@ -344,9 +352,7 @@ async fn counts(
 ) -> AppResult<BTreeMap<Key, Tally>> {
     let columns = count_columns();
     let mut values: Vec<Value> = columns.iter().flat_map(|c| c.values.clone()).collect();
-    values.extend(shape.values.iter().cloned());
-    values.push(from.into());
-    values.push(to.into());
+    values.extend(shape.values_between(from, to));
     let mut sql = format!(
         "SELECT {select}, COUNT(*) AS c, {counts} FROM referral_fact f{joins} \
          WHERE f.sent_month BETWEEN ? AND ? GROUP BY {group}",
@@ -373,19 +379,16 @@ async fn counts(
         );
     }
     let mut tallies = BTreeMap::new();
-    let backend = db.get_database_backend();
     // PostgreSQL's default 4 MB makes it sort the fact rows on disk to group them
     // (it expects far more cells than there are); a hash table of the cells fits in
     // a few megabytes more. Only for this statement: the percentiles' sorts run
     // faster in the default's small runs. `SET LOCAL` ends with the transaction.
-    let postgres = backend == DatabaseBackend::Postgres;
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
         db.execute_unprepared(&format!("SET LOCAL work_mem = '{COUNT_WORK_MEM}'"))
             .await?;
     }
-    let rows = db
-        .query_all_raw(crate::db::statement(backend, &sql, values))
-        .await?;
+    let rows = crate::db::query_all(db, &sql, values).await?;
     if postgres {
         db.execute_unprepared("SET LOCAL work_mem TO DEFAULT")
             .await?;
@@ -421,9 +424,7 @@ async fn rejection_reasons(
     to: domain::MonthIndex,
     tallies: &mut BTreeMap<Key, Tally>,
 ) -> AppResult<()> {
-    let mut values = shape.values.clone();
-    values.push(from.into());
-    values.push(to.into());
+    let mut values = shape.values_between(from, to);
     values.push(ReferralStatus::Rejected.to_value().into());
     let mut sql = format!(
         "SELECT {select}, f.rejection_reason AS rr, COUNT(*) AS c FROM referral_fact f{joins} \
@@ -441,11 +442,7 @@ async fn rejection_reasons(
             group = shape.group(Rows::Partials),
         );
     }
-    let backend = db.get_database_backend();
-    for row in db
-        .query_all_raw(crate::db::statement(backend, &sql, values))
-        .await?
-    {
+    for row in crate::db::query_all(db, &sql, values).await? {
         let reason: String = row.try_get("", "rr")?;
         let count = u64::try_from(big(&row, "c")?).unwrap_or_default();
         if let Some(tally) = tallies.get_mut(&shape.key(&row)?) {
@@ -467,9 +464,7 @@ async fn durations_by_histograms(
     to: domain::MonthIndex,
     tallies: &mut BTreeMap<Key, Tally>,
 ) -> AppResult<()> {
-    let mut values = shape.values.clone();
-    values.push(from.into());
-    values.push(to.into());
+    let values = shape.values_between(from, to);
     let histograms = DURATIONS
         .iter()
         .enumerate()
@@ -513,11 +508,7 @@ async fn durations_by_histograms(
     for _ in DURATIONS {
         duration_values.extend(values.iter().cloned());
     }
-    let backend = db.get_database_backend();
-    for row in db
-        .query_all_raw(crate::db::statement(backend, &durations, duration_values))
-        .await?
-    {
+    for row in crate::db::query_all(db, &durations, duration_values).await? {
         let key = shape.key(&row)?;
         let measure: i32 = row.try_get("", "m")?;
         let n: i64 = row.try_get("", "n")?;
@@ -547,9 +538,7 @@ async fn durations_by_percentiles(
     to: domain::MonthIndex,
     tallies: &mut BTreeMap<Key, Tally>,
 ) -> AppResult<()> {
-    let mut values = shape.values.clone();
-    values.push(from.into());
-    values.push(to.into());
+    let values = shape.values_between(from, to);
     let measures = DURATIONS
         .iter()
         .enumerate()
@@ -571,11 +560,7 @@ async fn durations_by_percentiles(
         joins = shape.joins,
         group = shape.group(Rows::FactsByType),
     );
-    let backend = db.get_database_backend();
-    for row in db
-        .query_all_raw(crate::db::statement(backend, &sql, values))
-        .await?
-    {
+    for row in crate::db::query_all(db, &sql, values).await? {
         let Some(tally) = tallies.get_mut(&shape.key(&row)?) else {
             continue;
         };
@@ -621,7 +606,6 @@ pub async fn capacity(
     db: &impl ConnectionTrait,
     level: Level,
 ) -> AppResult<BTreeMap<(Option<Uuid>, Uuid), Capacity>> {
-    let backend = db.get_database_backend();
     let mut values: Vec<Value> = Vec::new();
     let (territory, joins) = match level {
         Level::Region => ("NULL", String::new()),
@@ -661,10 +645,7 @@ pub async fn capacity(
          GROUP BY d.t, d.ty"
     );
     let mut cells = BTreeMap::new();
-    for row in db
-        .query_all_raw(crate::db::statement(backend, &sql, values))
-        .await?
-    {
+    for row in crate::db::query_all(db, &sql, values).await? {
         let territory: Option<Uuid> = if level == Level::Region {
             None
         } else {
@@ -697,7 +678,6 @@ pub async fn coverage_gaps(
     types: &[Uuid],
     within: Option<&territory::Model>,
 ) -> AppResult<Vec<(Uuid, Uuid)>> {
-    let backend = db.get_database_backend();
     let mut values: Vec<Value> = Vec::new();
     let mut conditions = String::new();
     if !types.is_empty() {
@@ -736,7 +716,7 @@ pub async fn coverage_gaps(
            WHERE sa.municipality_id = m.id) \
          ORDER BY ty.code, m.code"
     );
-    db.query_all_raw(crate::db::statement(backend, &sql, values))
+    crate::db::query_all(db, &sql, values)
         .await?
         .iter()
         .map(|row| Ok((row.try_get("", "ty")?, row.try_get("", "mu")?)))

@@ -114,23 +114,6 @@ pub struct TermChanges {
 /// Longest description of a term.
 const DESCRIPTION_MAX: usize = 4000;
 
-/// Checks a term code: 1–64 characters of letters, digits, `_` and `-`.
-fn check_code(v: &mut Validator, code: &str) -> String {
-    let code = v.name("code", code, 64);
-    if !code.is_empty()
-        && !code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        v.add(
-            "code",
-            FieldErrorCode::Invalid,
-            "may contain only letters, digits, `_` and `-`",
-        );
-    }
-    code
-}
-
 /// Creates a taxonomy term. Regional administrators only.
 pub async fn create_term(
     db: &impl ConnectionTrait,
@@ -139,7 +122,7 @@ pub async fn create_term(
 ) -> AppResult<Checked<term::Model>> {
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
-    let code = check_code(&mut v, &input.code);
+    let code = v.code("code", &input.code, 64);
     let label_it = v.name("labelIt", &input.label_it, 200);
     let label_en = v.name("labelEn", &input.label_en, 200);
     let description = v.optional_text("description", input.description.as_deref(), DESCRIPTION_MAX);

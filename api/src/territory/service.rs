@@ -435,23 +435,6 @@ async fn resolve_members(
     Ok(ids)
 }
 
-/// Checks a grouping code: 1–32 characters of letters, digits, `_` and `-`.
-fn check_grouping_code(v: &mut Validator, code: &str) -> String {
-    let code = v.name("code", code, 32);
-    if !code.is_empty()
-        && !code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        v.add(
-            "code",
-            FieldErrorCode::Invalid,
-            "may contain only letters, digits, `_` and `-`",
-        );
-    }
-    code
-}
-
 async fn insert_members(
     db: &impl ConnectionTrait,
     grouping: Uuid,
@@ -488,7 +471,7 @@ pub async fn create_grouping(
             "a grouping is a ZONE or a HUB_AREA",
         );
     }
-    let code = check_grouping_code(&mut v, &input.code);
+    let code = v.code("code", &input.code, 32);
     let name = v.name("name", &input.name, 200);
     v.ordered(
         "validTo",

@@ -166,7 +166,6 @@ pub async fn need_tallies(
     since: NaiveDate,
     today: NaiveDate,
 ) -> AppResult<Vec<NeedTally>> {
-    let backend = db.get_database_backend();
     let (municipalities, mut values) = municipalities_of(territory);
     let sent_from = since.and_time(chrono::NaiveTime::MIN).and_utc();
     values.extend([since.into(), today.into(), sent_from.into(), group.into()]);
@@ -214,7 +213,7 @@ pub async fn need_tallies(
          WHERE n.taxonomy = 'NEED' \
          ORDER BY n.code"
     );
-    db.query_all_raw(crate::db::statement(backend, &sql, values))
+    crate::db::query_all(db, &sql, values)
         .await?
         .iter()
         .map(tally)
