@@ -32,6 +32,13 @@ pub struct DbLoader {
     db: DatabaseConnection,
 }
 
+impl DbLoader {
+    /// The database it reads (for batches an area defines beside its statement).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
 /// The per-request loader handed to resolvers through the GraphQL context.
 pub struct Loaders(pub DataLoader<DbLoader>);
 
@@ -205,7 +212,7 @@ impl Loaders {
 /// The Relay arguments of a connection field: `first`, `after`, `last`, `before`.
 pub type RelayArgs = (Option<i32>, Option<String>, Option<i32>, Option<String>);
 
-type LoadResult<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;
+pub type LoadResult<K, V> = Result<HashMap<K, V>, Arc<DbErr>>;
 
 fn ids<K: Copy + Into<Uuid>>(keys: &[K]) -> Vec<Uuid> {
     keys.iter().map(|k| (*k).into()).collect()

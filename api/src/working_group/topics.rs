@@ -3,18 +3,21 @@
 //! referred for it in the last months, and the municipalities no active service of a
 //! type addressing it covers.
 //!
-//! Computed by the database in one statement of `GROUP BY`s (its size does not depend
-//! on the data's): only counts per need reach the application, which withholds those
+//! Computed by the database in one statement of `GROUP BY`s for every group of a page
+//! ([`NeedTalliesOf`]; its size does not depend on the data's): only counts per group
+//! and need reach the application, which withholds those
 //! from 1 to k − 1 (`MELT_STATISTICS_K`, the threshold of the regional statistics)
 //! and orders the needs without looking at the values it withheld.
 
 use crate::error::{AppError, AppResult};
+use crate::loaders::{DbLoader, LoadResult};
 use crate::statistics::domain;
+use async_graphql::dataloader::Loader;
 use chrono::{Months, NaiveDate};
-use entity::enums::TerritoryKind;
-use entity::territory;
-use sea_orm::{ConnectionTrait, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Fewest and most months `suggestedTopics` looks back.
@@ -127,101 +130,137 @@ pub fn suggest(tallies: Vec<NeedTally>, k: u64) -> Vec<Suggestion> {
     out
 }
 
-/// The municipalities of `territory` as a sub-select (`id`) and its values.
-fn municipalities_of(territory: &territory::Model) -> (&'static str, Vec<Value>) {
-    match territory.kind {
-        TerritoryKind::Region => (
-            "SELECT t.id AS id FROM territory t WHERE t.kind = 'MUNICIPALITY'",
-            Vec::new(),
-        ),
-        TerritoryKind::Province => (
-            "SELECT t.id AS id FROM territory t WHERE t.kind = 'MUNICIPALITY' AND t.parent_id = ?",
-            vec![territory.id.into()],
-        ),
-        TerritoryKind::Municipality => (
-            "SELECT t.id AS id FROM territory t WHERE t.id = ?",
-            vec![territory.id.into()],
-        ),
-        TerritoryKind::Zone | TerritoryKind::HubArea => (
-            "SELECT tm.municipality_id AS id FROM territory_member tm WHERE tm.grouping_id = ?",
-            vec![territory.id.into()],
-        ),
-    }
-}
-
 /// Distinct people among the rows of `person p`: by the hash of the codice fiscale
 /// when there is one (two organizations' records of one person count once), by the
 /// record otherwise.
 const PEOPLE: &str = "CAST(COUNT(DISTINCT p.codice_fiscale_hash) \
      + COUNT(DISTINCT CASE WHEN p.codice_fiscale_hash IS NULL THEN p.id END) AS BIGINT)";
 
-/// The tally of every NEED term for the group `group` of `territory`: people living
-/// there now (erased people left out) assessed with the need from `since` to `today`,
-/// people with a referral naming it sent from `since`, the territory's municipalities
-/// no ACTIVE service of a SERVICE_TYPE linked to the need covers. One statement.
+/// The tally of every NEED term for each working group of `groups`, over its
+/// territory (the municipalities of its zone or hub area, every one for the region:
+/// the territories a group may have): people living there now (erased people
+/// left out) assessed with the need from `since` to `today`, people with a referral
+/// naming it sent from `since`, the territory's municipalities no ACTIVE service of a
+/// SERVICE_TYPE linked to the need covers. One statement for all the groups (a page
+/// of groups costs what one group does); a group that does not exist is absent.
 pub async fn need_tallies(
     db: &impl ConnectionTrait,
-    group: Uuid,
-    territory: &territory::Model,
+    groups: &[Uuid],
     since: NaiveDate,
     today: NaiveDate,
-) -> AppResult<Vec<NeedTally>> {
-    let (municipalities, mut values) = municipalities_of(territory);
+) -> Result<HashMap<Uuid, Vec<NeedTally>>, DbErr> {
+    if groups.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut values: Vec<Value> = groups.iter().map(|&g| g.into()).collect();
     let sent_from = since.and_time(chrono::NaiveTime::MIN).and_utc();
-    values.extend([since.into(), today.into(), sent_from.into(), group.into()]);
+    values.extend([since.into(), today.into(), sent_from.into()]);
+    let placeholders = vec!["?"; groups.len()].join(", ");
     // A referral names its needs as codes separated by spaces; a code is matched
     // whole, with `_` (a LIKE wildcard, allowed in codes) escaped.
     let sql = format!(
-        "WITH mu AS ({municipalities}), \
-         assessed AS (SELECT an.need_code AS code, {PEOPLE} AS people \
+        "WITH gs AS (SELECT wg.id AS g, t.id AS t, t.kind AS kind \
+           FROM working_group wg JOIN territory t ON t.id = wg.territory_id \
+           WHERE wg.id IN ({placeholders})), \
+         mu AS (SELECT gs.g AS g, m.id AS id FROM gs JOIN territory m \
+           ON m.kind = 'MUNICIPALITY' AND gs.kind = 'REGION' \
+           UNION ALL SELECT gs.g, tm.municipality_id FROM gs \
+           JOIN territory_member tm ON tm.grouping_id = gs.t \
+           WHERE gs.kind IN ('ZONE', 'HUB_AREA')), \
+         assessed AS (SELECT mu.g AS g, an.need_code AS code, {PEOPLE} AS people \
            FROM assessed_need an \
            JOIN needs_assessment na ON na.id = an.assessment_id \
            JOIN person p ON p.id = na.person_id \
+           JOIN mu ON mu.id = p.residence_municipality_id \
            WHERE na.assessed_on >= ? AND na.assessed_on <= ? AND p.erased_at IS NULL \
-           AND p.residence_municipality_id IN (SELECT id FROM mu) \
-           GROUP BY an.need_code), \
-         referred AS (SELECT n.code AS code, {PEOPLE} AS people \
+           GROUP BY mu.g, an.need_code), \
+         referred AS (SELECT mu.g AS g, n.code AS code, {PEOPLE} AS people \
            FROM referral r \
            JOIN person p ON p.id = r.person_id \
+           JOIN mu ON mu.id = p.residence_municipality_id \
            JOIN term n ON n.taxonomy = 'NEED' \
            AND ' ' || r.needs || ' ' LIKE '% ' || REPLACE(n.code, '_', '\\_') || ' %' ESCAPE '\\' \
            WHERE r.sent_at >= ? AND r.status <> 'DRAFT' AND p.erased_at IS NULL \
-           AND p.residence_municipality_id IN (SELECT id FROM mu) \
-           GROUP BY n.code), \
-         uncovered AS (SELECT n.id AS need, CAST(COUNT(*) AS BIGINT) AS c \
+           GROUP BY mu.g, n.code), \
+         uncovered AS (SELECT mu.g AS g, n.id AS need, CAST(COUNT(*) AS BIGINT) AS c \
            FROM term n CROSS JOIN mu \
            WHERE n.taxonomy = 'NEED' AND NOT EXISTS (SELECT 1 FROM need_service_type nst \
              JOIN service_term st ON st.term_id = nst.service_type_term_id \
              JOIN service s ON s.id = st.service_id AND s.status = 'ACTIVE' \
              JOIN service_area sa ON sa.service_id = s.id \
              WHERE nst.need_term_id = n.id AND sa.municipality_id = mu.id) \
-           GROUP BY n.id), \
-         agenda AS (SELECT DISTINCT mt.need_code AS code FROM meeting_topic mt \
-           JOIN meeting m ON m.id = mt.meeting_id \
-           WHERE m.working_group_id = ? AND m.status <> 'CANCELLED' AND mt.need_code IS NOT NULL) \
-         SELECT n.id AS need, n.code AS code, \
+           GROUP BY mu.g, n.id), \
+         sizes AS (SELECT mu.g AS g, CAST(COUNT(*) AS BIGINT) AS c FROM mu GROUP BY mu.g), \
+         agenda AS (SELECT DISTINCT m.working_group_id AS g, mt.need_code AS code \
+           FROM meeting_topic mt JOIN meeting m ON m.id = mt.meeting_id \
+           JOIN gs ON gs.g = m.working_group_id \
+           WHERE m.status <> 'CANCELLED' AND mt.need_code IS NOT NULL) \
+         SELECT gs.g AS g, n.id AS need, n.code AS code, \
            CAST(COALESCE(a.people, 0) AS BIGINT) AS assessed, \
            CAST(COALESCE(r.people, 0) AS BIGINT) AS referred, \
            CAST(COALESCE(u.c, 0) AS BIGINT) AS uncovered, \
-           CAST((SELECT COUNT(*) FROM mu) AS BIGINT) AS municipalities, \
-           CAST(CASE WHEN g.code IS NULL THEN 0 ELSE 1 END AS BIGINT) AS on_agenda \
-         FROM term n \
-         LEFT JOIN assessed a ON a.code = n.code \
-         LEFT JOIN referred r ON r.code = n.code \
-         LEFT JOIN uncovered u ON u.need = n.id \
-         LEFT JOIN agenda g ON g.code = n.code \
+           CAST(COALESCE(z.c, 0) AS BIGINT) AS municipalities, \
+           CAST(CASE WHEN ag.code IS NULL THEN 0 ELSE 1 END AS BIGINT) AS on_agenda \
+         FROM gs CROSS JOIN term n \
+         LEFT JOIN assessed a ON a.g = gs.g AND a.code = n.code \
+         LEFT JOIN referred r ON r.g = gs.g AND r.code = n.code \
+         LEFT JOIN uncovered u ON u.g = gs.g AND u.need = n.id \
+         LEFT JOIN sizes z ON z.g = gs.g \
+         LEFT JOIN agenda ag ON ag.g = gs.g AND ag.code = n.code \
          WHERE n.taxonomy = 'NEED' \
-         ORDER BY n.code"
+         ORDER BY gs.g, n.code"
     );
-    crate::db::query_all(db, &sql, values)
-        .await?
-        .iter()
-        .map(tally)
-        .collect()
+    let mut tallies: HashMap<Uuid, Vec<NeedTally>> = HashMap::new();
+    for row in crate::db::query_all(db, &sql, values).await? {
+        let group: Uuid = row.try_get("", "g")?;
+        tallies.entry(group).or_default().push(tally(&row)?);
+    }
+    Ok(tallies)
 }
 
-fn tally(row: &QueryResult) -> AppResult<NeedTally> {
-    let count = |column: &str| -> AppResult<u64> {
+/// The need tallies of a working group over a window (`suggestedTopics`), loaded for
+/// every group of a level at once: one statement per window asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NeedTalliesOf {
+    /// The working group.
+    pub group: Uuid,
+    /// The first day counted.
+    pub since: NaiveDate,
+    /// The last day counted.
+    pub today: NaiveDate,
+}
+
+impl Loader<NeedTalliesOf> for DbLoader {
+    type Value = Vec<NeedTally>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[NeedTalliesOf]) -> LoadResult<NeedTalliesOf, Vec<NeedTally>> {
+        let mut windows: HashMap<(NaiveDate, NaiveDate), Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            windows
+                .entry((key.since, key.today))
+                .or_default()
+                .push(key.group);
+        }
+        let mut found = HashMap::new();
+        for ((since, today), groups) in windows {
+            for (group, tallies) in need_tallies(self.db(), &groups, since, today).await? {
+                found.insert(
+                    NeedTalliesOf {
+                        group,
+                        since,
+                        today,
+                    },
+                    tallies,
+                );
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn tally(row: &QueryResult) -> Result<NeedTally, DbErr> {
+    let count = |column: &str| -> Result<u64, DbErr> {
         let value: i64 = row.try_get("", column)?;
         Ok(u64::try_from(value).unwrap_or_default())
     };

@@ -210,14 +210,16 @@ impl WorkingGroup {
             return Ok(None);
         }
         let loaders = ctx.loaders()?;
-        let Some(territory) = loaders
-            .0
-            .load_one(TerritoryById(self.0.territory_id))
-            .await?
-        else {
+        let territory = TerritoryById(self.0.territory_id);
+        if loaders.0.load_one(territory).await?.is_none() {
             return Ok(None);
+        }
+        let key = topics::NeedTalliesOf {
+            group: self.0.id,
+            since,
+            today,
         };
-        let tallies = topics::need_tallies(ctx.db()?, self.0.id, &territory, since, today).await?;
+        let tallies = loaders.0.load_one(key).await?.unwrap_or_default();
         let k = u64::from(ctx.settings()?.statistics_k);
         let suggestions = topics::suggest(tallies, k);
         let terms: HashMap<String, term::Model> = loaders

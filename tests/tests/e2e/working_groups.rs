@@ -942,3 +942,102 @@ async fn topics_are_suggested_from_generated_assessments_with_small_cells_suppre
     })
     .await;
 }
+
+const GROUP_TOPICS: &str = "query($n: Int) { workingGroups(first: $n) { nodes { id
+    territory { municipalitiesConnection(first: 1) { totalCount } }
+    suggestedTopics(months: 12) { need { code } peopleAssessed { count suppressed }
+      peopleReferred { count suppressed } uncoveredMunicipalities municipalities onAgenda } } } }";
+
+#[tokio::test]
+async fn a_page_of_groups_reads_its_suggested_topics_in_one_batch_each_as_it_reads_alone() {
+    on_every_engine(async |engine, app| {
+        let net = network(app).await;
+        // A group on every kind of territory a group may have; the Florence area holds
+        // none of the people below.
+        let lead = net.org("Società della Salute zona pisana").await;
+        let create = mutation(
+            "createWorkingGroup",
+            "CreateWorkingGroupInput",
+            "workingGroup",
+            "id",
+        );
+        let territories = [
+            ("REGION", "Toscana"),
+            ("ZONE", "Zona pisana"),
+            ("HUB_AREA", "Area Pisa"),
+            ("HUB_AREA", "Area Firenze"),
+        ];
+        for (kind, name) in territories {
+            let territory = net.territory(kind, name).await;
+            assert!(!territory.is_empty(), "[{engine:?}] {kind} {name}");
+            let input = json!({ "name": format!("Tavolo {kind} {name}"), "territory": territory,
+                "lead": lead });
+            net.ok(&net.region, &create, input).await;
+        }
+        // LANGUAGE for K people of Pisa: counted by every group but the Florence area's.
+        let mut cf = (100..).map(generated_cf);
+        for _ in 0..K {
+            let person = net
+                .person("Forium", &cf.next().unwrap_or_default(), "050026")
+                .await;
+            net.assess("Forium", &person, &["LANGUAGE"], None).await;
+        }
+
+        let page = async |n: usize| {
+            let before = net.app.statement_count();
+            let (_, body) = net
+                .app
+                .query_as(&net.region, GROUP_TOPICS, json!({ "n": n }))
+                .await;
+            assert!(body.get("errors").is_none(), "[{engine:?}] {body}");
+            let nodes = body["data"]["workingGroups"]["nodes"].as_array().cloned();
+            (
+                nodes.unwrap_or_default(),
+                net.app.statement_count() - before,
+            )
+        };
+        let (two, small) = page(2).await;
+        let (groups, large) = page(100).await;
+        assert_eq!(two.len(), 2, "[{engine:?}]");
+        assert!(groups.len() > territories.len(), "[{engine:?}] {groups:?}");
+        assert_eq!(
+            small,
+            large,
+            "[{engine:?}] 2 groups: {small} statements, {} groups: {large}",
+            groups.len()
+        );
+
+        let mut pisa_language = 0;
+        for group in &groups {
+            let topics = group["suggestedTopics"].as_array().cloned();
+            let topics = topics.unwrap_or_default();
+            assert!(!topics.is_empty(), "[{engine:?}] {group}");
+            // The same as the group read alone.
+            let alone = net.topics(Some(net.region.as_str()), group, 12).await;
+            assert_eq!(
+                alone["data"]["node"]["suggestedTopics"], group["suggestedTopics"],
+                "[{engine:?}] {}",
+                group["id"]
+            );
+            // Over the municipalities of the group's own territory.
+            let municipalities = &group["territory"]["municipalitiesConnection"]["totalCount"];
+            for topic in &topics {
+                assert_eq!(
+                    &topic["municipalities"], municipalities,
+                    "[{engine:?}] {group}"
+                );
+            }
+            let language = topics.iter().find(|t| t["need"]["code"] == "LANGUAGE");
+            if language.is_some_and(|l| l["peopleAssessed"]["count"] == K) {
+                pisa_language += 1;
+            }
+        }
+        // Every group whose territory holds Pisa counts the K people; the Florence area's not.
+        assert_eq!(
+            pisa_language,
+            territories.len() - 1,
+            "[{engine:?}] {groups:?}"
+        );
+    })
+    .await;
+}
