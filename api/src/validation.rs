@@ -165,19 +165,20 @@ impl Validator {
         Ok(())
     }
 
-    /// Records NOT_FOUND on `field` when `reference` (if given) finds no row: an
-    /// identifier in the input that must name an existing row.
+    /// Records NOT_FOUND ("no such territory", after the table) on `field` when
+    /// `reference` (if given) finds no row: an identifier in the input that must name
+    /// an existing row.
     pub async fn exists<E: sea_orm::EntityTrait>(
         &mut self,
         db: &impl sea_orm::ConnectionTrait,
         field: &str,
         reference: impl Into<Option<sea_orm::Select<E>>>,
-        message: &str,
     ) -> crate::error::AppResult<()> {
         if let Some(select) = reference.into()
             && select.one(db).await?.is_none()
         {
-            self.add(field, FieldErrorCode::NotFound, message);
+            let table = sea_orm::EntityName::table_name(&E::default()).replace('_', " ");
+            self.add(field, FieldErrorCode::NotFound, format!("no such {table}"));
         }
         Ok(())
     }
@@ -507,25 +508,15 @@ mod tests {
             .expect("a territory");
         let mut v = Validator::default();
         let territory = |id| entity::territory::Entity::find_by_id(id);
-        v.exists(&db, "found", territory(existing.id), "no such territory")
+        v.exists(&db, "found", territory(existing.id))
             .await
             .expect("query");
-        v.exists(
-            &db,
-            "absent",
-            None::<uuid::Uuid>.map(territory),
-            "no such territory",
-        )
-        .await
-        .expect("query");
-        v.exists(
-            &db,
-            "missing",
-            territory(uuid::Uuid::new_v4()),
-            "no such territory",
-        )
-        .await
-        .expect("query");
+        v.exists(&db, "absent", None::<uuid::Uuid>.map(territory))
+            .await
+            .expect("query");
+        v.exists(&db, "missing", territory(uuid::Uuid::new_v4()))
+            .await
+            .expect("query");
         let errors = v.finish();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].field, vec!["input", "missing"]);

@@ -103,7 +103,6 @@ pub async fn record(
         db,
         "protocol",
         data.protocol.map(protocol::Entity::find_by_id),
-        "no such protocol",
     )
     .await?;
     if let Some(expires) = data.expires_at

@@ -96,7 +96,6 @@ pub async fn invite(
         db,
         "organization",
         organization::Entity::find_by_id(organization_id),
-        "no such organization",
     )
     .await?;
     let existing = signatory::Entity::find()

@@ -163,14 +163,12 @@ async fn check(
         db,
         "territory",
         data.territory.map(territory::Entity::find_by_id),
-        "no such territory",
     )
     .await?;
     v.exists(
         db,
         "protocol",
         data.protocol.map(protocol::Entity::find_by_id),
-        "no such protocol",
     )
     .await?;
     Ok(RuleData {
