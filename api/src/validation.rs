@@ -165,22 +165,24 @@ impl Validator {
         Ok(())
     }
 
-    /// Records NOT_FOUND ("no such territory", after the table) on `field` when
-    /// `reference` (if given) finds no row: an identifier in the input that must name
-    /// an existing row.
-    pub async fn exists<E: sea_orm::EntityTrait>(
+    /// The row `reference` (if given) finds; none recorded as NOT_FOUND on `field`
+    /// ("no such territory", after the table): an identifier in the input that must
+    /// name an existing row.
+    pub async fn found<E: sea_orm::EntityTrait>(
         &mut self,
         db: &impl sea_orm::ConnectionTrait,
         field: &str,
         reference: impl Into<Option<sea_orm::Select<E>>>,
-    ) -> crate::error::AppResult<()> {
-        if let Some(select) = reference.into()
-            && select.one(db).await?.is_none()
-        {
+    ) -> crate::error::AppResult<Option<E::Model>> {
+        let Some(select) = reference.into() else {
+            return Ok(None);
+        };
+        let row = select.one(db).await?;
+        if row.is_none() {
             let table = sea_orm::EntityName::table_name(&E::default()).replace('_', " ");
             self.add(field, FieldErrorCode::NotFound, format!("no such {table}"));
         }
-        Ok(())
+        Ok(row)
     }
 
     /// True when no problem was recorded.
@@ -508,13 +510,12 @@ mod tests {
             .expect("a territory");
         let mut v = Validator::default();
         let territory = |id| entity::territory::Entity::find_by_id(id);
-        v.exists(&db, "found", territory(existing.id))
+        let found = v.found(&db, "found", territory(existing.id)).await;
+        assert_eq!(found.expect("query").map(|t| t.id), Some(existing.id));
+        v.found(&db, "absent", None::<uuid::Uuid>.map(territory))
             .await
             .expect("query");
-        v.exists(&db, "absent", None::<uuid::Uuid>.map(territory))
-            .await
-            .expect("query");
-        v.exists(&db, "missing", territory(uuid::Uuid::new_v4()))
+        v.found(&db, "missing", territory(uuid::Uuid::new_v4()))
             .await
             .expect("query");
         let errors = v.finish();

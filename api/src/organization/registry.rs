@@ -312,27 +312,10 @@ pub async fn record_succession(
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
     let note = v.optional_text("note", input.note.as_deref(), DESCRIPTION_MAX);
-    let predecessor = organization::Entity::find_by_id(input.predecessor)
-        .one(db)
-        .await?;
-    if predecessor.is_none() {
-        v.add(
-            "predecessor",
-            FieldErrorCode::NotFound,
-            "no such organization",
-        );
-    }
-    let successor_exists = organization::Entity::find_by_id(input.successor)
-        .one(db)
-        .await?
-        .is_some();
-    if !successor_exists {
-        v.add(
-            "successor",
-            FieldErrorCode::NotFound,
-            "no such organization",
-        );
-    }
+    let predecessor = organization::Entity::find_by_id(input.predecessor);
+    let predecessor = v.found(db, "predecessor", predecessor).await?;
+    let successor = organization::Entity::find_by_id(input.successor);
+    let successor_exists = v.found(db, "successor", successor).await?.is_some();
     if input.predecessor == input.successor {
         v.add(
             "successor",

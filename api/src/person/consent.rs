@@ -99,7 +99,7 @@ pub async fn record(
             "an organization does not exist",
         );
     }
-    v.exists(
+    v.found(
         db,
         "protocol",
         data.protocol.map(protocol::Entity::find_by_id),

@@ -351,7 +351,7 @@ pub async fn create(
     policy::require_regional_admin(&actor.viewer)?;
     let mut v = Validator::default();
     let fields = check_fields(db, &mut v, &input).await?;
-    v.exists(db, "lead", input.lead.map(organization::Entity::find_by_id))
+    v.found(db, "lead", input.lead.map(organization::Entity::find_by_id))
         .await?;
     if !v.is_ok() {
         return Ok(Err(v.finish()));

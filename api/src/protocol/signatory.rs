@@ -92,7 +92,7 @@ pub async fn invite(
         &[ProtocolStatus::Draft, ProtocolStatus::OpenForSignature],
         "organizations may be invited only while it is DRAFT or OPEN_FOR_SIGNATURE",
     );
-    v.exists(
+    v.found(
         db,
         "organization",
         organization::Entity::find_by_id(organization_id),

@@ -189,16 +189,8 @@ async fn insert(
             "no such person among your organization's records",
         );
     }
-    let service = service::Entity::find_by_id(input.receiver_service)
-        .one(db)
-        .await?;
-    if service.is_none() {
-        v.add(
-            "receiverService",
-            FieldErrorCode::NotFound,
-            "no such service",
-        );
-    }
+    let service = service::Entity::find_by_id(input.receiver_service);
+    let service = v.found(db, "receiverService", service).await?;
     if let (Some(action), Some(service)) = (input.plan_action, &service) {
         crate::plan::service::check_referral_start(
             db,

@@ -159,13 +159,13 @@ async fn check(
             "must not be before validFrom",
         );
     }
-    v.exists(
+    v.found(
         db,
         "territory",
         data.territory.map(territory::Entity::find_by_id),
     )
     .await?;
-    v.exists(
+    v.found(
         db,
         "protocol",
         data.protocol.map(protocol::Entity::find_by_id),
