@@ -14,6 +14,15 @@ macro_rules! text_enum {
                 $variant,
             )+
         }
+
+        impl $name {
+            /// The stored text (as the schema spells it).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $value,)+
+                }
+            }
+        }
     };
 }
 
@@ -324,3 +333,52 @@ text_enum!(
         Cancelled = "CANCELLED",
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn every_enum_spells_its_values_as_they_are_stored() {
+        macro_rules! same {
+            ($($name:ident),+) => { $(
+                for value in $name::iter() {
+                    assert_eq!(value.as_str(), value.to_value(), "{value:?}");
+                }
+            )+ };
+        }
+        same!(
+            TerritoryKind,
+            OrganizationKind,
+            Sector,
+            Taxonomy,
+            ServiceStatus,
+            DeliveryMode,
+            ProtocolStatus,
+            SignatoryRole,
+            SignatoryStatus,
+            ContactChannel,
+            Gender,
+            LegalBasis,
+            EvidenceKind,
+            ReferralStatus,
+            Priority,
+            ReferralChannel,
+            DeclinedBy,
+            Outcome,
+            Severity,
+            RoutingMode,
+            RoutingOutcome,
+            WebhookStatus,
+            DeliveryState,
+            WorkingGroupStatus,
+            WorkingGroupRole,
+            MeetingStatus,
+            MeetingActionKind,
+            MeetingActionStatus,
+            PlanStatus,
+            PlanActionStatus
+        );
+    }
+}

@@ -1,6 +1,5 @@
 //! Writing and reading the audit log.
 
-use crate::auth::viewer::ViewerKind;
 pub use crate::context::Actor;
 use crate::error::{AppError, AppResult};
 use crate::pagination::{self, Cursor, Page, Sort, SortKey, Window};
@@ -40,11 +39,7 @@ pub async fn record<B: Serialize, A: Serialize>(
     actor: &Actor,
     change: Change<'_, B, A>,
 ) -> AppResult<()> {
-    let kind = match actor.viewer.kind {
-        ViewerKind::Anonymous => "ANONYMOUS",
-        ViewerKind::User => "USER",
-        ViewerKind::Client => "CLIENT",
-    };
+    let kind = actor.viewer.kind.as_str();
     audit_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         occurred_at: Set(Utc::now()),

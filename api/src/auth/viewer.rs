@@ -87,6 +87,17 @@ pub enum ViewerKind {
     Client,
 }
 
+impl ViewerKind {
+    /// The name recorded in the audit log and in referral events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Anonymous => "ANONYMOUS",
+            Self::User => "USER",
+            Self::Client => "CLIENT",
+        }
+    }
+}
+
 /// Who is calling.
 #[derive(Clone, Debug)]
 pub struct Viewer {

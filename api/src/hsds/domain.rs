@@ -147,27 +147,11 @@ pub const TAXONOMIES: [Taxonomy; 3] = [
     Taxonomy::Language,
 ];
 
-/// The stored code of a taxonomy.
-pub fn taxonomy_code(taxonomy: Taxonomy) -> &'static str {
-    match taxonomy {
-        Taxonomy::ServiceType => "SERVICE_TYPE",
-        Taxonomy::TargetGroup => "TARGET_GROUP",
-        Taxonomy::Need => "NEED",
-        Taxonomy::Language => "LANGUAGE",
-        Taxonomy::RejectionReason => "REJECTION_REASON",
-        Taxonomy::CancellationReason => "CANCELLATION_REASON",
-        Taxonomy::FailureReason => "FAILURE_REASON",
-        Taxonomy::HoldReason => "HOLD_REASON",
-        Taxonomy::Outcome => "OUTCOME",
-        Taxonomy::PlanGoal => "PLAN_GOAL",
-    }
-}
-
 /// The id of a taxonomy (derived from its code).
 pub fn taxonomy_id(taxonomy: Taxonomy) -> Uuid {
     Uuid::new_v5(
         &NAMESPACE,
-        format!("taxonomy:{}", taxonomy_code(taxonomy)).as_bytes(),
+        format!("taxonomy:{}", taxonomy.as_str()).as_bytes(),
     )
 }
 

@@ -452,7 +452,7 @@ fn term_object(row: term::Model) -> TaxonomyTerm {
         name: row.label_it,
         description: row.description.unwrap_or(row.label_en),
         parent_id: row.parent_id,
-        taxonomy: domain::taxonomy_code(row.taxonomy),
+        taxonomy: row.taxonomy.as_str(),
         language: "it",
         taxonomy_id: domain::taxonomy_id(row.taxonomy),
     }

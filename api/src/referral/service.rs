@@ -171,11 +171,7 @@ impl EventActor {
     pub(crate) fn of(viewer: &Viewer) -> Self {
         Self {
             subject: viewer.subject.clone(),
-            kind: match viewer.kind {
-                ViewerKind::Anonymous => "ANONYMOUS",
-                ViewerKind::User => "USER",
-                ViewerKind::Client => "CLIENT",
-            },
+            kind: viewer.kind.as_str(),
             organization: viewer.organization,
         }
     }

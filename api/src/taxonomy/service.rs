@@ -30,16 +30,8 @@ pub struct TermQuery {
 /// The name of a taxonomy, for messages (as the schema spells it).
 pub fn taxonomy_name(taxonomy: Taxonomy) -> &'static str {
     match taxonomy {
-        Taxonomy::ServiceType => "SERVICE_TYPE",
-        Taxonomy::TargetGroup => "TARGET_GROUP",
-        Taxonomy::Need => "NEED",
         Taxonomy::Language => "LANGUAGE (ISO 639-1)",
-        Taxonomy::RejectionReason => "REJECTION_REASON",
-        Taxonomy::CancellationReason => "CANCELLATION_REASON",
-        Taxonomy::FailureReason => "FAILURE_REASON",
-        Taxonomy::HoldReason => "HOLD_REASON",
-        Taxonomy::Outcome => "OUTCOME",
-        Taxonomy::PlanGoal => "PLAN_GOAL",
+        other => other.as_str(),
     }
 }
 
