@@ -173,15 +173,10 @@ fn sites_near(near: &Near) -> SelectStatement {
     let lat = Expr::col((location::Entity, location::Column::Latitude));
     let lon = Expr::col((location::Entity, location::Column::Longitude));
     let (half_height, half_width) = near.half_box_degrees();
-    Query::select()
-        .from(service_at_location::Entity)
-        .inner_join(
-            location::Entity,
-            Expr::col((location::Entity, location::Column::Id)).equals((
-                service_at_location::Entity,
-                service_at_location::Column::LocationId,
-            )),
-        )
+    service_at_location::Entity::find()
+        .select_only()
+        .inner_join(location::Entity)
+        .into_query()
         .and_where(
             lat.clone()
                 .between(near.latitude - half_height, near.latitude + half_height),

@@ -18,7 +18,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -186,16 +186,11 @@ fn has_terms(taxonomy: Taxonomy, codes: Option<&[String]>) -> SelectStatement {
 
 /// A site of the service in one of the municipalities `within` selects.
 fn has_site(within: Expr) -> SelectStatement {
-    Query::select()
+    service_at_location::Entity::find()
+        .select_only()
+        .inner_join(location::Entity)
+        .into_query()
         .expr(Expr::val(1))
-        .from(service_at_location::Entity)
-        .inner_join(
-            location::Entity,
-            Expr::col((location::Entity, location::Column::Id)).equals((
-                service_at_location::Entity,
-                service_at_location::Column::LocationId,
-            )),
-        )
         .and_where(
             Expr::col((
                 service_at_location::Entity,
