@@ -151,6 +151,22 @@ async fn audit_change(
     .await
 }
 
+/// Writes the changed endpoint if it is still at `expected` (CONFLICT otherwise) and
+/// records the change in the audit log.
+async fn save(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    operation: &'static str,
+    before: &webhook_endpoint::Model,
+    row: webhook_endpoint::ActiveModel,
+    expected: i32,
+) -> AppResult<webhook_endpoint::Model> {
+    let after =
+        concurrency::update::<webhook_endpoint::Entity, _>(db, row, before, Some(expected)).await?;
+    audit_change(db, actor, operation, Some(before), Some(&after), before.id).await?;
+    Ok(after)
+}
+
 /// Registers an endpoint of the caller's organization; it receives the events
 /// committed from now on. The secret is returned once.
 #[tracing::instrument(level = "debug", skip_all)]
@@ -271,19 +287,8 @@ pub async fn update(
         }
         _ => {}
     }
-    let after =
-        concurrency::update::<webhook_endpoint::Entity, _>(db, row, &before, Some(expected))
-            .await?;
-    audit_change(
-        db,
-        actor,
-        "updateWebhookEndpoint",
-        Some(&before),
-        Some(&after),
-        id,
-    )
-    .await?;
-    Ok(Ok(after))
+    let change = "updateWebhookEndpoint";
+    Ok(Ok(save(db, actor, change, &before, row, expected).await?))
 }
 
 /// Issues a new secret; the current ones keep signing for `overlap_hours` (0: they
@@ -329,18 +334,7 @@ pub async fn rotate_secret(
         .await?;
     let secret = add_secret(db, protection, id).await?;
     let row: webhook_endpoint::ActiveModel = before.clone().into();
-    let after =
-        concurrency::update::<webhook_endpoint::Entity, _>(db, row, &before, Some(expected))
-            .await?;
-    audit_change(
-        db,
-        actor,
-        "rotateWebhookSecret",
-        Some(&before),
-        Some(&after),
-        id,
-    )
-    .await?;
+    let after = save(db, actor, "rotateWebhookSecret", &before, row, expected).await?;
     Ok(Ok(Issued {
         endpoint: after,
         secret,

@@ -70,6 +70,19 @@ async fn endpoint(app: &TestApp, token: &str, id: &str) -> Value {
     body["data"]["node"].clone()
 }
 
+/// The endpoint's log once at least `n` of its deliveries are DELIVERED: a receiver
+/// has the event before the dispatcher writes down its answer.
+async fn log_with_delivered(app: &TestApp, token: &str, id: &str, n: usize) -> Value {
+    let mut log = Value::Null;
+    eventually("the deliveries are logged DELIVERED", async || {
+        log = endpoint(app, token, id).await;
+        let nodes = log["deliveries"]["nodes"].as_array();
+        nodes.is_some_and(|d| d.iter().filter(|d| d["state"] == "DELIVERED").count() >= n)
+    })
+    .await;
+    log
+}
+
 /// The event ids the organization's feed holds after the endpoint was made, of `types`.
 async fn feed_ids(app: &TestApp, token: &str, types: Value) -> Vec<String> {
     let query =
@@ -197,7 +210,7 @@ async fn a_receiver_gets_every_referral_event_signed_and_accepts_each_once_after
             .collect();
         assert_eq!(order, expected, "[{engine:?}]");
         // The log: each delivered after two attempts, with their statuses and latency.
-        let log = endpoint(&app, &admin, &id).await;
+        let log = log_with_delivered(&app, &admin, &id, expected.len()).await;
         let deliveries = log["deliveries"]["nodes"]
             .as_array()
             .cloned()
@@ -256,7 +269,7 @@ async fn a_redelivery_posts_the_same_event_again_with_its_id() {
             receiver.accepted().len() == 1
         })
         .await;
-        let log = endpoint(&app, &admin, &id).await;
+        let log = log_with_delivered(&app, &admin, &id, 1).await;
         let delivery = log["deliveries"]["nodes"][0].clone();
         assert_eq!(delivery["state"], "DELIVERED", "[{engine:?}] {log}");
         let redeliver =
@@ -689,7 +702,7 @@ async fn two_replicas_deliver_each_event_once_per_endpoint() {
         "an event was posted twice: {received:?}"
     );
     assert!(received.iter().all(|r| verify(&secret, r)));
-    let log = endpoint(&app, &admin, &id).await;
+    let log = log_with_delivered(&app, &admin, &id, 20).await;
     assert_eq!(log["deliveries"]["totalCount"], 20, "{log}");
     for delivery in log["deliveries"]["nodes"]
         .as_array()
