@@ -141,12 +141,22 @@ async fn read_text(
     Ok(Some(ctx.protection()?.decrypt(stored)?))
 }
 
-/// The person whose plan `plan` is (through the request's batch of plans).
-async fn person_of(ctx: &Context<'_>, plan: Uuid) -> GqlResult<Uuid> {
+/// [`read_text`] for a part of the plan `plan` (a goal, an action), whose person comes
+/// from the request's batch of plans, read only where there is a text.
+async fn read_part_text(
+    ctx: &Context<'_>,
+    plan: Uuid,
+    field: &str,
+    stored: Option<&String>,
+) -> GqlResult<Option<String>> {
+    if stored.is_none() {
+        return Ok(None);
+    }
     let plan = ctx.loaders()?.0.load_one(IndividualPlanById(plan)).await?;
-    Ok(plan
+    let person = plan
         .ok_or(crate::error::AppError::NotFound("plan"))?
-        .person_id)
+        .person_id;
+    read_text(ctx, person, field, stored).await
 }
 
 /// A person's individual plan (piano individualizzato).
@@ -395,11 +405,8 @@ impl PlanGoal {
     }
     /// What the goal means for the person.
     async fn description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        let Some(stored) = self.0.description_enc.as_ref() else {
-            return Ok(None);
-        };
-        let person = person_of(ctx, self.0.plan_id).await?;
-        read_text(ctx, person, "planGoal.description", Some(stored)).await
+        let stored = self.0.description_enc.as_ref();
+        read_part_text(ctx, self.0.plan_id, "planGoal.description", stored).await
     }
     /// When it should be reached.
     async fn target_on(&self) -> Option<Date> {
@@ -459,11 +466,8 @@ impl PlanAction {
     }
     /// What is to be done.
     async fn description(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        let Some(stored) = self.0.description_enc.as_ref() else {
-            return Ok(None);
-        };
-        let person = person_of(ctx, self.0.plan_id).await?;
-        read_text(ctx, person, "planAction.description", Some(stored)).await
+        let stored = self.0.description_enc.as_ref();
+        read_part_text(ctx, self.0.plan_id, "planAction.description", stored).await
     }
     /// First day.
     async fn starts_on(&self) -> Option<Date> {
